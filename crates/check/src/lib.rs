@@ -1,0 +1,1 @@
+//! check crate (being built).

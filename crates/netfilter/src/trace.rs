@@ -1,0 +1,59 @@
+//! The result of moving one packet through the hooks: the path and the verdict,
+//! shaped like the kernel's TRACE target output.
+
+use serde::{Deserialize, Serialize};
+
+/// Final fate of a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    Accept,
+    Drop,
+}
+
+/// How a trace step was reached, as in `TRACE: table:chain:rule:N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepKind {
+    /// A rule matched (its target ran).
+    Rule,
+    /// Fell off the end of a user chain back to the caller.
+    Return,
+    /// Fell off the end of a built-in chain: its policy applied.
+    Policy,
+}
+
+/// One line of the trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceStep {
+    pub table: String,
+    pub chain: String,
+    pub kind: StepKind,
+    /// 1-based rule number in the chain (for `Return`/`Policy`: count of rules + 1).
+    pub rule_num: usize,
+    /// The rule as iptables-save prints it (`-A chain ...`), or the policy.
+    pub rule_text: String,
+}
+
+/// What happened to one packet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PacketTrace {
+    pub verdict: Verdict,
+    pub path: Vec<TraceStep>,
+    /// Conntrack state the filter saw: NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED.
+    pub ctstate: String,
+    /// Conntrack zone the packet was tracked in (0 if none set).
+    pub zone: u16,
+    /// Matches or targets the engine does not know that the packet reached.
+    pub unknown: Vec<String>,
+}
+
+impl PacketTrace {
+    /// The step that decided a DROP (the last rule step), if any.
+    pub fn drop_step(&self) -> Option<&TraceStep> {
+        match self.verdict {
+            Verdict::Drop => self.path.last(),
+            Verdict::Accept => None,
+        }
+    }
+}

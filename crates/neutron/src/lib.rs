@@ -1,0 +1,1 @@
+//! neutron crate (being built).

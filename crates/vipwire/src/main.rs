@@ -1,0 +1,2 @@
+//! vipwire command line.
+fn main() {}
