@@ -1,1 +1,12 @@
-//! neutron crate (being built).
+//! OpenStack Neutron for vipwire: the resource model, the JSON loader, and the
+//! firewall backends that turn ports into host rules (iptables_hybrid today).
+
+pub mod firewall;
+pub mod load;
+pub mod model;
+
+pub use load::{load_file, load_json, LoadError};
+pub use model::{
+    AddressPair, Cloud, Ethertype, FixedIp, Network, Port, RuleDirection, SecurityGroup,
+    SecurityGroupRule, Subnet,
+};

@@ -1,0 +1,388 @@
+//! OpenStack Neutron resources as plain mutable structs: networks, subnets,
+//! ports and security groups. `check` edits them to try fixes, so they stay
+//! simple data with a few lookup helpers.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde_json::{json, Map, Value};
+
+/// Everything vipwire knows about one cloud (or the part of it loaded so far).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cloud {
+    pub networks: Vec<Network>,
+    pub subnets: Vec<Subnet>,
+    pub ports: Vec<Port>,
+    pub security_groups: Vec<SecurityGroup>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Network {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subnet {
+    pub id: String,
+    pub name: String,
+    pub network_id: String,
+    pub cidr: IpNet,
+    pub ip_version: u8,
+    pub gateway_ip: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    pub id: String,
+    pub name: String,
+    pub network_id: String,
+    /// `binding:host_id`.
+    pub host_id: String,
+    /// Lowercase, colon separated.
+    pub mac_address: String,
+    pub fixed_ips: Vec<FixedIp>,
+    pub allowed_address_pairs: Vec<AddressPair>,
+    /// Security group ids, in the order the API lists them.
+    pub security_groups: Vec<String>,
+    pub port_security_enabled: bool,
+    pub device_owner: String,
+}
+
+impl Default for Port {
+    fn default() -> Self {
+        Port {
+            id: String::new(),
+            name: String::new(),
+            network_id: String::new(),
+            host_id: String::new(),
+            mac_address: String::new(),
+            fixed_ips: Vec::new(),
+            allowed_address_pairs: Vec::new(),
+            security_groups: Vec::new(),
+            port_security_enabled: true,
+            device_owner: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedIp {
+    pub subnet_id: String,
+    pub ip_address: IpAddr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressPair {
+    /// As given, host bits kept (`10.0.0.201/30` stays so); a bare IP is /32 or /128.
+    pub ip_address: IpNet,
+    /// As given (Neutron stores pair MACs unnormalised); `None` means the port MAC.
+    pub mac_address: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub name: String,
+    pub stateful: bool,
+    pub rules: Vec<SecurityGroupRule>,
+}
+
+impl Default for SecurityGroup {
+    fn default() -> Self {
+        SecurityGroup {
+            id: String::new(),
+            name: String::new(),
+            stateful: true,
+            rules: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuleDirection {
+    Ingress,
+    Egress,
+}
+
+impl RuleDirection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleDirection::Ingress => "ingress",
+            RuleDirection::Egress => "egress",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ethertype {
+    IPv4,
+    IPv6,
+}
+
+impl Ethertype {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ethertype::IPv4 => "IPv4",
+            Ethertype::IPv6 => "IPv6",
+        }
+    }
+
+    /// The family of an address.
+    pub fn of(ip: &IpAddr) -> Ethertype {
+        match ip {
+            IpAddr::V4(_) => Ethertype::IPv4,
+            IpAddr::V6(_) => Ethertype::IPv6,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroupRule {
+    pub id: String,
+    pub security_group_id: String,
+    pub direction: RuleDirection,
+    pub ethertype: Ethertype,
+    /// As the API gives it: "tcp", "6", "icmp", "ipv6-icmp", "vrrp", "112", ...
+    pub protocol: Option<String>,
+    pub port_range_min: Option<u32>,
+    pub port_range_max: Option<u32>,
+    pub remote_ip_prefix: Option<IpNet>,
+    pub remote_group_id: Option<String>,
+    /// Creation order; the agent sorts a group's rules by it.
+    pub standard_attr_id: Option<u64>,
+    pub description: String,
+}
+
+impl Default for SecurityGroupRule {
+    fn default() -> Self {
+        SecurityGroupRule {
+            id: String::new(),
+            security_group_id: String::new(),
+            direction: RuleDirection::Ingress,
+            ethertype: Ethertype::IPv4,
+            protocol: None,
+            port_range_min: None,
+            port_range_max: None,
+            remote_ip_prefix: None,
+            remote_group_id: None,
+            standard_attr_id: None,
+            description: String::new(),
+        }
+    }
+}
+
+impl Cloud {
+    /// A port by exact id, else by unique name, else by unique id prefix.
+    pub fn port(&self, id_or_name: &str) -> Option<&Port> {
+        let i = find_index(&self.ports, id_or_name, |p| (&p.id, &p.name))?;
+        self.ports.get(i)
+    }
+
+    pub fn port_mut(&mut self, id_or_name: &str) -> Option<&mut Port> {
+        let i = find_index(&self.ports, id_or_name, |p| (&p.id, &p.name))?;
+        self.ports.get_mut(i)
+    }
+
+    /// A security group by exact id, else by unique name, else by unique id prefix.
+    pub fn group(&self, id_or_name: &str) -> Option<&SecurityGroup> {
+        let i = find_index(&self.security_groups, id_or_name, |g| (&g.id, &g.name))?;
+        self.security_groups.get(i)
+    }
+
+    pub fn group_mut(&mut self, id_or_name: &str) -> Option<&mut SecurityGroup> {
+        let i = find_index(&self.security_groups, id_or_name, |g| (&g.id, &g.name))?;
+        self.security_groups.get_mut(i)
+    }
+
+    pub fn network(&self, id_or_name: &str) -> Option<&Network> {
+        let i = find_index(&self.networks, id_or_name, |n| (&n.id, &n.name))?;
+        self.networks.get(i)
+    }
+
+    pub fn subnet(&self, id_or_name: &str) -> Option<&Subnet> {
+        let i = find_index(&self.subnets, id_or_name, |s| (&s.id, &s.name))?;
+        self.subnets.get(i)
+    }
+
+    /// Adds `other`'s resources; one with an id already present replaces the old one
+    /// in place (later files win), new ones are appended in their order.
+    pub fn merge(&mut self, other: Cloud) {
+        merge_by_id(&mut self.networks, other.networks, |n| n.id.clone());
+        merge_by_id(&mut self.subnets, other.subnets, |s| s.id.clone());
+        merge_by_id(&mut self.ports, other.ports, |p| p.id.clone());
+        merge_by_id(&mut self.security_groups, other.security_groups, |g| {
+            g.id.clone()
+        });
+    }
+
+    /// The hosts (`binding:host_id`) that have at least one port, sorted.
+    pub fn hosts(&self) -> Vec<String> {
+        let set: std::collections::BTreeSet<String> = self
+            .ports
+            .iter()
+            .map(|p| p.host_id.clone())
+            .filter(|h| !h.is_empty())
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// The API list-response shape (`{"networks": [...], "subnets": [...], "ports": [...],
+    /// "security_groups": [...]}`); `load::load_json` reads it back to an equal `Cloud`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "networks": self.networks.iter().map(Network::to_json).collect::<Vec<_>>(),
+            "subnets": self.subnets.iter().map(Subnet::to_json).collect::<Vec<_>>(),
+            "ports": self.ports.iter().map(Port::to_json).collect::<Vec<_>>(),
+            "security_groups": self.security_groups.iter().map(SecurityGroup::to_json).collect::<Vec<_>>(),
+        })
+    }
+}
+
+impl Network {
+    pub fn to_json(&self) -> Value {
+        json!({"id": self.id, "name": self.name})
+    }
+}
+
+impl Subnet {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "network_id": self.network_id,
+            "cidr": self.cidr.to_string(),
+            "ip_version": self.ip_version,
+            "gateway_ip": self.gateway_ip.map(|g| g.to_string()),
+        })
+    }
+}
+
+impl Port {
+    /// Every address the port may send from (fixed IPs and pair prefixes).
+    pub fn addresses(&self) -> Vec<IpNet> {
+        let mut out: Vec<IpNet> = self
+            .fixed_ips
+            .iter()
+            .map(|f| IpNet::from(f.ip_address))
+            .collect();
+        out.extend(self.allowed_address_pairs.iter().map(|p| p.ip_address));
+        out
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), json!(self.id));
+        m.insert("name".into(), json!(self.name));
+        m.insert("network_id".into(), json!(self.network_id));
+        m.insert("binding:host_id".into(), json!(self.host_id));
+        m.insert("mac_address".into(), json!(self.mac_address));
+        m.insert(
+            "fixed_ips".into(),
+            Value::Array(
+                self.fixed_ips
+                    .iter()
+                    .map(|f| json!({"subnet_id": f.subnet_id, "ip_address": f.ip_address.to_string()}))
+                    .collect(),
+            ),
+        );
+        m.insert(
+            "allowed_address_pairs".into(),
+            Value::Array(
+                self.allowed_address_pairs
+                    .iter()
+                    .map(|p| {
+                        let mut o = Map::new();
+                        o.insert("ip_address".into(), json!(pair_ip_text(&p.ip_address)));
+                        if let Some(mac) = &p.mac_address {
+                            o.insert("mac_address".into(), json!(mac));
+                        }
+                        Value::Object(o)
+                    })
+                    .collect(),
+            ),
+        );
+        m.insert("security_groups".into(), json!(self.security_groups));
+        m.insert(
+            "port_security_enabled".into(),
+            json!(self.port_security_enabled),
+        );
+        m.insert("device_owner".into(), json!(self.device_owner));
+        Value::Object(m)
+    }
+}
+
+/// A pair address as the API prints it: a bare IP for a host prefix, else a CIDR
+/// with the host bits as given.
+pub fn pair_ip_text(net: &IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() {
+        net.addr().to_string()
+    } else {
+        net.to_string()
+    }
+}
+
+impl SecurityGroup {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "stateful": self.stateful,
+            "security_group_rules": self.rules.iter().map(SecurityGroupRule::to_json).collect::<Vec<_>>(),
+        })
+    }
+}
+
+impl SecurityGroupRule {
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), json!(self.id));
+        m.insert("security_group_id".into(), json!(self.security_group_id));
+        m.insert("direction".into(), json!(self.direction.as_str()));
+        m.insert("ethertype".into(), json!(self.ethertype.as_str()));
+        m.insert("protocol".into(), json!(self.protocol));
+        m.insert("port_range_min".into(), json!(self.port_range_min));
+        m.insert("port_range_max".into(), json!(self.port_range_max));
+        m.insert(
+            "remote_ip_prefix".into(),
+            json!(self.remote_ip_prefix.map(|p| p.to_string())),
+        );
+        m.insert("remote_group_id".into(), json!(self.remote_group_id));
+        if let Some(s) = self.standard_attr_id {
+            m.insert("standard_attr_id".into(), json!(s));
+        }
+        m.insert("description".into(), json!(self.description));
+        Value::Object(m)
+    }
+}
+
+fn find_index<T>(
+    items: &[T],
+    key: &str,
+    idname: impl Fn(&T) -> (&String, &String),
+) -> Option<usize> {
+    if key.is_empty() {
+        return None;
+    }
+    if let Some(i) = items.iter().position(|t| idname(t).0 == key) {
+        return Some(i);
+    }
+    let unique = |pred: &dyn Fn(&T) -> bool| {
+        let mut hits = items.iter().enumerate().filter(|(_, t)| pred(t));
+        match (hits.next(), hits.next()) {
+            (Some((i, _)), None) => Some(i),
+            _ => None,
+        }
+    };
+    unique(&|t| idname(t).1 == key).or_else(|| unique(&|t| idname(t).0.starts_with(key)))
+}
+
+fn merge_by_id<T>(into: &mut Vec<T>, from: Vec<T>, id: impl Fn(&T) -> String) {
+    for item in from {
+        let k = id(&item);
+        match into.iter().position(|t| id(t) == k) {
+            Some(i) => into[i] = item,
+            None => into.push(item),
+        }
+    }
+}
