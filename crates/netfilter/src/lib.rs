@@ -5,7 +5,9 @@
 //! Data flow: text -> [`ruleset::Ruleset`] / [`ipset::IpsetStore`] ->
 //! [`engine`] (with [`conntrack::Conntrack`]) -> [`trace::PacketTrace`].
 
+pub mod ipset;
 pub mod packet;
+pub mod ruleset;
 pub mod trace;
 
 pub use packet::{MacAddr, Packet};
