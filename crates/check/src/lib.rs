@@ -1,1 +1,20 @@
-//! check crate (being built).
+//! The check: from a scenario (cloud + keepalived.conf), derive every packet of
+//! the load balancer's life, move each through the generated Neutron rules and a
+//! kernel-faithful conntrack, name the rule that drops it, and find the smallest
+//! persistent Neutron change that fixes it.
+//!
+//! Flow: [`scenario`] (inputs) -> [`lifecycle`] (packets) -> [`fabric`] (hosts,
+//! rules, conntrack) -> [`simulate`] + [`diagnose`] -> [`fix`] -> [`report`].
+
+pub mod diagnose;
+pub mod error;
+pub mod fabric;
+pub mod fix;
+pub mod lifecycle;
+pub mod report;
+pub mod scenario;
+pub mod simulate;
+
+pub use error::CheckError;
+pub use scenario::Scenario;
+pub use simulate::{run, CheckReport};

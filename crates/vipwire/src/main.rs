@@ -1,2 +1,234 @@
-//! vipwire command line.
-fn main() {}
+//! vipwire command line: the edge where files come in and reports go out.
+//!
+//! Exit codes (stable, for CI pipelines): 0 = every flow passes / success,
+//! 1 = some flow is dropped (check) or some packet dropped (trace --fail-on-drop),
+//! 2 = bad input or usage.
+
+use anyhow::{Context, Result};
+use check::fix::find_fix;
+use check::report::{render_check, render_fix};
+use check::{CheckError, Scenario};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "vipwire",
+    version,
+    about = "Make VIP load balancing (LVS DR + keepalived VRRP) work on OpenStack, and prove it",
+    long_about = "vipwire models Neutron's port security (iptables_hybrid) and the kernel's \
+                  netfilter and conntrack, moves every packet of a load balancer's life through \
+                  them, names the rule that drops each one and finds the smallest persistent \
+                  Neutron change that fixes it.\n\nExit codes: 0 all pass, 1 something is \
+                  dropped, 2 bad input."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum FamilyArg {
+    #[value(name = "4")]
+    V4,
+    #[value(name = "6")]
+    V6,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a load balancer scenario (default: the built-in field-report scenario).
+    Check {
+        /// scenario.yaml; omit for the built-in example (examples/lvs-dr).
+        scenario: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Propose the smallest persistent Neutron change and re-check with it applied.
+        #[arg(long)]
+        fix: bool,
+        /// Print every packet's path through the rules.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Print the rules Neutron's iptables_hybrid driver programs on a host.
+    Rules {
+        /// Neutron API JSON (ports, security_groups, ...). Omit for the built-in example.
+        #[arg(long)]
+        neutron: Option<PathBuf>,
+        /// Compute host (binding:host_id).
+        #[arg(long)]
+        host: String,
+        /// 4: iptables-save (default); 6: ip6tables-save.
+        #[arg(long, value_enum, default_value = "4")]
+        family: FamilyArg,
+        /// Print `ipset save` output instead of iptables rules.
+        #[arg(long)]
+        ipsets: bool,
+        /// Write iptables.txt, ip6tables.txt and ipset.txt into this folder instead.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Trace packets through an iptables-save ruleset with conntrack, like the TRACE target.
+    Trace {
+        /// iptables-save or ip6tables-save text (both may be concatenated).
+        #[arg(long)]
+        rules: PathBuf,
+        /// `ipset save` text.
+        #[arg(long)]
+        ipsets: Option<PathBuf>,
+        /// One packet per line as key=value fields (docs/trace-packets.md).
+        #[arg(long)]
+        packets: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Exit 1 when any packet is dropped.
+        #[arg(long)]
+        fail_on_drop: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vipwire: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn read(path: &PathBuf) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check {
+            scenario,
+            format,
+            fix,
+            verbose,
+        } => {
+            let sc = match &scenario {
+                Some(p) => Scenario::load(p),
+                None => Scenario::builtin(),
+            }
+            .map_err(input_error)?;
+            let report = check::run(&sc)?;
+            let fixed = if fix {
+                Some(find_fix(&sc, &report)?)
+            } else {
+                None
+            };
+            match format {
+                Format::Json => {
+                    let v = serde_json::json!({
+                        "passed": report.passed(),
+                        "check": report,
+                        "fix": fixed,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                }
+                Format::Text => {
+                    print!("{}", render_check(&report, verbose));
+                    if let Some(f) = &fixed {
+                        print!("{}", render_fix(f));
+                    }
+                }
+            }
+            let ok = match &fixed {
+                Some(f) => f.recheck.passed(),
+                None => report.passed(),
+            };
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Rules {
+            neutron,
+            host,
+            family,
+            ipsets,
+            out,
+        } => {
+            let cloud = match &neutron {
+                Some(p) => neutron::load::load_json(&read(p)?, &p.display().to_string())?,
+                None => neutron::load::load_json(
+                    check::scenario::builtin::NEUTRON,
+                    "examples/lvs-dr/neutron.json",
+                )?,
+            };
+            if !cloud.ports.iter().any(|p| p.host_id == host) {
+                anyhow::bail!(
+                    "no port is bound to host \"{host}\" (hosts: {})",
+                    cloud.hosts().join(", ")
+                );
+            }
+            let rules = neutron::firewall::iptables_hybrid::render_host(&cloud, &host)?;
+            if let Some(dir) = out {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(dir.join("iptables.txt"), &rules.iptables_save)?;
+                std::fs::write(dir.join("ip6tables.txt"), &rules.ip6tables_save)?;
+                std::fs::write(dir.join("ipset.txt"), &rules.ipset_save)?;
+            } else if ipsets {
+                print!("{}", rules.ipset_save);
+            } else if family == FamilyArg::V6 {
+                print!("{}", rules.ip6tables_save);
+            } else {
+                print!("{}", rules.iptables_save);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Trace {
+            rules,
+            ipsets,
+            packets,
+            format,
+            fail_on_drop,
+        } => {
+            let rules_text = read(&rules)?;
+            let ipsets_text = ipsets.as_ref().map(read).transpose()?;
+            let packets_text = read(&packets)?;
+            let traced =
+                netfilter::trace_packets(&rules_text, ipsets_text.as_deref(), &packets_text)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut dropped = false;
+            for (i, (pkt, trace)) in traced.iter().enumerate() {
+                dropped |= trace.verdict == netfilter::Verdict::Drop;
+                match format {
+                    Format::Json => {
+                        let v = serde_json::json!({
+                            "packet": i + 1,
+                            "input": pkt.to_kv(),
+                            "verdict": trace.verdict,
+                            "ctstate": trace.ctstate,
+                            "zone": trace.zone,
+                            "path": trace.path,
+                            "unknown": trace.unknown,
+                        });
+                        println!("{}", serde_json::to_string(&v)?);
+                    }
+                    Format::Text => {
+                        println!("packet {}: {}", i + 1, pkt.to_kv());
+                        print!("{}", netfilter::display_trace(trace));
+                    }
+                }
+            }
+            Ok(if dropped && fail_on_drop {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
+
+fn input_error(e: CheckError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}

@@ -1,0 +1,331 @@
+//! Names the rule that dropped a packet and says why in plain words.
+//!
+//! Neutron's hybrid chains have fixed roles, so the chain that decided tells the
+//! kind of drop: `s<port>` is anti-spoofing, `sg-fallback` reached from `i<port>` /
+//! `o<port>` means no security group rule matched, a state rule means conntrack
+//! called the packet INVALID.
+
+use crate::fabric::{Fabric, Hop, Side};
+use crate::lifecycle::{ArpFrame, Step};
+use crate::scenario::Scenario;
+use neutron::model::Port;
+use netfilter::packet::proto;
+use netfilter::Packet;
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// Chain prefix of the OVS agent (`neutron-openvswitch-agent` cut to 16 chars).
+pub const CHAIN_PREFIX: &str = "neutron-openvswi-";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DropKind {
+    /// The port's `s` chain: source (IP, MAC) not allowed.
+    AntiSpoof,
+    /// No ingress security group rule matched.
+    IngressPolicy,
+    /// No egress security group rule matched.
+    EgressPolicy,
+    /// Conntrack called it INVALID and no group rule took it first.
+    Invalid,
+    /// The OVS agent's ARP spoofing protection.
+    ArpSpoof,
+    /// The receiving host itself (not Neutron).
+    Host,
+    /// Any other rule.
+    Other,
+}
+
+/// Where and why a packet died.
+#[derive(Clone, Debug, Serialize)]
+pub struct Drop {
+    pub kind: DropKind,
+    pub port_id: String,
+    pub port: String,
+    pub host: String,
+    pub side: Option<Side>,
+    pub table: String,
+    pub chain: String,
+    pub rule_num: usize,
+    pub rule_text: String,
+    pub reason: String,
+    pub src: Option<IpAddr>,
+    pub src_mac: Option<String>,
+    pub protocol: Option<u8>,
+    pub dport: Option<u16>,
+    /// The packet was the director's DR copy of a client packet.
+    pub dr_forward: bool,
+}
+
+impl Drop {
+    pub fn host(sc: &Scenario, step: &Step, reason: &str) -> Drop {
+        let port_id = step.receiver.clone().unwrap_or_default();
+        Drop {
+            kind: DropKind::Host,
+            port: sc.port_label(&port_id),
+            host: "(guest)".into(),
+            port_id,
+            side: None,
+            table: String::new(),
+            chain: String::new(),
+            rule_num: 0,
+            rule_text: String::new(),
+            reason: reason.to_string(),
+            src: None,
+            src_mac: None,
+            protocol: None,
+            dport: None,
+            dr_forward: false,
+        }
+    }
+}
+
+/// The name of a per-port chain (`i`, `o` or `s`): prefix, letter, first 10 chars of the id.
+pub fn port_chain(letter: char, port_id: &str) -> String {
+    let short: String = port_id.chars().take(10).collect();
+    format!("{CHAIN_PREFIX}{letter}{short}")
+}
+
+fn mac_string(m: &netfilter::MacAddr) -> String {
+    m.0.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The (IP, MAC) pairs the port may send from, as the `s` chain lists them.
+pub fn source_pairs(port: &Port) -> Vec<String> {
+    let mac = port.mac_address.to_lowercase();
+    let mut v: Vec<String> = port
+        .allowed_address_pairs
+        .iter()
+        .map(|p| {
+            format!(
+                "({}, {})",
+                p.ip_address.trunc(),
+                p.mac_address.as_deref().unwrap_or(&mac).to_lowercase()
+            )
+        })
+        .collect();
+    v.extend(
+        port.fixed_ips
+            .iter()
+            .map(|f| format!("({}, {mac})", f.ip_address)),
+    );
+    v
+}
+
+fn proto_name(p: u8) -> String {
+    match p {
+        proto::TCP => "tcp".into(),
+        proto::UDP => "udp".into(),
+        proto::ICMP => "icmp".into(),
+        proto::ICMPV6 => "ipv6-icmp".into(),
+        proto::VRRP => "vrrp (112)".into(),
+        n => n.to_string(),
+    }
+}
+
+fn describe(pkt: &Packet) -> String {
+    match pkt.proto {
+        proto::TCP | proto::UDP => format!(
+            "{} {}:{} -> {}:{}",
+            proto_name(pkt.proto),
+            pkt.src,
+            pkt.sport,
+            pkt.dst,
+            pkt.dport
+        ),
+        p => format!("{} {} -> {}", proto_name(p), pkt.src, pkt.dst),
+    }
+}
+
+fn group_names(sc: &Scenario, port: &Port) -> String {
+    port.security_groups
+        .iter()
+        .map(|g| {
+            sc.cloud
+                .security_groups
+                .iter()
+                .find(|s| &s.id == g)
+                .map(|s| {
+                    if s.name.is_empty() {
+                        s.id.clone()
+                    } else {
+                        s.name.clone()
+                    }
+                })
+                .unwrap_or_else(|| g.clone())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Explain an IP packet dropped at `hop`.
+pub fn explain_drop(sc: &Scenario, _fabric: &Fabric, hop: &Hop, pkt: &Packet, step: &Step) -> Drop {
+    let port = sc.port(&hop.port_id);
+    let label = sc.port_label(&hop.port_id);
+    let last = hop.trace.path.last();
+    let (table, chain, rule_num, rule_text) = last
+        .map(|s| {
+            (
+                s.table.clone(),
+                s.chain.clone(),
+                s.rule_num,
+                s.rule_text.clone(),
+            )
+        })
+        .unwrap_or_default();
+    let dr_forward = step.what.starts_with("DR ");
+    let smac = pkt.src_mac.as_ref().map(mac_string);
+    let ct = &hop.trace.ctstate;
+    let zone = hop.trace.zone;
+    let in_chain = |letter| hop.trace.path.iter().any(|s| s.chain == port_chain(letter, &port.id));
+    let kind = if chain == port_chain('s', &port.id) {
+        DropKind::AntiSpoof
+    } else if rule_text.contains("INVALID") {
+        DropKind::Invalid
+    } else if chain.ends_with("sg-fallback") && in_chain('i') {
+        DropKind::IngressPolicy
+    } else if chain.ends_with("sg-fallback") && in_chain('o') {
+        DropKind::EgressPolicy
+    } else {
+        DropKind::Other
+    };
+    let vips = sc.vips();
+    let reason = match kind {
+        DropKind::AntiSpoof => {
+            let why = if dr_forward {
+                "; DR forwarding keeps the client's source IP, so the director sends from \
+                 addresses that are not its own"
+                    .to_string()
+            } else if vips.contains(&pkt.src) {
+                "; a DR real server answers from the VIP".to_string()
+            } else {
+                String::new()
+            };
+            format!(
+                "source {} from {} is not among the (IP, MAC) pairs of port {label}: {}{why}",
+                pkt.src,
+                smac.clone().unwrap_or_default(),
+                source_pairs(port).join(" ")
+            )
+        }
+        DropKind::IngressPolicy => format!(
+            "no ingress rule of the security groups of port {label} ({}) allows {} \
+             (conntrack {ct} in zone {zone}); it fell through to sg-fallback",
+            group_names(sc, port),
+            describe(pkt)
+        ),
+        DropKind::EgressPolicy => format!(
+            "no egress rule of the security groups of port {label} ({}) allows {} \
+             (conntrack {ct} in zone {zone}); it fell through to sg-fallback",
+            group_names(sc, port),
+            describe(pkt)
+        ),
+        DropKind::Invalid => format!(
+            "conntrack zone {zone} on {} calls {} INVALID{} and no security group rule of \
+             port {label} accepted it before the INVALID drop",
+            hop.host,
+            describe(pkt),
+            if dr_forward || (hop.side == Side::Ingress && vips.contains(&pkt.dst)) {
+                ": in DR only the client's direction crosses this port, so the handshake \
+                 looks one-sided"
+            } else {
+                ""
+            }
+        ),
+        _ => format!(
+            "{} dropped by {table}:{chain} rule {rule_num} on {}",
+            describe(pkt),
+            hop.host
+        ),
+    };
+    Drop {
+        kind,
+        port_id: port.id.clone(),
+        port: label,
+        host: hop.host.clone(),
+        side: Some(hop.side),
+        table,
+        chain,
+        rule_num,
+        rule_text,
+        reason,
+        src: Some(pkt.src),
+        src_mac: smac,
+        protocol: Some(pkt.proto),
+        dport: Some(pkt.dport),
+        dr_forward,
+    }
+}
+
+/// The OVS agent's ARP spoofing protection: a port may send ARP only with a
+/// sender IP among its fixed IPs and allowed-address-pair IPs (BRIEF §2;
+/// neutron/plugins/ml2/drivers/openvswitch/agent/ovs_neutron_agent.py,
+/// setup_arp_spoofing_protection). Port security off: no protection.
+pub fn explain_arp_drop(sc: &Scenario, fabric: &Fabric, sender: &str, frame: &ArpFrame) -> Option<Drop> {
+    let port = sc.port(sender);
+    if !port.port_security_enabled {
+        return None;
+    }
+    let mut allowed: Vec<ipnet::IpNet> = port
+        .fixed_ips
+        .iter()
+        .map(|f| ipnet::IpNet::from(f.ip_address))
+        .collect();
+    allowed.extend(port.allowed_address_pairs.iter().map(|p| p.ip_address.trunc()));
+    let ip_ok = allowed.iter().any(|n| n.contains(&frame.sender_ip));
+    let mut macs: Vec<String> = vec![port.mac_address.to_lowercase()];
+    macs.extend(
+        port.allowed_address_pairs
+            .iter()
+            .filter_map(|p| p.mac_address.as_ref().map(|m| m.to_lowercase())),
+    );
+    let mac_ok = macs.contains(&frame.sender_mac.to_lowercase());
+    if ip_ok && mac_ok {
+        return None;
+    }
+    let label = sc.port_label(sender);
+    let short: String = port.id.chars().take(11).collect();
+    let (chain, rule_text, reason) = if !ip_ok {
+        (
+            "table 24 (ARP spoofing protection)".to_string(),
+            format!(
+                "arp,in_port=qvo{short}: arp_spa not in {{{}}} -> drop",
+                allowed.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+            format!(
+                "port {label} may send ARP only for its fixed IPs and allowed address pairs; {} \
+                 is neither",
+                frame.sender_ip
+            ),
+        )
+    } else {
+        (
+            "table 25 (MAC spoofing protection)".to_string(),
+            format!("in_port=qvo{short}: dl_src not in {{{}}} -> drop", macs.join(", ")),
+            format!(
+                "port {label} may send only from its MAC and pair MACs; {} is neither",
+                frame.sender_mac
+            ),
+        )
+    };
+    Some(Drop {
+        kind: DropKind::ArpSpoof,
+        port_id: port.id.clone(),
+        port: label,
+        host: fabric.host_of(sender).unwrap_or("").to_string(),
+        side: Some(Side::Egress),
+        table: "br-int (OpenFlow)".into(),
+        chain,
+        rule_num: 0,
+        rule_text,
+        reason,
+        src: Some(frame.sender_ip),
+        src_mac: Some(frame.sender_mac.clone()),
+        protocol: None,
+        dport: None,
+        dr_forward: false,
+    })
+}

@@ -1,0 +1,485 @@
+//! Finds the smallest persistent Neutron change that makes every flow pass:
+//! for each drop, the narrowest allowed address pair or security group rule that
+//! lets that packet through; applied, the whole check runs again, until it passes
+//! or stops making progress. Also weighs the field report's own remedies.
+
+use crate::diagnose::{DropKind, Drop};
+use crate::error::CheckError;
+use crate::scenario::Scenario;
+use crate::simulate::{run, CheckReport};
+use ipnet::IpNet;
+use neutron::model::{AddressPair, Cloud, Ethertype, RuleDirection, SecurityGroupRule};
+use netfilter::packet::proto;
+use serde::Serialize;
+
+/// One persistent change to Neutron.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    AddAllowedAddressPair {
+        port_id: String,
+        port: String,
+        ip_address: IpNet,
+        mac_address: Option<String>,
+    },
+    AddSecurityGroupRule {
+        group_id: String,
+        group: String,
+        ingress: bool,
+        ethertype: String,
+        protocol: Option<String>,
+        port: Option<u16>,
+        remote_ip_prefix: Option<IpNet>,
+    },
+    DisablePortSecurity {
+        port_id: String,
+        port: String,
+    },
+}
+
+impl Change {
+    /// Apply to a model of the cloud.
+    pub fn apply(&self, cloud: &mut Cloud) {
+        match self {
+            Change::AddAllowedAddressPair {
+                port_id,
+                ip_address,
+                mac_address,
+                ..
+            } => {
+                if let Some(p) = cloud.ports.iter_mut().find(|p| &p.id == port_id) {
+                    let pair = AddressPair {
+                        ip_address: *ip_address,
+                        mac_address: Some(
+                            mac_address.clone().unwrap_or_else(|| p.mac_address.clone()),
+                        ),
+                    };
+                    if !p.allowed_address_pairs.contains(&pair) {
+                        p.allowed_address_pairs.push(pair);
+                    }
+                }
+            }
+            Change::AddSecurityGroupRule {
+                group_id,
+                ingress,
+                ethertype,
+                protocol,
+                port,
+                remote_ip_prefix,
+                ..
+            } => {
+                if let Some(g) = cloud.security_groups.iter_mut().find(|g| &g.id == group_id) {
+                    let next_attr = g
+                        .rules
+                        .iter()
+                        .filter_map(|r| r.standard_attr_id)
+                        .max()
+                        .unwrap_or(0)
+                        + 1;
+                    g.rules.push(SecurityGroupRule {
+                        id: format!("vipwire-fix-{next_attr}"),
+                        security_group_id: group_id.clone(),
+                        direction: if *ingress {
+                            RuleDirection::Ingress
+                        } else {
+                            RuleDirection::Egress
+                        },
+                        ethertype: if ethertype == "IPv6" {
+                            Ethertype::IPv6
+                        } else {
+                            Ethertype::IPv4
+                        },
+                        protocol: protocol.clone(),
+                        port_range_min: port.map(u32::from),
+                        port_range_max: port.map(u32::from),
+                        remote_ip_prefix: *remote_ip_prefix,
+                        remote_group_id: None,
+                        standard_attr_id: Some(next_attr),
+                        description: "proposed by vipwire".into(),
+                    });
+                }
+            }
+            Change::DisablePortSecurity { port_id, .. } => {
+                if let Some(p) = cloud.ports.iter_mut().find(|p| &p.id == port_id) {
+                    p.port_security_enabled = false;
+                    p.security_groups.clear();
+                    p.allowed_address_pairs.clear();
+                }
+            }
+        }
+    }
+
+    /// The `openstack` command that makes this change.
+    pub fn command(&self) -> String {
+        match self {
+            Change::AddAllowedAddressPair {
+                port_id,
+                port,
+                ip_address,
+                mac_address,
+            } => {
+                let mac = mac_address
+                    .as_ref()
+                    .map(|m| format!(",mac-address={m}"))
+                    .unwrap_or_default();
+                format!("openstack port set --allowed-address ip-address={ip_address}{mac} {port_id}  # {port}")
+            }
+            Change::AddSecurityGroupRule {
+                group_id,
+                group,
+                ingress,
+                ethertype,
+                protocol,
+                port,
+                remote_ip_prefix,
+            } => {
+                let mut c = format!(
+                    "openstack security group rule create --{} --ethertype {ethertype}",
+                    if *ingress { "ingress" } else { "egress" }
+                );
+                if let Some(p) = protocol {
+                    c += &format!(" --protocol {p}");
+                }
+                if let Some(p) = port {
+                    c += &format!(" --dst-port {p}");
+                }
+                if let Some(r) = remote_ip_prefix {
+                    c += &format!(" --remote-ip {r}");
+                }
+                c + &format!(" {group_id}  # {group}")
+            }
+            Change::DisablePortSecurity { port_id, port } => format!(
+                "openstack port set --no-security-group --disable-port-security {port_id}  # {port}"
+            ),
+        }
+    }
+
+    /// What the change costs in security, in plain words.
+    pub fn cost(&self, cloud: &Cloud) -> String {
+        match self {
+            Change::AddAllowedAddressPair {
+                port_id,
+                port,
+                ip_address,
+                ..
+            } => {
+                let groups = cloud
+                    .ports
+                    .iter()
+                    .find(|p| &p.id == port_id)
+                    .map(|p| group_names(cloud, &p.security_groups))
+                    .unwrap_or_default();
+                if ip_address.prefix_len() == 0 {
+                    format!(
+                        "{port} may send from ANY {} source address with its own MAC (IP spoofing \
+                         from that VM), and the pair joins the remote-group ipsets of its groups \
+                         ({groups}) as two /1 halves: every rule whose remote group is one of \
+                         them now admits all sources",
+                        if ip_address.addr().is_ipv4() { "IPv4" } else { "IPv6" }
+                    )
+                } else {
+                    format!(
+                        "{port} may send from and answer ARP for {ip_address} (it can take that \
+                         address over); {ip_address} joins the remote-group ipsets of {groups}"
+                    )
+                }
+            }
+            Change::AddSecurityGroupRule {
+                group_id,
+                group,
+                ingress,
+                protocol,
+                port,
+                remote_ip_prefix,
+                ..
+            } => {
+                let members: Vec<&str> = cloud
+                    .ports
+                    .iter()
+                    .filter(|p| p.security_groups.contains(group_id))
+                    .map(|p| if p.name.is_empty() { p.id.as_str() } else { p.name.as_str() })
+                    .collect();
+                format!(
+                    "every port in group {group} ({}) now {} {}{} {} {}",
+                    members.join(", "),
+                    if *ingress { "admits" } else { "may send" },
+                    protocol.clone().unwrap_or_else(|| "any protocol".into()),
+                    port.map(|p| format!("/{p}")).unwrap_or_default(),
+                    if *ingress { "from" } else { "to" },
+                    remote_ip_prefix
+                        .map(|r| r.to_string())
+                        .unwrap_or_else(|| "anywhere".into())
+                )
+            }
+            Change::DisablePortSecurity { port, .. } => format!(
+                "{port} loses every security group and all anti-spoofing: any source IP and MAC, \
+                 any inbound traffic"
+            ),
+        }
+    }
+}
+
+fn group_names(cloud: &Cloud, ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| {
+            cloud
+                .security_groups
+                .iter()
+                .find(|g| &g.id == id)
+                .map(|g| g.name.clone())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| id.clone())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn host_net(ip: std::net::IpAddr) -> IpNet {
+    IpNet::from(ip)
+}
+
+fn proto_name(p: u8) -> Option<String> {
+    match p {
+        proto::TCP => Some("tcp".into()),
+        proto::UDP => Some("udp".into()),
+        proto::ICMP => Some("icmp".into()),
+        proto::ICMPV6 => Some("ipv6-icmp".into()),
+        proto::VRRP => Some("vrrp".into()),
+        n => Some(n.to_string()),
+    }
+}
+
+/// The narrowest change that would let the packet behind `drop` through.
+fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
+    let Some(src) = drop.src else {
+        return vec![];
+    };
+    let port = sc.port(&drop.port_id);
+    let own_mac = drop
+        .src_mac
+        .as_ref()
+        .map(|m| m.eq_ignore_ascii_case(&port.mac_address))
+        .unwrap_or(true);
+    // A client's address stands for every source the service must serve.
+    let client_ips: Vec<std::net::IpAddr> = sc
+        .clients
+        .iter()
+        .flat_map(|c| sc.port(c).fixed_ips.iter().map(|f| f.ip_address))
+        .collect();
+    let sources: Vec<IpNet> = if client_ips.contains(&src) {
+        sc.client_sources
+            .iter()
+            .filter(|n| n.addr().is_ipv4() == src.is_ipv4())
+            .copied()
+            .collect()
+    } else {
+        vec![host_net(src)]
+    };
+    match drop.kind {
+        DropKind::AntiSpoof | DropKind::ArpSpoof => sources
+            .into_iter()
+            .map(|ip| Change::AddAllowedAddressPair {
+                port_id: port.id.clone(),
+                port: drop.port.clone(),
+                ip_address: ip,
+                mac_address: if own_mac { None } else { drop.src_mac.clone() },
+            })
+            .collect(),
+        DropKind::IngressPolicy | DropKind::EgressPolicy | DropKind::Invalid => {
+            let Some(group_id) = port.security_groups.first() else {
+                return vec![];
+            };
+            let ingress = drop.side != Some(crate::fabric::Side::Egress);
+            let protocol = drop.protocol.and_then(proto_name);
+            let l4 = matches!(drop.protocol, Some(proto::TCP) | Some(proto::UDP));
+            let remotes: Vec<Option<IpNet>> = if ingress {
+                sources.into_iter().map(Some).collect()
+            } else {
+                vec![None]
+            };
+            remotes
+                .into_iter()
+                .map(|r| Change::AddSecurityGroupRule {
+                    group_id: group_id.clone(),
+                    group: group_names(&sc.cloud, std::slice::from_ref(group_id)),
+                    ingress,
+                    ethertype: if src.is_ipv4() { "IPv4" } else { "IPv6" }.into(),
+                    protocol: protocol.clone(),
+                    port: if l4 { drop.dport } else { None },
+                    remote_ip_prefix: r,
+                })
+                .collect()
+        }
+        DropKind::Host | DropKind::Other => vec![],
+    }
+}
+
+/// A change with its price.
+#[derive(Clone, Debug, Serialize)]
+pub struct PricedChange {
+    pub change: Change,
+    pub command: String,
+    pub cost: String,
+}
+
+/// A named remedy tried as a whole.
+#[derive(Clone, Debug, Serialize)]
+pub struct RemedyResult {
+    pub name: String,
+    pub changes: Vec<PricedChange>,
+    pub works: bool,
+    /// Why it fails: the first remaining drop's reason.
+    pub why_not: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FixReport {
+    pub changes: Vec<PricedChange>,
+    pub rounds: usize,
+    pub recheck: CheckReport,
+    /// Drops no Neutron change can fix (host settings, unknown rules).
+    pub unfixable: Vec<String>,
+    pub remedies: Vec<RemedyResult>,
+}
+
+fn price(cloud: &Cloud, changes: &[Change]) -> Vec<PricedChange> {
+    changes
+        .iter()
+        .map(|c| PricedChange {
+            change: c.clone(),
+            command: c.command(),
+            cost: c.cost(cloud),
+        })
+        .collect()
+}
+
+/// Apply `changes` to a copy of the scenario's cloud.
+pub fn with_changes(sc: &Scenario, changes: &[Change]) -> Scenario {
+    let mut fixed = sc.clone();
+    for c in changes {
+        c.apply(&mut fixed.cloud);
+    }
+    fixed
+}
+
+/// Search for the smallest change set, greedily, one round per wave of drops.
+pub fn find_fix(sc: &Scenario, first: &CheckReport) -> Result<FixReport, CheckError> {
+    const MAX_ROUNDS: usize = 8;
+    let mut changes: Vec<Change> = Vec::new();
+    let mut report = first.clone();
+    let mut rounds = 0;
+    let mut unfixable = Vec::new();
+    while !report.passed() && rounds < MAX_ROUNDS {
+        rounds += 1;
+        let mut new = Vec::new();
+        for (_, _, d) in report.drops() {
+            let proposed = propose(sc, d);
+            if proposed.is_empty() {
+                let msg = format!("{}: {}", d.port, d.reason);
+                if !unfixable.contains(&msg) {
+                    unfixable.push(msg);
+                }
+            }
+            for c in proposed {
+                if !changes.contains(&c) && !new.contains(&c) {
+                    new.push(c);
+                }
+            }
+        }
+        if new.is_empty() {
+            break;
+        }
+        changes.extend(new);
+        report = run(&with_changes(sc, &changes))?;
+    }
+    Ok(FixReport {
+        changes: price(&sc.cloud, &changes),
+        rounds,
+        recheck: report,
+        unfixable,
+        remedies: report_remedies(sc)?,
+    })
+}
+
+/// The field report's remedies for DR, each applied alone and re-checked.
+pub fn report_remedies(sc: &Scenario) -> Result<Vec<RemedyResult>, CheckError> {
+    let vips = sc.vips();
+    let directors: Vec<&str> = sc.directors.iter().map(|d| d.port_id.as_str()).collect();
+    let pair = |port_id: &str, ip: IpNet, mac: Option<String>| Change::AddAllowedAddressPair {
+        port_id: port_id.to_string(),
+        port: sc.port_label(port_id),
+        ip_address: ip,
+        mac_address: mac,
+    };
+    let mut any_src = Vec::new();
+    for d in &directors {
+        any_src.push(pair(d, "0.0.0.0/0".parse().expect("literal"), None));
+    }
+    for rs in &sc.real_servers {
+        for vip in &vips {
+            any_src.push(pair(&rs.port_id, host_net(*vip), None));
+        }
+    }
+    let mut rs_macs = Vec::new();
+    for d in &directors {
+        for rs in &sc.real_servers {
+            for vip in &vips {
+                rs_macs.push(pair(
+                    d,
+                    host_net(*vip),
+                    Some(sc.port(&rs.port_id).mac_address.to_lowercase()),
+                ));
+            }
+        }
+    }
+    let no_security: Vec<Change> = directors
+        .iter()
+        .map(|d| Change::DisablePortSecurity {
+            port_id: d.to_string(),
+            port: sc.port_label(d),
+        })
+        .collect();
+    let candidates = [
+        (
+            "report 5.3 (1): pair 0.0.0.0/0 on the directors, the VIP on the real servers",
+            any_src,
+            None,
+        ),
+        (
+            "report 5.3 (2): pairs (VIP, real-server MAC) on the directors",
+            rs_macs,
+            Some(
+                "the anti-spoof chain matches the SOURCE (IP, MAC) of what the port sends; DR \
+                 rewrites only the destination MAC, so the forwarded packet still leaves with \
+                 the client's IP and the director's own MAC, which a (VIP, real-server MAC) \
+                 pair never matches",
+            ),
+        ),
+        (
+            "port_security_enabled=false on the directors",
+            no_security,
+            None,
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, changes, note) in candidates {
+        let report = run(&with_changes(sc, &changes))?;
+        let why_not = report
+            .drops()
+            .next()
+            .map(|(f, p, d)| format!("{} / {}: {} ({}:{} rule {})", f.name, p.what, d.reason, d.table, d.chain, d.rule_num));
+        out.push(RemedyResult {
+            name: name.to_string(),
+            changes: price(&sc.cloud, &changes),
+            works: report.passed(),
+            why_not,
+            note: if report.passed() {
+                None
+            } else {
+                note.map(str::to_string)
+            },
+        });
+    }
+    Ok(out)
+}

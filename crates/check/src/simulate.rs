@@ -1,0 +1,148 @@
+//! Moves every flow through the fabric: IP packets through the sender's egress
+//! and the receiver's ingress firewall, ARP through the OVS agent's ARP spoofing
+//! protection. A flow stops at its first drop: later packets are never sent.
+
+use crate::diagnose::{explain_arp_drop, explain_drop, Drop};
+use crate::error::CheckError;
+use crate::fabric::{Fabric, Hop, Side};
+use crate::lifecycle::{flows, host_warnings, Category, Flow, Payload, Warning};
+use crate::scenario::Scenario;
+use netfilter::Verdict;
+use serde::Serialize;
+
+/// The outcome of one packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Outcome {
+    Pass,
+    Drop,
+    /// Not sent because an earlier packet of its flow was dropped.
+    Skipped,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PacketResult {
+    pub what: String,
+    pub from: String,
+    pub to: String,
+    pub outcome: Outcome,
+    pub hops: Vec<Hop>,
+    pub drop: Option<Drop>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowResult {
+    pub name: String,
+    pub category: Category,
+    pub outcome: Outcome,
+    pub packets: Vec<PacketResult>,
+}
+
+/// Everything the check found.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    pub scenario: String,
+    pub flows: Vec<FlowResult>,
+    pub warnings: Vec<Warning>,
+}
+
+impl CheckReport {
+    pub fn passed(&self) -> bool {
+        self.flows.iter().all(|f| f.outcome == Outcome::Pass)
+    }
+
+    pub fn drops(&self) -> impl Iterator<Item = (&FlowResult, &PacketResult, &Drop)> {
+        self.flows.iter().flat_map(|f| {
+            f.packets
+                .iter()
+                .filter_map(move |p| p.drop.as_ref().map(|d| (f, p, d)))
+        })
+    }
+}
+
+/// Run the whole check on a scenario.
+pub fn run(sc: &Scenario) -> Result<CheckReport, CheckError> {
+    let mut fabric = Fabric::build(&sc.cloud)?;
+    let mut results = Vec::new();
+    for flow in flows(sc) {
+        results.push(run_flow(sc, &mut fabric, &flow));
+    }
+    Ok(CheckReport {
+        scenario: sc.source.clone(),
+        flows: results,
+        warnings: host_warnings(sc),
+    })
+}
+
+fn run_flow(sc: &Scenario, fabric: &mut Fabric, flow: &Flow) -> FlowResult {
+    let mut packets = Vec::new();
+    let mut dropped = false;
+    for step in &flow.steps {
+        let from = sc.port_label(&step.sender);
+        let to = step
+            .receiver
+            .as_deref()
+            .map(|r| sc.port_label(r))
+            .unwrap_or_else(|| "(broadcast)".into());
+        if dropped {
+            packets.push(PacketResult {
+                what: step.what.clone(),
+                from,
+                to,
+                outcome: Outcome::Skipped,
+                hops: vec![],
+                drop: None,
+            });
+            continue;
+        }
+        let mut hops = Vec::new();
+        let mut drop = None;
+        match &step.payload {
+            Payload::Arp(frame) => {
+                drop = explain_arp_drop(sc, fabric, &step.sender, frame);
+            }
+            Payload::Ip(pkt) => {
+                let legs = [
+                    Some((step.sender.as_str(), Side::Egress)),
+                    step.receiver.as_deref().map(|r| (r, Side::Ingress)),
+                ];
+                for (port, side) in legs.into_iter().flatten() {
+                    let Some(hop) = fabric.cross(port, side, pkt) else {
+                        continue;
+                    };
+                    let verdict = hop.trace.verdict;
+                    hops.push(hop);
+                    if verdict == Verdict::Drop {
+                        drop = Some(explain_drop(sc, fabric, hops.last().unwrap(), pkt, step));
+                        break;
+                    }
+                }
+                if drop.is_none() {
+                    if let Some(reason) = &step.host_refusal {
+                        drop = Some(Drop::host(sc, step, reason));
+                    }
+                }
+            }
+        }
+        let outcome = if drop.is_some() {
+            dropped = true;
+            Outcome::Drop
+        } else {
+            Outcome::Pass
+        };
+        packets.push(PacketResult {
+            what: step.what.clone(),
+            from,
+            to,
+            outcome,
+            hops,
+            drop,
+        });
+    }
+    FlowResult {
+        name: flow.name.clone(),
+        category: flow.category,
+        outcome: if dropped { Outcome::Drop } else { Outcome::Pass },
+        packets,
+    }
+}
