@@ -1,0 +1,310 @@
+//! Unit tests for the keepalived.conf parser.
+
+use super::*;
+use std::net::Ipv4Addr;
+
+const STORY: &str = r#"
+! Configuration File for keepalived (director .5)
+global_defs {
+   notification_email { root@localhost }
+   router_id LVS_DEVEL
+}
+vrrp_script chk_http {
+    script "/usr/bin/curl -s http://127.0.0.1/"
+    interval 2
+    weight -20
+    fall 3
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass 1111
+    }
+    virtual_ipaddress {
+        203.0.113.241/24 dev eth0 label eth0:1
+    }
+    unicast_src_ip 203.0.113.5
+    unicast_peer {
+        203.0.113.7
+    }
+    track_script {
+        chk_http weight -30
+    }
+}
+virtual_server 203.0.113.241 80 {
+    delay_loop 6
+    lb_algo rr
+    lb_kind DR
+    persistence_timeout 50
+    protocol TCP
+    real_server 203.0.113.8 80 {
+        weight 1
+        TCP_CHECK {
+            connect_timeout 3
+            retry 3
+            delay_before_retry 3
+            connect_port 80
+        }
+    }
+    real_server 203.0.113.10 80 {
+        weight 2
+        HTTP_GET {
+            url { path /health
+                  status_code 200 }
+            url { path / }
+        }
+    }
+    real_server 203.0.113.11 80 {
+    }
+}
+"#;
+
+fn parse(text: &str) -> Result<KeepalivedConfig, ConfigError> {
+    parse_str(text, "keepalived.conf", None)
+}
+
+#[test]
+fn story_config() {
+    let c = parse(STORY).unwrap();
+    assert_eq!(c.router_id.as_deref(), Some("LVS_DEVEL"));
+    assert!(c.config_errors.is_empty(), "{:?}", c.config_errors);
+    assert!(c.warnings.iter().any(|w| w.contains("notification_email")));
+    let s = &c.vrrp_scripts[0];
+    assert_eq!((s.interval, s.weight, s.fall, s.rise), (2.0, -20, 3, 1));
+    assert_eq!(s.script, "/usr/bin/curl -s http://127.0.0.1/");
+    let i = &c.vrrp_instances[0];
+    assert_eq!(i.name, "VI_1");
+    assert_eq!(i.state, VrrpStateCfg::Master);
+    assert_eq!((i.virtual_router_id, i.priority, i.version), (51, 150, 2));
+    assert_eq!(i.auth_pass.as_deref(), Some("1111"));
+    assert_eq!(
+        i.virtual_ipaddresses,
+        vec!["203.0.113.241/24".parse().unwrap()]
+    );
+    assert_eq!(
+        i.unicast_src_ip,
+        Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 5)))
+    );
+    assert_eq!(
+        i.unicast_peers,
+        vec![IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7))]
+    );
+    assert_eq!(i.track_scripts, vec![("chk_http".to_string(), Some(-30))]);
+    assert_eq!((i.garp_master_delay, i.garp_master_repeat), (5.0, 5));
+    assert_eq!(i.line, 13);
+    let v = &c.virtual_servers[0];
+    assert_eq!(
+        (v.port, v.protocol, v.lb_algo, v.lb_kind),
+        (80, L4Proto::Tcp, Scheduler::Rr, LbKind::Dr)
+    );
+    assert_eq!((v.delay_loop, v.persistence_timeout), (6.0, Some(50)));
+    assert_eq!(v.real_servers.len(), 3);
+    assert_eq!(
+        v.real_servers[0].check,
+        Some(HealthCheck::Tcp {
+            connect_port: Some(80),
+            connect_timeout: 3.0,
+            retry: 3,
+            delay_before_retry: 3.0
+        })
+    );
+    assert_eq!(
+        v.real_servers[1].check,
+        Some(HealthCheck::HttpGet {
+            urls: vec![("/health".into(), Some(200)), ("/".into(), None)],
+            connect_port: None,
+            connect_timeout: 5.0,
+            retry: 1,
+            delay_before_retry: 3.0,
+        })
+    );
+    assert_eq!(
+        (v.real_servers[2].weight, v.real_servers[2].check.clone()),
+        (1, None)
+    );
+}
+
+#[test]
+fn defaults() {
+    let c = parse(
+        "vrrp_instance V { interface eth0\n virtual_router_id 9\n virtual_ipaddress { 192.0.2.1 }\n}\n\
+         virtual_server 192.0.2.1 443 {\n real_server 192.0.2.9 443 { TCP_CHECK { } }\n}\n",
+    )
+    .unwrap();
+    let i = &c.vrrp_instances[0];
+    assert_eq!(i.state, VrrpStateCfg::Backup);
+    assert_eq!(
+        (i.priority, i.advert_int, i.preempt_delay, i.nopreempt),
+        (100, 1.0, 0.0, false)
+    );
+    assert_eq!(i.virtual_ipaddresses, vec!["192.0.2.1/32".parse().unwrap()]);
+    let v = &c.virtual_servers[0];
+    // keepalived 2.2.7 corrects these and `keepalived -t` fails.
+    assert_eq!(
+        (v.protocol, v.lb_algo, v.lb_kind, v.delay_loop),
+        (L4Proto::Udp, Scheduler::Wlc, LbKind::Nat, 60.0)
+    );
+    assert_eq!(c.config_errors.len(), 3, "{:?}", c.config_errors);
+    assert!(!c.passes_keepalived_check());
+    assert_eq!(
+        v.real_servers[0].check,
+        Some(HealthCheck::Tcp {
+            connect_port: None,
+            connect_timeout: 5.0,
+            retry: 1,
+            delay_before_retry: 1.0
+        })
+    );
+}
+
+#[test]
+fn unknown_keyword_message() {
+    let e = parse("virtual_server 192.0.2.1 80 {\n  lb_algoo rr\n}\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "keepalived.conf:2: unknown keyword \"lb_algoo\" in virtual_server"
+    );
+    assert_eq!(e.keyword(), Some("lb_algoo"));
+    let e = parse("vrrp_instance V {\n interface eth0\n use_vmac\n}\n").unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("keepalived.conf:3: unsupported keyword \"use_vmac\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn invalid_values() {
+    for (text, kw) in [
+        (
+            "vrrp_instance V {\n virtual_router_id 256\n}",
+            "virtual_router_id",
+        ),
+        ("vrrp_instance V {\n priority 0\n}", "priority"),
+        ("vrrp_instance V {\n priority 10x\n}", "priority"),
+        ("vrrp_instance V {\n advert_int 0\n}", "advert_int"),
+        (
+            "vrrp_instance V {\n virtual_ipaddress { 192.0.2.300 }\n}",
+            "192.0.2.300",
+        ),
+        (
+            "vrrp_instance V {\n interface eth0\n virtual_ipaddress { 192.0.2.1 }\n}",
+            "virtual_router_id",
+        ),
+        (
+            "virtual_server 192.0.2.1 80 {\n real_server 192.0.2.2 80 { weight -1 }\n}",
+            "weight",
+        ),
+    ] {
+        let e = parse(text).unwrap_err();
+        assert_eq!(e.keyword(), Some(kw), "{text}: {e}");
+    }
+}
+
+#[test]
+fn corrections_like_keepalived() {
+    let c = parse(
+        "vrrp_instance V {\n state MASTER\n nopreempt\n interface eth0\n virtual_router_id 1\n advert_int 1.5\n\
+         authentication { auth_type PASS\n auth_pass 123456789 }\n virtual_ipaddress { 192.0.2.1\n 2001:db8::1 }\n\
+         track_script { nosuch }\n}\n",
+    )
+    .unwrap();
+    let i = &c.vrrp_instances[0];
+    assert!(!i.nopreempt);
+    assert_eq!(i.advert_int, 2.0);
+    assert_eq!(i.auth_pass.as_deref(), Some("12345678"));
+    assert_eq!(i.virtual_ipaddresses.len(), 1);
+    assert!(i.track_scripts.is_empty());
+    assert_eq!(c.config_errors.len(), 5, "{:?}", c.config_errors);
+}
+
+#[test]
+fn ipv6_instance_is_v3_and_fractional_advert_ok() {
+    let c = parse("vrrp_instance V {\n interface eth0\n virtual_router_id 1\n advert_int 0.5\n virtual_ipaddress { 2001:db8::1 }\n}\n").unwrap();
+    let i = &c.vrrp_instances[0];
+    assert_eq!((i.version, i.advert_int), (3, 0.5));
+    assert_eq!(
+        i.virtual_ipaddresses,
+        vec!["2001:db8::1/128".parse().unwrap()]
+    );
+    assert!(c.config_errors.is_empty());
+}
+
+#[test]
+fn real_server_ports() {
+    let c = parse(
+        "virtual_server 192.0.2.1 80 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n\
+         real_server 192.0.2.2 8080 { }\n real_server 192.0.2.3 { }\n}\n",
+    )
+    .unwrap();
+    let rs = &c.virtual_servers[0].real_servers;
+    assert_eq!((rs[0].port, rs[1].port), (80, 80));
+    assert_eq!(c.config_errors.len(), 1, "{:?}", c.config_errors);
+}
+
+#[test]
+fn syntax_errors() {
+    let e = parse("vrrp_instance V {\n interface eth0\n").unwrap_err();
+    assert!(e.to_string().starts_with("keepalived.conf:1:"), "{e}");
+    let e = parse("global_defs {\n}\n}\n").unwrap_err();
+    assert_eq!(e.line(), Some(3));
+}
+
+#[test]
+fn includes_relative_with_glob() {
+    let dir = std::env::temp_dir().join(format!("vipwire-lvs-inc-{}", std::process::id()));
+    let sub = dir.join("conf.d");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(
+        dir.join("keepalived.conf"),
+        "global_defs { router_id R }\ninclude conf.d/*.conf\n",
+    )
+    .unwrap();
+    std::fs::write(sub.join("b.conf"), "vrrp_script b {\n script /bin/b\n}\n").unwrap();
+    std::fs::write(
+        sub.join("a.conf"),
+        "vrrp_script a {\n script /bin/a\n}\ninclude ../more.inc\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("more.inc"), "vrrp_script c {\n bogus 1\n}\n").unwrap();
+    let e = parse_file(&dir.join("keepalived.conf")).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("more.inc:2: unknown keyword \"bogus\" in vrrp_script"),
+        "{e}"
+    );
+    std::fs::write(dir.join("more.inc"), "vrrp_script c {\n script /bin/c\n}\n").unwrap();
+    let c = parse_file(&dir.join("keepalived.conf")).unwrap();
+    let names: Vec<_> = c.vrrp_scripts.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["a", "c", "b"]);
+    assert!(c.vrrp_scripts[0].source.ends_with("a.conf"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn scheduler_names_roundtrip() {
+    for s in Scheduler::ALL {
+        assert_eq!(Scheduler::from_name(s.name()), Some(s));
+    }
+    assert_eq!(Scheduler::from_name("WLC"), None);
+}
+
+proptest::proptest! {
+    #[test]
+    fn never_panics(text in "[ -~\n{}#!\"']{0,400}") {
+        let _ = parse(&text);
+    }
+
+    #[test]
+    fn never_panics_on_mutated_story(cut in 0usize..2000, ins in "[ -~\n{}]{0,8}") {
+        let mut t = STORY.to_string();
+        let at = cut.min(t.len());
+        t.insert_str(at, &ins);
+        let _ = parse(&t);
+    }
+}

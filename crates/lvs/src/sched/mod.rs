@@ -1,0 +1,1 @@
+//! IPVS-compatible schedulers (placeholder while the parser lands).
