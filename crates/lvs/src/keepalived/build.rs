@@ -879,6 +879,13 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
         );
         advert_int = 40.95;
     }
+    if nopreempt && preempt_delay > 0.0 {
+        cx.config_error(
+            s,
+            format!("({name}) preempt_delay is incompatible with nopreempt mode - resetting"),
+        );
+        preempt_delay = 0.0;
+    }
     if nopreempt && state == VrrpStateCfg::Master {
         if let Some(k) = nopreempt_stmt {
             cx.config_error(
@@ -1012,11 +1019,16 @@ fn check_default(
 fn virtual_server(cx: &mut Ctx, s: &Stmt) -> Result<Option<VirtualServer>, ConfigError> {
     const C: &str = "virtual_server";
     let (addr, port) = match s.args.as_slice() {
-        [k, _] if k == "fwmark" => {
-            return Err(cx.unsupported(s, C, "fwmark virtual servers are not modelled"))
-        }
-        [k, _] if k == "group" => {
-            return Err(cx.unsupported(s, C, "virtual server groups are not modelled"))
+        [k, _] if k == "fwmark" || k == "group" => {
+            let mut named = s.clone();
+            named.keyword = format!("{} {k}", s.keyword);
+            named.block = None;
+            let why = if k == "fwmark" {
+                "fwmark virtual servers are not modelled"
+            } else {
+                "virtual server groups are not modelled"
+            };
+            return Err(cx.unsupported(&named, C, why));
         }
         [a] => (cx.ip(s, C, a)?, 0),
         [a, p] => (cx.ip(s, C, a)?, cx.port(s, C, p)?),
