@@ -37,13 +37,15 @@ import argparse
 import ctypes
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import normalise  # noqa: E402
 
 # The chain prefix comes from the binary name (cut to 16 chars) at import time.
 sys.argv[0] = 'neutron-openvswitch-agent'
@@ -300,46 +302,12 @@ def run_scenario_in_child(data, host):
 # Dumps and normalisation
 # --------------------------------------------------------------------------
 
-_COUNTERS = re.compile(r'\[\d+:\d+\]')
-_INITVAL = re.compile(r' initval 0x[0-9a-f]+')
-
-
-def normalise_save(text):
-    """Drops comment lines, zeroes counters."""
-    out = []
-    for line in text.splitlines():
-        if line.startswith('#'):
-            continue
-        if line.startswith(':'):
-            line = _COUNTERS.sub('[0:0]', line)
-        out.append(line)
-    return '\n'.join(out) + '\n' if out else ''
-
-
-def normalise_ipset(text):
-    """Drops the random hash initval; sorts members (kernel hash order) per set."""
-    out = []
-    members = []
-
-    def flush():
-        out.extend(sorted(members))
-        members.clear()
-    for line in text.splitlines():
-        if line.startswith('add '):
-            members.append(line)
-            continue
-        flush()
-        out.append(_INITVAL.sub('', line))
-    flush()
-    return '\n'.join(out) + '\n' if out else ''
-
-
 def dump(outdir):
     os.makedirs(outdir, exist_ok=True)
-    for cmd, name, norm in ((['iptables-save'], 'iptables.txt', normalise_save),
+    for cmd, name, norm in ((['iptables-save'], 'iptables.txt', normalise.save),
                             (['ip6tables-save'], 'ip6tables.txt',
-                             normalise_save),
-                            (['ipset', 'save'], 'ipset.txt', normalise_ipset)):
+                             normalise.save),
+                            (['ipset', 'save'], 'ipset.txt', normalise.ipset)):
         text = subprocess.run(cmd, check=True, capture_output=True,
                               text=True).stdout
         with open(os.path.join(outdir, name), 'w') as f:
@@ -363,7 +331,34 @@ def _setns(path):
         os.close(fd)
 
 
-def run_one(input_path, host, outdir, tag):
+_TOOLS = ('iptables', 'iptables-save', 'iptables-restore', 'ip6tables',
+          'ip6tables-save', 'ip6tables-restore')
+
+
+def backend_path(backend, tmpdir):
+    """PATH for the chosen iptables backend ('nft', 'legacy' or 'default').
+
+    Neutron runs `iptables-save`/`iptables-restore` by name, so a directory
+    of wrappers first in PATH selects the backend for it and for our dumps.
+    """
+    path = os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')
+    if backend == 'default':
+        return path
+    shim = os.path.join(tmpdir, 'iptables-' + backend)
+    os.makedirs(shim, exist_ok=True)
+    for tool in _TOOLS:
+        family, _, verb = tool.partition('-')
+        name = f'{family}-{backend}' + (f'-{verb}' if verb else '')
+        target = shutil.which(name)
+        if not target:
+            raise OracleError(f'{name} not found')
+        with open(os.path.join(shim, tool), 'w') as f:
+            f.write(f'#!/bin/sh\nexec {target} "$@"\n')
+        os.chmod(os.path.join(shim, tool), 0o755)
+    return shim + ':' + path
+
+
+def run_one(input_path, host, outdir, tag, path=None):
     """Runs one scenario in a fresh namespace; returns (ok, seconds, error)."""
     start = time.monotonic()
     try:
@@ -380,6 +375,8 @@ def run_one(input_path, host, outdir, tag):
             code = 0
             try:
                 _setns(f'/run/netns/{ns}')
+                if path:
+                    os.environ['PATH'] = path
                 subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
                 run_scenario_in_child(data, host)
                 dump(outdir)
@@ -402,8 +399,15 @@ def run_one(input_path, host, outdir, tag):
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--batch', help='TSV file: INPUT HOST OUTDIR per line')
+    ap.add_argument('--iptables', choices=('nft', 'legacy', 'default'),
+                    default='nft', help='iptables backend (default nft)')
     ap.add_argument('args', nargs='*')
     a = ap.parse_args(argv)
+    if os.environ.get('PYTHONHASHSEED') != '0':
+        # Reproducible runs: the agent iterates Python sets in places.
+        os.environ['PYTHONHASHSEED'] = '0'
+        os.execv(sys.executable, [sys.executable, '-W', 'ignore',
+                                  os.path.abspath(__file__)] + list(argv))
     if os.geteuid() != 0:
         print('neutron_oracle: needs root (network namespaces)',
               file=sys.stderr)
@@ -430,12 +434,13 @@ def main(argv):
     lock_dir = tempfile.mkdtemp(prefix='vwconf-locks-')
     try:
         t0 = time.monotonic()
+        path = backend_path(a.iptables, lock_dir)
         bootstrap(lock_dir)
         print(f'oracle: neutron imported in {time.monotonic() - t0:.1f}s',
               file=sys.stderr)
         failed = 0
         for i, (inp, host, outdir) in enumerate(jobs):
-            ok, secs, err = run_one(inp, host, outdir, str(i))
+            ok, secs, err = run_one(inp, host, outdir, str(i), path)
             status = 'ok' if ok else 'ERROR'
             print(f'oracle {status} {inp} ({secs:.2f}s)', file=sys.stderr)
             if not ok:

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the kernel differential harness needs: iptables, ipset, iproute2,
+# conntrack (to flush state between scenarios) and tcpdump for debugging.
+# Idempotent: does nothing when every tool is present.
+set -euo pipefail
+
+need=()
+command -v iptables-restore >/dev/null 2>&1 || need+=(iptables)
+command -v ipset >/dev/null 2>&1 || need+=(ipset)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v bridge >/dev/null 2>&1 || need+=(iproute2)
+command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+if ((${#need[@]} == 0)); then
+    exit 0
+fi
+# Block service start-up during install (policy-rc.d exit 101 = action forbidden).
+policy=/usr/sbin/policy-rc.d
+created=0
+if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    created=1
+fi
+trap 'if [[ $created == 1 ]]; then rm -f "$policy"; fi' EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "installed: ${need[*]}"
