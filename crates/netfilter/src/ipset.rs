@@ -152,7 +152,7 @@ impl SetIndex {
             }
         }
         let mut by_prefix: Vec<_> = map.into_iter().collect();
-        by_prefix.sort_by(|a, b| b.0.cmp(&a.0));
+        by_prefix.sort_by_key(|e| std::cmp::Reverse(e.0));
         SetIndex { by_prefix, ranges }
     }
 
@@ -375,21 +375,20 @@ impl IpsetStore {
         let mut best: Option<(u8, bool)> = None;
         let mut in_range = false;
         for e in &s.entries {
+            let better = |l: u8| best.is_none_or(|(b, _)| l > b);
             match &e.elem {
-                Elem::Net(n) if pp == (0, 0) && n.contains(&ip) => {
-                    if best.is_none_or(|(l, _)| n.prefix_len() > l) {
-                        best = Some((n.prefix_len(), e.nomatch()));
-                    }
+                Elem::Net(n) if pp == (0, 0) && n.contains(&ip) && better(n.prefix_len()) => {
+                    best = Some((n.prefix_len(), e.nomatch()));
                 }
-                Elem::NetPort(n, p, port) if (*p, *port) == pp && n.contains(&ip) => {
-                    if best.is_none_or(|(l, _)| n.prefix_len() > l) {
-                        best = Some((n.prefix_len(), e.nomatch()));
-                    }
+                Elem::NetPort(n, p, port)
+                    if (*p, *port) == pp && n.contains(&ip) && better(n.prefix_len()) =>
+                {
+                    best = Some((n.prefix_len(), e.nomatch()));
                 }
-                Elem::Range(a, b) if !e.nomatch() => {
-                    if Family::of(a) == Family::of(&ip) && *a <= ip && ip <= *b {
-                        in_range = true;
-                    }
+                Elem::Range(a, b)
+                    if !e.nomatch() && Family::of(a) == Family::of(&ip) && *a <= ip && ip <= *b =>
+                {
+                    in_range = true;
                 }
                 _ => {}
             }

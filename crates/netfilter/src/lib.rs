@@ -5,10 +5,15 @@
 //! Data flow: text -> [`ruleset::Ruleset`] / [`ipset::IpsetStore`] ->
 //! [`engine`] (with [`conntrack::Conntrack`]) -> [`trace::PacketTrace`].
 
+pub mod conntrack;
+pub mod engine;
 pub mod ipset;
 pub mod packet;
 pub mod ruleset;
 pub mod trace;
 
-pub use packet::{MacAddr, Packet};
+pub use engine::{eval_naive, format_trace, trace_packets, Engine, Error};
+pub use ipset::IpsetStore;
+pub use packet::{MacAddr, Packet, PathKind};
+pub use ruleset::{Ruleset, Rulesets};
 pub use trace::{PacketTrace, StepKind, TraceStep, Verdict};
