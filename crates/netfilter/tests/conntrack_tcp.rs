@@ -130,7 +130,10 @@ fn syn_retransmit_stays_new_and_keeps_timeout() {
     assert_eq!(timeout_of(&ct, 0.0), 120.0);
     let o = pass(&mut ct, 7, &orig(SYN, 3.0));
     assert_eq!(o.state, CtState::New);
-    assert!(!o.is_unconfirmed(), "retransmit matches the confirmed entry");
+    assert!(
+        !o.is_unconfirmed(),
+        "retransmit matches the confirmed entry"
+    );
     assert_eq!(state_of(&ct, 7, 3.0), "SYN_SENT");
     // Kernel: a SYN retransmit without reply does not renew the timeout.
     assert_eq!(timeout_of(&ct, 3.0), 117.0);
@@ -144,7 +147,12 @@ fn handshake_data_fin_time_wait_with_sequence_numbers() {
     let mut ct = Conntrack::new();
     let (c, s) = (1000u32, 5000u32);
     let steps: Vec<(Packet, CtState, &str, f64)> = vec![
-        (with_seq(orig(SYN, 0.0), c, 0, 0), CtState::New, "SYN_SENT", 120.0),
+        (
+            with_seq(orig(SYN, 0.0), c, 0, 0),
+            CtState::New,
+            "SYN_SENT",
+            120.0,
+        ),
         (
             with_seq(reply(SYNACK, 0.1), s, c + 1, 0),
             CtState::Established,
@@ -398,7 +406,14 @@ fn only_syn_or_ack_create_entries() {
 #[test]
 fn bad_flag_combinations_are_invalid() {
     // tcp_error: only SYN, SYN|ACK, RST, RST|ACK, FIN|ACK, ACK (+URG/PSH/ECE/CWR).
-    for flags in [0, tf::FIN, tf::SYN | tf::FIN, tf::SYN | tf::RST, tf::URG, tf::FIN | tf::PSH | tf::URG] {
+    for flags in [
+        0,
+        tf::FIN,
+        tf::SYN | tf::FIN,
+        tf::SYN | tf::RST,
+        tf::URG,
+        tf::FIN | tf::PSH | tf::URG,
+    ] {
         let mut ct = Conntrack::new();
         let o = ct.track(0, &orig(flags, 0.0));
         assert_eq!(o.state, CtState::Invalid, "flags {flags:#x}");
@@ -439,7 +454,11 @@ fn old_retransmission_is_ignored_not_invalid() {
     established_with_seq(&mut ct);
     pass(&mut ct, 0, &with_seq(orig(FIN, 0.5), 1101, 5001, 0));
     // Far-behind data: ignored (accepted untouched), state stays FIN_WAIT.
-    let o = pass(&mut ct, 0, &with_seq(orig(PSHACK, 1.0), 1101 - 200_000, 5001, 10));
+    let o = pass(
+        &mut ct,
+        0,
+        &with_seq(orig(PSHACK, 1.0), 1101u32.wrapping_sub(200_000), 5001, 10),
+    );
     assert_eq!(o.state, CtState::Established);
     assert!(o.reason().unwrap_or("").contains("under lower bound"));
     assert_eq!(state_of(&ct, 0, 1.0), "FIN_WAIT");
@@ -484,7 +503,10 @@ fn zones_are_independent() {
     // Same reply in another zone: no entry there, and SYN/ACK cannot create one.
     assert_eq!(ct.track(4098, &reply(SYNACK, 0.1)).state, CtState::Invalid);
     let o = pass(&mut ct, 4097, &reply(SYNACK, 0.1));
-    assert_eq!((o.state, o.dir, o.zone), (CtState::Established, Direction::Reply, 4097));
+    assert_eq!(
+        (o.state, o.dir, o.zone),
+        (CtState::Established, Direction::Reply, 4097)
+    );
     // The same SYN in zone 4098 is a new connection.
     let o = pass(&mut ct, 4098, &orig(SYN, 0.2));
     assert_eq!(o.state, CtState::New);
@@ -541,7 +563,12 @@ fn reach(state: &str) -> Conntrack {
         "SYN_SENT2" => vec![orig(SYN, 0.0), reply(SYN, 0.0)],
         "SYN_RECV" => vec![orig(SYN, 0.0), reply(SYNACK, 0.0)],
         "ESTABLISHED" => vec![orig(SYN, 0.0), reply(SYNACK, 0.0), orig(ACK, 0.0)],
-        "FIN_WAIT" => vec![orig(SYN, 0.0), reply(SYNACK, 0.0), orig(ACK, 0.0), orig(FIN, 0.0)],
+        "FIN_WAIT" => vec![
+            orig(SYN, 0.0),
+            reply(SYNACK, 0.0),
+            orig(ACK, 0.0),
+            orig(FIN, 0.0),
+        ],
         "CLOSE_WAIT" => vec![
             orig(SYN, 0.0),
             reply(SYNACK, 0.0),
@@ -566,7 +593,12 @@ fn reach(state: &str) -> Conntrack {
             reply(FIN, 0.0),
             orig(ACK, 0.0),
         ],
-        "CLOSE" => vec![orig(SYN, 0.0), reply(SYNACK, 0.0), orig(ACK, 0.0), orig(RST, 0.0)],
+        "CLOSE" => vec![
+            orig(SYN, 0.0),
+            reply(SYNACK, 0.0),
+            orig(ACK, 0.0),
+            orig(RST, 0.0),
+        ],
         other => panic!("no path to {other}"),
     };
     for p in &path {
@@ -586,64 +618,136 @@ const CELLS: &[(&str, [&str; 10])] = &[
     (
         "SYN_SENT",
         [
-            "NEW SYN_SENT", "INVALID SYN_SENT", "INVALID SYN_SENT", "INVALID SYN_SENT", "NEW gone",
-            "ESTABLISHED SYN_SENT2", "ESTABLISHED SYN_RECV", "INVALID SYN_SENT", "ESTABLISHED SYN_SENT", "ESTABLISHED gone",
+            "NEW SYN_SENT",
+            "INVALID SYN_SENT",
+            "INVALID SYN_SENT",
+            "INVALID SYN_SENT",
+            "NEW gone",
+            "ESTABLISHED SYN_SENT2",
+            "ESTABLISHED SYN_RECV",
+            "INVALID SYN_SENT",
+            "ESTABLISHED SYN_SENT",
+            "ESTABLISHED gone",
         ],
     ),
     (
         "SYN_SENT2",
         [
-            "ESTABLISHED SYN_SENT2", "ESTABLISHED SYN_RECV", "INVALID SYN_SENT2", "INVALID SYN_SENT2", "ESTABLISHED CLOSE",
-            "ESTABLISHED SYN_SENT2", "ESTABLISHED SYN_RECV", "INVALID SYN_SENT2", "ESTABLISHED SYN_SENT2", "ESTABLISHED CLOSE",
+            "ESTABLISHED SYN_SENT2",
+            "ESTABLISHED SYN_RECV",
+            "INVALID SYN_SENT2",
+            "INVALID SYN_SENT2",
+            "ESTABLISHED CLOSE",
+            "ESTABLISHED SYN_SENT2",
+            "ESTABLISHED SYN_RECV",
+            "INVALID SYN_SENT2",
+            "ESTABLISHED SYN_SENT2",
+            "ESTABLISHED CLOSE",
         ],
     ),
     (
         "SYN_RECV",
         [
-            "ESTABLISHED SYN_RECV", "ESTABLISHED SYN_RECV", "ESTABLISHED FIN_WAIT", "ESTABLISHED ESTABLISHED", "ESTABLISHED CLOSE",
-            "INVALID SYN_RECV", "ESTABLISHED SYN_RECV", "ESTABLISHED FIN_WAIT", "ESTABLISHED SYN_RECV", "ESTABLISHED CLOSE",
+            "ESTABLISHED SYN_RECV",
+            "ESTABLISHED SYN_RECV",
+            "ESTABLISHED FIN_WAIT",
+            "ESTABLISHED ESTABLISHED",
+            "ESTABLISHED CLOSE",
+            "INVALID SYN_RECV",
+            "ESTABLISHED SYN_RECV",
+            "ESTABLISHED FIN_WAIT",
+            "ESTABLISHED SYN_RECV",
+            "ESTABLISHED CLOSE",
         ],
     ),
     (
         "ESTABLISHED",
         [
-            "ESTABLISHED ESTABLISHED", "INVALID ESTABLISHED", "ESTABLISHED FIN_WAIT", "ESTABLISHED ESTABLISHED", "ESTABLISHED CLOSE",
-            "INVALID ESTABLISHED", "ESTABLISHED ESTABLISHED", "ESTABLISHED FIN_WAIT", "ESTABLISHED ESTABLISHED", "ESTABLISHED CLOSE",
+            "ESTABLISHED ESTABLISHED",
+            "INVALID ESTABLISHED",
+            "ESTABLISHED FIN_WAIT",
+            "ESTABLISHED ESTABLISHED",
+            "ESTABLISHED CLOSE",
+            "INVALID ESTABLISHED",
+            "ESTABLISHED ESTABLISHED",
+            "ESTABLISHED FIN_WAIT",
+            "ESTABLISHED ESTABLISHED",
+            "ESTABLISHED CLOSE",
         ],
     ),
     (
         "FIN_WAIT",
         [
-            "ESTABLISHED FIN_WAIT", "INVALID FIN_WAIT", "ESTABLISHED LAST_ACK", "ESTABLISHED CLOSE_WAIT", "ESTABLISHED CLOSE",
-            "INVALID FIN_WAIT", "ESTABLISHED FIN_WAIT", "ESTABLISHED LAST_ACK", "ESTABLISHED CLOSE_WAIT", "ESTABLISHED CLOSE",
+            "ESTABLISHED FIN_WAIT",
+            "INVALID FIN_WAIT",
+            "ESTABLISHED LAST_ACK",
+            "ESTABLISHED CLOSE_WAIT",
+            "ESTABLISHED CLOSE",
+            "INVALID FIN_WAIT",
+            "ESTABLISHED FIN_WAIT",
+            "ESTABLISHED LAST_ACK",
+            "ESTABLISHED CLOSE_WAIT",
+            "ESTABLISHED CLOSE",
         ],
     ),
     (
         "CLOSE_WAIT",
         [
-            "ESTABLISHED CLOSE_WAIT", "INVALID CLOSE_WAIT", "ESTABLISHED LAST_ACK", "ESTABLISHED CLOSE_WAIT", "ESTABLISHED CLOSE",
-            "INVALID CLOSE_WAIT", "ESTABLISHED CLOSE_WAIT", "ESTABLISHED LAST_ACK", "ESTABLISHED CLOSE_WAIT", "ESTABLISHED CLOSE",
+            "ESTABLISHED CLOSE_WAIT",
+            "INVALID CLOSE_WAIT",
+            "ESTABLISHED LAST_ACK",
+            "ESTABLISHED CLOSE_WAIT",
+            "ESTABLISHED CLOSE",
+            "INVALID CLOSE_WAIT",
+            "ESTABLISHED CLOSE_WAIT",
+            "ESTABLISHED LAST_ACK",
+            "ESTABLISHED CLOSE_WAIT",
+            "ESTABLISHED CLOSE",
         ],
     ),
     (
         "LAST_ACK",
         [
-            "ESTABLISHED LAST_ACK", "INVALID LAST_ACK", "ESTABLISHED LAST_ACK", "ESTABLISHED TIME_WAIT", "ESTABLISHED CLOSE",
-            "INVALID LAST_ACK", "ESTABLISHED LAST_ACK", "ESTABLISHED LAST_ACK", "ESTABLISHED TIME_WAIT", "ESTABLISHED CLOSE",
+            "ESTABLISHED LAST_ACK",
+            "INVALID LAST_ACK",
+            "ESTABLISHED LAST_ACK",
+            "ESTABLISHED TIME_WAIT",
+            "ESTABLISHED CLOSE",
+            "INVALID LAST_ACK",
+            "ESTABLISHED LAST_ACK",
+            "ESTABLISHED LAST_ACK",
+            "ESTABLISHED TIME_WAIT",
+            "ESTABLISHED CLOSE",
         ],
     ),
     (
         "TIME_WAIT",
         [
-            "NEW SYN_SENT", "INVALID TIME_WAIT", "ESTABLISHED TIME_WAIT", "ESTABLISHED TIME_WAIT", "ESTABLISHED CLOSE",
-            "NEW SYN_SENT", "ESTABLISHED TIME_WAIT", "ESTABLISHED TIME_WAIT", "ESTABLISHED TIME_WAIT", "ESTABLISHED CLOSE",
+            "NEW SYN_SENT",
+            "INVALID TIME_WAIT",
+            "ESTABLISHED TIME_WAIT",
+            "ESTABLISHED TIME_WAIT",
+            "ESTABLISHED CLOSE",
+            "NEW SYN_SENT",
+            "ESTABLISHED TIME_WAIT",
+            "ESTABLISHED TIME_WAIT",
+            "ESTABLISHED TIME_WAIT",
+            "ESTABLISHED CLOSE",
         ],
     ),
     (
         "CLOSE",
         [
-            "NEW SYN_SENT", "INVALID CLOSE", "ESTABLISHED CLOSE", "ESTABLISHED CLOSE", "ESTABLISHED CLOSE",
-            "INVALID CLOSE", "ESTABLISHED CLOSE", "ESTABLISHED CLOSE", "ESTABLISHED CLOSE", "ESTABLISHED CLOSE",
+            "NEW SYN_SENT",
+            "INVALID CLOSE",
+            "ESTABLISHED CLOSE",
+            "ESTABLISHED CLOSE",
+            "ESTABLISHED CLOSE",
+            "INVALID CLOSE",
+            "ESTABLISHED CLOSE",
+            "ESTABLISHED CLOSE",
+            "ESTABLISHED CLOSE",
+            "ESTABLISHED CLOSE",
         ],
     ),
 ];
@@ -666,7 +770,11 @@ fn transition_table_cell_by_cell() {
     for (state, want) in CELLS {
         for (i, &(is_orig, flags)) in probes.iter().enumerate() {
             let mut ct = reach(state);
-            let p = if is_orig { orig(flags, 1.0) } else { reply(flags, 1.0) };
+            let p = if is_orig {
+                orig(flags, 1.0)
+            } else {
+                reply(flags, 1.0)
+            };
             let o = pass(&mut ct, 0, &p);
             let got = format!("{} {}", o.state.as_str(), state_of(&ct, 0, 1.0));
             if got != want[i] {
