@@ -242,12 +242,13 @@ fn icmp_errors_of_every_kind_relate_to_udp_and_ping() {
         let o = ct.track(0, &icmp_error(ROUTER, A, kind, q, 0.1));
         assert_eq!(o.state, CtState::Related, "type {kind}");
     }
-    // Error sent by B back toward A about A's datagram... and an error in the
-    // original direction: B's port-unreachable quoting B->A traffic goes to B.
+    // An error about a ping, quoting the echo request (inner sport = echo id).
     pass(&mut ct, 0, &icmp(A, B, 8, 9, 0.0));
     let q = inner(A, B, proto::ICMP, 9, 0);
     let o = ct.track(0, &icmp_error(ROUTER, A, 11, q, 0.1));
     assert_eq!(o.state, CtState::Related, "time exceeded for a ping");
+    // A reports B's datagram back to B: the quoted packet is the reply
+    // direction, so the error travels in the original direction.
     let q = inner(B, A, proto::UDP, 53, 5000);
     let o = ct.track(0, &icmp_error(A, B, 3, q, 0.1));
     assert_eq!((o.state, o.dir), (CtState::Related, Direction::Original));
