@@ -788,3 +788,119 @@ fn transition_table_cell_by_cell() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+// ---- kernel special cases ---------------------------------------------------------
+
+#[test]
+fn challenge_ack_in_last_ack_does_not_close() {
+    // RFC 5961: a SYN in LAST_ACK draws a challenge ACK that must not count as
+    // the last ACK (kernel IP_CT_EXP_CHALLENGE_ACK).
+    let mut ct = reach("LAST_ACK");
+    let o = pass(&mut ct, 0, &orig(SYN, 1.0));
+    assert_eq!(o.state, CtState::Established);
+    assert_eq!(state_of(&ct, 0, 1.0), "LAST_ACK");
+    let o = pass(&mut ct, 0, &reply(ACK, 1.1));
+    assert_eq!(o.reason(), Some("challenge-ack ignored"));
+    assert_eq!(state_of(&ct, 0, 1.1), "LAST_ACK");
+    // Without the SYN the same ACK is the last ACK (the table takes it from
+    // either direction).
+    let mut ct = reach("LAST_ACK");
+    pass(&mut ct, 0, &reply(ACK, 1.1));
+    assert_eq!(state_of(&ct, 0, 1.1), "TIME_WAIT");
+}
+
+#[test]
+fn syn_ack_answering_an_ignored_syn_resyncs() {
+    // The client restarted and reuses the port: conntrack still holds the old
+    // connection, ignores the SYN, and the server's SYN/ACK for it resyncs.
+    let mut ct = Conntrack::new();
+    established_with_seq(&mut ct);
+    let o = pass(&mut ct, 0, &with_seq(orig(SYN, 2.0), 90_000, 0, 0));
+    assert_eq!(o.state, CtState::Established);
+    assert_eq!(state_of(&ct, 0, 2.0), "ESTABLISHED");
+    let o = pass(&mut ct, 0, &with_seq(reply(SYNACK, 2.1), 70_000, 90_001, 0));
+    assert_eq!((o.state, o.reason()), (CtState::Established, None));
+    assert_eq!(state_of(&ct, 0, 2.1), "SYN_RECV");
+    pass(&mut ct, 0, &with_seq(orig(ACK, 2.2), 90_001, 70_001, 0));
+    assert_eq!(state_of(&ct, 0, 2.2), "ESTABLISHED");
+    // A SYN/ACK acking something else stays ignored.
+    let mut ct = Conntrack::new();
+    established_with_seq(&mut ct);
+    pass(&mut ct, 0, &with_seq(orig(SYN, 2.0), 90_000, 0, 0));
+    let o = pass(&mut ct, 0, &with_seq(reply(SYNACK, 2.1), 70_000, 12_345, 0));
+    assert!(o.reason().unwrap_or("").contains("ignored"));
+    assert_eq!(state_of(&ct, 0, 2.1), "ESTABLISHED");
+}
+
+#[test]
+fn repeated_retransmissions_shorten_the_timeout() {
+    let mut ct = Conntrack::new();
+    established_with_seq(&mut ct);
+    // established_with_seq ended with reply ACK 5001/1101; repeat it.
+    for (i, want) in [(1, 432_000.0), (2, 432_000.0), (3, 300.0)] {
+        let t = 1.0 + f64::from(i);
+        pass(&mut ct, 0, &with_seq(reply(ACK, t), 5001, 1101, 0));
+        assert_eq!(timeout_of(&ct, t), want, "retransmission {i}");
+    }
+}
+
+#[test]
+fn out_of_window_fin_answering_fin_shortens_assured_timeout() {
+    let mut ct = Conntrack::new();
+    established_with_seq(&mut ct);
+    let far = 1101 + 1_000_000;
+    let o = ct.track(0, &with_seq(orig(FIN, 1.0), far, 5001, 0));
+    assert_eq!(o.state, CtState::Invalid);
+    assert!((timeout_of(&ct, 1.0) - 431_999.4).abs() < 1e-6, "untouched");
+    let o = ct.track(0, &with_seq(reply(FIN, 1.1), 5001 + 1_000_000, 1101, 0));
+    assert_eq!(o.state, CtState::Invalid);
+    assert_eq!(timeout_of(&ct, 1.1), 300.0, "nf_tcp_handle_invalid");
+    assert_eq!(state_of(&ct, 0, 1.1), "ESTABLISHED");
+}
+
+#[test]
+fn sequence_numbers_wrap_around() {
+    let mut ct = Conntrack::new();
+    let c = u32::MAX - 50;
+    let s = u32::MAX - 10;
+    pass(&mut ct, 0, &with_seq(orig(SYN, 0.0), c, 0, 0));
+    pass(
+        &mut ct,
+        0,
+        &with_seq(reply(SYNACK, 0.1), s, c.wrapping_add(1), 0),
+    );
+    pass(
+        &mut ct,
+        0,
+        &with_seq(orig(ACK, 0.2), c.wrapping_add(1), s.wrapping_add(1), 0),
+    );
+    let o = pass(
+        &mut ct,
+        0,
+        &with_seq(
+            orig(PSHACK, 0.3),
+            c.wrapping_add(1),
+            s.wrapping_add(1),
+            1000,
+        ),
+    );
+    assert_eq!((o.state, o.reason()), (CtState::Established, None));
+    let o = pass(
+        &mut ct,
+        0,
+        &with_seq(
+            reply(PSHACK, 0.4),
+            s.wrapping_add(1),
+            c.wrapping_add(1001),
+            500,
+        ),
+    );
+    assert_eq!((o.state, o.reason()), (CtState::Established, None));
+    let o = pass(
+        &mut ct,
+        0,
+        &with_seq(orig(ACK, 0.5), c.wrapping_add(1001), s.wrapping_add(501), 0),
+    );
+    assert_eq!((o.state, o.reason()), (CtState::Established, None));
+    assert_eq!(timeout_of(&ct, 0.5), 432_000.0);
+}
