@@ -604,16 +604,19 @@ impl Conntrack {
             .values()
             .flat_map(|z| z.entries.values())
             .filter(|e| e.expires > now)
-            .map(|e| CtEntryView {
-                zone: e.zone,
-                orig: e.tuples[0],
-                reply: e.tuples[1],
-                l4_state: e.l4_state(),
-                timeout: e.expires - now,
-                seen_reply: e.seen_reply,
-                assured: e.assured,
-            })
+            .map(|e| entry_view(e, now))
             .collect()
+    }
+
+    /// The entry an outcome refers to (confirmed or still pending), for traces.
+    pub fn view(&self, outcome: &CtOutcome, now: f64) -> Option<CtEntryView> {
+        let id = outcome.entry?;
+        let e = self.pending.get(&id).or_else(|| {
+            self.zones
+                .get(&outcome.zone)
+                .and_then(|z| z.entries.get(&id))
+        })?;
+        Some(entry_view(e, now))
     }
 
     /// Entries created by packets not yet confirmed or discarded.
@@ -625,6 +628,18 @@ impl Conntrack {
     pub fn flush(&mut self) {
         self.zones.clear();
         self.pending.clear();
+    }
+}
+
+fn entry_view(e: &Entry, now: f64) -> CtEntryView {
+    CtEntryView {
+        zone: e.zone,
+        orig: e.tuples[0],
+        reply: e.tuples[1],
+        l4_state: e.l4_state(),
+        timeout: e.expires - now,
+        seen_reply: e.seen_reply,
+        assured: e.assured,
     }
 }
 

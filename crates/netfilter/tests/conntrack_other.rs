@@ -347,3 +347,15 @@ fn untracked_outcome_and_flush() {
     ct.flush();
     assert!(ct.entries(0.0).is_empty());
 }
+
+#[test]
+fn view_follows_an_outcome_to_its_entry() {
+    let mut ct = Conntrack::new();
+    let o = ct.track(5, &udp(A, B, 5000, 53, 0.0));
+    let v = ct.view(&o, 1.0).expect("pending entry");
+    assert_eq!((v.zone, v.timeout, v.seen_reply), (5, 29.0, false));
+    ct.confirm(&o);
+    assert_eq!(ct.view(&o, 1.0).map(|v| v.orig.src), Some(ip(A)));
+    let bad = ct.track(5, &icmp(B, A, 0, 1, 1.0));
+    assert!(ct.view(&bad, 1.0).is_none(), "INVALID has no entry");
+}

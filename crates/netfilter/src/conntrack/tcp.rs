@@ -743,3 +743,67 @@ fn rst_checks(
     }
     Flow::CheckWindow
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_index_priority_is_rst_syn_fin_ack() {
+        assert_eq!(FlagIndex::of(tf::RST | tf::SYN | tf::ACK), FlagIndex::Rst);
+        assert_eq!(FlagIndex::of(tf::SYN | tf::FIN), FlagIndex::Syn);
+        assert_eq!(
+            FlagIndex::of(tf::SYN | tf::ACK | tf::PSH),
+            FlagIndex::SynAck
+        );
+        assert_eq!(FlagIndex::of(tf::FIN | tf::ACK), FlagIndex::Fin);
+        assert_eq!(FlagIndex::of(tf::ACK | tf::PSH), FlagIndex::Ack);
+        assert_eq!(FlagIndex::of(tf::PSH | tf::URG), FlagIndex::None);
+    }
+
+    #[test]
+    fn sequence_comparison_wraps() {
+        assert!(before(u32::MAX, 0));
+        assert!(after(5, u32::MAX - 5));
+        assert!(!before(7, 7) && !after(7, 7));
+    }
+
+    #[test]
+    fn none_row_is_invalid_and_no_reply_creates() {
+        for s in TcpState::ALL {
+            for d in [Direction::Original, Direction::Reply] {
+                assert_eq!(transition(d, FlagIndex::None, s), Next::Invalid);
+            }
+            assert_eq!(
+                transition(Direction::Reply, FlagIndex::Rst, s) == Next::Invalid,
+                s == TcpState::None
+            );
+        }
+        // Only SYN and ACK leave NONE in the original direction.
+        let from_none: Vec<_> = [
+            FlagIndex::Syn,
+            FlagIndex::SynAck,
+            FlagIndex::Fin,
+            FlagIndex::Ack,
+            FlagIndex::Rst,
+        ]
+        .into_iter()
+        .filter(|&i| transition(Direction::Original, i, TcpState::None) != Next::Invalid)
+        .collect();
+        assert_eq!(from_none, vec![FlagIndex::Syn, FlagIndex::Ack]);
+    }
+
+    #[test]
+    fn valid_flag_table_matches_tcp_error() {
+        let valid: Vec<u8> = (0..=0x3fu8).filter(|&f| valid_flags(f)).collect();
+        // Every accepted combination, PSH (0x08) folded in.
+        for f in &valid {
+            assert!(valid_flags(f | tf::PSH | tf::ECE | tf::CWR));
+        }
+        let base: Vec<u8> = valid.into_iter().filter(|f| f & tf::PSH == 0).collect();
+        assert_eq!(
+            base,
+            vec![0x02, 0x04, 0x10, 0x11, 0x12, 0x14, 0x22, 0x30, 0x31]
+        );
+    }
+}
