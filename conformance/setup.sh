@@ -11,6 +11,8 @@ need_pkgs=()
 command -v iptables-save >/dev/null 2>&1 || need_pkgs+=(iptables)
 command -v ipset >/dev/null 2>&1 || need_pkgs+=(ipset)
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
+# /etc/protocols: Neutron and iptables both print protocol names from it.
+[[ -e /etc/protocols ]] || need_pkgs+=(netbase)
 if ((${#need_pkgs[@]})); then
     # Block service start-up during install (policy-rc.d 101 = action forbidden).
     policy=/usr/sbin/policy-rc.d
