@@ -136,7 +136,6 @@ impl Scheduler for Wrr {
         if self.mw == 0 {
             return None;
         }
-        let n = servers.len();
         let last = self.cl;
         let mut pos = self.cl;
         let mut stop: Option<usize> = None;
@@ -151,9 +150,8 @@ impl Scheduler for Wrr {
                 return None;
             }
             let start = pos.map_or(0, |p| p + 1);
-            for i in start..n {
+            for (i, d) in servers.iter().enumerate().skip(start) {
                 pos = Some(i);
-                let d = &servers[i];
                 if !d.overloaded && d.weight_i64() >= self.cw {
                     self.cl = Some(i);
                     return Some(i);
