@@ -1,7 +1,15 @@
 //! Firewall backends: how a Neutron agent turns a host's ports into dataplane
-//! rules. Only the OVS hybrid iptables driver exists so far.
+//! rules. Only the OVS hybrid iptables driver exists so far; OVS native
+//! (OpenFlow) and OVN (logical flows) are planned behind the same seam.
 
 pub mod iptables_hybrid;
+pub mod iptables_text;
+
+use std::collections::BTreeMap;
+
+use crate::model::Cloud;
+
+pub use iptables_hybrid::{HostRules, PortPlumbing, RenderError, RenderOptions};
 
 /// Which Neutron firewall driver programs a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -9,4 +17,46 @@ pub enum FirewallDriver {
     /// `iptables_hybrid` (OVSHybridIptablesFirewallDriver): iptables on a qbr Linux bridge.
     #[default]
     IptablesHybrid,
+}
+
+impl FirewallDriver {
+    /// The driver's rules for one host.
+    pub fn render_host(self, cloud: &Cloud, host: &str) -> Result<HostRules, RenderError> {
+        match self {
+            FirewallDriver::IptablesHybrid => iptables_hybrid::render_host(cloud, host),
+        }
+    }
+
+    /// The driver's rules for every host with a bound port.
+    pub fn render_all_hosts(
+        self,
+        cloud: &Cloud,
+    ) -> Result<BTreeMap<String, HostRules>, RenderError> {
+        match self {
+            FirewallDriver::IptablesHybrid => iptables_hybrid::render_all_hosts(cloud),
+        }
+    }
+}
+
+/// Which iptables build prints the rules. They print rules and chains the same
+/// way but list tables in a different order (checked on iptables 1.8.9):
+/// nft in its fixed table order (raw, filter, nat); legacy in the kernel's
+/// table list, newest first, and Neutron restores filter, nat, raw in that
+/// order into a fresh namespace, so raw, nat, filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SaveFlavor {
+    /// `iptables-nft-save` (Debian 12's default `iptables`).
+    #[default]
+    Nft,
+    /// `iptables-legacy-save`.
+    Legacy,
+}
+
+impl SaveFlavor {
+    pub fn table_order(self) -> &'static [&'static str] {
+        match self {
+            SaveFlavor::Nft => &["raw", "filter", "nat"],
+            SaveFlavor::Legacy => &["raw", "nat", "filter"],
+        }
+    }
 }

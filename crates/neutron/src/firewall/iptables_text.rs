@@ -1,0 +1,278 @@
+//! How `iptables-save` prints the rules Neutron writes: protocol names, the
+//! comment quoting, normalised prefixes and MACs. Neutron compares its own rule
+//! text (for de-duplication); the kernel stores and prints a canonical form.
+//! Checked on this test bed (iptables 1.8.9 nft and legacy, kernel 6.18) by
+//! restoring rules and reading `iptables-save` back.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+/// Debian netbase `/etc/protocols` (number, official name, aliases): what
+/// `getprotobynumber`/`getprotobyname` answer for iptables-save and for Neutron's
+/// `getprotoent` walk. Numbers missing here print as digits (e.g. 113).
+const PROTOCOLS: &[(u8, &str, &[&str])] = &[
+    (0, "ip", &["IP"]),
+    (0, "hopopt", &["HOPOPT"]),
+    (1, "icmp", &["ICMP"]),
+    (2, "igmp", &["IGMP"]),
+    (3, "ggp", &["GGP"]),
+    (4, "ipencap", &["IP-ENCAP"]),
+    (5, "st", &["ST"]),
+    (6, "tcp", &["TCP"]),
+    (8, "egp", &["EGP"]),
+    (9, "igp", &["IGP"]),
+    (12, "pup", &["PUP"]),
+    (17, "udp", &["UDP"]),
+    (20, "hmp", &["HMP"]),
+    (22, "xns-idp", &["XNS-IDP"]),
+    (27, "rdp", &["RDP"]),
+    (29, "iso-tp4", &["ISO-TP4"]),
+    (33, "dccp", &["DCCP"]),
+    (36, "xtp", &["XTP"]),
+    (37, "ddp", &["DDP"]),
+    (38, "idpr-cmtp", &["IDPR-CMTP"]),
+    (41, "ipv6", &["IPv6"]),
+    (43, "ipv6-route", &["IPv6-Route"]),
+    (44, "ipv6-frag", &["IPv6-Frag"]),
+    (45, "idrp", &["IDRP"]),
+    (46, "rsvp", &["RSVP"]),
+    (47, "gre", &["GRE"]),
+    (50, "esp", &["IPSEC-ESP"]),
+    (51, "ah", &["IPSEC-AH"]),
+    (57, "skip", &["SKIP"]),
+    (58, "ipv6-icmp", &["IPv6-ICMP"]),
+    (59, "ipv6-nonxt", &["IPv6-NoNxt"]),
+    (60, "ipv6-opts", &["IPv6-Opts"]),
+    (73, "rspf", &["RSPF", "CPHB"]),
+    (81, "vmtp", &["VMTP"]),
+    (88, "eigrp", &["EIGRP"]),
+    (89, "ospf", &["OSPFIGP"]),
+    (93, "ax.25", &["AX.25"]),
+    (94, "ipip", &["IPIP"]),
+    (97, "etherip", &["ETHERIP"]),
+    (98, "encap", &["ENCAP"]),
+    (103, "pim", &["PIM"]),
+    (108, "ipcomp", &["IPCOMP"]),
+    (112, "vrrp", &["VRRP"]),
+    (115, "l2tp", &["L2TP"]),
+    (124, "isis", &["ISIS"]),
+    (132, "sctp", &["SCTP"]),
+    (133, "fc", &["FC"]),
+    (135, "mobility-header", &["Mobility-Header"]),
+    (136, "udplite", &["UDPLite"]),
+    (137, "mpls-in-ip", &["MPLS-in-IP"]),
+    (138, "manet", &[]),
+    (139, "hip", &["HIP"]),
+    (140, "shim6", &["Shim6"]),
+    (141, "wesp", &["WESP"]),
+    (142, "rohc", &["ROHC"]),
+    (143, "ethernet", &["Ethernet"]),
+];
+
+/// The protocol number iptables parses from `-p VALUE` (a number, or a name
+/// or alias looked up like `getprotobyname`).
+pub fn protocol_number(value: &str) -> Option<u8> {
+    if let Ok(n) = value.parse::<u8>() {
+        return Some(n);
+    }
+    PROTOCOLS
+        .iter()
+        .find(|(_, name, aliases)| *name == value || aliases.contains(&value))
+        .map(|(n, _, _)| *n)
+}
+
+/// The name iptables-save prints for a protocol number (first `/etc/protocols`
+/// entry), `None` for 0 (no `-p` at all).
+pub fn saved_protocol(n: u8) -> Option<String> {
+    if n == 0 {
+        return None;
+    }
+    Some(
+        PROTOCOLS
+            .iter()
+            .find(|(num, _, _)| *num == n)
+            .map_or_else(|| n.to_string(), |(_, name, _)| name.to_string()),
+    )
+}
+
+/// Neutron's `_iptables_protocol_name`: the text it writes after `-p`, or `None`
+/// for no protocol. Neutron's fixed map, overridden by the local `getprotoent`
+/// walk (the last entry for a number wins), `ipip` mapped to the name of 4.
+/// (neutron/agent/linux/iptables_firewall.py `_protocol_name_map`,
+/// neutron_lib constants `IPTABLES_PROTOCOL_NAME_MAP`.)
+pub fn neutron_protocol_name(protocol: &str) -> Option<String> {
+    if protocol.is_empty() || protocol == "0" {
+        return None;
+    }
+    if let Ok(n) = protocol.parse::<u8>() {
+        // getprotoent walk: the last entry with this number.
+        if let Some((_, name, _)) = PROTOCOLS.iter().rev().find(|(num, _, _)| *num == n) {
+            return Some(name.to_string());
+        }
+        return Some(protocol.to_string());
+    }
+    Some(
+        match protocol {
+            "ipv6-encap" => "ipv6",
+            "icmpv6" => "ipv6-icmp",
+            "pgm" => "113",
+            "ipip" => "ipencap",
+            other => other,
+        }
+        .to_string(),
+    )
+}
+
+/// libxtables `xtables_save_string`: bare if only `[A-Za-z0-9_-]`, else double
+/// quoted with `"`, `\` and `'` escaped.
+pub fn save_string(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if plain {
+        return value.to_string();
+    }
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        if matches!(c, '"' | '\\' | '\'') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// Splits Neutron rule text into words, keeping a `"..."` comment as one word
+/// (without the quotes).
+fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut in_word = false;
+    for c in text.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            ' ' if !quoted => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            _ => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    out
+}
+
+/// An address or CIDR as the kernel stores it: host bits cleared.
+pub fn canonical_net(text: &str) -> Option<IpNet> {
+    if let Ok(n) = text.parse::<IpNet>() {
+        return Some(n.trunc());
+    }
+    text.parse::<IpAddr>().ok().map(IpNet::from)
+}
+
+/// Neutron's rule text (after `-A CHAIN`) as `iptables-save` prints it back.
+pub fn saved_form(neutron_text: &str) -> String {
+    let w = words(neutron_text);
+    let mut out: Vec<String> = Vec::with_capacity(w.len());
+    let mut i = 0;
+    while i < w.len() {
+        let word = w[i].as_str();
+        let value = w.get(i + 1).map(String::as_str);
+        match (word, value) {
+            ("-s" | "-d", Some(v)) => {
+                match canonical_net(v) {
+                    Some(n) if n.prefix_len() == 0 => {}
+                    Some(n) => {
+                        out.push(word.to_string());
+                        out.push(n.to_string());
+                    }
+                    None => {
+                        out.push(word.to_string());
+                        out.push(v.to_string());
+                    }
+                }
+                i += 2;
+            }
+            ("-p", Some(v)) => {
+                match protocol_number(v) {
+                    Some(n) => {
+                        if let Some(name) = saved_protocol(n) {
+                            out.push("-p".into());
+                            out.push(name);
+                        }
+                    }
+                    None => {
+                        out.push("-p".into());
+                        out.push(v.to_string());
+                    }
+                }
+                i += 2;
+            }
+            ("--mac-source", Some(v)) => {
+                out.push(word.to_string());
+                out.push(v.to_ascii_lowercase());
+                i += 2;
+            }
+            ("--comment", Some(v)) => {
+                out.push(word.to_string());
+                out.push(save_string(v));
+                i += 2;
+            }
+            _ => {
+                out.push(word.to_string());
+                i += 1;
+            }
+        }
+    }
+    out.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocols_print_like_iptables_save() {
+        // Seen on the test bed: -p 112 prints vrrp, -p 200 stays, pgm is 113.
+        assert_eq!(saved_form("-p 112 -j RETURN"), "-p vrrp -j RETURN");
+        assert_eq!(saved_form("-p 200 -j RETURN"), "-p 200 -j RETURN");
+        assert_eq!(saved_form("-p 58 -j RETURN"), "-p ipv6-icmp -j RETURN");
+        assert_eq!(saved_form("-p ip -j RETURN"), "-j RETURN");
+        assert_eq!(neutron_protocol_name("112").as_deref(), Some("vrrp"));
+        assert_eq!(neutron_protocol_name("ipip").as_deref(), Some("ipencap"));
+        assert_eq!(neutron_protocol_name("0"), None);
+        assert_eq!(neutron_protocol_name("tcp").as_deref(), Some("tcp"));
+    }
+
+    #[test]
+    fn prefixes_macs_and_comments() {
+        assert_eq!(
+            saved_form("-s 10.0.0.201/30 -m mac --mac-source FA:16:3E:00:00:05 -m comment --comment \"Allow x.\" -j RETURN"),
+            "-s 10.0.0.200/30 -m mac --mac-source fa:16:3e:00:00:05 -m comment --comment \"Allow x.\" -j RETURN"
+        );
+        assert_eq!(
+            saved_form("-s 0.0.0.0/0 -m mac --mac-source AA:BB:CC:DD:EE:FF -j RETURN"),
+            "-m mac --mac-source aa:bb:cc:dd:ee:ff -j RETURN"
+        );
+        assert_eq!(
+            saved_form("-m comment --comment \"Jump\" -j X"),
+            "-m comment --comment Jump -j X"
+        );
+        assert_eq!(save_string("a'b"), "\"a\\'b\"");
+    }
+}
