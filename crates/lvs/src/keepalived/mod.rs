@@ -12,6 +12,7 @@
 
 mod build;
 mod error;
+mod keywords;
 mod lexer;
 mod tree;
 
