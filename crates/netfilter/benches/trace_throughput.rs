@@ -54,9 +54,7 @@ fn host_rules() -> String {
         }
     }
     t += "COMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n";
-    for c in ["neutron-filter-top"] {
-        writeln!(t, ":{c} - [0:0]").unwrap();
-    }
+    t += ":neutron-filter-top - [0:0]\n";
     for c in ["FORWARD", "INPUT", "local", "sg-chain", "sg-fallback"] {
         writeln!(t, ":{P}{c} - [0:0]").unwrap();
     }
@@ -78,7 +76,7 @@ fn host_rules() -> String {
         )
         .unwrap();
     }
-    for (i, (dev, s)) in ports.iter().enumerate() {
+    for (i, (_, s)) in ports.iter().enumerate() {
         let c = format!("{P}i{s}");
         writeln!(t, "-A {c} -m state --state RELATED,ESTABLISHED -j RETURN").unwrap();
         writeln!(
@@ -139,7 +137,6 @@ fn host_rules() -> String {
             mac(i)
         )
         .unwrap();
-        let _ = dev;
     }
     for (dev, s) in &ports {
         writeln!(
