@@ -9,10 +9,8 @@ use crate::error::CheckError;
 use neutron::firewall::iptables_hybrid::{render_host, HostRules, PortPlumbing};
 use neutron::model::Cloud;
 use netfilter::conntrack::Conntrack;
-use netfilter::engine::{evaluate, PathKind};
 use netfilter::ipset::IpsetStore;
-use netfilter::ruleset::Ruleset;
-use netfilter::{Packet, PacketTrace};
+use netfilter::{Engine, Packet, PacketTrace, PathKind, Rulesets};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -37,9 +35,7 @@ pub struct Hop {
 
 struct Host {
     rules: HostRules,
-    v4: Ruleset,
-    v6: Ruleset,
-    ipsets: IpsetStore,
+    engine: Engine,
     conntrack: Conntrack,
 }
 
@@ -64,12 +60,14 @@ impl Fabric {
         let mut ports = BTreeMap::new();
         for name in host_names {
             let rules = render_host(cloud, name).map_err(|e| CheckError::Rules(e.to_string()))?;
-            let v4 = Ruleset::parse(&rules.iptables_save)
+            let v4 = netfilter::Ruleset::parse(&rules.iptables_save)
                 .map_err(|e| CheckError::Rules(format!("{name} iptables: {e}")))?;
-            let v6 = Ruleset::parse(&rules.ip6tables_save)
+            let v6 = netfilter::Ruleset::parse(&rules.ip6tables_save)
                 .map_err(|e| CheckError::Rules(format!("{name} ip6tables: {e}")))?;
             let ipsets = IpsetStore::parse(&rules.ipset_save)
                 .map_err(|e| CheckError::Rules(format!("{name} ipset: {e}")))?;
+            let engine = Engine::new(&Rulesets { v4, v6 }, &ipsets)
+                .map_err(|e| CheckError::Rules(format!("{name}: {e}")))?;
             for p in &rules.ports {
                 ports.insert(p.port_id.clone(), (name.to_string(), p.clone()));
             }
@@ -77,9 +75,7 @@ impl Fabric {
                 name.to_string(),
                 Host {
                     rules,
-                    v4,
-                    v6,
-                    ipsets,
+                    engine,
                     conntrack: Conntrack::new(),
                 },
             );
@@ -115,14 +111,7 @@ impl Fabric {
                 p.physdev_out = Some(plumbing.tap.clone());
             }
         }
-        let rules = if p.src.is_ipv4() { &host.v4 } else { &host.v6 };
-        let trace = evaluate(
-            rules,
-            &host.ipsets,
-            &mut host.conntrack,
-            &p,
-            PathKind::Bridged,
-        );
+        let trace = host.engine.eval(&mut host.conntrack, &p, PathKind::Bridged);
         Some(Hop {
             port_id: port_id.to_string(),
             host: host_name.clone(),

@@ -66,12 +66,9 @@ pub struct Warning {
     pub message: String,
 }
 
+/// A Neutron MAC string as a [`MacAddr`]; the loader has validated it.
 pub fn parse_mac(s: &str) -> MacAddr {
-    let mut out = [0u8; 6];
-    for (i, part) in s.split(':').take(6).enumerate() {
-        out[i] = u8::from_str_radix(part, 16).unwrap_or(0);
-    }
-    MacAddr(out)
+    s.parse().unwrap_or(MacAddr([0; 6]))
 }
 
 const VRRP_MCAST: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
@@ -427,17 +424,13 @@ fn pick_real_server(vs: &lvs::keepalived::VirtualServer, client: IpAddr, sport: 
     let dests: Vec<Dest> = vs
         .real_servers
         .iter()
-        .map(|r| Dest {
-            weight: r.weight,
-            active: 0,
-            inactive: 0,
-        })
+        .map(|r| Dest::new(r.addr, r.port, r.weight))
         .collect();
     let key = ConnKey {
-        client,
-        client_port: sport,
-        vip: vs.addr,
-        vport: vs.port,
+        src: client,
+        sport,
+        dst: vs.addr,
+        dport: vs.port,
     };
     sched.pick(&dests, &key).map(|i| vs.real_servers[i].addr)
 }

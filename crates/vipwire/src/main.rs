@@ -216,7 +216,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                     Format::Text => {
                         println!("packet {}: {}", i + 1, pkt.to_kv());
-                        print!("{}", netfilter::display_trace(trace));
+                        print!("{}", netfilter::format_trace(trace));
                     }
                 }
             }

@@ -1,0 +1,147 @@
+//! CLI tests: run the real binary the way a user does and check output and exit codes.
+
+use std::process::{Command, Output};
+
+fn vipwire(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vipwire"))
+        .args(args)
+        .output()
+        .expect("run vipwire")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn builtin_check_reproduces_the_field_report() {
+    let o = vipwire(&["check"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "a drop must exit 1:\n{out}{}", stderr(&o));
+    // ping and VRRP pass, HTTP dies at the director's anti-spoof chain.
+    let flow_line = |prefix: &str| {
+        out.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no flow {prefix}:\n{out}"))
+            .to_string()
+    };
+    assert!(flow_line("ping client-1").ends_with("[PASS]"));
+    assert!(flow_line("VRRP director-1").ends_with("[PASS]"));
+    assert!(flow_line("TCP client-1 -> 203.0.113.241:80 via director-1").ends_with("[DROP]"));
+    assert!(out.contains("neutron-openvswi-s236e03f1-b"), "{out}");
+    assert!(out.contains("DR forwarding keeps the client's source IP"), "{out}");
+    assert!(out.contains("source 203.0.113.50 from fa:16:3e:54:84:88"), "{out}");
+}
+
+#[test]
+fn builtin_fix_reaches_the_reports_working_fix() {
+    let o = vipwire(&["check", "--fix"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "fixed check must exit 0:\n{out}{}", stderr(&o));
+    assert!(
+        out.contains("openstack port set --allowed-address ip-address=0.0.0.0/0 236e03f1-b8bc-4a4a-9a23-9f14bd36b719"),
+        "{out}"
+    );
+    assert!(out.contains("Re-check with the change applied"), "{out}");
+    let remedy = |name: &str| {
+        out.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no remedy {name}:\n{out}"))
+            .to_string()
+    };
+    assert!(remedy("report 5.3 (1)").contains("[WORKS]"));
+    assert!(remedy("report 5.3 (2)").contains("[FAILS]"));
+    assert!(out.contains("rewrites only the destination MAC"), "{out}");
+}
+
+#[test]
+fn check_json_is_machine_readable() {
+    let o = vipwire(&["check", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    assert_eq!(v["passed"], false);
+    let flows = v["check"]["flows"].as_array().expect("flows");
+    assert!(flows.iter().any(|f| f["outcome"] == "DROP"));
+    assert!(flows.iter().any(|f| f["category"] == "vrrp" && f["outcome"] == "PASS"));
+}
+
+#[test]
+fn bad_scenario_names_file_and_line_and_exits_2() {
+    let dir = std::env::temp_dir().join(format!("vipwire-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, "neutron: n.json\ndirectors:\n  - port: a\n    keepalivd: x.conf\n").unwrap();
+    let o = vipwire(&["check", path.to_str().unwrap()]);
+    let err = stderr(&o);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("scenario.yaml:4:"), "{err}");
+    assert!(err.contains("keepalivd"), "{err}");
+}
+
+#[test]
+fn missing_file_exits_2() {
+    let o = vipwire(&["check", "/nonexistent/scenario.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/nonexistent/scenario.yaml"));
+}
+
+#[test]
+fn rules_prints_the_hosts_iptables_save() {
+    let o = vipwire(&["rules", "--host", "compute-1"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(out.contains("*filter"), "{out}");
+    assert!(out.contains("*raw"), "{out}");
+    assert!(out.contains(":neutron-openvswi-s236e03f1-b - [0:0]"), "{out}");
+    let o = vipwire(&["rules", "--host", "compute-9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("compute-1"));
+}
+
+#[test]
+fn trace_reports_verdicts_in_text_and_json() {
+    let dir = std::env::temp_dir().join(format!("vipwire-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.txt");
+    let packets = dir.join("packets.txt");
+    std::fs::write(
+        &rules,
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+         -A FORWARD -m state --state RELATED,ESTABLISHED -j ACCEPT\n\
+         -A FORWARD -p tcp -m tcp --dport 80 --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT\nCOMMIT\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &packets,
+        "# SYN passes, the reply is ESTABLISHED, a stray ACK (conntrack picks it up as NEW) matches no rule: policy DROP\n\
+         in=eth0 out=eth1 src=203.0.113.50 dst=198.51.100.8 proto=tcp sport=40000 dport=80 flags=S\n\
+         in=eth1 out=eth0 src=198.51.100.8 dst=203.0.113.50 proto=tcp sport=80 dport=40000 flags=SA\n\
+         in=eth0 out=eth1 src=203.0.113.50 dst=198.51.100.8 proto=tcp sport=40001 dport=80 flags=A\n",
+    )
+    .unwrap();
+    let args = [
+        "trace",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--packets",
+        packets.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    let o = vipwire(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    std::fs::remove_dir_all(&dir).ok();
+    let verdicts: Vec<&str> = lines.iter().map(|v| v["verdict"].as_str().unwrap()).collect();
+    assert_eq!(verdicts, ["ACCEPT", "ACCEPT", "DROP"]);
+    assert_eq!(lines[1]["ctstate"], "ESTABLISHED");
+    assert!(!lines[0]["path"].as_array().unwrap().is_empty());
+}
