@@ -382,7 +382,7 @@ struct Renderer<'a> {
     sets: Vec<(String, Fam, Vec<IpNet>)>,
     /// `sg_rules` of the driver, per group id.
     sg_rules: BTreeMap<String, Vec<AgentRule>>,
-    /// Zone per `_device_key` (port id characters 3..14).
+    /// Zone per `_device_key` (first 11 characters of the port id).
     zones: BTreeMap<String, u16>,
 }
 
@@ -477,7 +477,10 @@ impl<'a> Renderer<'a> {
     }
 
     fn zone_for(&mut self, port: &Port, host: &str) -> Result<u16, RenderError> {
-        let key: String = port.id.chars().skip(3).take(11).collect();
+        // neutron 29.0.0 ip_conntrack._device_key: the device (port id) cut to 11
+        // characters, so ports whose ids share 11 characters share a zone.
+        // (Later Neutron strips 3 characters first.)
+        let key = cut(&port.id, 11);
         if let Some(z) = self.zones.get(&key) {
             return Ok(*z);
         }
@@ -945,6 +948,11 @@ pub fn render_host_with(
     ports.sort_by(|a, b| a.id.cmp(&b.id));
     for p in &ports {
         check_id(p)?;
+    }
+    if ports.is_empty() {
+        // The agent's prepare_devices_filter returns early without devices:
+        // nothing is programmed and the tools print nothing.
+        return Ok(HostRules::default());
     }
     let trusted: Vec<&Port> = ports
         .iter()
