@@ -112,8 +112,8 @@ class Lab:
             sh(['sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1',
                 'net.ipv6.conf.default.disable_ipv6=1'], ns=v)
         cmds = ['link add br-int type bridge nf_call_iptables 0 nf_call_ip6tables 0 '
-                'stp_state 0 forward_delay 0',
-                'link set br-int up']
+                'stp_state 0 forward_delay 0 mcast_snooping 0',
+                'link set br-int multicast off up']
         vm_cmds = []
         for i, p in enumerate(self.ports):
             d = dev_names(p['id'])
@@ -122,14 +122,17 @@ class Lab:
                 'link add %s type veth peer name eth0 netns %s' % (d['tap'], vm),
                 'link add %s type veth peer name %s' % (d['qvb'], d['qvo']),
                 'link add %s type bridge nf_call_iptables 1 nf_call_ip6tables 1 '
-                'stp_state 0 forward_delay 0' % d['qbr'],
+                'stp_state 0 forward_delay 0 mcast_snooping 0' % d['qbr'],
                 'link set %s master %s' % (d['tap'], d['qbr']),
                 'link set %s master %s' % (d['qvb'], d['qbr']),
                 'link set %s master br-int' % d['qvo'],
             ]
-            vm_cmds.append((vm, ['link set eth0 address %s' % p['mac'], 'link set eth0 up']))
+            vm_cmds.append((vm, ['link set eth0 address %s' % p['mac'],
+                                 'link set eth0 multicast off up']))
             for dev in (d['tap'], d['qvb'], d['qvo'], d['qbr']):
-                cmds.append('link set %s up' % dev)
+                # no IGMP reports from the host's own devices (they would be
+                # bridged through the qbr crossings and move counters)
+                cmds.append('link set %s multicast off up' % dev)
         ip_batch(cmds, ns=h)
         for vm, c in vm_cmds:
             ip_batch(c, ns=vm)

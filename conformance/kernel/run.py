@@ -1,0 +1,300 @@
+#!/usr/bin/env python3
+"""Differential test: the real kernel's netfilter verdicts vs `vipwire trace`.
+
+    run.py --count N --seed S [--vipwire BIN] [--ports 4] [--failures DIR]
+    run.py --replay conformance/kernel/regressions/CASE.json [...]
+
+Builds a Neutron iptables_hybrid compute host in network namespaces (lab.py),
+then, scenario by scenario: loads a seeded ruleset (Neutron-style or
+hand-written, rulesets.py) with a flushed conntrack, injects seeded packet
+sequences (traffic.py) through AF_PACKET from the VMs, and records per frame
+whether it left the sender's qbr, whether it reached the receiving VM, and
+which rule counters moved (`iptables-save -c` around every frame). The same
+ruleset (the kernel's own iptables-save output) and the frames as packet
+lines -- one per qbr crossing -- then go through vipwire trace in one call
+per scenario. A packet agrees when every crossing's verdict and the multiset
+of counted rules/policies equal vipwire's. Ends with `N passed, M failed`.
+Needs root; prints SKIP and exits 0 without it.
+"""
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from compare import delta, fmt_counter, parse_counters, vipwire_steps  # noqa: E402
+from frames import build_frame  # noqa: E402
+from lab import Lab, dev_names, sh  # noqa: E402
+from rulesets import draw_cloud, handwritten_ruleset, neutron_ruleset  # noqa: E402
+from traffic import Traffic  # noqa: E402
+
+KV_ORDER = ['smac', 'dmac', 'src', 'dst', 'proto', 'sport', 'dport', 'flags', 'seq', 'ack',
+            'win', 'len', 'icmp_type', 'icmp_code', 'icmp_id', 'inner', 'ttl']
+
+
+def make_ports(rng, n):
+    ports, macs = [], set()
+    for i in range(n):
+        pid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        while True:
+            mac = 'fa:16:3e:%02x:%02x:%02x' % tuple(rng.randrange(256) for _ in range(3))
+            if mac not in macs:
+                macs.add(mac)
+                break
+        ports.append({'id': pid, 'mac': mac, 'ip4': '203.0.113.%d' % (10 + i),
+                      'ip6': '2001:db8::%x' % (0xa + i)})
+    return ports
+
+
+def crossing_line(p, ports, which, t):
+    """The kv line for one qbr crossing: 'egress' at the sender's bridge
+    (tap -> qvb) or 'ingress' at the receiver's (qvb -> tap)."""
+    if which == 'egress':
+        d = dev_names(ports[p['a']]['id'])
+        dev = ['in=' + d['qbr'], 'out=' + d['qbr'], 'physdev_in=' + d['tap'],
+               'physdev_out=' + d['qvb']]
+    else:
+        d = dev_names(ports[p['b']]['id'])
+        dev = ['in=' + d['qbr'], 'out=' + d['qbr'], 'physdev_in=' + d['qvb'],
+               'physdev_out=' + d['tap']]
+    f = ['%s=%s' % (k, p[k]) for k in KV_ORDER if k in p]
+    return ' '.join(dev + f + ['t=%.3f' % t, 'path=bridged'])
+
+
+class Tracer:
+    def __init__(self, cmd):
+        self.cmd = cmd
+        self.kind = 'tracer' if os.path.basename(cmd).startswith('vwk-tracer') else 'vipwire'
+        self.seconds = 0.0
+
+    def run(self, rules, ipsets, lines):
+        with tempfile.TemporaryDirectory(prefix='vwk-') as d:
+            rp, ip, pp = (os.path.join(d, n) for n in ('rules.txt', 'ipset.txt', 'pkts.txt'))
+            for path, text in ((rp, rules), (ip, ipsets), (pp, '\n'.join(lines) + '\n')):
+                with open(path, 'w') as f:
+                    f.write(text)
+            if self.kind == 'vipwire':
+                args = [self.cmd, 'trace', '--rules', rp, '--packets', pp, '--format', 'json']
+                if ipsets.strip():
+                    args[4:4] = ['--ipsets', ip]
+            else:
+                args = [self.cmd, rp, ip if ipsets.strip() else '-', pp]
+            t = time.monotonic()
+            r = subprocess.run(args, capture_output=True, text=True)
+            self.seconds += time.monotonic() - t
+        if r.returncode not in (0, 1):
+            raise RuntimeError('%s failed (exit %d): %s' % (self.cmd, r.returncode,
+                                                            r.stderr.strip()[:2000]))
+        out = [json.loads(x) for x in r.stdout.splitlines() if x.strip().startswith('{')]
+        if len(out) != len(lines):
+            raise RuntimeError('%s printed %d traces for %d packet lines: %s' % (
+                self.cmd, len(out), len(lines), r.stderr.strip()[:2000]))
+        return out
+
+
+def find_tracer(arg):
+    if arg:
+        return arg
+    for c in (os.path.join(ROOT, 'target/release/vipwire'),
+              os.path.join(ROOT, 'target/release/vwk-tracer')):
+        if os.access(c, os.X_OK):
+            return c
+    return None
+
+
+class Stats:
+    def __init__(self):
+        self.passed = self.failed = 0
+        self.scenarios = self.scen_failed = self.load_retries = 0
+        self.t_load = self.t_pkt = 0.0
+
+
+def run_scenario(lab, tracer, sc, stats, args, failures_dir):
+    """Load, inject, trace, compare one scenario. Returns number of disagreements."""
+    ports = sc['ports']
+    t = time.monotonic()
+    lab.load(sc['ipt4'], sc['ipt6'], sc['ipset'])
+    rules_text = sh(['iptables-save'], ns=lab.host) + sh(['ip6tables-save'], ns=lab.host)
+    ipsets_text = sh(['ipset', 'save'], ns=lab.host)
+    snap = {}
+    for v6 in (False, True):
+        snap[v6] = parse_counters(lab.save(v6))[0]
+    lab.drain()
+    stats.t_load += time.monotonic() - t
+    t0 = time.monotonic()
+    lines, recs = [], []
+    for k, p in enumerate(sc['packets']):
+        v6 = ':' in p['src']
+        marker = k % 65535 + 1
+        frame = build_frame(p, marker)
+        tp = time.monotonic() - t0
+        passed, delivered = lab.inject(p['a'], p['b'], frame, marker, k + 1,
+                                       p['smac'], p['dmac'])
+        cnt, texts = parse_counters(lab.save(v6))
+        d = delta(snap[v6], cnt)
+        snap[v6] = cnt
+        rec = {'packet': p, 'kernel': [passed] + ([delivered] if passed else []),
+               'counted': d, 'texts': texts, 'lines': [len(lines)]}
+        lines.append(crossing_line(p, ports, 'egress', tp))
+        if passed:
+            rec['lines'].append(len(lines))
+            lines.append(crossing_line(p, ports, 'ingress', tp))
+        recs.append(rec)
+    stats.t_pkt += time.monotonic() - t0
+    traces = tracer.run(rules_text, ipsets_text, lines)
+    bad = []
+    for k, rec in enumerate(recs):
+        tr = [traces[i] for i in rec['lines']]
+        vv = [x['verdict'] == 'ACCEPT' for x in tr]
+        steps = vipwire_steps(tr)
+        ok = vv == rec['kernel'] and steps == rec['counted']
+        if ok:
+            stats.passed += 1
+            continue
+        stats.failed += 1
+        bad.append(k)
+        if len(bad) <= args.show:
+            show_failure(sc, k, rec, tr, lines, steps)
+    stats.scenarios += 1
+    status = 'PASS' if not bad else 'FAIL'
+    print('%s scenario %s: %d packets, %d disagree' % (status, sc['name'], len(recs), len(bad)),
+          flush=True)
+    if bad:
+        stats.scen_failed += 1
+        if failures_dir:
+            save_case(failures_dir, sc, recs, traces, bad, rules_text, ipsets_text)
+    return len(bad)
+
+
+def verdict_word(b):
+    return 'ACCEPT' if b else 'DROP'
+
+
+def show_failure(sc, k, rec, tr, lines, steps):
+    kern = ' '.join(verdict_word(x) for x in rec['kernel'])
+    vip = ' '.join('%s(%s,zone %s)' % (x['verdict'], x.get('ctstate'), x.get('zone')) for x in tr)
+    print('FAIL %s packet %d: %s' % (sc['name'], k + 1, lines[rec['lines'][0]]))
+    print('     kernel : %s  counted %s' % (kern, fmt_counter(rec['counted'])))
+    print('     vipwire: %s  steps   %s' % (vip, fmt_counter(steps)))
+    for key in sorted(set(rec['counted']) ^ set(steps) |
+                      {k2 for k2 in rec['counted'] if rec['counted'][k2] != steps.get(k2)},
+                      key=str):
+        print('       differs %s:%s:%s  %s' % (key + (rec['texts'].get(key, '?'),)))
+    for x in tr:
+        if x.get('unknown'):
+            print('       vipwire unknown: %s' % x['unknown'])
+
+
+def save_case(d, sc, recs, traces, bad, rules_text, ipsets_text):
+    os.makedirs(d, exist_ok=True)
+    case = {
+        'name': sc['name'], 'ports': sc['ports'], 'ipt4': sc['ipt4'], 'ipt6': sc['ipt6'],
+        'ipset': sc['ipset'], 'kernel_rules': rules_text, 'kernel_ipsets': ipsets_text,
+        'packets': sc['packets'], 'disagree': [k + 1 for k in bad],
+        'kernel': [{'verdicts': [verdict_word(x) for x in r['kernel']],
+                    'counted': [[list(map(str, key)), n] for key, n in r['counted'].items()]}
+                   for r in recs],
+        'vipwire': [[{'verdict': traces[i]['verdict'], 'ctstate': traces[i].get('ctstate'),
+                      'zone': traces[i].get('zone'),
+                      'steps': ['%s:%s:%s:%s' % (s['table'], s['chain'], s['kind'], s['rule_num'])
+                                for s in traces[i].get('path', [])]}
+                     for i in r['lines']] for r in recs],
+    }
+    with open(os.path.join(d, sc['name'] + '.json'), 'w') as f:
+        json.dump(case, f, indent=1)
+
+
+def make_scenario(rng, ports, idx, n, kind):
+    traffic = Traffic(rng, ports)
+    if kind == 'neutron':
+        cloud = draw_cloud(rng, ports)
+        ipt4, ipt6, ipset = neutron_ruleset(cloud)
+    else:
+        ipt4, ipt6, ipset = handwritten_ruleset(rng, ports)
+    return {'name': '%s-%d' % (kind, idx), 'ports': ports, 'ipt4': ipt4, 'ipt6': ipt6,
+            'ipset': ipset, 'packets': traffic.sequence(n)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--count', type=int, default=2000, help='packets to inject')
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--ports', type=int, default=4, help='VM ports on the host')
+    ap.add_argument('--per-scenario', type=int, default=50,
+                    help='packets per ruleset load (mean)')
+    ap.add_argument('--kinds', default='neutron,hand', help='ruleset kinds to draw from')
+    ap.add_argument('--vipwire', help='vipwire binary (or vwk-tracer); default: '
+                    'target/release/vipwire, else target/release/vwk-tracer')
+    ap.add_argument('--failures', default=os.path.join(tempfile.gettempdir(), 'vwk-failures'),
+                    help='write disagreeing scenarios here as replayable JSON')
+    ap.add_argument('--show', type=int, default=5, help='details for at most N per scenario')
+    ap.add_argument('--replay', nargs='*', help='run these saved scenario files instead')
+    args = ap.parse_args()
+
+    if os.geteuid() != 0:
+        print('SKIP: the kernel conformance harness needs root (network namespaces)')
+        print('0 passed, 0 failed')
+        return 0
+    cmd = find_tracer(args.vipwire)
+    if not cmd:
+        print('error: no vipwire binary: run `cargo build --release -p vipwire` '
+              '(or build conformance/kernel/tracer) or pass --vipwire', file=sys.stderr)
+        return 2
+    tracer = Tracer(cmd)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+    stats = Stats()
+    start = time.monotonic()
+    tag = 'r%d' % os.getpid()
+    if args.replay:
+        for path in args.replay:
+            with open(path) as f:
+                case = json.load(f)
+            sc = {k: case[k] for k in ('name', 'ports', 'ipt4', 'ipt6', 'ipset', 'packets')}
+            with Lab(tag, sc['ports']) as lab:
+                run_scenario(lab, tracer, sc, stats, args, None)
+    else:
+        rng = random.Random(args.seed)
+        ports = make_ports(rng, args.ports)
+        kinds = args.kinds.split(',')
+        with Lab(tag, ports) as lab:
+            idx = 0
+            done = 0
+            while done < args.count:
+                n = min(args.count - done, max(5, int(rng.gauss(args.per_scenario, 10))))
+                kind = kinds[idx % len(kinds)]
+                for _attempt in range(20):
+                    sc = make_scenario(rng, ports, idx, n, kind)
+                    sc['name'] = 's%d-%s' % (args.seed, sc['name'])
+                    try:
+                        run_scenario(lab, tracer, sc, stats, args, args.failures)
+                        break
+                    except RuntimeError as e:
+                        if 'restore' not in str(e):
+                            raise
+                        stats.load_retries += 1
+                else:
+                    raise RuntimeError('20 rulesets in a row failed to load')
+                done += n
+                idx += 1
+    total = time.monotonic() - start
+    n = stats.passed + stats.failed
+    print('timing: %d packets in %.1f s (%.0f packets/s overall; inject+count %.1f s, '
+          'load %.1f s, %s %.1f s); %d scenarios, %d with disagreements, %d ruleset redraws'
+          % (n, total, n / total if total else 0, stats.t_pkt, stats.t_load, tracer.kind,
+             tracer.seconds, stats.scenarios, stats.scen_failed, stats.load_retries))
+    print('%d passed, %d failed' % (stats.passed, stats.failed))
+    return 1 if stats.failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
