@@ -8,9 +8,9 @@
 use crate::fabric::{Fabric, Hop, Side};
 use crate::lifecycle::{ArpFrame, Step};
 use crate::scenario::Scenario;
-use neutron::model::Port;
 use netfilter::packet::proto;
 use netfilter::Packet;
+use neutron::model::Port;
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -180,7 +180,12 @@ pub fn explain_drop(sc: &Scenario, _fabric: &Fabric, hop: &Hop, pkt: &Packet, st
     let smac = pkt.src_mac.as_ref().map(mac_string);
     let ct = &hop.trace.ctstate;
     let zone = hop.trace.zone;
-    let in_chain = |letter| hop.trace.path.iter().any(|s| s.chain == port_chain(letter, &port.id));
+    let in_chain = |letter| {
+        hop.trace
+            .path
+            .iter()
+            .any(|s| s.chain == port_chain(letter, &port.id))
+    };
     let kind = if chain == port_chain('s', &port.id) {
         DropKind::AntiSpoof
     } else if rule_text.contains("INVALID") {
@@ -264,7 +269,12 @@ pub fn explain_drop(sc: &Scenario, _fabric: &Fabric, hop: &Hop, pkt: &Packet, st
 /// sender IP among its fixed IPs and allowed-address-pair IPs (BRIEF §2;
 /// neutron/plugins/ml2/drivers/openvswitch/agent/ovs_neutron_agent.py,
 /// setup_arp_spoofing_protection). Port security off: no protection.
-pub fn explain_arp_drop(sc: &Scenario, fabric: &Fabric, sender: &str, frame: &ArpFrame) -> Option<Drop> {
+pub fn explain_arp_drop(
+    sc: &Scenario,
+    fabric: &Fabric,
+    sender: &str,
+    frame: &ArpFrame,
+) -> Option<Drop> {
     let port = sc.port(sender);
     if !port.port_security_enabled {
         return None;
@@ -274,7 +284,11 @@ pub fn explain_arp_drop(sc: &Scenario, fabric: &Fabric, sender: &str, frame: &Ar
         .iter()
         .map(|f| ipnet::IpNet::from(f.ip_address))
         .collect();
-    allowed.extend(port.allowed_address_pairs.iter().map(|p| p.ip_address.trunc()));
+    allowed.extend(
+        port.allowed_address_pairs
+            .iter()
+            .map(|p| p.ip_address.trunc()),
+    );
     let ip_ok = allowed.iter().any(|n| n.contains(&frame.sender_ip));
     let mut macs: Vec<String> = vec![port.mac_address.to_lowercase()];
     macs.extend(
@@ -293,7 +307,11 @@ pub fn explain_arp_drop(sc: &Scenario, fabric: &Fabric, sender: &str, frame: &Ar
             "table 24 (ARP spoofing protection)".to_string(),
             format!(
                 "arp,in_port=qvo{short}: arp_spa not in {{{}}} -> drop",
-                allowed.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+                allowed
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             format!(
                 "port {label} may send ARP only for its fixed IPs and allowed address pairs; {} \
@@ -304,7 +322,10 @@ pub fn explain_arp_drop(sc: &Scenario, fabric: &Fabric, sender: &str, frame: &Ar
     } else {
         (
             "table 25 (MAC spoofing protection)".to_string(),
-            format!("in_port=qvo{short}: dl_src not in {{{}}} -> drop", macs.join(", ")),
+            format!(
+                "in_port=qvo{short}: dl_src not in {{{}}} -> drop",
+                macs.join(", ")
+            ),
             format!(
                 "port {label} may send only from its MAC and pair MACs; {} is neither",
                 frame.sender_mac

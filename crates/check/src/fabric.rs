@@ -6,11 +6,11 @@
 //! (qvb -> qbr -> tap, `physdev-in qvb`). Each crossing is one [`Hop`].
 
 use crate::error::CheckError;
-use neutron::firewall::iptables_hybrid::{render_host, HostRules, PortPlumbing};
-use neutron::model::Cloud;
 use netfilter::conntrack::Conntrack;
 use netfilter::ipset::IpsetStore;
 use netfilter::{Engine, Packet, PacketTrace, PathKind, Rulesets};
+use neutron::firewall::iptables_hybrid::{render_host, HostRules, PortPlumbing};
+use neutron::model::Cloud;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -3,13 +3,13 @@
 //! lets that packet through; applied, the whole check runs again, until it passes
 //! or stops making progress. Also weighs the field report's own remedies.
 
-use crate::diagnose::{DropKind, Drop};
+use crate::diagnose::{Drop, DropKind};
 use crate::error::CheckError;
 use crate::scenario::Scenario;
 use crate::simulate::{run, CheckReport};
 use ipnet::IpNet;
-use neutron::model::{AddressPair, Cloud, Ethertype, RuleDirection, SecurityGroupRule};
 use netfilter::packet::proto;
+use neutron::model::{AddressPair, Cloud, Ethertype, RuleDirection, SecurityGroupRule};
 use serde::Serialize;
 
 /// One persistent change to Neutron.
@@ -175,7 +175,11 @@ impl Change {
                          from that VM), and the pair joins the remote-group ipsets of its groups \
                          ({groups}) as two /1 halves: every rule whose remote group is one of \
                          them now admits all sources",
-                        if ip_address.addr().is_ipv4() { "IPv4" } else { "IPv6" }
+                        if ip_address.addr().is_ipv4() {
+                            "IPv4"
+                        } else {
+                            "IPv6"
+                        }
                     )
                 } else {
                     format!(
@@ -197,7 +201,13 @@ impl Change {
                     .ports
                     .iter()
                     .filter(|p| p.security_groups.contains(group_id))
-                    .map(|p| if p.name.is_empty() { p.id.as_str() } else { p.name.as_str() })
+                    .map(|p| {
+                        if p.name.is_empty() {
+                            p.id.as_str()
+                        } else {
+                            p.name.as_str()
+                        }
+                    })
                     .collect();
                 format!(
                     "every port in group {group} ({}) now {} {}{} {} {}",
@@ -465,10 +475,12 @@ pub fn report_remedies(sc: &Scenario) -> Result<Vec<RemedyResult>, CheckError> {
     let mut out = Vec::new();
     for (name, changes, note) in candidates {
         let report = run(&with_changes(sc, &changes))?;
-        let why_not = report
-            .drops()
-            .next()
-            .map(|(f, p, d)| format!("{} / {}: {} ({}:{} rule {})", f.name, p.what, d.reason, d.table, d.chain, d.rule_num));
+        let why_not = report.drops().next().map(|(f, p, d)| {
+            format!(
+                "{} / {}: {} ({}:{} rule {})",
+                f.name, p.what, d.reason, d.table, d.chain, d.rule_num
+            )
+        });
         out.push(RemedyResult {
             name: name.to_string(),
             changes: price(&sc.cloud, &changes),

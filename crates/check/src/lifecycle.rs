@@ -210,10 +210,7 @@ impl<'a> Builder<'a> {
         rep.icmp_type = 0;
         rep.icmp_id = id;
         Flow {
-            name: format!(
-                "ping {} -> VIP {vip}",
-                self.sc.port_label(client)
-            ),
+            name: format!("ping {} -> VIP {vip}", self.sc.port_label(client)),
             category: Category::Ping,
             steps: vec![
                 self.step(
@@ -267,7 +264,14 @@ impl<'a> Builder<'a> {
             (true, f::SYN, c_isn, 0, 0, "SYN"),
             (false, f::SYN | f::ACK, s_isn, c_isn + 1, 0, "SYN-ACK"),
             (true, f::ACK, c_isn + 1, s_isn + 1, 0, "ACK"),
-            (true, f::PSH | f::ACK, c_isn + 1, s_isn + 1, request_len, "HTTP request"),
+            (
+                true,
+                f::PSH | f::ACK,
+                c_isn + 1,
+                s_isn + 1,
+                request_len,
+                "HTTP request",
+            ),
             (
                 false,
                 f::PSH | f::ACK,
@@ -419,7 +423,11 @@ fn set_tcp(p: &mut Packet, flags: u8, seq: u32, ack: u32, len: u32) {
 }
 
 /// The real server each director's scheduler picks for its first connection.
-fn pick_real_server(vs: &lvs::keepalived::VirtualServer, client: IpAddr, sport: u16) -> Option<IpAddr> {
+fn pick_real_server(
+    vs: &lvs::keepalived::VirtualServer,
+    client: IpAddr,
+    sport: u16,
+) -> Option<IpAddr> {
     let mut sched = scheduler_for(vs.lb_algo.name()).ok()?;
     let dests: Vec<Dest> = vs
         .real_servers
@@ -470,7 +478,10 @@ pub fn flows(sc: &Scenario) -> Vec<Flow> {
             format!("ARP {vip} is-at {}", b.mac(&master.port_id)),
         );
         out.push(Flow {
-            name: format!("ARP for VIP {vip} answered by {}", sc.port_label(&master.port_id)),
+            name: format!(
+                "ARP for VIP {vip} answered by {}",
+                sc.port_label(&master.port_id)
+            ),
             category: Category::Arp,
             steps: vec![garp, ask, answer],
         });
@@ -557,8 +568,7 @@ pub fn host_warnings(sc: &Scenario) -> Vec<Warning> {
         if !rs.settings.vip_on_lo {
             w.push(Warning {
                 port: label.clone(),
-                message: "VIP is not on lo: the real server drops the director's DR packets"
-                    .into(),
+                message: "VIP is not on lo: the real server drops the director's DR packets".into(),
             });
         }
         if rs.settings.vip_on_lo && rs.settings.arp_ignore == 0 {
@@ -567,7 +577,10 @@ pub fn host_warnings(sc: &Scenario) -> Vec<Warning> {
                 message: format!(
                     "arp_ignore=0 with the VIP on lo: it answers ARP for {} and can steal the \
                      VIP from the director (set net.ipv4.conf.all.arp_ignore=1)",
-                    vips.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+                    vips.iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             });
         }

@@ -24,12 +24,31 @@ pub fn render_check(r: &CheckReport, verbose: bool) -> String {
         .max()
         .unwrap_or(10)
         .min(70);
+    let _ = writeln!(out, "\n{:<7} {:<12} FLOW", "VERDICT", "KIND");
     for f in &r.flows {
-        let _ = writeln!(out, "\n{}  [{}]", f.name, outcome_word(f.outcome));
+        let kind = serde_json::to_value(f.category)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:<7} {:<12} {}",
+            outcome_word(f.outcome),
+            kind,
+            f.name
+        );
+        if !verbose && f.outcome == Outcome::Pass {
+            continue;
+        }
+        let mut skipped = 0;
         for p in &f.packets {
+            if p.outcome == Outcome::Skipped && !verbose {
+                skipped += 1;
+                continue;
+            }
             let _ = writeln!(
                 out,
-                "  {:<what_w$}  {:>12} -> {:<12}  {}",
+                "        {:<what_w$}  {:>12} -> {:<12}  {}",
                 p.what,
                 p.from,
                 p.to,
@@ -39,9 +58,9 @@ pub fn render_check(r: &CheckReport, verbose: bool) -> String {
                 for hop in &p.hops {
                     let _ = writeln!(
                         out,
-                        "      {} {:?} on {} (zone {}, {}):",
-                        hop.port_id.chars().take(8).collect::<String>(),
+                        "            {:?} of {} on {} (zone {}, {}):",
                         hop.side,
+                        hop.port_id.chars().take(8).collect::<String>(),
                         hop.host,
                         hop.trace.zone,
                         hop.trace.ctstate
@@ -49,12 +68,18 @@ pub fn render_check(r: &CheckReport, verbose: bool) -> String {
                     for s in &hop.trace.path {
                         let _ = writeln!(
                             out,
-                            "        {}:{}:{:?}:{}  {}",
+                            "              {}:{}:{:?}:{}  {}",
                             s.table, s.chain, s.kind, s.rule_num, s.rule_text
                         );
                     }
                 }
             }
+        }
+        if skipped > 0 {
+            let _ = writeln!(
+                out,
+                "        ({skipped} later packets of this flow never sent)"
+            );
         }
     }
     let drops: Vec<_> = r.drops().collect();
@@ -82,11 +107,19 @@ pub fn render_check(r: &CheckReport, verbose: bool) -> String {
         }
     }
     let total = r.flows.len();
-    let passed = r.flows.iter().filter(|f| f.outcome == Outcome::Pass).count();
+    let passed = r
+        .flows
+        .iter()
+        .filter(|f| f.outcome == Outcome::Pass)
+        .count();
     let _ = writeln!(
         out,
         "\n{passed} of {total} flows pass{}",
-        if passed == total { "" } else { "; run with --fix for the smallest Neutron change" }
+        if passed == total {
+            ""
+        } else {
+            "; run with --fix for the smallest Neutron change"
+        }
     );
     out
 }
@@ -123,13 +156,20 @@ pub fn render_fix(fix: &FixReport) -> String {
     let _ = writeln!(
         out,
         "\nRe-check with the change applied: {passed} of {total} flows pass{}",
-        if fix.recheck.passed() { "." } else { "; still dropped:" }
+        if fix.recheck.passed() {
+            "."
+        } else {
+            "; still dropped:"
+        }
     );
     for (f, p, d) in fix.recheck.drops() {
         let _ = writeln!(out, "  - {} / {}: {}", f.name, p.what, d.reason);
     }
     if !fix.remedies.is_empty() {
-        let _ = writeln!(out, "\nRemedies from the field report, each re-checked alone:");
+        let _ = writeln!(
+            out,
+            "\nRemedies from the field report, each re-checked alone:"
+        );
         for r in &fix.remedies {
             let _ = writeln!(
                 out,

@@ -192,7 +192,11 @@ impl FileSource for BuiltinFiles {
 impl Scenario {
     /// The field report's scenario (examples/lvs-dr), as compiled in.
     pub fn builtin() -> Result<Scenario, CheckError> {
-        Self::from_source(&BuiltinFiles, "scenario.yaml", "examples/lvs-dr/scenario.yaml")
+        Self::from_source(
+            &BuiltinFiles,
+            "scenario.yaml",
+            "examples/lvs-dr/scenario.yaml",
+        )
     }
 
     /// A scenario file on disk; other files are relative to its folder.
@@ -366,11 +370,29 @@ impl Scenario {
     pub fn directors_by_election(&self) -> Vec<&Director> {
         let mut ds: Vec<&Director> = self.directors.iter().collect();
         ds.sort_by(|a, b| {
-            let pa = a.config.vrrp_instances.first().map(|v| v.priority).unwrap_or(0);
-            let pb = b.config.vrrp_instances.first().map(|v| v.priority).unwrap_or(0);
+            let pa = a
+                .config
+                .vrrp_instances
+                .first()
+                .map(|v| v.priority)
+                .unwrap_or(0);
+            let pb = b
+                .config
+                .vrrp_instances
+                .first()
+                .map(|v| v.priority)
+                .unwrap_or(0);
             pb.cmp(&pa).then_with(|| {
-                let ia = self.port(&a.port_id).fixed_ips.first().map(|f| f.ip_address);
-                let ib = self.port(&b.port_id).fixed_ips.first().map(|f| f.ip_address);
+                let ia = self
+                    .port(&a.port_id)
+                    .fixed_ips
+                    .first()
+                    .map(|f| f.ip_address);
+                let ib = self
+                    .port(&b.port_id)
+                    .fixed_ips
+                    .first()
+                    .map(|f| f.ip_address);
                 ib.cmp(&ia)
             })
         });

@@ -142,7 +142,11 @@ fn run_flow(sc: &Scenario, fabric: &mut Fabric, flow: &Flow) -> FlowResult {
     FlowResult {
         name: flow.name.clone(),
         category: flow.category,
-        outcome: if dropped { Outcome::Drop } else { Outcome::Pass },
+        outcome: if dropped {
+            Outcome::Drop
+        } else {
+            Outcome::Pass
+        },
         packets,
     }
 }

@@ -148,7 +148,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(f) => f.recheck.passed(),
                 None => report.passed(),
             };
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Rules {
             neutron,

@@ -21,7 +21,12 @@ fn stderr(o: &Output) -> String {
 fn builtin_check_reproduces_the_field_report() {
     let o = vipwire(&["check"]);
     let out = stdout(&o);
-    assert_eq!(o.status.code(), Some(1), "a drop must exit 1:\n{out}{}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a drop must exit 1:\n{out}{}",
+        stderr(&o)
+    );
     // ping and VRRP pass, HTTP dies at the director's anti-spoof chain.
     let flow_line = |prefix: &str| {
         out.lines()
@@ -33,15 +38,26 @@ fn builtin_check_reproduces_the_field_report() {
     assert!(flow_line("VRRP director-1").ends_with("[PASS]"));
     assert!(flow_line("TCP client-1 -> 203.0.113.241:80 via director-1").ends_with("[DROP]"));
     assert!(out.contains("neutron-openvswi-s236e03f1-b"), "{out}");
-    assert!(out.contains("DR forwarding keeps the client's source IP"), "{out}");
-    assert!(out.contains("source 203.0.113.50 from fa:16:3e:54:84:88"), "{out}");
+    assert!(
+        out.contains("DR forwarding keeps the client's source IP"),
+        "{out}"
+    );
+    assert!(
+        out.contains("source 203.0.113.50 from fa:16:3e:54:84:88"),
+        "{out}"
+    );
 }
 
 #[test]
 fn builtin_fix_reaches_the_reports_working_fix() {
     let o = vipwire(&["check", "--fix"]);
     let out = stdout(&o);
-    assert_eq!(o.status.code(), Some(0), "fixed check must exit 0:\n{out}{}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "fixed check must exit 0:\n{out}{}",
+        stderr(&o)
+    );
     assert!(
         out.contains("openstack port set --allowed-address ip-address=0.0.0.0/0 236e03f1-b8bc-4a4a-9a23-9f14bd36b719"),
         "{out}"
@@ -66,7 +82,9 @@ fn check_json_is_machine_readable() {
     assert_eq!(v["passed"], false);
     let flows = v["check"]["flows"].as_array().expect("flows");
     assert!(flows.iter().any(|f| f["outcome"] == "DROP"));
-    assert!(flows.iter().any(|f| f["category"] == "vrrp" && f["outcome"] == "PASS"));
+    assert!(flows
+        .iter()
+        .any(|f| f["category"] == "vrrp" && f["outcome"] == "PASS"));
 }
 
 #[test]
@@ -74,7 +92,11 @@ fn bad_scenario_names_file_and_line_and_exits_2() {
     let dir = std::env::temp_dir().join(format!("vipwire-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("scenario.yaml");
-    std::fs::write(&path, "neutron: n.json\ndirectors:\n  - port: a\n    keepalivd: x.conf\n").unwrap();
+    std::fs::write(
+        &path,
+        "neutron: n.json\ndirectors:\n  - port: a\n    keepalivd: x.conf\n",
+    )
+    .unwrap();
     let o = vipwire(&["check", path.to_str().unwrap()]);
     let err = stderr(&o);
     std::fs::remove_dir_all(&dir).ok();
@@ -97,7 +119,10 @@ fn rules_prints_the_hosts_iptables_save() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(out.contains("*filter"), "{out}");
     assert!(out.contains("*raw"), "{out}");
-    assert!(out.contains(":neutron-openvswi-s236e03f1-b - [0:0]"), "{out}");
+    assert!(
+        out.contains(":neutron-openvswi-s236e03f1-b - [0:0]"),
+        "{out}"
+    );
     let o = vipwire(&["rules", "--host", "compute-9"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("compute-1"));
@@ -140,7 +165,10 @@ fn trace_reports_verdicts_in_text_and_json() {
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
     std::fs::remove_dir_all(&dir).ok();
-    let verdicts: Vec<&str> = lines.iter().map(|v| v["verdict"].as_str().unwrap()).collect();
+    let verdicts: Vec<&str> = lines
+        .iter()
+        .map(|v| v["verdict"].as_str().unwrap())
+        .collect();
     assert_eq!(verdicts, ["ACCEPT", "ACCEPT", "DROP"]);
     assert_eq!(lines[1]["ctstate"], "ESTABLISHED");
     assert!(!lines[0]["path"].as_array().unwrap().is_empty());
