@@ -84,12 +84,23 @@ impl Ctx<'_> {
         self.warnings.push(w);
     }
 
-    fn ignored(&mut self, s: &Stmt, context: &str) {
+    /// A known keyword vipwire does not model: a warning. Blocks of such
+    /// keywords are keepalived value blocks (one value per line), so a nested
+    /// `{` there is an error, as it is for keepalived.
+    fn ignored(&mut self, s: &Stmt, context: &str) -> Result<(), ConfigError> {
+        if let Some(inner) = s
+            .block
+            .as_deref()
+            .and_then(|b| b.iter().find(|i| i.block.is_some()))
+        {
+            return Err(self.invalid(inner, &s.keyword, "unexpected '{' in a list of values"));
+        }
         let msg = format!(
             "keyword \"{}\" in {context} is accepted but not modelled",
             s.keyword
         );
         self.warn(s, msg);
+        Ok(())
     }
 
     fn config_error(&mut self, s: &Stmt, msg: impl AsRef<str>) {
@@ -170,6 +181,8 @@ impl Ctx<'_> {
 
 /// Unsigned decimal integer (keepalived rejects signs and trailing junk).
 fn parse_uint(v: &str, min: u64, max: u64) -> Result<u64, String> {
+    // keepalived reads numbers with strtoul: a leading '+' is fine.
+    let v = v.strip_prefix('+').unwrap_or(v);
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("invalid number \"{v}\""));
     }
@@ -307,9 +320,26 @@ fn global_defs(cx: &mut Ctx, s: &Stmt, g: &mut Globals) -> Result<(), ConfigErro
                 g.router_id = Some(cx.one(k, C)?.to_string());
             }
             "vrrp_version" => g.vrrp_version = cx.uint(k, C, 2, 3)? as u8,
-            "vrrp_garp_master_delay" => g.garp_master_delay = cx.float(k, C, 0.0, 1e6)?,
-            "vrrp_garp_master_repeat" => g.garp_master_repeat = cx.uint(k, C, 0, 1_000_000)? as u32,
-            kw if GLOBAL_IGNORED.contains(&kw) => cx.ignored(k, C),
+            "vrrp_garp_master_delay" => g.garp_master_delay = cx.uint(k, C, 0, 4294)? as f64,
+            "vrrp_garp_master_repeat" => {
+                g.garp_master_repeat = cx.uint(k, C, 0, u32::MAX as u64)? as u32;
+                if g.garp_master_repeat == 0 {
+                    cx.config_error(
+                        k,
+                        "vrrp_garp_master_repeat must be greater than 0, setting to 1",
+                    );
+                    g.garp_master_repeat = 1;
+                }
+            }
+            "notification_email" if k.block.as_ref().is_some_and(|b| b.is_empty()) => {
+                cx.config_error(k, "Warning - empty notification_email block")
+            }
+            "smtp_connect_timeout" => {
+                // Not modelled, but keepalived checks its range.
+                cx.uint(k, C, 0, 4294)?;
+                cx.ignored(k, C)?
+            }
+            kw if GLOBAL_IGNORED.contains(&kw) => cx.ignored(k, C)?,
             kw => match lookup(GLOBAL_UNSUPPORTED, kw) {
                 Some(r) => return Err(cx.unsupported(k, C, r)),
                 None => return Err(cx.unknown(k, C)),
@@ -343,8 +373,22 @@ fn vrrp_script(cx: &mut Ctx, s: &Stmt) -> Result<VrrpScript, ConfigError> {
                 }
                 v.script = k.args.join(" ");
             }
-            "interval" => v.interval = cx.float(k, C, 0.0, 1e6)?,
-            "timeout" => v.timeout = Some(cx.float(k, C, 0.0, 1e6)?),
+            "interval" => {
+                let i = cx.uint(k, C, 0, 4294)?;
+                v.interval = if i == 0 {
+                    cx.config_error(
+                        k,
+                        format!(
+                            "({}): vrrp script interval must be greater than 0, setting to 1",
+                            v.name
+                        ),
+                    );
+                    1.0
+                } else {
+                    i as f64
+                };
+            }
+            "timeout" => v.timeout = Some(cx.uint(k, C, 1, 4294)? as f64),
             "weight" => {
                 cx.no_block(k, C)?;
                 match k.args.as_slice() {
@@ -356,9 +400,9 @@ fn vrrp_script(cx: &mut Ctx, s: &Stmt) -> Result<VrrpScript, ConfigError> {
                     _ => return Err(cx.invalid(k, C, "expected WEIGHT [reverse]")),
                 }
             }
-            "fall" => v.fall = cx.uint(k, C, 1, u32::MAX as u64)? as u32,
-            "rise" => v.rise = cx.uint(k, C, 1, u32::MAX as u64)? as u32,
-            "user" | "init_fail" => cx.ignored(k, C),
+            "fall" => v.fall = cx.uint(k, C, 1, i32::MAX as u64)? as u32,
+            "rise" => v.rise = cx.uint(k, C, 1, i32::MAX as u64)? as u32,
+            "user" | "init_fail" => cx.ignored(k, C)?,
             _ => return Err(cx.unknown(k, C)),
         }
     }
@@ -387,11 +431,13 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
     let mut garp_master_repeat = g.garp_master_repeat;
     let mut version = None;
     let mut nopreempt_stmt = None;
+    let mut unicast_keyword = false;
+    let mut notifies = HashSet::new();
     for k in cx.block(s, C)? {
         match k.keyword.as_str() {
             "state" => {
                 cx.no_block(k, C)?;
-                state = match cx.one(k, C)? {
+                let new = match cx.one(k, C)? {
                     "MASTER" => VrrpStateCfg::Master,
                     "BACKUP" => VrrpStateCfg::Backup,
                     other => {
@@ -402,6 +448,15 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
                         ))
                     }
                 };
+                // keepalived keeps MASTER once set and reports a later BACKUP.
+                if state == VrrpStateCfg::Master && new == VrrpStateCfg::Backup {
+                    cx.config_error(
+                        k,
+                        format!("({name}) state previously set as MASTER - ignoring BACKUP"),
+                    );
+                } else {
+                    state = new;
+                }
             }
             "interface" => {
                 cx.no_block(k, C)?;
@@ -419,10 +474,12 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
             }
             "unicast_src_ip" => {
                 cx.no_block(k, C)?;
+                unicast_keyword = true;
                 unicast_src_ip = Some(cx.ip(k, C, cx.one(k, C)?)?);
             }
             "unicast_peer" => {
                 const P: &str = "unicast_peer";
+                unicast_keyword = true;
                 for p in cx.block(k, P)? {
                     cx.no_block(p, P)?;
                     let ip = p.keyword.parse::<IpAddr>().map_err(|_| {
@@ -477,10 +534,16 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
                         }
                         _ => return Err(cx.invalid(t, T, "expected NAME [weight N]")),
                     };
+                    if track_scripts.iter().any(|(n, _)| *n == t.keyword) {
+                        let msg =
+                            format!("({name}) duplicate track_script {} - ignoring", t.keyword);
+                        cx.config_error(t, msg);
+                        continue;
+                    }
                     track_scripts.push((t.keyword.clone(), w));
                 }
             }
-            "garp_master_delay" => garp_master_delay = cx.float(k, C, 0.0, 1e6)?,
+            "garp_master_delay" => garp_master_delay = cx.uint(k, C, 0, 4294)? as f64,
             "garp_master_repeat" => {
                 let r = cx.uint(k, C, 0, 1_000_000)? as u32;
                 garp_master_repeat = if r == 0 {
@@ -496,7 +559,15 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
                 };
             }
             "version" => version = Some(cx.uint(k, C, 2, 3)? as u8),
-            kw if INSTANCE_IGNORED.contains(&kw) => cx.ignored(k, C),
+            kw if INSTANCE_IGNORED.contains(&kw) => {
+                if kw.starts_with("notify") && !notifies.insert(kw) {
+                    cx.config_error(
+                        k,
+                        format!("({name}) {kw} script already specified - ignoring"),
+                    );
+                }
+                cx.ignored(k, C)?
+            }
             kw => match lookup(INSTANCE_UNSUPPORTED, kw) {
                 Some(r) => return Err(cx.unsupported(k, C, r)),
                 None => return Err(cx.unknown(k, C)),
@@ -531,6 +602,13 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
     } else {
         version.unwrap_or(g.vrrp_version)
     };
+    if version == 3 && auth_pass.is_some() {
+        cx.config_error(
+            s,
+            format!("({name}) VRRP version 3 does not support authentication. Ignoring."),
+        );
+        auth_pass = None;
+    }
     if version == 2 && advert_int.fract() != 0.0 {
         cx.config_error(
             s,
@@ -547,6 +625,13 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
             format!("({name}) VRRPv3 advertisement interval {advert_int}s exceeds 40.95"),
         );
         advert_int = 40.95;
+    }
+    if unicast_keyword && unicast_peers.is_empty() {
+        cx.config_error(s, format!("({name}) A unicast keyword has been specified without any unicast peers. Defaulting to multicast"));
+    }
+    if state == VrrpStateCfg::Master && preempt_delay > 0.0 && !nopreempt {
+        cx.config_error(s, format!("({name}) Warning - preempt delay will not work with initial state MASTER - clearing"));
+        preempt_delay = 0.0;
     }
     if nopreempt && preempt_delay > 0.0 {
         cx.config_error(
@@ -589,10 +674,11 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
 fn authentication(cx: &mut Ctx, s: &Stmt) -> Result<Option<String>, ConfigError> {
     const C: &str = "authentication";
     let mut pass = None;
+    let mut typed = false;
     for k in cx.block(s, C)? {
         match k.keyword.as_str() {
             "auth_type" => match cx.one(k, C)? {
-                "PASS" => {}
+                "PASS" => typed = true,
                 "AH" => {
                     return Err(cx.unsupported(k, C, "IPsec AH authentication is not modelled"))
                 }
@@ -611,6 +697,23 @@ fn authentication(cx: &mut Ctx, s: &Stmt) -> Result<Option<String>, ConfigError>
             _ => return Err(cx.unknown(k, C)),
         }
     }
+    // keepalived authenticates only with auth_type PASS and a password.
+    match (typed, pass.is_some()) {
+        (true, false) => {
+            cx.config_error(
+                s,
+                "Authentication specified but no password given. Ignoring",
+            );
+        }
+        (false, true) => {
+            cx.warn(
+                s,
+                "auth_pass without auth_type PASS: keepalived sends no authentication",
+            );
+            pass = None;
+        }
+        _ => {}
+    }
     Ok(pass)
 }
 
@@ -619,14 +722,22 @@ fn vip(cx: &mut Ctx, s: &Stmt, interface: Option<&str>) -> Result<ipnet::IpNet, 
     const C: &str = "virtual_ipaddress";
     cx.no_block(s, C)?;
     let text = s.keyword.as_str();
-    let net = match text.parse::<ipnet::IpNet>() {
-        Ok(n) => n,
-        Err(_) => match text.parse::<IpAddr>() {
-            Ok(a) => ipnet::IpNet::from(a),
-            Err(_) => {
-                return Err(cx.invalid(s, C, format!("\"{text}\" is not an address or ADDR/LEN")))
-            }
-        },
+    // std's strict address parser (no leading zeros, like inet_pton).
+    let (a, len) = match text.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text, None),
+    };
+    let addr = a.parse::<IpAddr>().ok();
+    let net = addr.and_then(|addr| {
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            Some(l) => parse_uint(l, 0, max).ok()? as u8,
+            None => max as u8,
+        };
+        ipnet::IpNet::new(addr, len).ok()
+    });
+    let Some(net) = net else {
+        return Err(cx.invalid(s, C, format!("\"{text}\" is not an address or ADDR/LEN")));
     };
     let mut it = s.args.iter();
     while let Some(opt) = it.next() {
@@ -642,9 +753,23 @@ fn vip(cx: &mut Ctx, s: &Stmt, interface: Option<&str>) -> Result<ipnet::IpNet, 
                     );
                 }
             }
-            "brd" | "broadcast" | "scope" | "label" | "peer" | "preferred_lft" | "track_group" => {
-                if it.next().is_none() {
+            "brd" | "broadcast" | "scope" | "label" | "peer" | "preferred_lft" => {
+                let Some(v) = it.next() else {
                     return Err(cx.invalid(s, C, format!("{opt} needs a value")));
+                };
+                // The values `ip address add` (and so keepalived) accepts.
+                let ok = match opt.as_str() {
+                    "brd" | "broadcast" => v == "+" || v == "-" || v.parse::<IpAddr>().is_ok(),
+                    "peer" => v.parse::<IpAddr>().is_ok(),
+                    "scope" => {
+                        ["site", "link", "host", "nowhere", "global"].contains(&v.as_str())
+                            || parse_uint(v, 0, 255).is_ok()
+                    }
+                    "preferred_lft" => v == "forever" || parse_uint(v, 0, u32::MAX as u64).is_ok(),
+                    _ => true,
+                };
+                if !ok {
+                    return Err(cx.invalid(s, C, format!("invalid {opt} \"{v}\"")));
                 }
             }
             "no_track" | "home" | "-nodad" | "nodad" | "noprefixroute" | "autojoin" => {}
@@ -669,11 +794,11 @@ fn check_default(
     d: &mut CheckDefaults,
 ) -> Result<bool, ConfigError> {
     match k.keyword.as_str() {
-        "connect_timeout" => d.connect_timeout = Some(cx.float(k, ctx, 0.0, 1e6)?),
-        "retry" => d.retry = Some(cx.uint(k, ctx, 0, u32::MAX as u64)? as u32),
+        "connect_timeout" => d.connect_timeout = Some(cx.float(k, ctx, 0.000001, 4294.967295)?),
+        "retry" => d.retry = Some(cx.uint(k, ctx, 1, u32::MAX as u64)? as u32),
         "nb_get_retry" => {
             // Removed in keepalived 2.x: 2.2.7 says "Unknown keyword" and ignores it.
-            d.retry = Some(cx.uint(k, ctx, 0, u32::MAX as u64)? as u32);
+            d.retry = Some(cx.uint(k, ctx, 1, u32::MAX as u64)? as u32);
             cx.config_error(
                 k,
                 "keepalived 2.2.7 no longer knows \"nb_get_retry\" (use \"retry\"); applied as retry",
@@ -708,6 +833,7 @@ fn virtual_server(cx: &mut Ctx, s: &Stmt) -> Result<Option<VirtualServer>, Confi
     let mut lb_algo = None;
     let mut lb_kind = None;
     let mut delay_loop = 60.0;
+    let mut vs_weight = 1u32;
     let mut persistence = None;
     let mut defaults = CheckDefaults::default();
     let mut rs_stmts = Vec::new();
@@ -716,7 +842,9 @@ fn virtual_server(cx: &mut Ctx, s: &Stmt) -> Result<Option<VirtualServer>, Confi
             continue;
         }
         match k.keyword.as_str() {
-            "delay_loop" => delay_loop = cx.float(k, C, 0.0, 1e6)?,
+            "delay_loop" => delay_loop = cx.float(k, C, 0.000001, 1.8e13)?,
+            // Default weight of this server's real servers (check_data.c).
+            "weight" => vs_weight = cx.uint(k, C, 1, i32::MAX as u64)? as u32,
             "lb_algo" | "lvs_sched" => {
                 cx.no_block(k, C)?;
                 let v = cx.one(k, C)?;
@@ -741,9 +869,7 @@ fn virtual_server(cx: &mut Ctx, s: &Stmt) -> Result<Option<VirtualServer>, Confi
                 cx.no_block(k, C)?;
                 persistence = Some(match k.args.as_slice() {
                     [] => DEFAULT_PERSISTENCE,
-                    [v] => {
-                        parse_uint(v, 1, u32::MAX as u64).map_err(|m| cx.invalid(k, C, m))? as u32
-                    }
+                    [v] => parse_uint(v, 1, 2_678_400).map_err(|m| cx.invalid(k, C, m))? as u32,
                     _ => return Err(cx.invalid(k, C, "expected at most one value")),
                 });
             }
@@ -763,7 +889,7 @@ fn virtual_server(cx: &mut Ctx, s: &Stmt) -> Result<Option<VirtualServer>, Confi
                 });
             }
             "real_server" => rs_stmts.push(k),
-            kw if VS_IGNORED.contains(&kw) => cx.ignored(k, C),
+            kw if VS_IGNORED.contains(&kw) => cx.ignored(k, C)?,
             kw => match lookup(VS_UNSUPPORTED, kw) {
                 Some(r) => return Err(cx.unsupported(k, C, r)),
                 None => return Err(cx.unknown(k, C)),
@@ -772,7 +898,7 @@ fn virtual_server(cx: &mut Ctx, s: &Stmt) -> Result<Option<VirtualServer>, Confi
     }
     let mut real_servers: Vec<RealServer> = Vec::new();
     for k in rs_stmts {
-        real_servers.push(real_server(cx, k, port, delay_loop, defaults)?);
+        real_servers.push(real_server(cx, k, port, delay_loop, vs_weight, defaults)?);
     }
     // keepalived's validate_check_config, in its order.
     if real_servers.is_empty() {
@@ -855,6 +981,7 @@ fn real_server(
     s: &Stmt,
     vs_port: u16,
     delay_loop: f64,
+    vs_weight: u32,
     vs_defaults: CheckDefaults,
 ) -> Result<RealServer, ConfigError> {
     const C: &str = "real_server";
@@ -866,7 +993,7 @@ fn real_server(
         }
         _ => return Err(cx.invalid(s, C, "expected IP [PORT]")),
     };
-    let mut weight = 1u32;
+    let mut weight = vs_weight;
     let mut d = vs_defaults;
     let mut checks: Vec<&Stmt> = Vec::new();
     for k in s.block.as_deref().unwrap_or(&[]) {
@@ -883,7 +1010,7 @@ fn real_server(
                     "only TCP_CHECK, HTTP_GET and MISC_CHECK are modelled",
                 ))
             }
-            kw if RS_IGNORED.contains(&kw) => cx.ignored(k, C),
+            kw if RS_IGNORED.contains(&kw) => cx.ignored(k, C)?,
             kw => match lookup(RS_UNSUPPORTED, kw) {
                 Some(r) => return Err(cx.unsupported(k, C, r)),
                 None => return Err(cx.unknown(k, C)),
@@ -924,13 +1051,17 @@ fn checker(
     let mut misc_path = None;
     let mut misc_timeout = None;
     for k in cx.block(s, ctx)? {
-        if check_default(cx, k, ctx, &mut own)? {
+        // keepalived 2.2.7 gives MISC_CHECK no connection options.
+        let misc_connect = kind == "MISC_CHECK" && k.keyword == "connect_timeout";
+        if !misc_connect && check_default(cx, k, ctx, &mut own)? {
             continue;
         }
         match (kind, k.keyword.as_str()) {
             ("TCP_CHECK" | "HTTP_GET", "connect_port") => {
                 cx.no_block(k, ctx)?;
-                connect_port = Some(cx.port(k, ctx, cx.one(k, ctx)?)?);
+                let v = cx.one(k, ctx)?;
+                let p = parse_uint(v, 1, 65535).map_err(|m| cx.invalid(k, ctx, m))?;
+                connect_port = Some(p as u16);
             }
             ("TCP_CHECK" | "HTTP_GET", "connect_ip") => {
                 return Err(cx.unsupported(
@@ -939,8 +1070,8 @@ fn checker(
                     "checks against another address are not modelled",
                 ))
             }
-            ("HTTP_GET", "url") => urls.push(url(cx, k)?),
-            ("HTTP_GET", kw) if HTTP_IGNORED.contains(&kw) => cx.ignored(k, ctx),
+            ("HTTP_GET", "url") => urls.extend(url(cx, k)?),
+            ("HTTP_GET", kw) if HTTP_IGNORED.contains(&kw) => cx.ignored(k, ctx)?,
             ("MISC_CHECK", "misc_path") => {
                 cx.no_block(k, ctx)?;
                 if k.args.is_empty() {
@@ -948,9 +1079,7 @@ fn checker(
                 }
                 misc_path = Some(k.args.join(" "));
             }
-            ("MISC_CHECK", "misc_timeout") => {
-                misc_timeout = Some(cx.uint(k, ctx, 0, u32::MAX as u64)? as f64)
-            }
+            ("MISC_CHECK", "misc_timeout") => misc_timeout = Some(cx.uint(k, ctx, 0, 4294)? as f64),
             ("MISC_CHECK", "misc_dynamic") => {
                 return Err(cx.unsupported(
                     k,
@@ -958,9 +1087,11 @@ fn checker(
                     "weights set by the check script are not modelled",
                 ))
             }
-            ("MISC_CHECK", "user") => cx.ignored(k, ctx),
-            ("MISC_CHECK", kw) if MISC_IGNORED.contains(&kw) => cx.ignored(k, ctx),
-            ("TCP_CHECK" | "HTTP_GET", kw) if CHECKER_IGNORED.contains(&kw) => cx.ignored(k, ctx),
+            ("MISC_CHECK", "user") => cx.ignored(k, ctx)?,
+            ("MISC_CHECK", kw) if MISC_IGNORED.contains(&kw) => cx.ignored(k, ctx)?,
+            ("TCP_CHECK" | "HTTP_GET", kw) if CHECKER_IGNORED.contains(&kw) => {
+                cx.ignored(k, ctx)?
+            }
             _ => return Err(cx.unknown(k, ctx)),
         }
     }
@@ -988,6 +1119,11 @@ fn checker(
             retry,
             delay_before_retry,
         },
+        "HTTP_GET" if urls.is_empty() => {
+            // keepalived 2.2.7 reports this (and then crashes in `-t`).
+            cx.config_error(s, "HTTP/SSL_GET checker has no urls specified - ignoring");
+            return Ok(None);
+        }
         "HTTP_GET" => HealthCheck::HttpGet {
             urls,
             connect_port,
@@ -1002,10 +1138,10 @@ fn checker(
                 timeout: misc_timeout.filter(|t| *t > 0.0).unwrap_or(delay_loop),
             },
             None => {
-                // keepalived logs "No script path has been specified" and drops it.
-                cx.warn(
+                // keepalived reports it and drops the checker.
+                cx.config_error(
                     s,
-                    "MISC_CHECK without misc_path is skipped, as keepalived does",
+                    "No script path has been specified for MISC_CHECKER - skipping",
                 );
                 return Ok(None);
             }
@@ -1013,7 +1149,7 @@ fn checker(
     }))
 }
 
-fn url(cx: &mut Ctx, s: &Stmt) -> Result<(String, Option<u16>), ConfigError> {
+fn url(cx: &mut Ctx, s: &Stmt) -> Result<Option<(String, Option<u16>)>, ConfigError> {
     const C: &str = "url";
     let mut path = None;
     let mut status = None;
@@ -1028,7 +1164,7 @@ fn url(cx: &mut Ctx, s: &Stmt) -> Result<(String, Option<u16>), ConfigError> {
                 status = match k.args.as_slice() {
                     [v] if v == "200-299" => None,
                     [v] if !v.contains('-') => {
-                        Some(parse_uint(v, 100, 999).map_err(|m| cx.invalid(k, C, m))? as u16)
+                        Some(parse_uint(v, 100, 599).map_err(|m| cx.invalid(k, C, m))? as u16)
                     }
                     [] => return Err(cx.invalid(k, C, "no status code given")),
                     _ => {
@@ -1040,13 +1176,18 @@ fn url(cx: &mut Ctx, s: &Stmt) -> Result<(String, Option<u16>), ConfigError> {
                     }
                 };
             }
-            kw if URL_IGNORED.contains(&kw) => cx.ignored(k, C),
+            kw if URL_IGNORED.contains(&kw) => cx.ignored(k, C)?,
             kw if URL_UNSUPPORTED.contains(&kw) => {
                 return Err(cx.unsupported(k, C, "matching the response body is not modelled"))
             }
             _ => return Err(cx.unknown(k, C)),
         }
     }
-    let path = path.ok_or_else(|| cx.missing(s, C, "path"))?;
-    Ok((path, status))
+    match path {
+        Some(p) => Ok(Some((p, status))),
+        None => {
+            cx.config_error(s, "HTTP/SSL_GET checker url has no path - ignoring");
+            Ok(None)
+        }
+    }
 }
