@@ -239,7 +239,7 @@ pub struct RealServer {
     pub addr: IpAddr,
     /// No port -> the virtual server's; DR/TUN force the virtual server's port.
     pub port: u16,
-    /// Default 1; 0 = quiesced.
+    /// Default: the virtual server's `weight`, else 1; 0 = quiesced.
     pub weight: u32,
     pub check: Option<HealthCheck>,
     pub line: usize,
