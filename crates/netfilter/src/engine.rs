@@ -122,6 +122,11 @@ struct View<'p> {
     out_dev: &'p str,
     phys_in: Option<&'p str>,
     phys_out: Option<&'p str>,
+    /// The four names as 16-byte words for [`IfPat`] (kernel-style compare).
+    in_bits: u128,
+    out_bits: u128,
+    phys_in_bits: u128,
+    phys_out_bits: u128,
     /// br_netfilter info attached (a bridged frame).
     bridged: bool,
     mark: u32,
@@ -147,20 +152,26 @@ impl<'p> View<'p> {
         } else {
             None
         };
+        let in_dev = if has_in {
+            pkt.in_dev.as_deref().unwrap_or("")
+        } else {
+            ""
+        };
+        let out_dev = if has_out {
+            pkt.out_dev.as_deref().unwrap_or("")
+        } else {
+            ""
+        };
         View {
             pkt,
-            in_dev: if has_in {
-                pkt.in_dev.as_deref().unwrap_or("")
-            } else {
-                ""
-            },
-            out_dev: if has_out {
-                pkt.out_dev.as_deref().unwrap_or("")
-            } else {
-                ""
-            },
+            in_dev,
+            out_dev,
             phys_in,
             phys_out,
+            in_bits: name_bits(in_dev),
+            out_bits: name_bits(out_dev),
+            phys_in_bits: name_bits(phys_in.unwrap_or("")),
+            phys_out_bits: name_bits(phys_out.unwrap_or("")),
             bridged: phys_in.is_some() || phys_out.is_some(),
             mark: 0,
             state: StateSet::INVALID,
@@ -169,6 +180,68 @@ impl<'p> View<'p> {
 }
 
 // ---------------------------------------------------------------- shared predicates
+
+/// The first 16 bytes of an interface name (IFNAMSIZ), zero padded.
+fn name_bits(s: &str) -> u128 {
+    let mut b = [0u8; 16];
+    let n = s.len().min(16);
+    b[..n].copy_from_slice(&s.as_bytes()[..n]);
+    u128::from_le_bytes(b)
+}
+
+/// A precompiled interface pattern: compared as one masked 16-byte word, like
+/// the kernel's ifname_compare_aligned (names are at most 15 bytes + NUL).
+#[derive(Clone, Debug)]
+enum IfPat {
+    Fast {
+        name: u128,
+        mask: u128,
+        exact: bool,
+    },
+    /// Longer than a kernel name: plain string compare.
+    Slow(String),
+}
+
+impl IfPat {
+    fn new(p: &str) -> IfPat {
+        let (body, wild) = match p.strip_suffix('+') {
+            Some(b) => (b, true),
+            None => (p, false),
+        };
+        // An exact name also compares its terminating NUL.
+        let len = body.len() + usize::from(!wild);
+        if len > 16 {
+            return IfPat::Slow(p.to_string());
+        }
+        let mask = if len == 16 {
+            u128::MAX
+        } else {
+            (1u128 << (len * 8)) - 1
+        };
+        IfPat::Fast {
+            name: name_bits(body),
+            mask,
+            exact: !wild,
+        }
+    }
+
+    /// For an exact name: the only device word that matches.
+    fn exact_bits(&self) -> Option<u128> {
+        match self {
+            IfPat::Fast {
+                name, exact: true, ..
+            } => Some(*name),
+            _ => None,
+        }
+    }
+
+    fn matches(&self, bits: u128, dev: &str) -> bool {
+        match self {
+            IfPat::Fast { name, mask, .. } => (bits ^ name) & mask == 0,
+            IfPat::Slow(p) => iface_matches(p, dev),
+        }
+    }
+}
 
 /// iptables interface name match: a trailing `+` is a prefix wildcard.
 pub fn iface_matches(pattern: &str, dev: &str) -> bool {
@@ -259,11 +332,11 @@ fn physdev_opt(v: &View, which: PhysOpt, neg: bool) -> bool {
         PhysOpt::IsIn => v.phys_in.is_some() != neg,
         PhysOpt::IsOut => v.phys_out.is_some() != neg,
         PhysOpt::In(p) => match v.phys_in {
-            Some(d) => iface_matches(p, d) != neg,
+            Some(d) => p.matches(v.phys_in_bits, d) != neg,
             None => true,
         },
         PhysOpt::Out(p) => match v.phys_out {
-            Some(d) => iface_matches(p, d) != neg,
+            Some(d) => p.matches(v.phys_out_bits, d) != neg,
             None => false,
         },
     }
@@ -274,8 +347,24 @@ enum PhysOpt<'a> {
     IsBridged,
     IsIn,
     IsOut,
-    In(&'a str),
-    Out(&'a str),
+    In(Pat<'a>),
+    Out(Pat<'a>),
+}
+
+/// An interface pattern as text (naive) or precompiled.
+#[derive(Clone, Copy)]
+enum Pat<'a> {
+    Text(&'a str),
+    Compiled(&'a IfPat),
+}
+
+impl Pat<'_> {
+    fn matches(self, bits: u128, dev: &str) -> bool {
+        match self {
+            Pat::Text(p) => iface_matches(p, dev),
+            Pat::Compiled(p) => p.matches(bits, dev),
+        }
+    }
 }
 
 fn set_key(pkt: &Packet, flags: &[bool]) -> (IpAddr, Option<(u8, u16)>) {
@@ -294,8 +383,8 @@ fn set_key(pkt: &Packet, flags: &[bool]) -> (IpAddr, Option<(u8, u16)>) {
 enum CMatch {
     Src(bool, IpNet),
     Dst(bool, IpNet),
-    In(bool, String),
-    Out(bool, String),
+    In(bool, IfPat),
+    Out(bool, IfPat),
     Proto(bool, Option<u8>),
     Fragment(bool),
     /// Module option that needs the packet's protocol to be this one.
@@ -306,8 +395,8 @@ enum CMatch {
     Multiport(bool, PortDir, Vec<(u16, u16)>),
     State(bool, u8),
     Mac(bool, [u8; 6]),
-    PhysIn(bool, String),
-    PhysOut(bool, String),
+    PhysIn(bool, IfPat),
+    PhysOut(bool, IfPat),
     IsBridged(bool),
     IsIn(bool),
     IsOut(bool),
@@ -351,6 +440,69 @@ struct CChain {
     /// Some for built-in chains.
     policy: Option<String>,
     rules: Vec<CRule>,
+    index: Option<ChainIndex>,
+}
+
+/// Device kinds a rule can be keyed on: `-i`, `-o`, `--physdev-in`, `--physdev-out`.
+const KEY_KINDS: usize = 4;
+
+/// Per-chain dispatch: rules that require one exact device name (not negated,
+/// no wildcard) are filed under that name, so a long chain of per-port rules is
+/// narrowed to the few that can match. Rule order is kept by sorting.
+#[derive(Clone, Debug, Default)]
+struct ChainIndex {
+    unkeyed: Vec<u32>,
+    keyed: [HashMap<u128, Vec<u32>>; KEY_KINDS],
+}
+
+impl ChainIndex {
+    fn build(rules: &[CRule]) -> ChainIndex {
+        let mut ix = ChainIndex::default();
+        for (i, r) in rules.iter().enumerate() {
+            // Only matches evaluated before any unknown one may key the rule:
+            // skipping the rule must not hide an unknown match it would reach.
+            let key = r
+                .base
+                .iter()
+                .chain(&r.mods)
+                .take_while(|m| !matches!(m, CMatch::Unknown(_)))
+                .find_map(|m| match m {
+                    CMatch::In(false, p) => p.exact_bits().map(|b| (0, b)),
+                    CMatch::Out(false, p) => p.exact_bits().map(|b| (1, b)),
+                    CMatch::PhysIn(false, p) => p.exact_bits().map(|b| (2, b)),
+                    CMatch::PhysOut(false, p) => p.exact_bits().map(|b| (3, b)),
+                    _ => None,
+                });
+            match key {
+                Some((k, b)) => ix.keyed[k].entry(b).or_default().push(i as u32),
+                None => ix.unkeyed.push(i as u32),
+            }
+        }
+        ix
+    }
+
+    /// Rules that can match, in order; None to scan the whole chain.
+    fn candidates(&self, v: &View) -> Option<Vec<u32>> {
+        // Without a physdev-in name a --physdev-in rule may still match (the
+        // kernel skips that test): scan everything.
+        if v.phys_in.is_none() && !self.keyed[2].is_empty() {
+            return None;
+        }
+        let keys = [
+            Some(v.in_bits),
+            Some(v.out_bits),
+            v.phys_in.map(|_| v.phys_in_bits),
+            v.phys_out.map(|_| v.phys_out_bits),
+        ];
+        let mut out = self.unkeyed.clone();
+        for (k, key) in keys.iter().enumerate() {
+            if let Some(list) = key.and_then(|b| self.keyed[k].get(&b)) {
+                out.extend_from_slice(list);
+            }
+        }
+        out.sort_unstable();
+        Some(out)
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -383,8 +535,8 @@ fn compile_opt(m: &str, o: &MatchOpt, sets: &IpsetStore, out: &mut Vec<CMatch>, 
         MatchOpt::Multiport(n, d, _, v) => CMatch::Multiport(*n, *d, v.value.clone()),
         MatchOpt::State(n, v) => CMatch::State(*n, v.value.0),
         MatchOpt::MacSource(n, v) => CMatch::Mac(*n, v.value),
-        MatchOpt::PhysdevIn(n, v) => CMatch::PhysIn(*n, v.clone()),
-        MatchOpt::PhysdevOut(n, v) => CMatch::PhysOut(*n, v.clone()),
+        MatchOpt::PhysdevIn(n, v) => CMatch::PhysIn(*n, IfPat::new(v)),
+        MatchOpt::PhysdevOut(n, v) => CMatch::PhysOut(*n, IfPat::new(v)),
         MatchOpt::PhysdevIsBridged(n) => CMatch::IsBridged(*n),
         MatchOpt::PhysdevIsIn(n) => CMatch::IsIn(*n),
         MatchOpt::PhysdevIsOut(n) => CMatch::IsOut(*n),
@@ -426,6 +578,7 @@ fn compile_table(t: &Table, sets: &IpsetStore, fam: Family) -> Result<CTable, En
             name: c.name.clone(),
             policy: c.policy.clone(),
             rules: Vec::new(),
+            index: None,
         });
     }
     for r in t.rules() {
@@ -437,8 +590,8 @@ fn compile_table(t: &Table, sets: &IpsetStore, fam: Family) -> Result<CTable, En
             match p {
                 Part::Src(n, v) => base.push(CMatch::Src(*n, v.value)),
                 Part::Dst(n, v) => base.push(CMatch::Dst(*n, v.value)),
-                Part::InIface(n, v) => base.push(CMatch::In(*n, v.clone())),
-                Part::OutIface(n, v) => base.push(CMatch::Out(*n, v.clone())),
+                Part::InIface(n, v) => base.push(CMatch::In(*n, IfPat::new(v))),
+                Part::OutIface(n, v) => base.push(CMatch::Out(*n, IfPat::new(v))),
                 Part::Proto(n, v) => base.push(CMatch::Proto(*n, v.value)),
                 Part::Fragment(n) => base.push(CMatch::Fragment(*n)),
                 Part::Module(m) => {
@@ -562,6 +715,22 @@ pub struct Engine {
     local_ips: Vec<IpAddr>,
 }
 
+/// Chains with at least this many rules get a [`ChainIndex`].
+const DEFAULT_INDEX_THRESHOLD: usize = 16;
+
+impl Compiled {
+    fn reindex(&mut self, threshold: usize) {
+        for t in self.tables.values_mut() {
+            for c in &mut t.chains {
+                c.index = (c.rules.len() >= threshold).then(|| ChainIndex::build(&c.rules));
+            }
+        }
+    }
+}
+
+/// A chain being walked: index, candidate rules (None: all), next position.
+type Frame = (usize, Option<Vec<u32>>, usize);
+
 /// What a table traversal decided.
 enum TableVerdict {
     Accept,
@@ -603,7 +772,16 @@ impl Engine {
             v6: compile(&rules.v6, Family::V6)?,
             ipsets: ipsets.clone(),
             local_ips: Vec::new(),
-        })
+        }
+        .with_index_threshold(DEFAULT_INDEX_THRESHOLD))
+    }
+
+    /// Index chains with at least `n` rules by exact device name (0: every
+    /// chain; `usize::MAX`: none). Results never depend on it, only speed.
+    pub fn with_index_threshold(mut self, n: usize) -> Engine {
+        self.v4.reindex(n);
+        self.v6.reindex(n);
+        self
     }
 
     /// The host's own addresses, for `-m addrtype` LOCAL.
@@ -627,8 +805,8 @@ impl Engine {
         match m {
             CMatch::Src(n, net) => b(net.contains(&p.src) != *n),
             CMatch::Dst(n, net) => b(net.contains(&p.dst) != *n),
-            CMatch::In(n, pat) => b(iface_matches(pat, v.in_dev) != *n),
-            CMatch::Out(n, pat) => b(iface_matches(pat, v.out_dev) != *n),
+            CMatch::In(n, pat) => b(pat.matches(v.in_bits, v.in_dev) != *n),
+            CMatch::Out(n, pat) => b(pat.matches(v.out_bits, v.out_dev) != *n),
             CMatch::Proto(n, pr) => b(pr.is_none_or(|x| x == p.proto) != *n),
             CMatch::Fragment(n) => b(*n),
             CMatch::Sport(n, r, pr) => b(p.proto == *pr && in_range(p.sport, *r) != *n),
@@ -650,8 +828,8 @@ impl Engine {
             }
             CMatch::State(n, s) => b((s & v.state != 0) != *n),
             CMatch::Mac(n, mac) => b(p.src_mac.is_some_and(|m| m.0 == *mac) != *n),
-            CMatch::PhysIn(n, d) => b(physdev_opt(v, PhysOpt::In(d), *n)),
-            CMatch::PhysOut(n, d) => b(physdev_opt(v, PhysOpt::Out(d), *n)),
+            CMatch::PhysIn(n, d) => b(physdev_opt(v, PhysOpt::In(Pat::Compiled(d)), *n)),
+            CMatch::PhysOut(n, d) => b(physdev_opt(v, PhysOpt::Out(Pat::Compiled(d)), *n)),
             CMatch::IsBridged(n) => b(physdev_opt(v, PhysOpt::IsBridged, *n)),
             CMatch::IsIn(n) => b(physdev_opt(v, PhysOpt::IsIn, *n)),
             CMatch::IsOut(n) => b(physdev_opt(v, PhysOpt::IsOut, *n)),
@@ -687,14 +865,25 @@ impl Engine {
     }
 
     fn run_table(&self, t: &CTable, start: usize, v: &mut View, walk: &mut Walk) -> TableVerdict {
-        // Stack of (chain, next rule index); a goto replaces the top frame.
-        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        // Frames: chain, its candidate rules (None: all), next position; a goto
+        // replaces the top frame.
+        let frame = |ci: usize, v: &View| -> Frame {
+            let cand = t.chains[ci].index.as_ref().and_then(|ix| ix.candidates(v));
+            (ci, cand, 0)
+        };
+        let mut stack: Vec<Frame> = vec![frame(start, v)];
         loop {
-            let Some(&mut (ci, ref mut ri)) = stack.last_mut() else {
+            let Some((ci, cand, pos)) = stack.last_mut() else {
                 return TableVerdict::Accept;
             };
+            let ci = *ci;
             let chain = &t.chains[ci];
-            let Some(rule) = chain.rules.get(*ri) else {
+            let ri = match cand {
+                None => Some(*pos),
+                Some(c) => c.get(*pos).map(|&r| r as usize),
+            };
+            *pos = pos.saturating_add(1);
+            let Some((ri, rule)) = ri.and_then(|ri| chain.rules.get(ri).map(|r| (ri, r))) else {
                 let n = chain.rules.len() + 1;
                 if stack.len() == 1 {
                     return policy_step(
@@ -715,8 +904,7 @@ impl Engine {
                 stack.pop();
                 continue;
             };
-            let num = *ri + 1;
-            *ri += 1;
+            let num = ri + 1;
             if !self.rule_matches(rule, v, walk) {
                 continue;
             }
@@ -744,15 +932,16 @@ impl Engine {
                     }
                     stack.pop();
                 }
-                CTarget::Jump(j) => stack.push((*j, 0)),
+                CTarget::Jump(j) => stack.push(frame(*j, v)),
                 CTarget::Goto(j) => {
                     if stack.len() == 1 {
                         // Goto from a built-in chain: its end leads to the policy.
-                        stack.push((*j, 0));
-                        stack[0].1 = usize::MAX;
+                        stack[0].1 = None;
+                        stack[0].2 = usize::MAX;
+                        stack.push(frame(*j, v));
                     } else {
                         let top = stack.len() - 1;
-                        stack[top] = (*j, 0);
+                        stack[top] = frame(*j, v);
                     }
                 }
                 CTarget::Ct {
@@ -1096,8 +1285,8 @@ impl<'a> Naive<'a> {
             }
             MatchOpt::State(n, s) => (s.value.0 & v.state != 0) != *n,
             MatchOpt::MacSource(n, m) => p.src_mac.is_some_and(|x| x.0 == m.value) != *n,
-            MatchOpt::PhysdevIn(n, d) => physdev_opt(v, PhysOpt::In(d), *n),
-            MatchOpt::PhysdevOut(n, d) => physdev_opt(v, PhysOpt::Out(d), *n),
+            MatchOpt::PhysdevIn(n, d) => physdev_opt(v, PhysOpt::In(Pat::Text(d)), *n),
+            MatchOpt::PhysdevOut(n, d) => physdev_opt(v, PhysOpt::Out(Pat::Text(d)), *n),
             MatchOpt::PhysdevIsBridged(n) => physdev_opt(v, PhysOpt::IsBridged, *n),
             MatchOpt::PhysdevIsIn(n) => physdev_opt(v, PhysOpt::IsIn, *n),
             MatchOpt::PhysdevIsOut(n) => physdev_opt(v, PhysOpt::IsOut, *n),
@@ -1208,4 +1397,31 @@ pub fn format_trace(trace: &PacketTrace) -> String {
         trace.zone
     ));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn masked_name_compare_equals_string_compare(
+            dev in "[ab0-]{0,18}",
+            pat in "[ab0-]{0,18}\\+?",
+        ) {
+            let fast = IfPat::new(&pat).matches(name_bits(&dev), &dev);
+            prop_assert_eq!(fast, iface_matches(&pat, &dev), "{} vs {}", pat, dev);
+        }
+    }
+
+    #[test]
+    fn name_patterns() {
+        let m = |p: &str, d: &str| IfPat::new(p).matches(name_bits(d), d);
+        assert!(m("tap11111111-22", "tap11111111-22"));
+        assert!(!m("tap11111111-2", "tap11111111-22"));
+        assert!(m("tap+", "tap11111111-22"));
+        assert!(m("+", ""));
+        assert!(!m("eth0", ""));
+    }
 }

@@ -376,6 +376,15 @@ pub fn quote(s: &str) -> String {
     q
 }
 
+/// A name as one token: quoted only if it would not survive tokenizing bare.
+pub fn word(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\') {
+        std::borrow::Cow::Owned(quote(s))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 // ---------------------------------------------------------------- value parsers
 
 /// Protocol number of a name (or a decimal number); `all` is None.
@@ -1119,12 +1128,14 @@ impl fmt::Display for MatchOpt {
             MatchOpt::Multiport(n, _, name, v) => write!(f, "{}{name} {v}", neg_str(*n)),
             MatchOpt::State(n, v) => write!(f, "{}--STATE {v}", neg_str(*n)),
             MatchOpt::MacSource(n, v) => write!(f, "{}--mac-source {v}", neg_str(*n)),
-            MatchOpt::PhysdevIn(n, v) => write!(f, "{}--physdev-in {v}", neg_str(*n)),
-            MatchOpt::PhysdevOut(n, v) => write!(f, "{}--physdev-out {v}", neg_str(*n)),
+            MatchOpt::PhysdevIn(n, v) => write!(f, "{}--physdev-in {}", neg_str(*n), word(v)),
+            MatchOpt::PhysdevOut(n, v) => write!(f, "{}--physdev-out {}", neg_str(*n), word(v)),
             MatchOpt::PhysdevIsBridged(n) => write!(f, "{}--physdev-is-bridged", neg_str(*n)),
             MatchOpt::PhysdevIsIn(n) => write!(f, "{}--physdev-is-in", neg_str(*n)),
             MatchOpt::PhysdevIsOut(n) => write!(f, "{}--physdev-is-out", neg_str(*n)),
-            MatchOpt::MatchSet(n, name, fl) => write!(f, "{}--match-set {name} {fl}", neg_str(*n)),
+            MatchOpt::MatchSet(n, name, fl) => {
+                write!(f, "{}--match-set {} {fl}", neg_str(*n), word(name))
+            }
             MatchOpt::Comment(v) => write!(f, "--comment {v}"),
             MatchOpt::SrcRange(n, v) => write!(f, "{}--src-range {v}", neg_str(*n)),
             MatchOpt::DstRange(n, v) => write!(f, "{}--dst-range {v}", neg_str(*n)),
@@ -1138,7 +1149,7 @@ impl fmt::Display for MatchOpt {
 
 impl fmt::Display for ModuleMatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "-m {}", self.name)?;
+        write!(f, "-m {}", word(&self.name))?;
         for o in &self.opts {
             let s = o.to_string();
             // `--state` vs `--ctstate` depends on the module.
@@ -1175,9 +1186,9 @@ impl fmt::Display for Target {
             Target::Trace => f.write_str("TRACE"),
             Target::Reject(None) => f.write_str("REJECT"),
             Target::Reject(Some(w)) => write!(f, "REJECT --reject-with {w}"),
-            Target::Chain(c) => f.write_str(c),
+            Target::Chain(c) => f.write_str(&word(c)),
             Target::Log(a) => join(f, "LOG", a),
-            Target::Other(n, a) => join(f, n, a),
+            Target::Other(n, a) => join(f, &word(n), a),
             Target::Ct(opts) => {
                 f.write_str("CT")?;
                 for o in opts {
@@ -1205,13 +1216,13 @@ impl fmt::Display for Part {
         match self {
             Part::Src(n, v) => write!(f, "{}-s {v}", neg_str(*n)),
             Part::Dst(n, v) => write!(f, "{}-d {v}", neg_str(*n)),
-            Part::InIface(n, v) => write!(f, "{}-i {v}", neg_str(*n)),
-            Part::OutIface(n, v) => write!(f, "{}-o {v}", neg_str(*n)),
+            Part::InIface(n, v) => write!(f, "{}-i {}", neg_str(*n), word(v)),
+            Part::OutIface(n, v) => write!(f, "{}-o {}", neg_str(*n), word(v)),
             Part::Proto(n, v) => write!(f, "{}-p {v}", neg_str(*n)),
             Part::Fragment(n) => write!(f, "{}-f", neg_str(*n)),
             Part::Module(m) => write!(f, "{m}"),
             Part::Jump(t) => write!(f, "-j {t}"),
-            Part::Goto(c) => write!(f, "-g {c}"),
+            Part::Goto(c) => write!(f, "-g {}", word(c)),
         }
     }
 }
@@ -1221,7 +1232,7 @@ impl fmt::Display for Rule {
         if let Some(c) = &self.counters {
             write!(f, "{c} ")?;
         }
-        write!(f, "-A {}", self.chain)?;
+        write!(f, "-A {}", word(&self.chain))?;
         for p in &self.parts {
             write!(f, " {p}")?;
         }

@@ -19,12 +19,18 @@ fn run_all(rules: &str, pkts: &[&str], local: &[IpAddr]) -> Vec<PacketTrace> {
     let eng = Engine::new(&rs, &sets)
         .unwrap()
         .with_local_ips(local.to_vec());
-    let (mut c1, mut c2) = (Conntrack::new(), Conntrack::new());
+    let indexed = eng.clone().with_index_threshold(0);
+    let (mut c1, mut c2, mut c3) = (Conntrack::new(), Conntrack::new(), Conntrack::new());
     pkts.iter()
         .map(|kv| {
             let (p, path) = Packet::parse_kv_path(kv).unwrap();
             let path = path.unwrap_or_else(|| PathKind::default_for(&p));
             let a = eng.eval(&mut c1, &p, path);
+            assert_eq!(
+                a,
+                indexed.eval(&mut c3, &p, path),
+                "index changed the result for {kv}"
+            );
             let b = eval_naive(
                 rs.get(netfilter::ruleset::Family::of(&p.src)),
                 &sets,
@@ -212,6 +218,11 @@ fn physdev() {
         accepts("-m physdev ! --physdev-is-bridged", &[br, routed]),
         [false, true]
     );
+    // Sent by the host onto a bridge: no in port, so --physdev-in is skipped
+    // (matches) once the frame has bridge info, in POSTROUTING.
+    let rules = "*mangle\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -m physdev --physdev-in tap9 -j DROP\nCOMMIT\n";
+    let local_out = "out=qbr1 physdev_out=tap1 src=192.0.2.1 dst=203.0.113.8 proto=udp path=out";
+    assert_eq!(run_all(rules, &[local_out], &[])[0].verdict, Verdict::Drop);
     // The out port is unknown in PREROUTING: physdev-out never matches there.
     let rules = "*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m physdev --physdev-out qvb1 -j DROP\nCOMMIT\n";
     assert_eq!(run_all(rules, &[br], &[])[0].verdict, Verdict::Accept);

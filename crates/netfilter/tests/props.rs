@@ -279,7 +279,13 @@ fn a_ruleset() -> impl Strategy<Value = String> {
             .prop_map(|(m, t)| format!("-A PREROUTING {m} {t}")),
         0..3,
     );
-    let mangle = prop::collection::vec(a_rule("PREROUTING".into(), NCHAINS, NCHAINS), 0..2);
+    let mangle = prop::collection::vec(
+        prop_oneof![
+            a_rule("PREROUTING".into(), NCHAINS, NCHAINS),
+            a_rule("POSTROUTING".into(), NCHAINS, NCHAINS)
+        ],
+        0..3,
+    );
     let fwd = prop::collection::vec(a_rule("FORWARD".into(), NCHAINS, NCHAINS), 0..5);
     let fwd_jumps = prop::collection::vec(
         (a_match(), 0..NCHAINS, prop::bool::ANY)
@@ -296,7 +302,7 @@ fn a_ruleset() -> impl Strategy<Value = String> {
                 t += &r;
                 t.push('\n');
             }
-            t += "COMMIT\n*mangle\n:PREROUTING ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n";
+            t += "COMMIT\n*mangle\n:PREROUTING ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n";
             for r in mangle {
                 t += &r;
                 t.push('\n');
@@ -331,6 +337,8 @@ fn a_packet() -> impl Strategy<Value = String> {
             "in=qbr1 out=qbr1 physdev_in=tap1 physdev_out=qvb1",
             "in=qbr1 out=qbr1 physdev_in=qvb1 physdev_out=tap1",
             "in=eth0 path=in",
+            "in=qbr1 physdev_in=tap1 path=in",
+            "out=qbr1 physdev_out=tap1 path=out",
             "out=eth1 path=out",
         ]),
         (
@@ -368,14 +376,18 @@ proptest! {
         let sets = IpsetStore::parse(SETS).unwrap();
         let local = vec!["198.51.100.1".parse().unwrap()];
         let eng = Engine::new(&rs, &sets).unwrap().with_local_ips(local.clone());
-        let (mut c1, mut c2) = (Conntrack::new(), Conntrack::new());
+        // Every chain indexed by device name, so the dispatch index is exercised.
+        let indexed = eng.clone().with_index_threshold(0);
+        let (mut c1, mut c2, mut c3) = (Conntrack::new(), Conntrack::new(), Conntrack::new());
         for (i, kv) in pkts.iter().enumerate() {
             let (mut p, path) = Packet::parse_kv_path(kv).unwrap();
             p.time = i as f64 * 0.1;
             let path = path.unwrap_or_else(|| PathKind::default_for(&p));
             let a = eng.eval(&mut c1, &p, path);
             let b = eval_naive(&rs.v4, &sets, &mut c2, &p, path, &local);
-            prop_assert_eq!(a, b, "packet {}", kv);
+            let c = indexed.eval(&mut c3, &p, path);
+            prop_assert_eq!(&a, &b, "packet {}", kv);
+            prop_assert_eq!(&c, &b, "indexed, packet {}", kv);
         }
     }
 }
