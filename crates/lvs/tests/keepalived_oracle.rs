@@ -36,11 +36,14 @@ impl Netns {
             return None;
         }
         let ns = Netns(name);
-        let link = [
-            "-n", &ns.0, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1",
-        ];
-        if !ok(Command::new("ip").args(link)) {
-            return None;
+        // eth0..eth3: the interfaces the fixtures and Debian samples name.
+        for (a, b) in [("eth0", "eth1"), ("eth2", "eth3")] {
+            let link = [
+                "-n", &ns.0, "link", "add", a, "type", "veth", "peer", "name", b,
+            ];
+            if !ok(Command::new("ip").args(link)) {
+                return None;
+            }
         }
         Some(ns)
     }
@@ -345,4 +348,55 @@ fn mutated_fixtures_match_keepalived() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n----\n"));
+}
+
+/// The Debian samples vipwire accepts must also pass `keepalived -t`.
+#[test]
+fn accepted_debian_samples_pass_keepalived() {
+    let dir = Path::new("/usr/share/doc/keepalived/samples");
+    if !keepalived_available() || !is_root() || !dir.is_dir() {
+        eprintln!("SKIPPED samples oracle: needs keepalived, its samples and root");
+        return;
+    }
+    let Some(ns) = Netns::new() else {
+        eprintln!("SKIPPED samples oracle: cannot create a network namespace");
+        return;
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("keepalived.conf"))
+        })
+        .collect();
+    files.sort();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for f in &files {
+        let Ok(c) = parse_file(f) else { continue };
+        checked += 1;
+        let rc = ns.keepalived_check(f);
+        if rc == 6 {
+            // Script security (which users exist, enable_script_security): not modelled.
+            eprintln!(
+                "{}: keepalived script security error (rc 6), not compared",
+                f.display()
+            );
+            continue;
+        }
+        if c.passes_keepalived_check() != (rc == 0) {
+            failures.push(format!(
+                "{}: keepalived rc={rc}, ours {:?}",
+                f.display(),
+                c.config_errors
+            ));
+        }
+    }
+    eprintln!(
+        "samples oracle: {checked} accepted samples checked, {} disagree",
+        failures.len()
+    );
+    assert!(checked > 0, "no sample accepted");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
