@@ -113,7 +113,11 @@ class Lab:
                 'net.ipv6.conf.default.disable_ipv6=1'], ns=v)
         cmds = ['link add br-int type bridge nf_call_iptables 0 nf_call_ip6tables 0 '
                 'stp_state 0 forward_delay 0 mcast_snooping 0',
-                'link set br-int multicast off up']
+                'link set br-int multicast off up',
+                # One local address so the FIB local table exists, as on a real
+                # host: without it addrtype calls every address BROADCAST
+                # (kernel net/ipv4/fib_frontend.c __inet_dev_addr_type).
+                'addr add 192.0.2.254/32 dev br-int']
         vm_cmds = []
         for i, p in enumerate(self.ports):
             d = dev_names(p['id'])

@@ -343,7 +343,7 @@ def eui64(mac):
 
 # ---------------------------------------------------------------- handwritten
 
-def handwritten_ruleset(rng, ports):
+def handwritten_ruleset(rng, ports, nat=True):
     """Random rules over every supported match and target, both families."""
     d = [port_sfx(p['id']) for p in ports]
     sets4 = {'vwk-net4': ['203.0.113.0/28', '203.0.113.240/29', '198.51.100.0/24'],
@@ -359,7 +359,7 @@ def handwritten_ruleset(rng, ports):
         kind = 'hash:net' if 'net' in n else 'hash:ip'
         ipset.append('create %s %s family inet6 hashsize 1024 maxelem 65536' % (n, kind))
         ipset += ['add %s %s' % (n, x) for x in m]
-    texts = [_hand_family(rng, ports, d, v6, list((sets6 if v6 else sets4).keys()))
+    texts = [_hand_family(rng, ports, d, v6, list((sets6 if v6 else sets4).keys()), nat)
              for v6 in (False, True)]
     return texts[0], texts[1], '\n'.join(ipset) + '\n'
 
@@ -458,7 +458,7 @@ def _hand_rule(rng, ports, d, v6, sets, chain, targets, pre=False):
     return ' '.join(['-A', chain] + ms + ['-j ' + rng.choice(targets)])
 
 
-def _hand_family(rng, ports, d, v6, sets):
+def _hand_family(rng, ports, d, v6, sets, nat=True):
     rej = 'REJECT --reject-with ' + ('icmp6-adm-prohibited' if v6 else 'icmp-admin-prohibited')
     lines = ['*raw', ':PREROUTING ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':vwk-raw - [0:0]',
              # skb->mark survives the qvb->qvo veth inside one netns; reset it so
@@ -485,7 +485,7 @@ def _hand_family(rng, ports, d, v6, sets):
     for _ in range(rng.randint(0, 1)):
         lines.append(_hand_rule(rng, ports, d, v6, sets, 'FORWARD', ['ACCEPT', 'DROP']))
     lines.append('COMMIT')
-    if rng.random() < 0.4:
+    if rng.random() < 0.4 and nat:
         lines += ['*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]',
                   ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]']
         for _ in range(rng.randint(1, 2)):
