@@ -1,7 +1,8 @@
 //! Scheduler tests: pinned pick sequences per kernel scheduler.
 //!
 //! Expected sh/dh/mh values come from an independent Python model of the same
-//! kernel code (hash_32, the bucket fill, hsiphash SipHash-1-3, Maglev fill).
+//! kernel code (hash_32, the bucket fill, hsiphash SipHash-1-3, Maglev fill):
+//! tests/ref/sched_ref.py.
 
 use super::*;
 use std::net::Ipv4Addr;
