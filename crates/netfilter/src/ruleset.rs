@@ -4,6 +4,11 @@
 //! back the same text (tokens joined by one space, as iptables-save writes them).
 //! Matches and targets the model does not know are kept as raw tokens and printed
 //! back; the engine reports them when a packet reaches them.
+//!
+//! Accepted forms are those iptables-save writes: module options follow their
+//! `-m NAME`, negation comes before the option (`! -s X`, `-m tcp ! --dport 22`).
+//! The old `-s ! X` form is an error. Long option names (`--source`) are read
+//! and printed in their short form.
 
 use ipnet::IpNet;
 use std::fmt;
