@@ -2,8 +2,9 @@
 //! `iptables_save` and `ip6tables_save` are restored into a throw-away network
 //! namespace, then `ipset save -sorted` / `iptables-save` are read back and must
 //! equal the rendered text (minus `#` lines, counters and ipset's random initval).
-//! Done for iptables-nft and iptables-legacy. For legacy, the tables are restored
-//! in Neutron's order (filter, nat, raw), which decides how the kernel lists them.
+//! Done for iptables-nft and iptables-legacy. Like the agent, the test first runs
+//! `iptables-save -t raw` and restores the tables in Neutron's order (filter,
+//! nat, raw); with legacy iptables that decides how the kernel lists them.
 //! Skips, with a message, when not root or the tools are missing.
 
 use std::fs;
@@ -175,8 +176,11 @@ fn check_flavor(flavor: SaveFlavor) {
                 let input = in_order(text, &["filter", "nat", "raw"]);
                 ns.run(&[&format!("{tool}-restore")], Some(&input))
             };
+            // The agent's firewall reads the IPv4 raw table when it starts;
+            // with legacy iptables that creates the table (and fixes the order).
             let steps = ns
-                .run(&["ipset", "restore"], Some(&r.ipset_save))
+                .run(&[&format!("{v4}-save"), "-t", "raw"], None)
+                .and_then(|_| ns.run(&["ipset", "restore"], Some(&r.ipset_save)))
                 .and_then(|_| restore(v4, &r.iptables_save))
                 .and_then(|_| restore(v6, &r.ip6tables_save));
             if let Err(e) = steps {

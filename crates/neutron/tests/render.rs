@@ -248,3 +248,67 @@ proptest! {
         }
     }
 }
+
+/// The agent asks for device info 20 ports at a time and merges the answers
+/// with dict.update: a remote group named again by the 21st port keeps only
+/// that port's ethertypes, so the IPv4 set and rule vanish (seen with the real
+/// Neutron 29.0.0 agent).
+#[test]
+fn remote_group_ethertypes_follow_the_last_chunk() {
+    let remote = |e: Ethertype| SecurityGroupRule {
+        ethertype: e,
+        remote_group_id: Some("r".into()),
+        ..SecurityGroupRule::default()
+    };
+    let mut g4 = group();
+    g4.rules.push(remote(Ethertype::IPv4));
+    let mut g6 = group();
+    g6.id = "g6".into();
+    g6.rules.push(remote(Ethertype::IPv6));
+    let mut c = Cloud {
+        security_groups: vec![g4, g6],
+        ..Cloud::default()
+    };
+    for i in 0..21 {
+        let mut p = port(
+            &format!("{i:02}000000-0000-4000-8000-000000000000"),
+            "h",
+            "fa:16:3e:00:00:01",
+            "192.0.2.1",
+        );
+        if i == 20 {
+            p.security_groups = vec!["g6".into()];
+        }
+        c.ports.push(p);
+    }
+    let r = render_host(&c, "h").unwrap();
+    assert!(!r.ipset_save.contains("NIPv4r"), "{}", r.ipset_save);
+    assert!(r.ipset_save.contains("create NIPv6r "), "{}", r.ipset_save);
+    assert!(!r.iptables_save.contains("--match-set"));
+    // With 20 ports there is one chunk and the IPv4 set stays.
+    c.ports.pop();
+    let r = render_host(&c, "h").unwrap();
+    assert!(r.ipset_save.contains("create NIPv4r "), "{}", r.ipset_save);
+    assert!(r
+        .iptables_save
+        .contains("-m set --match-set NIPv4r src -j RETURN"));
+}
+
+#[test]
+fn legacy_empty_host_shows_the_raw_table_the_agent_read() {
+    use neutron::firewall::iptables_hybrid::{render_host_with, RenderOptions};
+    use neutron::firewall::SaveFlavor;
+    let r = render_host_with(
+        &Cloud::default(),
+        "h",
+        &RenderOptions {
+            flavor: SaveFlavor::Legacy,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        r.iptables_save,
+        "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+    );
+    assert!(r.ip6tables_save.is_empty());
+}

@@ -39,10 +39,14 @@ impl FirewallDriver {
 }
 
 /// Which iptables build prints the rules. They print rules and chains the same
-/// way but list tables in a different order (checked on iptables 1.8.9):
-/// nft in its fixed table order (raw, filter, nat); legacy in the kernel's
-/// table list, newest first, and Neutron restores filter, nat, raw in that
-/// order into a fresh namespace, so raw, nat, filter.
+/// way but list tables in a different order (checked on iptables 1.8.9 and
+/// against the real agent in a fresh namespace):
+/// - nft: its fixed table order, raw, filter, nat;
+/// - legacy: the kernel's table list, newest table first. The agent's firewall
+///   runs `iptables-save -t raw` when it starts (ip_conntrack's zone map), which
+///   creates the IPv4 raw table; its first restore then creates filter and nat
+///   (tables sorted by name): IPv4 nat, filter, raw. IPv6 gets no early save:
+///   raw, nat, filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SaveFlavor {
     /// `iptables-nft-save` (Debian 12's default `iptables`).
@@ -53,10 +57,12 @@ pub enum SaveFlavor {
 }
 
 impl SaveFlavor {
-    pub fn table_order(self) -> &'static [&'static str] {
-        match self {
-            SaveFlavor::Nft => &["raw", "filter", "nat"],
-            SaveFlavor::Legacy => &["raw", "nat", "filter"],
+    /// Tables in the order `iptables-save` (`ipv6` false) or `ip6tables-save` lists them.
+    pub fn table_order(self, ipv6: bool) -> &'static [&'static str] {
+        match (self, ipv6) {
+            (SaveFlavor::Nft, _) => &["raw", "filter", "nat"],
+            (SaveFlavor::Legacy, false) => &["nat", "filter", "raw"],
+            (SaveFlavor::Legacy, true) => &["raw", "nat", "filter"],
         }
     }
 }
