@@ -12,6 +12,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod director_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "vipwire",
@@ -92,6 +94,8 @@ enum Command {
         #[arg(long)]
         fail_on_drop: bool,
     },
+    /// Run the director (VRRP + DR/NAT/TUN forwarding) from a keepalived.conf.
+    Director(director_cmd::DirectorArgs),
 }
 
 fn main() -> ExitCode {
@@ -230,6 +234,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Director(args) => director_cmd::run(args),
     }
 }
 

@@ -1,1 +1,7 @@
-//! wire crate (being built).
+//! Packet formats as typed views over byte buffers, each with a parse/emit pair
+//! and byte-vector tests beside it (in the style of smoltcp's `wire`).
+//!
+//! Modules: [`checksum`] (RFC 1071 sum, RFC 1624 incremental update),
+//! [`ethernet`], [`arp`], [`ipv4`], [`tcp`], [`udp`], [`icmp`], [`vrrp`].
+
+pub mod checksum;

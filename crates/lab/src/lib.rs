@@ -1,0 +1,2 @@
+//! The real-kernel lab: network namespaces, veth pairs and bridges that the
+//! integration tests build, always torn down (even on failure).
