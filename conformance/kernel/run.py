@@ -120,6 +120,7 @@ class Stats:
         self.t_load = self.t_pkt = 0.0
         self.ctstates = Counter()
         self.fates = Counter()
+        self.kinds = Counter()
 
     def coverage(self):
         return 'coverage: kernel %s; vipwire ctstate per crossing %s' % (
@@ -159,7 +160,19 @@ def run_scenario(lab, tracer, sc, stats, args, failures_dir):
             lines.append(crossing_line(p, ports, 'ingress', tp))
         recs.append(rec)
     stats.t_pkt += time.monotonic() - t0
-    traces = tracer.run(rules_text, ipsets_text, lines)
+    try:
+        traces = tracer.run(rules_text, ipsets_text, lines)
+    except RuntimeError as e:
+        # vipwire refused the input: every packet of the scenario disagrees
+        print('FAIL scenario %s: %d packets, vipwire error: %s' % (sc['name'], len(recs), e))
+        stats.failed += len(recs)
+        stats.scenarios += 1
+        stats.scen_failed += 1
+        stats.kinds['vipwire error'] += len(recs)
+        if failures_dir:
+            save_case(failures_dir, sc, recs, None, list(range(len(recs))), rules_text,
+                      ipsets_text)
+        return len(recs)
     bad = compare_all(sc, recs, traces, lines, stats, args)
     if failures_dir and (bad or args.record):
         save_case(failures_dir, sc, recs, traces, bad, rules_text, ipsets_text)
@@ -184,6 +197,11 @@ def compare_all(sc, recs, traces, lines, stats, args):
             stats.passed += 1
             continue
         stats.failed += 1
+        diff = {key for key in set(steps) | set(rec['counted'])
+                if steps.get(key, 0) != rec['counted'].get(key, 0)}
+        kind = ('verdict ' if vv != rec['kernel'] else '') + \
+            '+'.join(sorted({key[0] for key in diff}))
+        stats.kinds[kind.strip() or 'verdict'] += 1
         bad.append(k)
         if len(bad) <= args.show:
             show_failure(sc, k, rec, tr, lines, steps)
@@ -244,7 +262,7 @@ def save_case(d, sc, recs, traces, bad, rules_text, ipsets_text):
         'kernel': [{'t': round(r['t'], 3), 'verdicts': [verdict_word(x) for x in r['kernel']],
                     'counted': sorted('%s:%s:%s x%d' % (k + (n,)) for k, n in r['counted'].items())}
                    for r in recs],
-        'vipwire': [[{'verdict': traces[i]['verdict'], 'ctstate': traces[i].get('ctstate'),
+        'vipwire': None if traces is None else [[{'verdict': traces[i]['verdict'], 'ctstate': traces[i].get('ctstate'),
                       'zone': traces[i].get('zone'),
                       'steps': ['%s:%s:%s:%s' % (s['table'], s['chain'], s['kind'], s['rule_num'])
                                 for s in traces[i].get('path', [])]}
@@ -302,6 +320,77 @@ def replay_recorded(args):
     return 1 if stats.failed else 0
 
 
+def case_ports(case, host):
+    """Lab ports for the case's ports bound to `host` (device names unique)."""
+    ports, names = [], set()
+    for i, p in enumerate(sorted(case.get('ports', []), key=lambda p: p['id'])):
+        if p.get('binding:host_id') != host:
+            continue
+        name = dev_names(p['id'])['tap']
+        if name in names:
+            continue
+        names.add(name)
+        ips = [f['ip_address'] for f in p.get('fixed_ips', [])]
+        v4 = [a for a in ips if ':' not in a]
+        v6 = [a for a in ips if ':' in a]
+        ports.append({'id': p['id'], 'mac': p['mac_address'].lower(),
+                      'ip4': v4[0] if v4 else '203.0.113.%d' % (200 + len(ports)),
+                      'ip6': v6[0] if v6 else '2001:db8::%x' % (0x200 + len(ports))})
+    return ports
+
+
+def case_rules(args, path, name, host):
+    """(iptables, ip6tables, ipset) texts of a Neutron case: the real Neutron
+    oracle's expected output, or `vipwire rules` with --rules-source vipwire."""
+    if args.rules_source == 'expected':
+        d = os.path.join(args.expected, name)
+    else:
+        d = tempfile.mkdtemp(prefix='vwk-rules-')
+        sh([args.vipwire_rules, 'rules', '--neutron', path, '--host', host, '--out', d])
+    texts = []
+    for f in ('iptables.txt', 'ip6tables.txt', 'ipset.txt'):
+        p = os.path.join(d, f)
+        texts.append(open(p).read() if os.path.exists(p) else '')
+    return texts
+
+
+def run_neutron_cases(args, tracer, stats, tag):
+    """Every conformance/cases/*.json with its rules on its host: random
+    traffic between the case's ports on that host, --count packets in all."""
+    cases = sorted(f for f in os.listdir(args.cases) if f.endswith('.json'))
+    todo = []
+    for f in cases:
+        name = f[:-5]
+        hostf = os.path.join(args.cases, name + '.host')
+        host = open(hostf).read().strip() if os.path.exists(hostf) else 'compute-1'
+        if args.rules_source == 'expected' and not os.path.isdir(os.path.join(args.expected, name)):
+            print('SKIP case %s: no expected rules' % name)
+            continue
+        with open(os.path.join(args.cases, f)) as fh:
+            case = json.load(fh)
+        ports = case_ports(case, host)
+        if not ports:
+            print('SKIP case %s: no port on %s' % (name, host))
+            continue
+        # A peer VM with no Neutron chains (stands in for the router or a port of
+        # another host plugged here), so one-port hosts get traffic too.
+        ports.append({'id': 'fffffffe-9ee7-4000-8000-000000000001', 'mac': 'fa:16:3e:ff:ff:01',
+                      'ip4': '203.0.113.1', 'ip6': '2001:db8::1'})
+        todo.append((name, os.path.join(args.cases, f), host, ports))
+    rng = random.Random(args.seed)
+    for i, (name, path, host, ports) in enumerate(todo):
+        n = args.count // len(todo) + (1 if i < args.count % len(todo) else 0)
+        ipt4, ipt6, ipset = case_rules(args, path, name, host)
+        with Lab(tag, ports) as lab:
+            while n > 0:
+                k = min(n, args.per_scenario)
+                sc = {'name': 's%d-case-%s-%d' % (args.seed, name, n), 'ports': ports,
+                      'ipt4': ipt4, 'ipt6': ipt6, 'ipset': ipset,
+                      'packets': Traffic(rng, ports).sequence(k)}
+                run_scenario(lab, tracer, sc, stats, args, args.failures)
+                n -= k
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--count', type=int, default=2000, help='packets to inject')
@@ -317,6 +406,16 @@ def main():
     ap.add_argument('--show', type=int, default=5, help='details for at most N per scenario')
     ap.add_argument('--no-nat', action='store_true',
                     help='no nat table in hand-written rulesets')
+    ap.add_argument('--neutron-cases', action='store_true',
+                    help='run the Neutron conformance cases (--cases) with their rules '
+                    'instead of drawn rulesets')
+    ap.add_argument('--cases', default=os.path.join(ROOT, 'conformance', 'cases'))
+    ap.add_argument('--expected', default=os.path.join(ROOT, 'conformance', 'expected'),
+                    help='real-Neutron rules per case (from conformance/neutron_oracle.py)')
+    ap.add_argument('--rules-source', choices=['expected', 'vipwire'], default='expected',
+                    help='case rules: the oracle\'s expected output or `vipwire rules`')
+    ap.add_argument('--vipwire-rules', default=os.path.join(ROOT, 'target/release/vipwire'),
+                    help='vipwire binary for --rules-source vipwire')
     ap.add_argument('--replay', nargs='*', help='run these saved scenario files instead')
     ap.add_argument('--record', metavar='DIR', help='with --replay: save every replayed '
                     'scenario with the kernel observations into DIR')
@@ -347,6 +446,8 @@ def main():
             sc = {k: case[k] for k in ('name', 'ports', 'ipt4', 'ipt6', 'ipset', 'packets')}
             with Lab(tag, sc['ports']) as lab:
                 run_scenario(lab, tracer, sc, stats, args, args.record)
+    elif args.neutron_cases:
+        run_neutron_cases(args, tracer, stats, tag)
     else:
         rng = random.Random(args.seed)
         ports = make_ports(rng, args.ports)
@@ -378,6 +479,9 @@ def main():
           % (n, total, n / total if total else 0, stats.t_pkt, stats.t_load, tracer.kind,
              tracer.seconds, stats.scenarios, stats.scen_failed, stats.load_retries))
     print(stats.coverage())
+    if stats.kinds:
+        print('disagreements by kind (verdict and/or tables whose counters differ): ' +
+              ', '.join('%s %d' % kv for kv in stats.kinds.most_common()))
     print('%d passed, %d failed' % (stats.passed, stats.failed))
     return 1 if stats.failed else 0
 
