@@ -1,2 +1,4 @@
 //! The real-kernel lab: network namespaces, veth pairs and bridges that the
 //! integration tests build, always torn down (even on failure).
+
+pub mod netns;
