@@ -5,3 +5,8 @@
 //! [`ethernet`], [`arp`], [`ipv4`], [`tcp`], [`udp`], [`icmp`], [`vrrp`].
 
 pub mod checksum;
+pub mod ethernet;
+pub mod icmp;
+pub mod ipv4;
+pub mod tcp;
+pub mod udp;
