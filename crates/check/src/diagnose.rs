@@ -178,7 +178,10 @@ pub fn explain_drop(sc: &Scenario, _fabric: &Fabric, hop: &Hop, pkt: &Packet, st
         .unwrap_or_default();
     let dr_forward = step.what.starts_with("DR ");
     let smac = pkt.src_mac.as_ref().map(mac_string);
-    let ct = &hop.trace.ctstate;
+    let ct = match &hop.trace.ct_reason {
+        Some(r) => format!("{}: {r}", hop.trace.ctstate),
+        None => hop.trace.ctstate.clone(),
+    };
     let zone = hop.trace.zone;
     let in_chain = |letter| {
         hop.trace
@@ -229,7 +232,7 @@ pub fn explain_drop(sc: &Scenario, _fabric: &Fabric, hop: &Hop, pkt: &Packet, st
             describe(pkt)
         ),
         DropKind::Invalid => format!(
-            "conntrack zone {zone} on {} calls {} INVALID{} and no security group rule of \
+            "conntrack zone {zone} on {} calls {} {ct}{} and no security group rule of \
              port {label} accepted it before the INVALID drop",
             hop.host,
             describe(pkt),

@@ -1028,6 +1028,7 @@ where
     let mut state = StateSet::INVALID;
     let mut outcome: Option<CtOutcome> = None;
     let mut ctstate = String::new();
+    let mut ct_reason = None;
     let mut verdict = Verdict::Accept;
     for s in steps(path) {
         let (hook, name) = match s {
@@ -1039,6 +1040,7 @@ where
                 };
                 state = state_bits(o.state);
                 ctstate = ctstate_name(o.state).to_string();
+                ct_reason = o.reason().map(str::to_string);
                 outcome = Some(o);
                 continue;
             }
@@ -1083,6 +1085,7 @@ where
         verdict,
         path: walk.path,
         ctstate,
+        ct_reason,
         zone: walk.zone,
         unknown: walk.unknown,
     }
@@ -1392,8 +1395,13 @@ pub fn format_trace(trace: &PacketTrace) -> String {
     } else {
         trace.ctstate.as_str()
     };
+    let why = trace
+        .ct_reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
     s.push_str(&format!(
-        "verdict: {v} (ctstate {cts}, zone {})\n",
+        "verdict: {v} (ctstate {cts}{why}, zone {})\n",
         trace.zone
     ));
     s

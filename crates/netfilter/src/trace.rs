@@ -42,6 +42,9 @@ pub struct PacketTrace {
     pub path: Vec<TraceStep>,
     /// Conntrack state the filter saw: NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED.
     pub ctstate: String,
+    /// Why conntrack called the packet INVALID (or ignored it), in the kernel's log words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ct_reason: Option<String>,
     /// Conntrack zone the packet was tracked in (0 if none set).
     pub zone: u16,
     /// Matches or targets the engine does not know that the packet reached.
