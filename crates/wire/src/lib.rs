@@ -4,9 +4,11 @@
 //! Modules: [`checksum`] (RFC 1071 sum, RFC 1624 incremental update),
 //! [`ethernet`], [`arp`], [`ipv4`], [`tcp`], [`udp`], [`icmp`], [`vrrp`].
 
+pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
 pub mod tcp;
 pub mod udp;
+pub mod vrrp;
