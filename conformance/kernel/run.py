@@ -57,15 +57,15 @@ def make_ports(rng, n):
     return ports
 
 
-def crossing_line(p, ports, which, t):
+def crossing_line(p, ports, which, t, receiver=None):
     """The kv line for one qbr crossing: 'egress' at the sender's bridge
-    (tap -> qvb) or 'ingress' at the receiver's (qvb -> tap)."""
+    (tap -> qvb) or 'ingress' at a receiver's (qvb -> tap)."""
     if which == 'egress':
         d = dev_names(ports[p['a']]['id'])
         dev = ['in=' + d['qbr'], 'out=' + d['qbr'], 'physdev_in=' + d['tap'],
                'physdev_out=' + d['qvb']]
     else:
-        d = dev_names(ports[p['b']]['id'])
+        d = dev_names(ports[receiver]['id'])
         dev = ['in=' + d['qbr'], 'out=' + d['qbr'], 'physdev_in=' + d['qvb'],
                'physdev_out=' + d['tap']]
     f = ['%s=%s' % (k, p[k]) for k in KV_ORDER if k in p]
@@ -133,7 +133,7 @@ def run_scenario(lab, tracer, sc, stats, args, failures_dir):
     ports = sc['ports']
     t = time.monotonic()
     lab.load(sc['ipt4'], sc['ipt6'], sc['ipset'])
-    rules_text = sh(['iptables-save'], ns=lab.host) + sh(['ip6tables-save'], ns=lab.host)
+    rules_text = lab.save_plain()
     ipsets_text = sh(['ipset', 'save'], ns=lab.host)
     snap = {}
     for v6 in (False, True):
@@ -147,17 +147,15 @@ def run_scenario(lab, tracer, sc, stats, args, failures_dir):
         marker = k % 65535 + 1
         frame = build_frame(p, marker)
         tp = time.monotonic() - t0
-        passed, delivered = lab.inject(p['a'], p['b'], frame, marker, k + 1,
+        receivers = lab.receivers(p)
+        passed, delivered = lab.inject(p['a'], receivers, frame, marker, k + 1,
                                        p['smac'], p['dmac'])
         cnt, texts = parse_counters(lab.save(v6))
         d = delta(snap[v6], cnt)
         snap[v6] = cnt
-        rec = {'packet': p, 't': tp, 'kernel': [passed] + ([delivered] if passed else []),
-               'counted': d, 'texts': texts, 'lines': [len(lines)]}
-        lines.append(crossing_line(p, ports, 'egress', tp))
-        if passed:
-            rec['lines'].append(len(lines))
-            lines.append(crossing_line(p, ports, 'ingress', tp))
+        rec = {'packet': p, 't': tp, 'kernel': [passed] + (delivered if passed else []),
+               'receivers': receivers, 'counted': d, 'texts': texts}
+        add_lines(rec, lines, ports)
         recs.append(rec)
     stats.t_pkt += time.monotonic() - t0
     try:
@@ -179,6 +177,18 @@ def run_scenario(lab, tracer, sc, stats, args, failures_dir):
     return len(bad)
 
 
+def add_lines(rec, lines, ports):
+    """vipwire packet lines for one frame: its egress crossing, then, if the
+    kernel let it out, one ingress crossing per receiver in forwarding order."""
+    p, t = rec['packet'], rec['t']
+    rec['lines'] = [len(lines)]
+    lines.append(crossing_line(p, ports, 'egress', t))
+    if rec['kernel'][0]:
+        for r in rec['receivers']:
+            rec['lines'].append(len(lines))
+            lines.append(crossing_line(p, ports, 'ingress', t, r))
+
+
 def compare_all(sc, recs, traces, lines, stats, args):
     """Compare each packet's kernel record with vipwire; print; returns the
     indices that disagree."""
@@ -187,8 +197,10 @@ def compare_all(sc, recs, traces, lines, stats, args):
         tr = [traces[i] for i in rec['lines']]
         for x in tr:
             stats.ctstates[x.get('ctstate')] += 1
-        stats.fates[('delivered', 'dropped at receiver')[rec['kernel'] == [True, False]]
-                    if rec['kernel'][0] else 'dropped at sender'] += 1
+        kern = rec['kernel']
+        stats.fates['dropped at sender' if not kern[0] else
+                    'dropped at receiver' if not all(kern) else
+                    'delivered to %d' % (len(kern) - 1) if len(kern) > 2 else 'delivered'] += 1
         vv = [x['verdict'] == 'ACCEPT' for x in tr]
         steps = vipwire_steps(tr)
         rec['local_reply'] = local_reply(rec['counted'], steps)
@@ -259,7 +271,8 @@ def save_case(d, sc, recs, traces, bad, rules_text, ipsets_text):
         'name': sc['name'], 'ports': sc['ports'], 'ipt4': sc['ipt4'], 'ipt6': sc['ipt6'],
         'ipset': sc['ipset'], 'kernel_rules': rules_text, 'kernel_ipsets': ipsets_text,
         'packets': sc['packets'], 'disagree': [k + 1 for k in bad],
-        'kernel': [{'t': round(r['t'], 3), 'verdicts': [verdict_word(x) for x in r['kernel']],
+        'kernel': [{'t': round(r['t'], 3), 'receivers': r['receivers'],
+                    'verdicts': [verdict_word(x) for x in r['kernel']],
                     'counted': sorted('%s:%s:%s x%d' % (k + (n,)) for k, n in r['counted'].items())}
                    for r in recs],
         'vipwire': None if traces is None else [[{'verdict': traces[i]['verdict'], 'ctstate': traces[i].get('ctstate'),
@@ -272,8 +285,8 @@ def save_case(d, sc, recs, traces, bad, rules_text, ipsets_text):
         json.dump(case, f, indent=1)
 
 
-def make_scenario(rng, ports, idx, n, kind, nat=True):
-    traffic = Traffic(rng, ports)
+def make_scenario(rng, ports, idx, n, kind, nat=True, v4_flood=True):
+    traffic = Traffic(rng, ports, v4_flood)
     if kind == 'neutron':
         cloud = draw_cloud(rng, ports)
         ipt4, ipt6, ipset = neutron_ruleset(cloud)
@@ -308,11 +321,8 @@ def replay_recorded(args):
         for p, k in zip(case['packets'], case['kernel']):
             kern = [v == 'ACCEPT' for v in k['verdicts']]
             rec = {'packet': p, 'kernel': kern, 'counted': parse_counted(k['counted']),
-                   'texts': {}, 'lines': [len(lines)]}
-            lines.append(crossing_line(p, sc['ports'], 'egress', k['t']))
-            if kern[0]:
-                rec['lines'].append(len(lines))
-                lines.append(crossing_line(p, sc['ports'], 'ingress', k['t']))
+                   'texts': {}, 't': k['t'], 'receivers': k.get('receivers', [p.get('b')])}
+            add_lines(rec, lines, sc['ports'])
             recs.append(rec)
         traces = tracer.run(case['kernel_rules'], case['kernel_ipsets'], lines)
         compare_all(sc, recs, traces, lines, stats, args)
@@ -381,12 +391,12 @@ def run_neutron_cases(args, tracer, stats, tag):
     for i, (name, path, host, ports) in enumerate(todo):
         n = args.count // len(todo) + (1 if i < args.count % len(todo) else 0)
         ipt4, ipt6, ipset = case_rules(args, path, name, host)
-        with Lab(tag, ports) as lab:
+        with Lab(tag, ports, args.backend) as lab:
             while n > 0:
                 k = min(n, args.per_scenario)
                 sc = {'name': 's%d-case-%s-%d' % (args.seed, name, n), 'ports': ports,
                       'ipt4': ipt4, 'ipt6': ipt6, 'ipset': ipset,
-                      'packets': Traffic(rng, ports).sequence(k)}
+                      'packets': Traffic(rng, ports, lab.v4_flood_ok).sequence(k)}
                 run_scenario(lab, tracer, sc, stats, args, args.failures)
                 n -= k
 
@@ -406,9 +416,9 @@ def main():
     ap.add_argument('--show', type=int, default=5, help='details for at most N per scenario')
     ap.add_argument('--no-nat', action='store_true',
                     help='no nat table in hand-written rulesets')
-    ap.add_argument('--neutron-cases', action='store_true',
-                    help='run the Neutron conformance cases (--cases) with their rules '
-                    'instead of drawn rulesets')
+    ap.add_argument('--suite', choices=['all', 'drawn', 'cases'], default='all',
+                    help='drawn: seeded Neutron-style and hand-written rulesets; cases: the '
+                    'Neutron conformance cases with the real-Neutron rules; all: half each')
     ap.add_argument('--cases', default=os.path.join(ROOT, 'conformance', 'cases'))
     ap.add_argument('--expected', default=os.path.join(ROOT, 'conformance', 'expected'),
                     help='real-Neutron rules per case (from conformance/neutron_oracle.py)')
@@ -416,6 +426,8 @@ def main():
                     help='case rules: the oracle\'s expected output or `vipwire rules`')
     ap.add_argument('--vipwire-rules', default=os.path.join(ROOT, 'target/release/vipwire'),
                     help='vipwire binary for --rules-source vipwire')
+    ap.add_argument('--backend', choices=['nft', 'legacy'], default='nft',
+                    help='iptables backend of the host namespace')
     ap.add_argument('--replay', nargs='*', help='run these saved scenario files instead')
     ap.add_argument('--record', metavar='DIR', help='with --replay: save every replayed '
                     'scenario with the kernel observations into DIR')
@@ -436,6 +448,9 @@ def main():
         return 2
     tracer = Tracer(cmd)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+    # One CPU: frames sent back to back then sit in one backlog queue, so a
+    # barrier frame never overtakes the frame before it.
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     stats = Stats()
     start = time.monotonic()
     tag = 'r%d' % os.getpid()
@@ -444,34 +459,50 @@ def main():
             with open(path) as f:
                 case = json.load(f)
             sc = {k: case[k] for k in ('name', 'ports', 'ipt4', 'ipt6', 'ipset', 'packets')}
-            with Lab(tag, sc['ports']) as lab:
+            with Lab(tag, sc['ports'], args.backend) as lab:
                 run_scenario(lab, tracer, sc, stats, args, args.record)
-    elif args.neutron_cases:
-        run_neutron_cases(args, tracer, stats, tag)
     else:
-        rng = random.Random(args.seed)
-        ports = make_ports(rng, args.ports)
-        kinds = args.kinds.split(',')
-        with Lab(tag, ports) as lab:
-            idx = 0
-            done = 0
-            while done < args.count:
-                n = min(args.count - done, max(5, int(rng.gauss(args.per_scenario, 10))))
-                kind = kinds[idx % len(kinds)]
-                for _attempt in range(20):
-                    sc = make_scenario(rng, ports, idx, n, kind, not args.no_nat)
-                    sc['name'] = 's%d-%s' % (args.seed, sc['name'])
-                    try:
-                        run_scenario(lab, tracer, sc, stats, args, args.failures)
-                        break
-                    except RuntimeError as e:
-                        if 'restore' not in str(e):
-                            raise
-                        stats.load_retries += 1
-                else:
-                    raise RuntimeError('20 rulesets in a row failed to load')
-                done += n
-                idx += 1
+        total = args.count
+        have_cases = os.path.isdir(args.cases) and (
+            args.rules_source == 'vipwire' or os.path.isdir(args.expected))
+        if args.suite == 'cases' or (args.suite == 'all' and have_cases):
+            args.count = total if args.suite == 'cases' else total // 2
+            run_neutron_cases(args, tracer, stats, tag)
+            args.count = total - args.count
+        if args.suite != 'cases':
+            run_drawn(args, tracer, stats, tag)
+    return finish(stats, tracer, start)
+
+
+def run_drawn(args, tracer, stats, tag):
+    """Seeded rulesets (Neutron-style and hand-written) on a lab of --ports VMs."""
+    rng = random.Random(args.seed)
+    ports = make_ports(rng, args.ports)
+    kinds = args.kinds.split(',')
+    with Lab(tag, ports, args.backend) as lab:
+        idx = 0
+        done = 0
+        while done < args.count:
+            n = min(args.count - done, max(5, int(rng.gauss(args.per_scenario, 10))))
+            kind = kinds[idx % len(kinds)]
+            for _attempt in range(20):
+                sc = make_scenario(rng, ports, idx, n, kind, not args.no_nat,
+                                       lab.v4_flood_ok)
+                sc['name'] = 's%d-%s' % (args.seed, sc['name'])
+                try:
+                    run_scenario(lab, tracer, sc, stats, args, args.failures)
+                    break
+                except RuntimeError as e:
+                    if 'restore' not in str(e):
+                        raise
+                    stats.load_retries += 1
+            else:
+                raise RuntimeError('20 rulesets in a row failed to load')
+            done += n
+            idx += 1
+
+
+def finish(stats, tracer, start):
     total = time.monotonic() - start
     n = stats.passed + stats.failed
     print('timing: %d packets in %.1f s (%.0f packets/s overall; inject+count %.1f s, '

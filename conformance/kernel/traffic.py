@@ -11,16 +11,27 @@ or no flow; VRRP adverts; IPv6 neighbour discovery, MLD and RA; and random
 single packets with spoofed addresses and odd flags.
 """
 
+import ipaddress
+
 VIP4 = '203.0.113.241'
 VIP6 = '2001:db8::f1'
 CLIENT4 = '198.51.100.7'
 CLIENT6 = '2001:db8:1::7'
 
 
+def multicast_mac(ip):
+    """Ethernet address of an IPv4 or IPv6 multicast group (RFC 1112, RFC 2464)."""
+    a = ipaddress.ip_address(ip).packed
+    if len(a) == 4:
+        return '01:00:5e:%02x:%02x:%02x' % (a[1] & 0x7f, a[2], a[3])
+    return '33:33:%02x:%02x:%02x:%02x' % tuple(a[12:])
+
+
 class Traffic:
-    def __init__(self, rng, ports):
+    def __init__(self, rng, ports, v4_flood=True):
         self.rng = rng
         self.ports = ports
+        self.v4_flood = v4_flood
 
     def addr(self, i, v6):
         return self.ports[i]['ip6' if v6 else 'ip4']
@@ -29,6 +40,13 @@ class Traffic:
         p = {'a': a, 'b': b, 'smac': self.ports[a]['mac'], 'dmac': self.ports[b]['mac'],
              'src': self.addr(a, v6), 'dst': self.addr(b, v6)}
         p.update(f)
+        return p
+
+    def flood(self, a, v6, group, **f):
+        """A multicast frame from port a: br-int floods it to every other port."""
+        p = self.pkt(a, a, v6, dst=group, **f)
+        p['b'] = -1
+        p['dmac'] = multicast_mac(group)
         return p
 
     def two(self):
@@ -158,7 +176,12 @@ class Traffic:
 
     def vrrp(self, v6):
         a, b = self.two()
-        return [self.pkt(a, b, v6, proto='vrrp', ttl=255) for _ in range(self.rng.randint(1, 2))]
+        n = self.rng.randint(1, 2)
+        if self.rng.random() < 0.5 and (v6 or self.v4_flood):
+            # keepalived's default: adverts to the VRRP group, flooded by br-int
+            return [self.flood(a, v6, 'ff02::12' if v6 else '224.0.0.18', proto='vrrp',
+                               ttl=255) for _ in range(n)]
+        return [self.pkt(a, b, v6, proto='vrrp', ttl=255) for _ in range(n)]
 
     def nd(self):
         """IPv6 neighbour discovery, MLD, RA, DHCPv6 between two VMs."""
@@ -169,17 +192,20 @@ class Traffic:
             return [self.pkt(a, b, True, proto='icmpv6', icmp_type=135, ttl=255),
                     self.pkt(b, a, True, proto='icmpv6', icmp_type=136, ttl=255)]
         if k == 1:
-            return [self.pkt(a, b, True, proto='icmpv6', icmp_type=135, src='::',
-                             dst='ff02::1:ff00:%x' % (11 + b), ttl=255)]
+            # DAD: from ::, to the solicited-node group of the target
+            target = ipaddress.ip_address(self.addr(b, True)).packed
+            group = 'ff02::1:ff%02x:%02x%02x' % tuple(target[13:])
+            return [self.flood(a, True, group, proto='icmpv6', icmp_type=135, src='::',
+                               ttl=255)]
         if k == 2:
-            return [self.pkt(a, b, True, proto='icmpv6', icmp_type=rng.choice([131, 143]),
-                             src='::', dst='ff02::16', ttl=1)]
+            return [self.flood(a, True, 'ff02::16', proto='icmpv6',
+                               icmp_type=rng.choice([131, 143]), src='::', ttl=1)]
         if k == 3:
-            return [self.pkt(a, b, True, proto='icmpv6', icmp_type=134, src='fe80::1',
-                             dst='ff02::1', ttl=255)]
+            return [self.flood(a, True, 'ff02::1', proto='icmpv6', icmp_type=134,
+                               src='fe80::1', ttl=255)]
         if k == 4:
-            return [self.pkt(a, b, True, proto='udp', sport=546, dport=547, src='fe80::1',
-                             dst='ff02::1:2'),
+            return [self.flood(a, True, 'ff02::1:2', proto='udp', sport=546, dport=547,
+                               src='fe80::1'),
                     self.pkt(b, a, True, proto='udp', sport=547, dport=546)]
         return [self.pkt(a, b, True, proto='icmpv6', icmp_type=rng.choice([130, 133, 137, 200]))]
 
