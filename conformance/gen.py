@@ -288,7 +288,11 @@ def random_scenario(seed):
                 if (ip, pm or mac) not in seen_pairs:
                     seen_pairs.add((ip, pm or mac))
                     pairs.append((ip, pm))
-            pgroups = rng.sample(groups, rng.randint(1, min(5, len(groups))))
+            # The API refuses groups on a port without fixed IPs
+            # (PortSecurityAndIPRequiredForSecurityGroups).
+            if fixed:
+                pgroups = rng.sample(groups,
+                                     rng.randint(1, min(5, len(groups))))
         share = None
         if prev_id and rng.random() < 0.08:
             share = prev_id[:10]
