@@ -9,3 +9,4 @@ pub mod conn;
 pub mod health;
 pub mod keepalived;
 pub mod sched;
+pub mod vrrp;

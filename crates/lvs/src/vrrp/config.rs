@@ -1,0 +1,186 @@
+//! The settings one VRRP instance runs with, built from a keepalived
+//! `vrrp_instance` with keepalived 2.2.7's defaults.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use crate::keepalived::{VrrpInstance, VrrpScript, VrrpStateCfg};
+
+/// Why an instance cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VrrpConfigError {
+    #[error("{file}:{line}: vrrp_instance {name}: {what}")]
+    Unsupported {
+        file: String,
+        line: usize,
+        name: String,
+        what: String,
+    },
+}
+
+/// A tracked `vrrp_script` as the instance sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackScript {
+    pub name: String,
+    /// The `track_script` override, else the script's own weight. 0 = failure means FAULT.
+    pub weight: i32,
+    pub rise: u32,
+    pub fall: u32,
+}
+
+/// Everything the state machine needs; times as `Duration`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VrrpConfig {
+    pub name: String,
+    pub vrid: u8,
+    /// 2 or 3.
+    pub version: u8,
+    /// Configured priority 1..=255 (255 = address owner).
+    pub priority: u8,
+    /// `state MASTER`.
+    pub initial_master: bool,
+    /// v2: whole seconds; v3: centiseconds.
+    pub advert_int: Duration,
+    /// v2 PASS authentication data (first 8 bytes, zero padded).
+    pub auth_pass: Option<[u8; 8]>,
+    /// The IPv4 VIPs carried in adverts, in configuration order.
+    pub vips: Vec<Ipv4Addr>,
+    /// Our advert source: `unicast_src_ip`, else the interface's primary address.
+    /// Equal priorities are broken by comparing it with the sender's address.
+    pub local_addr: Ipv4Addr,
+    pub unicast_peers: Vec<Ipv4Addr>,
+    pub nopreempt: bool,
+    pub preempt_delay: Duration,
+    /// Second burst of gratuitous ARPs this long after becoming master (0 = none).
+    pub garp_master_delay: Duration,
+    /// Gratuitous ARPs per VIP per burst.
+    pub garp_master_repeat: u32,
+    /// Bursts sent by a master that hears a lower priority (keepalived default:
+    /// the same as the master values).
+    pub garp_lower_prio_repeat: u32,
+    pub garp_lower_prio_delay: Duration,
+    /// keepalived `lower_prio_no_advert`, default false: a master answers a
+    /// lower-priority advert with its own at once.
+    pub lower_prio_no_advert: bool,
+    /// keepalived `higher_prio_send_advert`, default false.
+    pub higher_prio_send_advert: bool,
+    /// Adverts missed before a backup takes over (keepalived `down_timer_adverts`, 3).
+    pub down_timer_adverts: u32,
+    pub track_scripts: Vec<TrackScript>,
+}
+
+impl VrrpConfig {
+    /// keepalived defaults for everything not in the arguments.
+    pub fn new(name: &str, vrid: u8, priority: u8, local_addr: Ipv4Addr) -> VrrpConfig {
+        VrrpConfig {
+            name: name.to_string(),
+            vrid,
+            version: 2,
+            priority,
+            initial_master: false,
+            advert_int: Duration::from_secs(1),
+            auth_pass: None,
+            vips: Vec::new(),
+            local_addr,
+            unicast_peers: Vec::new(),
+            nopreempt: false,
+            preempt_delay: Duration::ZERO,
+            garp_master_delay: Duration::from_secs(5),
+            garp_master_repeat: 5,
+            garp_lower_prio_repeat: 5,
+            garp_lower_prio_delay: Duration::from_secs(5),
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
+            down_timer_adverts: 3,
+            track_scripts: Vec::new(),
+        }
+    }
+
+    /// From a parsed keepalived instance. `local_addr` is the advert source the
+    /// I/O layer found (unicast_src_ip or the interface's primary IPv4 address).
+    pub fn from_keepalived(
+        inst: &VrrpInstance,
+        scripts: &[VrrpScript],
+        local_addr: Ipv4Addr,
+    ) -> Result<VrrpConfig, VrrpConfigError> {
+        let unsupported = |what: String| VrrpConfigError::Unsupported {
+            file: inst.source.clone(),
+            line: inst.line,
+            name: inst.name.clone(),
+            what,
+        };
+        let mut vips = Vec::new();
+        for v in &inst.virtual_ipaddresses {
+            match v.addr() {
+                IpAddr::V4(a) => vips.push(a),
+                IpAddr::V6(a) => return Err(unsupported(format!("IPv6 VIP {a} (VRRP over IPv6)"))),
+            }
+        }
+        let mut peers = Vec::new();
+        for p in &inst.unicast_peers {
+            match p {
+                IpAddr::V4(a) => peers.push(*a),
+                IpAddr::V6(a) => return Err(unsupported(format!("IPv6 unicast_peer {a}"))),
+            }
+        }
+        // v2 carries whole seconds, v3 centiseconds (the parser already rounded).
+        let cs = (inst.advert_int * 100.0).round().max(1.0) as u64;
+        let advert_int = if inst.version == 2 {
+            Duration::from_secs((cs / 100).max(1))
+        } else {
+            Duration::from_millis(cs * 10)
+        };
+        let track_scripts = inst
+            .track_scripts
+            .iter()
+            .filter_map(|(name, w)| {
+                let s = scripts.iter().find(|s| &s.name == name)?;
+                Some(TrackScript {
+                    name: name.clone(),
+                    weight: w.unwrap_or(s.weight),
+                    rise: s.rise.max(1),
+                    fall: s.fall.max(1),
+                })
+            })
+            .collect();
+        let mut c = VrrpConfig::new(
+            &inst.name,
+            inst.virtual_router_id,
+            inst.priority,
+            local_addr,
+        );
+        c.version = inst.version;
+        c.initial_master = inst.state == VrrpStateCfg::Master;
+        c.advert_int = advert_int;
+        c.auth_pass = inst
+            .auth_pass
+            .as_deref()
+            .filter(|_| inst.version == 2)
+            .map(pass_data);
+        c.vips = vips;
+        c.unicast_peers = peers;
+        c.nopreempt = inst.nopreempt;
+        c.preempt_delay = Duration::from_secs_f64(inst.preempt_delay.max(0.0));
+        c.garp_master_delay = Duration::from_secs_f64(inst.garp_master_delay.max(0.0));
+        c.garp_master_repeat = inst.garp_master_repeat;
+        // keepalived: lower-priority GARP settings default to the master ones
+        // (vrrp.c, vrrp_complete_init).
+        c.garp_lower_prio_repeat = inst.garp_master_repeat;
+        c.garp_lower_prio_delay = c.garp_master_delay;
+        c.track_scripts = track_scripts;
+        Ok(c)
+    }
+
+    pub fn unicast(&self) -> bool {
+        !self.unicast_peers.is_empty()
+    }
+}
+
+/// PASS auth data: the first 8 bytes, zero padded.
+pub fn pass_data(p: &str) -> [u8; 8] {
+    let mut d = [0u8; 8];
+    for (o, b) in d.iter_mut().zip(p.bytes()) {
+        *o = b;
+    }
+    d
+}
