@@ -117,13 +117,15 @@ def ipv6_only_port():
 
 @case
 def no_fixed_ips():
-    """Ports without fixed IPs, one with pairs only."""
+    """Ports without fixed IPs (so without groups: the API refuses groups
+    there), one with a pair only; a grouped port beside them."""
     b, net, (v4,) = _base(6)
     sg = b.group('default')
     _allow_all(b, sg)
     b.rule(sg, 'ingress', 'IPv4', remote_group_id=sg['id'])
-    b.port(net, [], [], [sg])
-    b.port(net, [], [('203.0.113.241', None)], [sg])
+    b.port(net, [], [], [])
+    b.port(net, [], [('203.0.113.241', None)], [])
+    b.port(net, [(v4, '203.0.113.50')], [], [sg])
     return b.finish()
 
 
