@@ -97,6 +97,68 @@ class Traffic:
         cut = rng.randint(1, len(seq)) if rng.random() < 0.3 else len(seq)
         return seq[:cut]
 
+    def tcp_odd(self, v6):
+        """A handshake, then one of the segments conntrack's TCP tracker is
+        picky about (kernel net/netfilter/nf_conntrack_proto_tcp.c)."""
+        rng = self.rng
+        a, b = self.two()
+        sp, dp = self.sport(), self.dport()
+        x, y = rng.getrandbits(32), rng.getrandbits(32)
+        m = lambda i: (x + i) & 0xffffffff
+        n = lambda i: (y + i) & 0xffffffff
+        w = rng.choice([64240, 1024, 0])
+        A = dict(proto='tcp', sport=sp, dport=dp, win=64240)
+        B = dict(proto='tcp', sport=dp, dport=sp, win=w)
+        seq = [self.pkt(a, b, v6, flags='S', seq=m(0), **A)]
+        k = rng.randrange(12)
+        if k == 0:      # SYN-ACK acknowledging the wrong sequence number
+            return seq + [self.pkt(b, a, v6, flags='SA', seq=n(0), ack=m(7), **B),
+                          self.pkt(a, b, v6, flags='A', seq=m(1), ack=n(1), **A)]
+        if k == 1:      # simultaneous open
+            return seq + [self.pkt(b, a, v6, flags='S', seq=n(0), **B),
+                          self.pkt(a, b, v6, flags='SA', seq=m(0), ack=n(1), **A),
+                          self.pkt(b, a, v6, flags='SA', seq=n(0), ack=m(1), **B)]
+        if k == 2:      # retransmitted SYN with another ISN
+            return seq + [self.pkt(a, b, v6, flags='S', seq=m(1 << 20), **A),
+                          self.pkt(b, a, v6, flags='SA', seq=n(0), ack=m((1 << 20) + 1), **B)]
+        seq += [self.pkt(b, a, v6, flags='SA', seq=n(0), ack=m(1), **B),
+                self.pkt(a, b, v6, flags='A', seq=m(1), ack=n(1), **A)]
+        if k == 3:      # RST outside the window, then one at the right place
+            return seq + [self.pkt(b, a, v6, flags='R', seq=n(1 << 28), **B),
+                          self.pkt(a, b, v6, flags='PA', seq=m(1), ack=n(1), len=20, **A),
+                          self.pkt(b, a, v6, flags='R', seq=n(1), **B),
+                          self.pkt(a, b, v6, flags='PA', seq=m(21), ack=n(1), len=20, **A)]
+        if k == 4:      # acknowledging data never sent
+            return seq + [self.pkt(a, b, v6, flags='A', seq=m(1), ack=n(1 << 24), **A)]
+        if k == 5:      # data beyond the peer's window
+            return seq + [self.pkt(a, b, v6, flags='PA', seq=m(1 + (w or 1) + 70000),
+                                   ack=n(1), len=100, **A)]
+        if k == 6:      # data after FIN, then the FIN's ACK
+            return seq + [self.pkt(a, b, v6, flags='FA', seq=m(1), ack=n(1), **A),
+                          self.pkt(a, b, v6, flags='PA', seq=m(2), ack=n(1), len=10, **A),
+                          self.pkt(b, a, v6, flags='A', seq=n(1), ack=m(2), **B)]
+        if k == 7:      # SYN on an established connection (port reuse)
+            return seq + [self.pkt(a, b, v6, flags='S', seq=m(1 << 31), **A),
+                          self.pkt(b, a, v6, flags='A', seq=n(1), ack=m(1), **B)]
+        if k == 8:      # RST-ACK from the responder, then a retransmission
+            return seq + [self.pkt(b, a, v6, flags='RA', seq=n(1), ack=m(1), **B),
+                          self.pkt(a, b, v6, flags='PA', seq=m(1), ack=n(1), len=5, **A)]
+        if k == 9:      # old duplicate: data below the window
+            return seq + [self.pkt(a, b, v6, flags='PA', seq=m(1), ack=n(1), len=100, **A),
+                          self.pkt(b, a, v6, flags='A', seq=n(1), ack=m(101), **B),
+                          self.pkt(a, b, v6, flags='PA', seq=m(-200000), ack=n(1), len=10,
+                                   **A)]
+        if k == 10:     # both FINs crossing, then last ACKs
+            return seq + [self.pkt(a, b, v6, flags='FA', seq=m(1), ack=n(1), **A),
+                          self.pkt(b, a, v6, flags='FA', seq=n(1), ack=m(1), **B),
+                          self.pkt(a, b, v6, flags='A', seq=m(2), ack=n(2), **A),
+                          self.pkt(b, a, v6, flags='A', seq=n(2), ack=m(2), **B),
+                          self.pkt(a, b, v6, flags='S', seq=m(100000), **A)]
+        # the responder's data with a zero window on the other side
+        return seq + [self.pkt(b, a, v6, flags='PA', seq=n(1), ack=m(1), len=30, **B),
+                      self.pkt(a, b, v6, flags='A', seq=m(1), ack=n(31), **dict(A, win=0)),
+                      self.pkt(b, a, v6, flags='PA', seq=n(31), ack=m(1), len=30, **B)]
+
     def dr_flow(self, v6):
         """LVS-DR: client c -> director d (VIP) -> real server r -> client c."""
         rng = self.rng
@@ -162,8 +224,13 @@ class Traffic:
         rq, rp = (128, 129) if v6 else (8, 0)
         seq = [self.pkt(a, b, v6, proto=pr, icmp_type=rq, icmp_id=i, len=56),
                self.pkt(b, a, v6, proto=pr, icmp_type=rp, icmp_id=i, len=56)]
-        if self.rng.random() < 0.3:
+        r = self.rng.random()
+        if r < 0.3:
             seq.append(self.pkt(b, a, v6, proto=pr, icmp_type=rp, icmp_id=i + 1, len=56))
+        elif r < 0.5:
+            # time exceeded / unreachable quoting the echo request: RELATED
+            seq = seq[:1] + [self.err(b, a, v6, self._ep(self.addr(a, v6), i) + '>' +
+                                      self._ep(self.addr(b, v6), 0) + '/' + pr)]
         return seq
 
     def tcp_error(self, v6):
@@ -260,8 +327,10 @@ class Traffic:
         while total < n:
             v6 = rng.random() < v6_share
             k = rng.random()
-            if k < 0.22:
+            if k < 0.14:
                 f = self.tcp_flow(v6)
+            elif k < 0.22:
+                f = self.tcp_odd(v6)
             elif k < 0.40:
                 f = self.dr_flow(v6)
             elif k < 0.52:
