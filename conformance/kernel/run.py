@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Differential test: the real kernel's netfilter verdicts vs `vipwire trace`.
 
-    run.py --count N --seed S [--vipwire BIN] [--ports 4] [--failures DIR]
-    run.py --replay conformance/kernel/regressions/CASE.json [...]
+    run.py --count N --seed S [--suite all|drawn|cases] [--vipwire BIN] [--failures DIR]
+    run.py --replay conformance/kernel/regressions/*.json [--recorded]
 
 Builds a Neutron iptables_hybrid compute host in network namespaces (lab.py),
-then, scenario by scenario: loads a seeded ruleset (Neutron-style or
-hand-written, rulesets.py) with a flushed conntrack, injects seeded packet
+then, scenario by scenario: loads a ruleset (the real Neutron rules of a
+conformance case, or a seeded Neutron-style or hand-written one, rulesets.py)
+with a flushed conntrack, injects seeded packet
 sequences (traffic.py) through AF_PACKET from the VMs, and records per frame
 whether it left the sender's qbr, whether it reached the receiving VM, and
 which rule counters moved (`iptables-save -c` around every frame). The same
@@ -324,7 +325,12 @@ def replay_recorded(args):
                    'texts': {}, 't': k['t'], 'receivers': k.get('receivers', [p.get('b')])}
             add_lines(rec, lines, sc['ports'])
             recs.append(rec)
-        traces = tracer.run(case['kernel_rules'], case['kernel_ipsets'], lines)
+        try:
+            traces = tracer.run(case['kernel_rules'], case['kernel_ipsets'], lines)
+        except RuntimeError as e:
+            print('FAIL scenario %s: %d packets, vipwire error: %s' % (sc['name'], len(recs), e))
+            stats.failed += len(recs)
+            continue
         compare_all(sc, recs, traces, lines, stats, args)
     print('%d passed, %d failed' % (stats.passed, stats.failed))
     return 1 if stats.failed else 0
