@@ -1,0 +1,566 @@
+//! VRRP for the running director: the pure `lvs::vrrp` machine wired to a raw
+//! IPv4 socket on protocol 112, AF_PACKET gratuitous ARPs and rtnetlink VIPs.
+//!
+//! One thread per `vrrp_instance`. The orchestrator calls [`spawn`] (or
+//! [`spawn_all`]), reads [`StateEvent`]s or polls [`VrrpHandle::is_master`] to
+//! forward only as master, and calls [`VrrpHandle::shutdown`] (priority-0 advert,
+//! VIPs removed). [`run_foreground`] is `vipwire director --vrrp-only`.
+
+mod netlink;
+mod script;
+mod sys;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use lvs::keepalived::{KeepalivedConfig, VrrpInstance, VrrpScript};
+use lvs::vrrp::{Action, RxAdvert, Vrrp, VrrpConfig};
+use wire::vrrp::{Timing, VrrpRepr};
+
+pub use lvs::vrrp::{State, VrrpConfigError};
+pub use script::split_words;
+
+/// Why an instance could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum VrrpError {
+    #[error(transparent)]
+    Config(#[from] VrrpConfigError),
+    #[error("vrrp_instance {instance}: {what}: {source}")]
+    Io {
+        instance: String,
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("vrrp_instance {instance}: interface {ifname} has no IPv4 address and no unicast_src_ip is set")]
+    NoAddress { instance: String, ifname: String },
+    #[error("vrrp_instance {instance}: the VRRP thread panicked")]
+    Panicked { instance: String },
+    #[error("no vrrp_instance in the configuration")]
+    NoInstance,
+}
+
+/// Runner options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// keepalived-style log lines on stderr (`--log-console`).
+    pub log: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { log: true }
+    }
+}
+
+/// A state change of one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateEvent {
+    pub instance: String,
+    pub from: State,
+    pub to: State,
+    pub at: SystemTime,
+}
+
+/// A running instance. Dropping it shuts it down like [`VrrpHandle::shutdown`].
+pub struct VrrpHandle {
+    name: String,
+    state: Arc<AtomicU8>,
+    events: Receiver<StateEvent>,
+    stop: Arc<AtomicBool>,
+    waker: Arc<sys::Waker>,
+    thread: Option<JoinHandle<Result<(), VrrpError>>>,
+}
+
+fn state_code(s: State) -> u8 {
+    match s {
+        State::Init => 0,
+        State::Backup => 1,
+        State::Master => 2,
+        State::Fault => 3,
+    }
+}
+
+fn state_of(c: u8) -> State {
+    match c {
+        1 => State::Backup,
+        2 => State::Master,
+        3 => State::Fault,
+        _ => State::Init,
+    }
+}
+
+impl VrrpHandle {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn state(&self) -> State {
+        state_of(self.state.load(Ordering::Acquire))
+    }
+
+    /// True while this instance is master (its VIPs are on the interface).
+    pub fn is_master(&self) -> bool {
+        self.state() == State::Master
+    }
+
+    /// State changes in order; `recv`/`try_recv` on it.
+    pub fn events(&self) -> &Receiver<StateEvent> {
+        &self.events
+    }
+
+    /// True when the runner thread has ended (shut down, or failed).
+    pub fn finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Stop: a master sends a priority-0 advert and removes its VIPs; waits for
+    /// the thread and returns its error, if any.
+    pub fn shutdown(mut self) -> Result<(), VrrpError> {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> Result<(), VrrpError> {
+        self.stop.store(true, Ordering::Release);
+        self.waker.wake();
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|_| {
+                Err(VrrpError::Panicked {
+                    instance: self.name.clone(),
+                })
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for VrrpHandle {
+    fn drop(&mut self) {
+        let _ = self.stop_and_join();
+    }
+}
+
+/// Start every `vrrp_instance` of `cfg`.
+pub fn spawn_all(cfg: &KeepalivedConfig, opts: &Options) -> Result<Vec<VrrpHandle>, VrrpError> {
+    cfg.vrrp_instances
+        .iter()
+        .map(|i| spawn(i, &cfg.vrrp_scripts, opts))
+        .collect()
+}
+
+/// Start one instance in the calling thread's network namespace. Sockets are
+/// opened before this returns, so setup errors come back here.
+pub fn spawn(
+    inst: &VrrpInstance,
+    scripts: &[VrrpScript],
+    opts: &Options,
+) -> Result<VrrpHandle, VrrpError> {
+    let name = inst.name.clone();
+    let io_err = |what: &str| {
+        let instance = name.clone();
+        let what = what.to_string();
+        move |source| VrrpError::Io {
+            instance,
+            what,
+            source,
+        }
+    };
+    let ifindex = sys::ifindex(&inst.interface).map_err(io_err("interface"))?;
+    let mac = sys::mac(&inst.interface).map_err(io_err("interface MAC"))?;
+    let mut vips = Vec::new();
+    for v in &inst.virtual_ipaddresses {
+        if let IpAddr::V4(a) = v.addr() {
+            vips.push((a, v.prefix_len()));
+        }
+    }
+    let local = match inst.unicast_src_ip {
+        Some(IpAddr::V4(a)) => a,
+        _ => sys::ipv4_addrs(&inst.interface)
+            .map_err(io_err("interface addresses"))?
+            .into_iter()
+            .find(|a| !vips.iter().any(|(v, _)| v == a))
+            .ok_or_else(|| VrrpError::NoAddress {
+                instance: name.clone(),
+                ifname: inst.interface.clone(),
+            })?,
+    };
+    let cfg = VrrpConfig::from_keepalived(inst, scripts, local)?;
+    let sock = sys::VrrpSocket::open(&inst.interface, ifindex, !cfg.unicast())
+        .map_err(io_err("raw socket (IP protocol 112)"))?;
+    let garp = sys::PacketSender::open(ifindex).map_err(io_err("AF_PACKET socket"))?;
+    let rtnl = netlink::Rtnl::open().map_err(io_err("netlink socket"))?;
+    let waker = Arc::new(sys::Waker::new().map_err(io_err("pipe"))?);
+    let stop = Arc::new(AtomicBool::new(false));
+    let state = Arc::new(AtomicU8::new(0));
+    let (ev_tx, ev_rx) = mpsc::channel();
+    let (sc_tx, sc_rx) = mpsc::channel();
+
+    let mut checkers = Vec::new();
+    for (i, t) in cfg.track_scripts.iter().enumerate() {
+        let Some(s) = scripts.iter().find(|s| s.name == t.name) else {
+            continue;
+        };
+        let interval = Duration::from_secs_f64(s.interval.max(0.001));
+        let timeout = Duration::from_secs_f64(s.timeout.unwrap_or(s.interval).max(0.001));
+        let w = waker.clone();
+        let h = script::spawn_checker(
+            i,
+            split_words(&s.script),
+            interval,
+            timeout,
+            stop.clone(),
+            sc_tx.clone(),
+            move || w.wake(),
+        )
+        .map_err(io_err("script thread"))?;
+        checkers.push(h);
+    }
+
+    let runner = Runner {
+        m: Vrrp::new(cfg),
+        sock,
+        garp,
+        rtnl,
+        ifindex,
+        mac,
+        vips,
+        ident: 0,
+        origin: Instant::now(),
+        state: state.clone(),
+        events: ev_tx,
+        scripts: sc_rx,
+        stop: stop.clone(),
+        waker: waker.clone(),
+        log: opts.log,
+        checkers,
+    };
+    let thread = std::thread::Builder::new()
+        .name(format!("vrrp-{name}"))
+        .spawn(move || runner.run())
+        .map_err(io_err("thread"))?;
+    Ok(VrrpHandle {
+        name,
+        state,
+        events: ev_rx,
+        stop,
+        waker,
+        thread: Some(thread),
+    })
+}
+
+struct Runner {
+    m: Vrrp,
+    sock: sys::VrrpSocket,
+    garp: sys::PacketSender,
+    rtnl: netlink::Rtnl,
+    ifindex: u32,
+    mac: wire::ethernet::Mac,
+    vips: Vec<(Ipv4Addr, u8)>,
+    ident: u16,
+    origin: Instant,
+    state: Arc<AtomicU8>,
+    events: Sender<StateEvent>,
+    scripts: Receiver<(usize, bool)>,
+    stop: Arc<AtomicBool>,
+    waker: Arc<sys::Waker>,
+    log: bool,
+    checkers: Vec<JoinHandle<()>>,
+}
+
+impl Runner {
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    fn run(mut self) -> Result<(), VrrpError> {
+        let r = self.event_loop();
+        // Whatever happened, leave the interface clean (priority 0 + VIPs gone).
+        let acts = self.m.shutdown(self.now());
+        self.exec(acts);
+        self.stop.store(true, Ordering::Release);
+        for h in self.checkers.drain(..) {
+            let _ = h.join();
+        }
+        r
+    }
+
+    fn event_loop(&mut self) -> Result<(), VrrpError> {
+        let acts = self.m.start(self.now());
+        self.exec(acts);
+        let mut buf = vec![0u8; 65536];
+        let fds = [self.sock.fd(), self.waker.fd()];
+        while !self.stop.load(Ordering::Acquire) {
+            let timeout = self.m.next_deadline().map(|d| d.saturating_sub(self.now()));
+            let ready = sys::poll_in(&fds, timeout).map_err(|e| self.io("poll", e))?;
+            if ready[1] {
+                self.waker.drain();
+            }
+            while let Ok((i, ok)) = self.scripts.try_recv() {
+                let acts = self.m.script_result(self.now(), i, ok);
+                self.exec(acts);
+            }
+            if ready[0] {
+                while let Some(pkt) = self.sock.recv(&mut buf).map_err(|e| self.io("recv", e))? {
+                    let pkt = pkt.to_vec();
+                    self.received(&pkt);
+                }
+            }
+            if self.m.next_deadline().is_some_and(|d| d <= self.now()) {
+                let acts = self.m.handle_timeout(self.now());
+                self.exec(acts);
+            }
+        }
+        Ok(())
+    }
+
+    fn io(&self, what: &str, source: io::Error) -> VrrpError {
+        VrrpError::Io {
+            instance: self.m.config().name.clone(),
+            what: what.to_string(),
+            source,
+        }
+    }
+
+    fn received(&mut self, pkt: &[u8]) {
+        let now = self.now();
+        let Ok((meta, msg)) = wire::vrrp::split_ipv4(pkt) else {
+            return;
+        };
+        if meta.protocol != wire::vrrp::PROTOCOL {
+            return;
+        }
+        let repr = match VrrpRepr::parse_unchecked(msg) {
+            Ok(r) => r,
+            Err(e) => {
+                self.say(&format!(
+                    "({}) bad VRRP packet from {}: {e}",
+                    self.m.config().name,
+                    meta.src
+                ));
+                return;
+            }
+        };
+        let (auth_type, auth_data) = match repr.timing {
+            Timing::V2 {
+                auth_type,
+                auth_data,
+                ..
+            } => (auth_type, auth_data),
+            Timing::V3 { .. } => (0, [0; 8]),
+        };
+        let rx = RxAdvert {
+            src: meta.src,
+            dst: meta.dst,
+            ttl: meta.ttl,
+            version: repr.version(),
+            kind: repr.kind,
+            vrid: repr.vrid,
+            priority: repr.priority,
+            adver_int_cs: repr.adver_int_cs(),
+            auth_type,
+            auth_data,
+            addrs: repr.addrs.clone(),
+            checksum_ok: meta.total_len_matches && wire::vrrp::checksum_ok(msg, meta.src, meta.dst),
+        };
+        let acts = self.m.handle_advert(now, &rx);
+        self.exec(acts);
+    }
+
+    fn advert(&self, priority: u8) -> VrrpRepr {
+        let c = self.m.config();
+        let timing = if c.version == 3 {
+            Timing::V3 {
+                max_adver_int_cs: (c.advert_int.as_millis() / 10).min(0x0fff) as u16,
+            }
+        } else {
+            Timing::V2 {
+                auth_type: if c.auth_pass.is_some() {
+                    wire::vrrp::AUTH_PASS
+                } else {
+                    wire::vrrp::AUTH_NONE
+                },
+                adver_int_s: c.advert_int.as_secs().min(255) as u8,
+                auth_data: c.auth_pass.unwrap_or([0; 8]),
+            }
+        };
+        VrrpRepr {
+            kind: wire::vrrp::TYPE_ADVERT,
+            vrid: c.vrid,
+            priority,
+            addrs: c.vips.clone(),
+            timing,
+        }
+    }
+
+    fn exec(&mut self, acts: Vec<Action>) {
+        for a in acts {
+            match a {
+                Action::SendAdvert { priority } => self.send_advert(priority),
+                Action::AddVips => {
+                    for (vip, len) in self.vips.clone() {
+                        if let Err(e) = self.rtnl.add_addr(self.ifindex, vip, len) {
+                            self.say(&format!("cannot add VIP {vip}/{len}: {e}"));
+                        }
+                    }
+                }
+                Action::RemoveVips => {
+                    for (vip, len) in self.vips.clone() {
+                        if let Err(e) = self.rtnl.del_addr(self.ifindex, vip, len) {
+                            self.say(&format!("cannot remove VIP {vip}/{len}: {e}"));
+                        }
+                    }
+                }
+                Action::SendGarps { rounds } => {
+                    for _ in 0..rounds {
+                        for (vip, _) in &self.vips {
+                            let f = wire::arp::gratuitous_frame(self.mac, *vip);
+                            if let Err(e) = self.garp.send(&f, wire::ethernet::ETHERTYPE_ARP) {
+                                self.say(&format!("gratuitous ARP for {vip}: {e}"));
+                            }
+                        }
+                    }
+                }
+                Action::StateChange { from, to } => {
+                    self.state.store(state_code(to), Ordering::Release);
+                    let _ = self.events.send(StateEvent {
+                        instance: self.m.config().name.clone(),
+                        from,
+                        to,
+                        at: SystemTime::now(),
+                    });
+                }
+                Action::Log(line) => self.say(&line),
+            }
+        }
+    }
+
+    fn send_advert(&mut self, priority: u8) {
+        // keepalived numbers IP idents from 1 and skips 0 (the kernel would fill it).
+        self.ident = self.ident.wrapping_add(1).max(1);
+        let repr = self.advert(priority);
+        let src = self.m.config().local_addr;
+        let dsts = if self.m.config().unicast() {
+            self.m.config().unicast_peers.clone()
+        } else {
+            vec![wire::vrrp::MCAST_GROUP]
+        };
+        for dst in dsts {
+            let pkt = wire::vrrp::ipv4_packet(&repr, src, dst, self.ident);
+            if let Err(e) = self.sock.send(&pkt, dst) {
+                self.say(&format!(
+                    "({}) send advert to {dst} error: {e}",
+                    self.m.config().name
+                ));
+            }
+        }
+    }
+
+    fn say(&self, line: &str) {
+        if self.log {
+            eprintln!("{} vipwire: {line}", clock());
+        }
+    }
+}
+
+/// `HH:MM:SS.mmm` UTC, for log lines.
+fn clock() -> String {
+    let d = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let s = d.as_secs() % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        d.subsec_millis()
+    )
+}
+
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    SIGNALLED.store(true, Ordering::SeqCst);
+}
+
+/// Install SIGTERM/SIGINT handlers that set a flag; returns the flag.
+pub fn install_signal_flag() -> io::Result<&'static AtomicBool> {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: a zeroed sigaction with an async-signal-safe handler (one atomic store).
+        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+        sa.sa_sigaction = on_signal as *const () as usize;
+        // SAFETY: sa_mask is a valid sigset_t inside sa.
+        unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+        // SAFETY: installing a handler for a catchable signal.
+        if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(&SIGNALLED)
+}
+
+/// `vipwire director -f FILE --vrrp-only`: run every VRRP instance until
+/// SIGTERM or SIGINT, then shut down cleanly (priority-0 adverts, VIPs removed).
+pub fn run_foreground(cfg: &KeepalivedConfig) -> Result<(), VrrpError> {
+    if cfg.vrrp_instances.is_empty() {
+        return Err(VrrpError::NoInstance);
+    }
+    let flag = install_signal_flag().map_err(|source| VrrpError::Io {
+        instance: String::new(),
+        what: "sigaction".into(),
+        source,
+    })?;
+    let opts = Options::default();
+    let handles = spawn_all(cfg, &opts)?;
+    let mut failed = false;
+    while !flag.load(Ordering::SeqCst) && !failed {
+        std::thread::sleep(Duration::from_millis(2));
+        failed = handles.iter().any(|h| h.finished());
+    }
+    if opts.log {
+        eprintln!("{} vipwire: Stopping", clock());
+    }
+    let mut first_err = None;
+    for h in handles {
+        if let Err(e) = h.shutdown() {
+            first_err.get_or_insert(e);
+        }
+    }
+    if opts.log {
+        eprintln!("{} vipwire: Stopped", clock());
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_codes_round_trip() {
+        for s in [State::Init, State::Backup, State::Master, State::Fault] {
+            assert_eq!(state_of(state_code(s)), s);
+        }
+    }
+
+    #[test]
+    fn empty_config_is_an_error() {
+        let cfg = lvs::keepalived::parse_str("global_defs { router_id x }", "t", None).unwrap();
+        assert!(matches!(run_foreground(&cfg), Err(VrrpError::NoInstance)));
+    }
+
+    #[test]
+    fn missing_interface_is_reported() {
+        let text = "vrrp_instance V { interface vw-nonexistent0\n virtual_router_id 9\n virtual_ipaddress { 203.0.113.9 } }";
+        let cfg = lvs::keepalived::parse_str(text, "t", None).unwrap();
+        let e = spawn(&cfg.vrrp_instances[0], &[], &Options { log: false })
+            .err()
+            .expect("no such interface");
+        assert!(e.to_string().contains("vw-nonexistent0"), "{e}");
+    }
+}

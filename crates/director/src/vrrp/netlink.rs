@@ -1,0 +1,193 @@
+//! Adding and removing the VIPs with rtnetlink (RTM_NEWADDR / RTM_DELADDR on a
+//! NETLINK_ROUTE socket), as keepalived does (keepalived vrrp_ipaddress.c,
+//! netlink_ipaddress): IFA_LOCAL and IFA_ADDRESS set to the VIP, scope global.
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+const NLMSG_HDRLEN: usize = 16;
+const IFADDRMSG_LEN: usize = 8;
+
+fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// A NETLINK_ROUTE socket in the current network namespace.
+pub struct Rtnl {
+    fd: OwnedFd,
+    seq: u32,
+}
+
+impl Rtnl {
+    pub fn open() -> io::Result<Rtnl> {
+        // SAFETY: plain socket(2); owned from here on.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fresh descriptor.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: zeroed sockaddr_nl = kernel-assigned port id, no groups.
+        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        // SAFETY: bind with a live sockaddr_nl.
+        let r = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sa as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Rtnl { fd, seq: 1 })
+    }
+
+    /// Add `addr/prefix` on interface `ifindex`; an address already there is fine.
+    pub fn add_addr(&mut self, ifindex: u32, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
+        let flags = libc::NLM_F_CREATE | libc::NLM_F_EXCL;
+        match self.addr_request(libc::RTM_NEWADDR, flags, ifindex, addr, prefix) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Remove `addr/prefix` from `ifindex`; an address already gone is fine.
+    pub fn del_addr(&mut self, ifindex: u32, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
+        match self.addr_request(libc::RTM_DELADDR, 0, ifindex, addr, prefix) {
+            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(()),
+            r => r,
+        }
+    }
+
+    fn addr_request(
+        &mut self,
+        kind: u16,
+        flags: libc::c_int,
+        ifindex: u32,
+        addr: Ipv4Addr,
+        prefix: u8,
+    ) -> io::Result<()> {
+        let msg = addr_message(kind, flags, self.seq, ifindex, addr, prefix);
+        self.seq = self.seq.wrapping_add(1);
+        // SAFETY: sending a live buffer to the kernel (default destination).
+        let n = unsafe { libc::send(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.read_ack()
+    }
+
+    fn read_ack(&self) -> io::Result<()> {
+        let mut buf = [0u8; 4096];
+        loop {
+            // SAFETY: receiving into a live buffer.
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let data = &buf[..n as usize];
+            let mut off = 0;
+            while off + NLMSG_HDRLEN <= data.len() {
+                let len =
+                    u32::from_ne_bytes([data[off], data[off + 1], data[off + 2], data[off + 3]])
+                        as usize;
+                let ty = u16::from_ne_bytes([data[off + 4], data[off + 5]]);
+                if len < NLMSG_HDRLEN || off + len > data.len() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "netlink: truncated reply",
+                    ));
+                }
+                if ty == libc::NLMSG_ERROR as u16 && len >= NLMSG_HDRLEN + 4 {
+                    let p = off + NLMSG_HDRLEN;
+                    let err = i32::from_ne_bytes([data[p], data[p + 1], data[p + 2], data[p + 3]]);
+                    return if err == 0 {
+                        Ok(())
+                    } else {
+                        Err(io::Error::from_raw_os_error(-err))
+                    };
+                }
+                off += align4(len);
+            }
+        }
+    }
+}
+
+fn push_attr(buf: &mut Vec<u8>, ty: u16, data: &[u8]) {
+    let len = 4 + data.len();
+    buf.extend_from_slice(&(len as u16).to_ne_bytes());
+    buf.extend_from_slice(&ty.to_ne_bytes());
+    buf.extend_from_slice(data);
+    buf.resize(align4(buf.len()), 0);
+}
+
+/// The request bytes (host byte order headers, as netlink wants).
+fn addr_message(
+    kind: u16,
+    flags: libc::c_int,
+    seq: u32,
+    ifindex: u32,
+    addr: Ipv4Addr,
+    prefix: u8,
+) -> Vec<u8> {
+    let mut m = Vec::with_capacity(64);
+    m.extend_from_slice(&[0u8; NLMSG_HDRLEN]);
+    // struct ifaddrmsg
+    m.push(libc::AF_INET as u8);
+    m.push(prefix);
+    m.push(0); // flags
+    m.push(libc::RT_SCOPE_UNIVERSE);
+    m.extend_from_slice(&ifindex.to_ne_bytes());
+    debug_assert_eq!(m.len(), NLMSG_HDRLEN + IFADDRMSG_LEN);
+    push_attr(&mut m, libc::IFA_LOCAL, &addr.octets());
+    push_attr(&mut m, libc::IFA_ADDRESS, &addr.octets());
+    let len = m.len() as u32;
+    let fl = (libc::NLM_F_REQUEST | libc::NLM_F_ACK | flags) as u16;
+    m[0..4].copy_from_slice(&len.to_ne_bytes());
+    m[4..6].copy_from_slice(&kind.to_ne_bytes());
+    m[6..8].copy_from_slice(&fl.to_ne_bytes());
+    m[8..12].copy_from_slice(&seq.to_ne_bytes());
+    // nlmsg_pid 0: the kernel.
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newaddr_message_layout() {
+        let m = addr_message(
+            libc::RTM_NEWADDR,
+            libc::NLM_F_CREATE | libc::NLM_F_EXCL,
+            7,
+            3,
+            Ipv4Addr::new(203, 0, 113, 100),
+            32,
+        );
+        assert_eq!(m.len(), 16 + 8 + 8 + 8);
+        assert_eq!(
+            u32::from_ne_bytes([m[0], m[1], m[2], m[3]]) as usize,
+            m.len()
+        );
+        assert_eq!(u16::from_ne_bytes([m[4], m[5]]), libc::RTM_NEWADDR);
+        assert_eq!(u16::from_ne_bytes([m[6], m[7]]), 0x0605); // REQUEST|ACK|EXCL|CREATE
+        assert_eq!(&m[16..24], &[2, 32, 0, 0, 3, 0, 0, 0][..]);
+        assert_eq!(&m[24..32], &[8, 0, 2, 0, 203, 0, 113, 100][..]); // IFA_LOCAL
+        assert_eq!(&m[32..40], &[8, 0, 1, 0, 203, 0, 113, 100][..]); // IFA_ADDRESS
+    }
+}
