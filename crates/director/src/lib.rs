@@ -1,5 +1,35 @@
 //! The running director: VRRP failover and a user-space IPVS-like data plane
 //! (DR/NAT/TUN) configured by keepalived.conf. Pure state machines live in `lvs`;
 //! this crate wires them to raw sockets, AF_PACKET and netlink.
+//!
+//! - [`afpacket`]: TPACKET_V3 RX ring + TX ring (qdisc bypass).
+//! - [`dataplane`]: per-frame forwarding decision and rewrite (DR, NAT, TUN).
+//! - [`netif`]: interface MAC/addresses, routes, neighbour cache and ARP.
+//! - [`health`]: TCP_CHECK / HTTP_GET / MISC_CHECK threads.
+//! - [`guard`]: iptables rules that keep the kernel from answering VIP:port.
+//! - [`daemon`]: `vipwire director -f`; [`control`] + [`status`]: `director status`.
 
+pub mod afpacket;
+pub mod control;
+pub mod daemon;
+pub mod dataplane;
+pub mod guard;
+pub mod health;
+pub mod netif;
+pub mod status;
 pub mod vrrp;
+
+pub use daemon::{run, RunOptions, Shared};
+
+/// Why the director could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectorError {
+    #[error("{file}:{line}: {msg}")]
+    Config {
+        file: String,
+        line: usize,
+        msg: String,
+    },
+    #[error("{0}")]
+    Io(String),
+}

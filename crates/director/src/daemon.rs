@@ -1,0 +1,384 @@
+//! `vipwire director -f FILE`: the foreground daemon. Builds the services
+//! from keepalived.conf, installs the kernel guard rules, starts health
+//! checkers, the control socket and the AF_PACKET data plane, and stops all
+//! of it cleanly on SIGTERM/SIGINT.
+//!
+//! VRRP: forwarding is gated on `Shared::master`. Without a VRRP runner in the
+//! process, the gate follows "a VIP of the instance is on the interface",
+//! which is exactly what a VRRP master (vipwire's or keepalived's) does.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lvs::conn::Service;
+use lvs::keepalived::{KeepalivedConfig, L4Proto, LbKind};
+use lvs::sched::{scheduler_for, Dest};
+
+use crate::afpacket::{PacketRing, RingConfig};
+use crate::dataplane::{Action, Forwarder};
+use crate::health::{self, lock, HealthState};
+use crate::netif::{self, Neighbours};
+use crate::status::{RealServerStatus, ServiceStatus, Status, VrrpStatus};
+use crate::{guard, DirectorError};
+
+/// State shared by the data plane, checkers and the control socket.
+pub struct Shared {
+    pub config: KeepalivedConfig,
+    pub services: Mutex<Vec<Service>>,
+    pub health: Mutex<BTreeMap<(usize, usize), HealthState>>,
+    pub counters: crate::dataplane::Counters,
+    /// Forward only while true (VRRP master).
+    pub master: AtomicBool,
+    pub vrrp: Mutex<Vec<VrrpStatus>>,
+    pub interface: String,
+    pub data_plane: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub socket: PathBuf,
+    /// Interface for the data plane; default: the first vrrp_instance's.
+    pub interface: Option<String>,
+    pub vrrp_only: bool,
+}
+
+/// Build IPVS services from the configuration (IPv4 only).
+pub fn build_services(cfg: &KeepalivedConfig) -> Result<Vec<Service>, DirectorError> {
+    cfg.virtual_servers
+        .iter()
+        .map(|vs| {
+            let sched = scheduler_for(vs.lb_algo.name()).map_err(|e| DirectorError::Config {
+                file: vs.source.clone(),
+                line: vs.line,
+                msg: e.to_string(),
+            })?;
+            if !vs.addr.is_ipv4() {
+                return Err(DirectorError::Config {
+                    file: vs.source.clone(),
+                    line: vs.line,
+                    msg: format!("virtual_server {}: only IPv4 is forwarded", vs.addr),
+                });
+            }
+            let dests = vs
+                .real_servers
+                .iter()
+                .map(|rs| Dest::new(rs.addr, rs.port, rs.weight))
+                .collect();
+            Ok(Service::new(
+                vs.addr,
+                vs.port,
+                vs.protocol,
+                vs.lb_kind,
+                vs.persistence_timeout
+                    .map(|t| Duration::from_secs(t.into())),
+                dests,
+                sched,
+            ))
+        })
+        .collect()
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Install SIGTERM/SIGINT handlers that set the stop flag.
+pub fn install_signal_handlers() {
+    // SAFETY: the handler only stores to an atomic (async-signal-safe).
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+    }
+}
+
+/// True once SIGTERM/SIGINT arrived.
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// The VRRP view when vipwire's own VRRP is not running: MASTER when one of
+/// the instance's VIPs is on its interface.
+pub fn observed_vrrp(cfg: &KeepalivedConfig) -> Vec<VrrpStatus> {
+    cfg.vrrp_instances
+        .iter()
+        .map(|vi| {
+            let have: Vec<Ipv4Addr> = netif::ipv4_addrs(&vi.interface)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect();
+            let owns = vi.virtual_ipaddresses.iter().any(|n| match n.addr() {
+                IpAddr::V4(a) => have.contains(&a),
+                IpAddr::V6(_) => false,
+            });
+            VrrpStatus {
+                instance: vi.name.clone(),
+                interface: vi.interface.clone(),
+                virtual_router_id: vi.virtual_router_id,
+                state: if owns { "MASTER" } else { "BACKUP" }.into(),
+                priority: vi.priority,
+                vips: vi
+                    .virtual_ipaddresses
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect(),
+                source: "vip-on-interface".into(),
+            }
+        })
+        .collect()
+}
+
+/// The status snapshot the control socket serves.
+pub fn snapshot(sh: &Shared) -> Status {
+    let health = lock(&sh.health).clone();
+    let services = lock(&sh.services);
+    let svcs = services
+        .iter()
+        .enumerate()
+        .map(|(si, s)| ServiceStatus {
+            vip: s.vaddr.to_string(),
+            port: s.vport,
+            protocol: match s.proto {
+                L4Proto::Tcp => "TCP",
+                L4Proto::Udp => "UDP",
+            }
+            .into(),
+            lb_kind: match s.kind {
+                LbKind::Dr => "DR",
+                LbKind::Nat => "NAT",
+                LbKind::Tun => "TUN",
+            }
+            .into(),
+            lb_algo: s.scheduler_name().into(),
+            persistence_timeout: s.persistence.map(|d| d.as_secs() as u32),
+            connections: s.conns().count(),
+            real_servers: s
+                .dests
+                .iter()
+                .enumerate()
+                .map(|(di, d)| {
+                    let h = health.get(&(si, di)).cloned();
+                    RealServerStatus {
+                        addr: d.addr.to_string(),
+                        port: d.port,
+                        weight: d.weight,
+                        config_weight: s.config_weights.get(di).copied().unwrap_or(0),
+                        health: match &h {
+                            None => "no check".into(),
+                            Some(h) if h.up => "up".into(),
+                            Some(_) => "down".into(),
+                        },
+                        active: d.active,
+                        inactive: d.inactive,
+                        check: h,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    Status {
+        pid: std::process::id(),
+        interface: sh.interface.clone(),
+        data_plane: sh.data_plane.clone(),
+        forwarding: sh.master.load(Ordering::Relaxed),
+        vrrp: lock(&sh.vrrp).clone(),
+        services: svcs,
+        counters: sh
+            .counters
+            .snapshot()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    }
+}
+
+/// The interface's own address: first IPv4 address that is not a VIP.
+fn own_ipv4(ifname: &str, cfg: &KeepalivedConfig) -> Result<Ipv4Addr, DirectorError> {
+    let vips: Vec<IpAddr> = cfg
+        .vrrp_instances
+        .iter()
+        .flat_map(|v| v.virtual_ipaddresses.iter().map(|n| n.addr()))
+        .chain(cfg.virtual_servers.iter().map(|v| v.addr))
+        .collect();
+    netif::ipv4_addrs(ifname)
+        .map_err(|e| DirectorError::Io(format!("{ifname}: {e}")))?
+        .into_iter()
+        .map(|(a, _)| a)
+        .find(|a| !vips.contains(&IpAddr::V4(*a)))
+        .ok_or_else(|| DirectorError::Io(format!("{ifname}: no IPv4 address of its own")))
+}
+
+/// Run the director until SIGTERM/SIGINT (or `stop`).
+pub fn run(cfg: KeepalivedConfig, opts: RunOptions) -> Result<(), DirectorError> {
+    install_signal_handlers();
+    let ifname = opts
+        .interface
+        .clone()
+        .or_else(|| cfg.vrrp_instances.first().map(|v| v.interface.clone()))
+        .ok_or_else(|| {
+            DirectorError::Io("no interface: give --interface or a vrrp_instance".into())
+        })?;
+    let services = build_services(&cfg)?;
+    let has_vrrp = !cfg.vrrp_instances.is_empty();
+    let data_plane = if opts.vrrp_only {
+        "off (--vrrp-only)".to_string()
+    } else {
+        format!("AF_PACKET TPACKET_V3 on {ifname}")
+    };
+    let shared = Arc::new(Shared {
+        vrrp: Mutex::new(observed_vrrp(&cfg)),
+        config: cfg,
+        services: Mutex::new(services),
+        health: Mutex::new(BTreeMap::new()),
+        counters: Default::default(),
+        master: AtomicBool::new(!has_vrrp),
+        interface: ifname.clone(),
+        data_plane,
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let sh2 = Arc::clone(&shared);
+    let control = crate::control::serve(opts.socket.clone(), Arc::clone(&stop), move || {
+        snapshot(&sh2)
+    })
+    .map_err(|e| DirectorError::Io(format!("control socket {}: {e}", opts.socket.display())))?;
+    eprintln!(
+        "vipwire director: {} service(s), control socket {}",
+        lock(&shared.services).len(),
+        opts.socket.display()
+    );
+    let mut threads = vec![control];
+    let result = if opts.vrrp_only {
+        // VRRP alone: nothing to forward, nothing to check.
+        while !stop_requested() {
+            update_vrrp_view(&shared, has_vrrp);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    } else {
+        let guard = guard::KernelGuard::install(&shared.config).map_err(DirectorError::Io);
+        match guard {
+            Err(e) => Err(e),
+            Ok(guard) => {
+                threads.extend(health::spawn_checkers(&shared, &stop));
+                let r = data_plane_loop(&shared, &ifname, has_vrrp);
+                drop(guard);
+                r
+            }
+        }
+    };
+    stop.store(true, Ordering::SeqCst);
+    for t in threads {
+        let _ = t.join();
+    }
+    eprintln!("vipwire director: stopped");
+    result
+}
+
+fn update_vrrp_view(sh: &Shared, has_vrrp: bool) {
+    if !has_vrrp {
+        return;
+    }
+    let v = observed_vrrp(&sh.config);
+    let master = v.iter().any(|s| s.state == "MASTER");
+    if sh.master.swap(master, Ordering::Relaxed) != master {
+        eprintln!(
+            "vipwire director: {} forwarding (VIP {} this host)",
+            if master { "start" } else { "stop" },
+            if master { "on" } else { "not on" }
+        );
+    }
+    *lock(&sh.vrrp) = v;
+}
+
+fn data_plane_loop(sh: &Shared, ifname: &str, has_vrrp: bool) -> Result<(), DirectorError> {
+    let mut ring = PacketRing::open(ifname, RingConfig::default())
+        .map_err(|e| DirectorError::Io(format!("AF_PACKET on {ifname}: {e}")))?;
+    let my_mac = netif::mac_ioctl(ifname).map_err(|e| DirectorError::Io(e.to_string()))?;
+    let my_ip = own_ipv4(ifname, &sh.config)?;
+    let mut fwd = Forwarder::new(Neighbours::new(ifname, my_mac, my_ip), my_ip);
+    let epoch = Instant::now();
+    let mut last_tick = Instant::now() - Duration::from_secs(10);
+    let mut last_vrrp = Instant::now() - Duration::from_secs(10);
+    let mut arp_wanted: Vec<Ipv4Addr> = Vec::new();
+    while !stop_requested() {
+        if last_vrrp.elapsed() >= Duration::from_millis(100) {
+            update_vrrp_view(sh, has_vrrp);
+            last_vrrp = Instant::now();
+        }
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            last_tick = Instant::now();
+            let now = epoch.elapsed();
+            fwd.neigh.refresh_kernel();
+            let mut svcs = lock(&sh.services);
+            for s in svcs.iter_mut() {
+                s.expire(now);
+                for d in &s.dests {
+                    if let IpAddr::V4(a) = d.addr {
+                        if fwd.neigh.lookup(a).is_none() {
+                            arp_wanted.push(a);
+                        }
+                    }
+                }
+            }
+        }
+        for ip in arp_wanted.drain(..) {
+            if let Some(hop) = fwd.neigh.want_resolve(ip) {
+                let f = fwd.neigh.request_frame(hop);
+                let _ = ring.send_now(&f);
+            }
+        }
+        match ring.wait_rx(Duration::from_millis(100)) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => return Err(DirectorError::Io(format!("poll {ifname}: {e}"))),
+        }
+        let master = sh.master.load(Ordering::Relaxed);
+        let now = epoch.elapsed();
+        let mut svcs = lock(&sh.services);
+        ring.rx_block(|ring, fr| {
+            sh.counters.rx.fetch_add(1, Ordering::Relaxed);
+            if fr.pkttype == libc::PACKET_OUTGOING {
+                return;
+            }
+            let partial = fr.csum_not_ready();
+            let mut action = Action::Ignore;
+            let ok = ring.send_with(|buf| {
+                action = fwd.process(now, fr.data, partial, master, &mut svcs, buf);
+                match action {
+                    Action::Send(n) => Some(n),
+                    _ => None,
+                }
+            });
+            if !ok {
+                sh.counters.tx_ring_full.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Action::Send(_) = action {
+                if fr.data.len() > 34 && svcs.iter().any(|s| s.kind == LbKind::Nat) {
+                    // Distinguish NAT replies for the counters.
+                    let src = wire::ipv4::src(&fr.data[14..]);
+                    if svcs
+                        .iter()
+                        .any(|s| s.dests.iter().any(|d| d.addr == IpAddr::V4(src)))
+                    {
+                        sh.counters.nat_replies.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            }
+            if let Action::NeedArp(ip) = action {
+                arp_wanted.push(ip);
+            }
+            sh.counters.count(&action);
+        });
+        drop(svcs);
+        ring.flush()
+            .map_err(|e| DirectorError::Io(format!("send on {ifname}: {e}")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,363 @@
+//! The forwarding decision for one frame: find the virtual server, ask the
+//! connection table, and build the outgoing frame for the method:
+//! DR (new destination MAC only), NAT (destination address/port rewritten with
+//! incremental checksums, replies rewritten back to the VIP) or TUN (IPIP).
+//! No I/O here: the caller passes the received frame and a TX buffer.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use lvs::conn::{DropReason, PacketMeta, Service, Verdict};
+use lvs::keepalived::{L4Proto, LbKind};
+use wire::ethernet::{self, EthernetRepr, Mac, ETHERTYPE_ARP, ETHERTYPE_IPV4};
+use wire::ipv4::{self, Ipv4Repr, NatSide, PROTO_IPIP, PROTO_TCP, PROTO_UDP};
+
+use crate::netif::Neighbours;
+
+/// What became of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Not for us (other traffic, ARP learnt, not a service).
+    Ignore,
+    /// For a service, but dropped.
+    Drop(DropWhy),
+    /// `n` bytes of the TX buffer are to be sent.
+    Send(usize),
+    /// The next hop's MAC is unknown: ARP for it (the packet is dropped; TCP
+    /// retransmits).
+    NeedArp(Ipv4Addr),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropWhy {
+    NotMaster,
+    Table(DropReason),
+    Malformed,
+    TooBig,
+}
+
+/// Counters the status shows.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub rx: AtomicU64,
+    pub forwarded: AtomicU64,
+    pub nat_replies: AtomicU64,
+    pub dropped_not_master: AtomicU64,
+    pub dropped_not_syn: AtomicU64,
+    pub dropped_no_dest: AtomicU64,
+    pub dropped_other: AtomicU64,
+    pub arp_wait: AtomicU64,
+    pub tx_ring_full: AtomicU64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        vec![
+            ("rx", g(&self.rx)),
+            ("forwarded", g(&self.forwarded)),
+            ("nat_replies", g(&self.nat_replies)),
+            ("dropped_not_master", g(&self.dropped_not_master)),
+            ("dropped_not_syn", g(&self.dropped_not_syn)),
+            ("dropped_no_dest", g(&self.dropped_no_dest)),
+            ("dropped_other", g(&self.dropped_other)),
+            ("arp_wait", g(&self.arp_wait)),
+            ("tx_ring_full", g(&self.tx_ring_full)),
+        ]
+    }
+
+    pub fn count(&self, a: &Action) {
+        let c = match a {
+            Action::Ignore => return,
+            Action::Send(_) => &self.forwarded,
+            Action::NeedArp(_) => &self.arp_wait,
+            Action::Drop(DropWhy::NotMaster) => &self.dropped_not_master,
+            Action::Drop(DropWhy::Table(DropReason::NotSyn)) => &self.dropped_not_syn,
+            Action::Drop(DropWhy::Table(DropReason::NoDest)) => &self.dropped_no_dest,
+            Action::Drop(_) => &self.dropped_other,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Per-frame forwarding state (the part that is not the services).
+#[derive(Debug)]
+pub struct Forwarder {
+    pub neigh: Neighbours,
+    /// Outer source address for TUN.
+    pub tun_src: Ipv4Addr,
+    ident: u16,
+}
+
+struct Parsed {
+    l3: usize,
+    hl: usize,
+    total: usize,
+    proto: u8,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+}
+
+fn parse(frame: &[u8]) -> Option<(EthernetRepr, Option<Parsed>)> {
+    let (eth, l3) = EthernetRepr::parse(frame).ok()?;
+    if eth.ethertype != ETHERTYPE_IPV4 {
+        return Some((eth, None));
+    }
+    let ip = frame.get(l3..)?;
+    if ip.len() < 20 || ip[0] >> 4 != 4 {
+        return Some((eth, None));
+    }
+    let hl = ipv4::header_len(ip);
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    let proto = ipv4::protocol(ip);
+    if hl < 20 || total < hl || total > ip.len() || ipv4::is_later_fragment(ip) {
+        return Some((eth, None));
+    }
+    if proto != PROTO_TCP && proto != PROTO_UDP {
+        return Some((eth, None));
+    }
+    let l4 = &ip[hl..total];
+    let need = if proto == PROTO_TCP { 14 } else { 8 };
+    if l4.len() < need {
+        return Some((eth, None));
+    }
+    Some((
+        eth,
+        Some(Parsed {
+            l3,
+            hl,
+            total,
+            proto,
+            src: ipv4::src(ip),
+            dst: ipv4::dst(ip),
+            sport: u16::from_be_bytes([l4[0], l4[1]]),
+            dport: u16::from_be_bytes([l4[2], l4[3]]),
+            flags: if proto == PROTO_TCP { l4[13] } else { 0 },
+        }),
+    ))
+}
+
+fn v4(a: IpAddr) -> Option<Ipv4Addr> {
+    match a {
+        IpAddr::V4(v) => Some(v),
+        IpAddr::V6(_) => None,
+    }
+}
+
+impl Forwarder {
+    pub fn new(neigh: Neighbours, tun_src: Ipv4Addr) -> Forwarder {
+        Forwarder {
+            neigh,
+            tun_src,
+            ident: 1,
+        }
+    }
+
+    /// Decide for one received frame; on `Send(n)` the first `n` bytes of
+    /// `out` hold the frame to transmit. `csum_partial`: the frame came with
+    /// a partial L4 checksum (TP_STATUS_CSUMNOTREADY) that must be completed
+    /// before it leaves. `master`: VRRP says this director owns the VIPs.
+    pub fn process(
+        &mut self,
+        now: Duration,
+        frame: &[u8],
+        csum_partial: bool,
+        master: bool,
+        services: &mut [Service],
+        out: &mut [u8],
+    ) -> Action {
+        let Some((eth, p)) = parse(frame) else {
+            return Action::Ignore;
+        };
+        if eth.ethertype == ETHERTYPE_ARP {
+            self.neigh.learn(frame);
+            return Action::Ignore;
+        }
+        let Some(p) = p else {
+            return Action::Ignore;
+        };
+        if eth.dst != self.neigh.my_mac {
+            return Action::Ignore;
+        }
+        let l4p = if p.proto == PROTO_TCP {
+            L4Proto::Tcp
+        } else {
+            L4Proto::Udp
+        };
+        let meta = PacketMeta {
+            proto: l4p,
+            src: IpAddr::V4(p.src),
+            sport: p.sport,
+            dst: IpAddr::V4(p.dst),
+            dport: p.dport,
+            tcp_flags: p.flags,
+        };
+        // Input: client -> VIP:port.
+        if let Some(svc) = services
+            .iter_mut()
+            .find(|s| s.proto == l4p && s.vaddr == IpAddr::V4(p.dst) && s.vport == p.dport)
+        {
+            if !master {
+                return Action::Drop(DropWhy::NotMaster);
+            }
+            return match svc.input(now, &meta) {
+                Verdict::Forward { dest, .. } => {
+                    let d = &svc.dests[dest];
+                    let (Some(rs), port) = (v4(d.addr), d.port) else {
+                        return Action::Drop(DropWhy::Malformed);
+                    };
+                    self.forward_to_rs(svc.kind, frame, &p, csum_partial, rs, port, out)
+                }
+                Verdict::Drop(r) => Action::Drop(DropWhy::Table(r)),
+                Verdict::Reply { .. } => Action::Drop(DropWhy::Malformed),
+            };
+        }
+        // Output (NAT only): real server -> client.
+        for svc in services
+            .iter_mut()
+            .filter(|s| s.kind == LbKind::Nat && s.proto == l4p)
+        {
+            if !svc
+                .dests
+                .iter()
+                .any(|d| d.addr == IpAddr::V4(p.src) && d.port == p.sport)
+            {
+                continue;
+            }
+            if !master {
+                return Action::Drop(DropWhy::NotMaster);
+            }
+            if let Verdict::Reply { .. } = svc.output(now, &meta) {
+                let Some(vip) = v4(svc.vaddr) else {
+                    return Action::Drop(DropWhy::Malformed);
+                };
+                return self.nat_reply(frame, &p, csum_partial, vip, svc.vport, out);
+            }
+        }
+        Action::Ignore
+    }
+
+    fn copy_in(frame: &[u8], p: &Parsed, csum_partial: bool, out: &mut [u8]) -> Option<usize> {
+        let n = p.l3 + p.total;
+        if n > out.len() {
+            return None;
+        }
+        out[..n].copy_from_slice(&frame[..n]);
+        if csum_partial {
+            ipv4::fill_l4_checksum(&mut out[p.l3..n]).ok()?;
+        }
+        Some(n)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn forward_to_rs(
+        &mut self,
+        kind: LbKind,
+        frame: &[u8],
+        p: &Parsed,
+        csum_partial: bool,
+        rs: Ipv4Addr,
+        port: u16,
+        out: &mut [u8],
+    ) -> Action {
+        let Some(mac) = self.neigh.lookup(rs) else {
+            return Action::NeedArp(rs);
+        };
+        let my = self.neigh.my_mac;
+        match kind {
+            LbKind::Dr => {
+                let Some(n) = Self::copy_in(frame, p, csum_partial, out) else {
+                    return Action::Drop(DropWhy::TooBig);
+                };
+                ethernet::set_dst(out, mac);
+                ethernet::set_src(out, my);
+                Action::Send(n)
+            }
+            LbKind::Nat => {
+                let Some(n) = Self::copy_in(frame, p, csum_partial, out) else {
+                    return Action::Drop(DropWhy::TooBig);
+                };
+                if ipv4::nat_rewrite(&mut out[p.l3..n], NatSide::Dst, rs, port).is_err() {
+                    return Action::Drop(DropWhy::Malformed);
+                }
+                ethernet::set_dst(out, mac);
+                ethernet::set_src(out, my);
+                Action::Send(n)
+            }
+            LbKind::Tun => {
+                // Untagged outer frame: Ethernet + 20-byte IPIP header + inner.
+                let inner_at = ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN;
+                let n = inner_at + p.total;
+                if n > out.len() {
+                    return Action::Drop(DropWhy::TooBig);
+                }
+                out[inner_at..n].copy_from_slice(&frame[p.l3..p.l3 + p.total]);
+                if csum_partial && ipv4::fill_l4_checksum(&mut out[inner_at..n]).is_err() {
+                    return Action::Drop(DropWhy::Malformed);
+                }
+                let inner = &frame[p.l3..p.l3 + p.total];
+                let df = u16::from_be_bytes([inner[6], inner[7]]) & 0x4000 != 0;
+                let outer = Ipv4Repr {
+                    dscp_ecn: inner[1],
+                    ident: self.ident,
+                    dont_frag: df,
+                    more_frags: false,
+                    frag_offset: 0,
+                    ttl: inner[8],
+                    protocol: PROTO_IPIP,
+                    src: self.tun_src,
+                    dst: rs,
+                    options: Vec::new(),
+                    payload_len: p.total,
+                };
+                self.ident = self.ident.wrapping_add(1);
+                let eth = EthernetRepr {
+                    dst: mac,
+                    src: my,
+                    vlan_tci: None,
+                    ethertype: ETHERTYPE_IPV4,
+                };
+                if eth.emit(out).is_err() || outer.emit(&mut out[ethernet::HEADER_LEN..]).is_err() {
+                    return Action::Drop(DropWhy::Malformed);
+                }
+                let _ = p.hl;
+                Action::Send(n)
+            }
+        }
+    }
+
+    fn nat_reply(
+        &mut self,
+        frame: &[u8],
+        p: &Parsed,
+        csum_partial: bool,
+        vip: Ipv4Addr,
+        vport: u16,
+        out: &mut [u8],
+    ) -> Action {
+        let Some(mac) = self.neigh.lookup(p.dst) else {
+            return Action::NeedArp(p.dst);
+        };
+        let Some(n) = Self::copy_in(frame, p, csum_partial, out) else {
+            return Action::Drop(DropWhy::TooBig);
+        };
+        if ipv4::nat_rewrite(&mut out[p.l3..n], NatSide::Src, vip, vport).is_err() {
+            return Action::Drop(DropWhy::Malformed);
+        }
+        ethernet::set_dst(out, mac);
+        ethernet::set_src(out, self.neigh.my_mac);
+        Action::Send(n)
+    }
+}
+
+/// The MAC the director's frames carry (for tests and the bench).
+pub fn my_mac(f: &Forwarder) -> Mac {
+    f.neigh.my_mac
+}
+
+#[cfg(test)]
+mod tests;

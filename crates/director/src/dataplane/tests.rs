@@ -1,0 +1,192 @@
+use super::*;
+use lvs::sched::{scheduler_for, Dest};
+use wire::tcp::{TcpRepr, ACK, SYN};
+
+const DIR_MAC: Mac = Mac([2, 0, 0, 0, 0, 5]);
+const CLIENT_MAC: Mac = Mac([2, 0, 0, 0, 0, 0x64]);
+const VIP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 241);
+const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+const DIR_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 5);
+
+fn rs(i: u8) -> Ipv4Addr {
+    Ipv4Addr::new(198, 51, 100, i)
+}
+fn rs_mac(i: u8) -> Mac {
+    Mac([2, 0, 0, 0, 0, i])
+}
+
+fn fwd() -> Forwarder {
+    let mut n = Neighbours::empty("eth0", DIR_MAC, DIR_IP);
+    for i in [8, 10] {
+        n.insert(rs(i), rs_mac(i));
+    }
+    n.insert(CLIENT, CLIENT_MAC);
+    Forwarder::new(n, DIR_IP)
+}
+
+fn svc(kind: LbKind, port: u16) -> Service {
+    Service::new(
+        IpAddr::V4(VIP),
+        80,
+        L4Proto::Tcp,
+        kind,
+        None,
+        vec![
+            Dest::new(IpAddr::V4(rs(8)), port, 1),
+            Dest::new(IpAddr::V4(rs(10)), port, 1),
+        ],
+        scheduler_for("rr").unwrap(),
+    )
+}
+
+fn frame(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, flags: u8, dst_mac: Mac) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + 20 + 20 + 3];
+    EthernetRepr {
+        dst: dst_mac,
+        src: CLIENT_MAC,
+        vlan_tci: None,
+        ethertype: ETHERTYPE_IPV4,
+    }
+    .emit(&mut f)
+    .unwrap();
+    Ipv4Repr {
+        dscp_ecn: 0,
+        ident: 9,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+        ttl: 64,
+        protocol: PROTO_TCP,
+        src,
+        dst,
+        options: vec![],
+        payload_len: 23,
+    }
+    .emit(&mut f[14..])
+    .unwrap();
+    TcpRepr {
+        src_port: sport,
+        dst_port: dport,
+        seq: 1,
+        ack: 0,
+        flags,
+        window: 100,
+        urgent: 0,
+        options: vec![],
+    }
+    .emit(src, dst, b"abc", &mut f[34..])
+    .unwrap();
+    f
+}
+
+fn run(f: &mut Forwarder, svcs: &mut [Service], fr: &[u8], partial: bool) -> (Action, Vec<u8>) {
+    let mut out = vec![0u8; 2000];
+    let a = f.process(Duration::ZERO, fr, partial, true, svcs, &mut out);
+    let n = if let Action::Send(n) = a { n } else { 0 };
+    out.truncate(n);
+    (a, out)
+}
+
+#[test]
+fn dr_rewrites_only_macs_and_rotates() {
+    let mut f = fwd();
+    let mut svcs = vec![svc(LbKind::Dr, 80)];
+    let syn = frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC);
+    let (a, out) = run(&mut f, &mut svcs, &syn, false);
+    assert_eq!(a, Action::Send(syn.len()));
+    assert_eq!(&out[0..6], &rs_mac(8).0);
+    assert_eq!(&out[6..12], &DIR_MAC.0);
+    assert_eq!(&out[12..], &syn[12..], "L3 and L4 unchanged");
+    let syn2 = frame(CLIENT, 40001, VIP, 80, SYN, DIR_MAC);
+    let (_, out2) = run(&mut f, &mut svcs, &syn2, false);
+    assert_eq!(&out2[0..6], &rs_mac(10).0);
+    // Same connection sticks to its server.
+    let ack = frame(CLIENT, 40000, VIP, 80, ACK, DIR_MAC);
+    let (_, out3) = run(&mut f, &mut svcs, &ack, false);
+    assert_eq!(&out3[0..6], &rs_mac(8).0);
+    assert_eq!(svcs[0].dests[0].active, 1);
+}
+
+#[test]
+fn not_master_other_mac_and_not_syn() {
+    let mut f = fwd();
+    let mut svcs = vec![svc(LbKind::Dr, 80)];
+    let syn = frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC);
+    let mut out = vec![0u8; 2000];
+    assert_eq!(
+        f.process(Duration::ZERO, &syn, false, false, &mut svcs, &mut out),
+        Action::Drop(DropWhy::NotMaster)
+    );
+    let other = frame(CLIENT, 40000, VIP, 80, SYN, rs_mac(8));
+    assert_eq!(run(&mut f, &mut svcs, &other, false).0, Action::Ignore);
+    let ack = frame(CLIENT, 40000, VIP, 80, ACK, DIR_MAC);
+    assert_eq!(
+        run(&mut f, &mut svcs, &ack, false).0,
+        Action::Drop(DropWhy::Table(DropReason::NotSyn))
+    );
+    let other_port = frame(CLIENT, 40000, VIP, 81, SYN, DIR_MAC);
+    assert_eq!(run(&mut f, &mut svcs, &other_port, false).0, Action::Ignore);
+    assert_eq!(run(&mut f, &mut svcs, &syn[..20], false).0, Action::Ignore);
+}
+
+#[test]
+fn unknown_neighbour_asks_for_arp() {
+    let mut f = Forwarder::new(Neighbours::empty("eth0", DIR_MAC, DIR_IP), DIR_IP);
+    let mut svcs = vec![svc(LbKind::Dr, 80)];
+    let syn = frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC);
+    assert_eq!(
+        run(&mut f, &mut svcs, &syn, false).0,
+        Action::NeedArp(rs(8))
+    );
+}
+
+#[test]
+fn nat_rewrites_both_ways_with_valid_checksums() {
+    let mut f = fwd();
+    let mut svcs = vec![svc(LbKind::Nat, 8080)];
+    let syn = frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC);
+    let (_, out) = run(&mut f, &mut svcs, &syn, false);
+    assert_eq!(ipv4::dst(&out[14..]), rs(8));
+    assert_eq!(u16::from_be_bytes([out[36], out[37]]), 8080);
+    assert!(Ipv4Repr::parse(&out[14..]).unwrap().1.checksum_ok);
+    assert!(wire::tcp::verify(CLIENT, rs(8), &out[34..]));
+    // The real server's SYN-ACK goes back with the VIP as source.
+    let mut reply = frame(rs(8), 8080, CLIENT, 40000, SYN | ACK, DIR_MAC);
+    reply[6..12].copy_from_slice(&rs_mac(8).0);
+    let (a, back) = run(&mut f, &mut svcs, &reply, false);
+    assert!(matches!(a, Action::Send(_)));
+    assert_eq!(&back[0..6], &CLIENT_MAC.0);
+    assert_eq!(ipv4::src(&back[14..]), VIP);
+    assert_eq!(u16::from_be_bytes([back[34], back[35]]), 80);
+    assert!(wire::tcp::verify(VIP, CLIENT, &back[34..]));
+    // A packet from the server to a client it has no connection with is not ours.
+    let stray = frame(rs(8), 8080, CLIENT, 1, ACK, DIR_MAC);
+    assert_eq!(run(&mut f, &mut svcs, &stray, false).0, Action::Ignore);
+}
+
+#[test]
+fn partial_checksum_is_completed() {
+    let mut f = fwd();
+    let mut svcs = vec![svc(LbKind::Dr, 80)];
+    let good = frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC);
+    let mut partial = good.clone();
+    partial[50] = 0x12;
+    partial[51] = 0x34;
+    let (_, out) = run(&mut f, &mut svcs, &partial, true);
+    assert_eq!(&out[12..], &good[12..]);
+}
+
+#[test]
+fn tun_encapsulates_in_ipip() {
+    let mut f = fwd();
+    let mut svcs = vec![svc(LbKind::Tun, 80)];
+    let syn = frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC);
+    let (a, out) = run(&mut f, &mut svcs, &syn, false);
+    assert_eq!(a, Action::Send(syn.len() + 20));
+    assert_eq!(&out[0..6], &rs_mac(8).0);
+    let (outer, info) = Ipv4Repr::parse(&out[14..]).unwrap();
+    assert_eq!((outer.src, outer.dst, outer.protocol), (DIR_IP, rs(8), 4));
+    assert!(info.checksum_ok && outer.dont_frag);
+    assert_eq!(outer.ttl, 64);
+    assert_eq!(ipv4::decapsulate_ipip(&out[14..]).unwrap(), &syn[14..]);
+}

@@ -1,0 +1,313 @@
+//! What the director needs to know about its interface and neighbours: MAC,
+//! IPv4 addresses, the routing next hop (/proc/net/route) and a neighbour cache
+//! fed by the kernel's table (/proc/net/arp), by ARP replies the data plane sees
+//! and by ARP requests it sends itself.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use wire::arp::{ArpRepr, OP_REPLY, OP_REQUEST};
+use wire::ethernet::Mac;
+
+/// MAC address of an interface (from sysfs of the current network namespace).
+pub fn mac_of(ifname: &str) -> io::Result<Mac> {
+    let s = std::fs::read_to_string(format!("/sys/class/net/{ifname}/address"))?;
+    s.trim()
+        .parse()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{ifname}: {e}")))
+}
+
+/// MAC via ioctl SIOCGIFHWADDR: right even when /sys belongs to another namespace.
+pub fn mac_ioctl(ifname: &str) -> io::Result<Mac> {
+    // SAFETY: a throwaway datagram socket for the ioctl.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: zeroed ifreq is valid; the name is copied with a NUL left.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(ifname.bytes().take(15)) {
+        *d = s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFHWADDR fills ifr_hwaddr.
+    let r = unsafe { libc::ioctl(fd, libc::SIOCGIFHWADDR as _, &mut req) };
+    let err = io::Error::last_os_error();
+    // SAFETY: closing our descriptor.
+    unsafe { libc::close(fd) };
+    if r < 0 {
+        return Err(io::Error::new(err.kind(), format!("{ifname}: {err}")));
+    }
+    // SAFETY: the union member written by SIOCGIFHWADDR.
+    let sa = unsafe { req.ifr_ifru.ifru_hwaddr };
+    let mut m = [0u8; 6];
+    for (d, s) in m.iter_mut().zip(sa.sa_data.iter()) {
+        *d = *s as u8;
+    }
+    Ok(Mac(m))
+}
+
+/// IPv4 addresses with prefix length on `ifname` (getifaddrs).
+pub fn ipv4_addrs(ifname: &str) -> io::Result<Vec<(Ipv4Addr, u8)>> {
+    let mut out = Vec::new();
+    let mut ifa: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs allocates a list we free below.
+    if unsafe { libc::getifaddrs(&mut ifa) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut p = ifa;
+    while !p.is_null() {
+        // SAFETY: p walks the list getifaddrs returned.
+        let e = unsafe { &*p };
+        p = e.ifa_next;
+        if e.ifa_addr.is_null() || e.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_name is a C string.
+        let name = unsafe { std::ffi::CStr::from_ptr(e.ifa_name) };
+        if name.to_bytes() != ifname.as_bytes() {
+            continue;
+        }
+        // SAFETY: family read from a valid sockaddr.
+        if unsafe { (*e.ifa_addr).sa_family } as i32 != libc::AF_INET {
+            continue;
+        }
+        // SAFETY: AF_INET addresses are sockaddr_in.
+        let a = unsafe { &*(e.ifa_addr as *const libc::sockaddr_in) };
+        let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+        let plen = if e.ifa_netmask.is_null() {
+            32
+        } else {
+            // SAFETY: as above.
+            let m = unsafe { &*(e.ifa_netmask as *const libc::sockaddr_in) };
+            u32::from_be(m.sin_addr.s_addr).count_ones() as u8
+        };
+        out.push((ip, plen));
+    }
+    // SAFETY: freeing the list once.
+    unsafe { libc::freeifaddrs(ifa) };
+    Ok(out)
+}
+
+/// One IPv4 route of /proc/net/route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub dst: Ipv4Addr,
+    pub mask: Ipv4Addr,
+    pub gateway: Option<Ipv4Addr>,
+}
+
+/// The kernel prints the address's in-memory (network order) bytes as a
+/// host-order hex number: little-endian hosts show them reversed.
+fn hex_le(s: &str) -> Option<Ipv4Addr> {
+    let v = u32::from_str_radix(s, 16).ok()?;
+    Some(Ipv4Addr::from(v.to_ne_bytes()))
+}
+
+/// Parse /proc/net/route text: (interface, route) per line.
+pub fn parse_routes(text: &str) -> Vec<(String, Route)> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 8 {
+                return None;
+            }
+            let gw = hex_le(f[2])?;
+            Some((
+                f[0].to_string(),
+                Route {
+                    dst: hex_le(f[1])?,
+                    mask: hex_le(f[7])?,
+                    gateway: (!gw.is_unspecified()).then_some(gw),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Next hop for `dst` out of `ifname`: the longest matching route's gateway,
+/// or `dst` itself when on-link (or when no route matches).
+pub fn next_hop(routes: &[(String, Route)], ifname: &str, dst: Ipv4Addr) -> Ipv4Addr {
+    routes
+        .iter()
+        .filter(|(i, r)| i == ifname && u32::from(dst) & u32::from(r.mask) == u32::from(r.dst))
+        .max_by_key(|(_, r)| u32::from(r.mask).count_ones())
+        .and_then(|(_, r)| r.gateway)
+        .unwrap_or(dst)
+}
+
+/// Parse /proc/net/arp: complete entries (flags 0x2) on `ifname`.
+pub fn parse_proc_arp(text: &str, ifname: &str) -> Vec<(Ipv4Addr, Mac)> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 6 || f[5] != ifname {
+                return None;
+            }
+            let flags = u32::from_str_radix(f[2].trim_start_matches("0x"), 16).ok()?;
+            if flags & 0x2 == 0 {
+                return None;
+            }
+            Some((f[0].parse().ok()?, f[3].parse().ok()?))
+        })
+        .collect()
+}
+
+/// Neighbour cache with ARP resolution.
+#[derive(Debug)]
+pub struct Neighbours {
+    pub ifname: String,
+    pub my_mac: Mac,
+    pub my_ip: Ipv4Addr,
+    entries: HashMap<Ipv4Addr, Mac>,
+    asked: HashMap<Ipv4Addr, Instant>,
+    routes: Vec<(String, Route)>,
+}
+
+impl Neighbours {
+    /// A cache primed from the kernel's tables.
+    pub fn new(ifname: &str, my_mac: Mac, my_ip: Ipv4Addr) -> Neighbours {
+        let mut n = Neighbours::empty(ifname, my_mac, my_ip);
+        n.refresh_kernel();
+        n
+    }
+
+    /// An empty cache (no routes: every destination is on-link).
+    pub fn empty(ifname: &str, my_mac: Mac, my_ip: Ipv4Addr) -> Neighbours {
+        Neighbours {
+            ifname: ifname.to_string(),
+            my_mac,
+            my_ip,
+            entries: HashMap::new(),
+            asked: HashMap::new(),
+            routes: Vec::new(),
+        }
+    }
+
+    /// Re-read the kernel's routes and ARP table.
+    pub fn refresh_kernel(&mut self) {
+        if let Ok(t) = std::fs::read_to_string("/proc/net/route") {
+            self.routes = parse_routes(&t);
+        }
+        if let Ok(t) = std::fs::read_to_string("/proc/net/arp") {
+            for (ip, mac) in parse_proc_arp(&t, &self.ifname) {
+                self.entries.insert(ip, mac);
+            }
+        }
+    }
+
+    pub fn insert(&mut self, ip: Ipv4Addr, mac: Mac) {
+        self.entries.insert(ip, mac);
+    }
+
+    /// MAC of the next hop towards `dst`, if known.
+    pub fn lookup(&self, dst: Ipv4Addr) -> Option<Mac> {
+        let hop = next_hop(&self.routes, &self.ifname, dst);
+        self.entries.get(&hop).copied()
+    }
+
+    /// The next hop of `dst` when it needs an ARP request now (not asked in
+    /// the last second).
+    pub fn want_resolve(&mut self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        let hop = next_hop(&self.routes, &self.ifname, dst);
+        if self.entries.contains_key(&hop) {
+            return None;
+        }
+        let now = Instant::now();
+        match self.asked.get(&hop) {
+            Some(t) if now.duration_since(*t) < Duration::from_secs(1) => None,
+            _ => {
+                self.asked.insert(hop, now);
+                Some(hop)
+            }
+        }
+    }
+
+    /// Broadcast ARP request for `ip` from this interface.
+    pub fn request_frame(&self, ip: Ipv4Addr) -> [u8; wire::arp::FRAME_LEN] {
+        ArpRepr {
+            op: OP_REQUEST,
+            sender_mac: self.my_mac,
+            sender_ip: self.my_ip,
+            target_mac: Mac([0; 6]),
+            target_ip: ip,
+        }
+        .to_frame(Mac::BROADCAST)
+    }
+
+    /// Learn from an ARP frame (replies and gratuitous announcements).
+    pub fn learn(&mut self, frame: &[u8]) {
+        if let Ok((_, a)) = ArpRepr::parse_frame(frame) {
+            // Replies and announcements teach us; a request only refreshes
+            // an entry we already have (as the kernel's arp_process does).
+            let teach = (a.op == OP_REPLY || a.is_gratuitous()) && !a.sender_ip.is_unspecified();
+            let refresh = a.op == OP_REQUEST && self.entries.contains_key(&a.sender_ip);
+            if teach || refresh {
+                self.entries.insert(a.sender_ip, a.sender_mac);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_and_next_hop() {
+        let t =
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+                 eth0\t00000000\t016433C6\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+                 eth0\t006433C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+        let r = parse_routes(t);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].1.gateway, Some(Ipv4Addr::new(198, 51, 100, 1)));
+        assert_eq!(r[1].1.dst, Ipv4Addr::new(198, 51, 100, 0));
+        let on_link = Ipv4Addr::new(198, 51, 100, 8);
+        assert_eq!(next_hop(&r, "eth0", on_link), on_link);
+        assert_eq!(
+            next_hop(&r, "eth0", Ipv4Addr::new(192, 0, 2, 9)),
+            Ipv4Addr::new(198, 51, 100, 1)
+        );
+        assert_eq!(next_hop(&r, "eth1", on_link), on_link);
+    }
+
+    #[test]
+    fn proc_arp() {
+        let t = "IP address       HW type     Flags       HW address            Mask     Device\n\
+                 198.51.100.8     0x1         0x2         02:00:00:00:00:08     *        eth0\n\
+                 198.51.100.9     0x1         0x0         00:00:00:00:00:00     *        eth0\n\
+                 198.51.100.10    0x1         0x2         02:00:00:00:00:0a     *        eth1\n";
+        let v = parse_proc_arp(t, "eth0");
+        assert_eq!(
+            v,
+            vec![(Ipv4Addr::new(198, 51, 100, 8), Mac([2, 0, 0, 0, 0, 8]))]
+        );
+    }
+
+    #[test]
+    fn learn_from_reply_and_request_frame() {
+        let me = Mac([2, 0, 0, 0, 0, 5]);
+        let mut n = Neighbours::empty("eth0", me, Ipv4Addr::new(198, 51, 100, 5));
+        let rs = Ipv4Addr::new(198, 51, 100, 8);
+        assert_eq!(n.want_resolve(rs), Some(rs));
+        assert_eq!(n.want_resolve(rs), None, "asked within the last second");
+        let req = n.request_frame(rs);
+        let (eth, a) = ArpRepr::parse_frame(&req).unwrap();
+        assert_eq!(eth.dst, Mac::BROADCAST);
+        assert_eq!((a.op, a.target_ip, a.sender_mac), (OP_REQUEST, rs, me));
+        let reply = ArpRepr {
+            op: OP_REPLY,
+            sender_mac: Mac([2, 0, 0, 0, 0, 8]),
+            sender_ip: rs,
+            target_mac: me,
+            target_ip: n.my_ip,
+        }
+        .to_frame(me);
+        n.learn(&reply);
+        assert_eq!(n.lookup(rs), Some(Mac([2, 0, 0, 0, 0, 8])));
+    }
+}
