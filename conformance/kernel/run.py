@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -367,6 +368,8 @@ def case_rules(args, path, name, host):
     for f in ('iptables.txt', 'ip6tables.txt', 'ipset.txt'):
         p = os.path.join(d, f)
         texts.append(open(p).read() if os.path.exists(p) else '')
+    if args.rules_source != 'expected':
+        shutil.rmtree(d, ignore_errors=True)
     return texts
 
 
