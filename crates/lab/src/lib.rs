@@ -2,3 +2,4 @@
 //! integration tests build, always torn down (even on failure).
 
 pub mod netns;
+pub mod topo;
