@@ -1,0 +1,190 @@
+//! The director in TUN mode, in namespaces: client packets for the VIP leave
+//! the director IPIP-encapsulated (outer director -> real server, protocol 4),
+//! seen on the wire by tcpdump on the real server. This kernel has no ipip
+//! module, so the test decapsulates in user space on the real server (an
+//! AF_PACKET reader that re-injects the inner packet through a veth pair)
+//! and curl gets the full round trip.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use director::afpacket::{PacketRing, RingConfig};
+use lab::netns::{skip_unless, Netns};
+use lab::topo::{self, HttpServer, Lan};
+use wire::ethernet::{EthernetRepr, ETHERTYPE_IPV4};
+
+const VIP: &str = "198.51.100.241";
+const RS_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 8);
+
+fn conf_text() -> String {
+    format!(
+        "virtual_server {VIP} 80 {{\n  delay_loop 5\n  lb_algo rr\n  lb_kind TUN\n  protocol TCP\n  \
+         real_server {RS_IP} 80 {{\n    weight 1\n  }}\n}}\n"
+    )
+}
+
+/// User-space IPIP decapsulation on the real server: frames for `RS_IP` with
+/// protocol 4 on eth0 are stripped and sent into `dec0`, whose peer `dec1`
+/// hands them to the real server's stack.
+fn decapsulator(
+    ns: &Netns,
+    stop: Arc<AtomicBool>,
+    count: Arc<AtomicU64>,
+) -> Result<std::thread::JoinHandle<()>> {
+    ns.exec(&[
+        "ip", "link", "add", "dec0", "type", "veth", "peer", "name", "dec1",
+    ])?;
+    ns.exec(&["ip", "link", "set", "dec0", "up"])?;
+    ns.exec(&["ip", "link", "set", "dec1", "up"])?;
+    for k in ["all", "default", "dec1", "eth0"] {
+        ns.sysctl(&format!("net.ipv4.conf.{k}.rp_filter"), "0")?;
+    }
+    ns.sysctl("net.ipv4.conf.dec1.accept_local", "1")?;
+    // Without an ipip module the kernel would answer "protocol unreachable".
+    ns.exec(&["iptables", "-I", "INPUT", "-p", "4", "-j", "DROP"])?;
+    let path = ns.path();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let setup = (|| -> Result<(PacketRing, PacketRing, [u8; 6])> {
+            topo::enter(&path)?;
+            let rx = PacketRing::open("eth0", RingConfig::default())?;
+            let out = PacketRing::open("dec0", RingConfig::default())?;
+            let mac = director::netif::mac_ioctl("dec1")?;
+            Ok((rx, out, mac.0))
+        })();
+        let (mut rxr, mut out, dec1_mac) = match setup {
+            Ok(v) => {
+                let _ = tx.send(Ok(()));
+                v
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        while !stop.load(Ordering::Relaxed) {
+            if !rxr.wait_rx(Duration::from_millis(50)).unwrap_or(false) {
+                continue;
+            }
+            let mut inner_frames = Vec::new();
+            rxr.rx_block(|_, fr| {
+                let Ok((eth, off)) = EthernetRepr::parse(fr.data) else {
+                    return;
+                };
+                if eth.ethertype != ETHERTYPE_IPV4 {
+                    return;
+                }
+                let ip = &fr.data[off..];
+                if ip.len() < 20 || ip[9] != 4 || wire::ipv4::dst(ip) != RS_IP {
+                    return;
+                }
+                if let Ok(inner) = wire::ipv4::decapsulate_ipip(ip) {
+                    let mut f = vec![0u8; 14 + inner.len()];
+                    f[0..6].copy_from_slice(&dec1_mac);
+                    f[6..12].copy_from_slice(&eth.src.0);
+                    f[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+                    f[14..].copy_from_slice(inner);
+                    inner_frames.push(f);
+                }
+            });
+            for f in inner_frames {
+                count.fetch_add(1, Ordering::Relaxed);
+                let _ = out.send_now(&f);
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .context("decapsulator start")??;
+    Ok(t)
+}
+
+#[test]
+fn director_tun_ipip_on_the_wire_and_round_trip() -> Result<()> {
+    if skip_unless(
+        "director_tun_ipip_on_the_wire_and_round_trip",
+        &["ip", "curl", "iptables", "tcpdump"],
+    ) {
+        return Ok(());
+    }
+    let dir = std::env::temp_dir().join(format!("vw-tun-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let r = run(&dir);
+    if r.is_err() {
+        eprintln!(
+            "{}",
+            std::fs::read_to_string(dir.join("d1.log")).unwrap_or_default()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+fn run(dir: &Path) -> Result<()> {
+    let bin = topo::vipwire_bin()?;
+    let mut lan = Lan::new("tun-")?;
+    let client = lan.host("cl", &["198.51.100.100/24"])?;
+    let d1 = lan.host("d1", &["198.51.100.5/24"])?;
+    // No VRRP here: the VIP is put on the director by hand.
+    d1.exec(&["ip", "addr", "add", &format!("{VIP}/32"), "dev", "eth0"])?;
+    let rs = lan.host("rs1", &[&format!("{RS_IP}/24")])?;
+    topo::dr_real_server(&rs, VIP)?;
+    let _http = HttpServer::start(&rs, 80, "rs1")?;
+    let conf = dir.join("d1.conf");
+    std::fs::write(&conf, conf_text())?;
+    let sock = dir.join("d1.sock");
+    let _d = topo::start_director(
+        &bin,
+        &d1,
+        &conf,
+        &sock,
+        &dir.join("d1.log"),
+        &["--interface", "eth0"],
+    )?;
+    topo::wait_for(Duration::from_secs(10), || {
+        let s: serde_json::Value =
+            serde_json::from_str(&topo::director_status(&bin, &sock).ok()?).ok()?;
+        (s["forwarding"] == true).then_some(())
+    })
+    .context("director not up")?;
+
+    // 1. On the wire: tcpdump on the real server sees IPIP from the director.
+    let cap = dir.join("cap.txt");
+    let mut c = rs.command("tcpdump");
+    c.args(["-i", "eth0", "-n", "-l", "-c", "1", "ip proto 4"])
+        .stdout(std::fs::File::create(&cap)?)
+        .stderr(std::process::Stdio::null());
+    let mut td = lab::netns::Proc::spawn(c)?;
+    std::thread::sleep(Duration::from_millis(700));
+    let r = topo::curl(&client, &format!("http://{VIP}/"), 2);
+    assert!(r.is_err(), "no decapsulation yet, yet an answer: {r:?}");
+    td.wait_timeout(Duration::from_secs(5))
+        .context("tcpdump saw no IPIP packet")?;
+    let text = std::fs::read_to_string(&cap)?;
+    eprintln!("captured: {text}");
+    assert!(
+        text.contains("198.51.100.5 > 198.51.100.8: IP 198.51.100.100."),
+        "{text}"
+    );
+    assert!(text.contains("> 198.51.100.241.80: Flags [S]"), "{text}");
+
+    // 2. Round trip with user-space decapsulation on the real server.
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let dec = decapsulator(&rs, Arc::clone(&stop), Arc::clone(&count))?;
+    let body = topo::wait_for(Duration::from_secs(10), || {
+        topo::curl(&client, &format!("http://{VIP}/"), 2).ok()
+    });
+    stop.store(true, Ordering::Relaxed);
+    let _ = dec.join();
+    assert_eq!(
+        body.as_deref(),
+        Some("rs1"),
+        "round trip through the tunnel"
+    );
+    assert!(count.load(Ordering::Relaxed) >= 3, "decapsulated packets");
+    Ok(())
+}
