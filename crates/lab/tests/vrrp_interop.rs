@@ -1,0 +1,343 @@
+//! vipwire's VRRP against real keepalived 2.2.7 (`keepalived --vrrp`) in the
+//! same VRID, in network namespaces on a veth pair (203.0.113.0/24): election
+//! both ways, takeover after kill -9 within 10% of Master_Down_Interval,
+//! priority-0 handover on SIGTERM both ways, preemption, nopreempt, v3 with
+//! centisecond adverts, unicast peers. Needs root, keepalived and tcpdump;
+//! skips visibly otherwise. The tests run one at a time (timing).
+
+mod vrrp_lab;
+
+use std::ffi::OsString;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{ensure, Result};
+use lab::netns::skip_unless;
+use vrrp_lab::*;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Not a test: the entry point of the vipwire node this binary re-executes.
+#[test]
+fn vrrp_child_entry() {
+    let Some(conf) = std::env::var_os("VW_VRRP_CHILD") else {
+        return;
+    };
+    let cfg = lvs::keepalived::parse_file(std::path::Path::new(&conf)).expect("config");
+    director::vrrp::run_foreground(&cfg).expect("vrrp runner");
+}
+
+fn self_cmd() -> Vec<OsString> {
+    let exe = std::env::current_exe().expect("test binary path");
+    vec![
+        exe.into(),
+        "--exact".into(),
+        "vrrp_child_entry".into(),
+        "--nocapture".into(),
+        "--test-threads=1".into(),
+    ]
+}
+
+fn skip(name: &str) -> bool {
+    skip_unless(name, &["ip", "keepalived", "tcpdump"])
+}
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn within(measured: f64, expected: Duration, frac: f64) -> bool {
+    let e = expected.as_secs_f64();
+    (measured - e).abs() <= e * frac
+}
+
+fn dump(nodes: &[&Node]) -> String {
+    nodes
+        .iter()
+        .map(|n| format!("--- {} log:\n{}", n.kind, n.log_text()))
+        .collect()
+}
+
+/// Wait `d` and then check that the VIP is only on `owner` (and stays there).
+fn settles_on(owner: &lab::netns::Netns, other: &lab::netns::Netns, d: Duration) -> bool {
+    vip_becomes(owner, true, d)
+        && (0..10).all(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            owner.has_addr(IFACE, VIP) && !other.has_addr(IFACE, VIP)
+        })
+}
+
+#[test]
+fn election_by_priority_both_ways() -> Result<()> {
+    if skip("election_by_priority_both_ways") {
+        return Ok(());
+    }
+    let _g = lock();
+    for (ka_prio, vw_prio) in [(150, 100), (100, 150)] {
+        let p = Pair::new("el")?;
+        let cap = Capture::start(&p.b, IFACE)?;
+        let ka = Node::keepalived(&p.a, &p.dir, "ka", &Spec::v2(ka_prio))?;
+        let vw = Node::vipwire(&p.b, &p.dir, "vw", &Spec::v2(vw_prio), &self_cmd())?;
+        let (win, lose) = if ka_prio > vw_prio {
+            (&p.a, &p.b)
+        } else {
+            (&p.b, &p.a)
+        };
+        ensure!(
+            settles_on(win, lose, Duration::from_secs(8)),
+            "prio {ka_prio} (keepalived) vs {vw_prio} (vipwire): wrong master\n{}",
+            dump(&[&ka, &vw])
+        );
+        // Only the winner advertises once settled, with PASS auth understood both ways.
+        let t = epoch();
+        std::thread::sleep(Duration::from_millis(2500));
+        let late: Vec<_> = cap.all().into_iter().filter(|s| s.t > t).collect();
+        let win_ip = if ka_prio > vw_prio { A_IP } else { B_IP };
+        ensure!(
+            late.len() >= 2 && late.iter().all(|s| s.src == win_ip),
+            "{late:?}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn takeover_after_kill9_within_10_percent() -> Result<()> {
+    if skip("takeover_after_kill9_within_10_percent") {
+        return Ok(());
+    }
+    let _g = lock();
+    let p = Pair::new("k9")?;
+    let cap = Capture::start(&p.b, IFACE)?;
+    let mut ka = Node::keepalived(&p.a, &p.dir, "ka", &Spec::v2(150))?;
+    let backup = Spec::v2(100);
+    let vw = Node::vipwire(&p.b, &p.dir, "vw", &backup, &self_cmd())?;
+    ensure!(
+        settles_on(&p.a, &p.b, Duration::from_secs(8)),
+        "{}",
+        dump(&[&ka, &vw])
+    );
+    let t = measure_takeover(&cap, &mut ka, A_IP, B_IP, false)?;
+    let mdi = backup.master_down();
+    eprintln!("kill -9: vipwire took over {t:?} (Master_Down_Interval {mdi:?})");
+    ensure!(t.since_prio0.is_none(), "a kill -9 sends no priority 0");
+    ensure!(
+        within(t.since_last_advert, mdi, 0.10),
+        "takeover {:.3}s after the last advert, Master_Down_Interval {mdi:?}\n{}",
+        t.since_last_advert,
+        dump(&[&ka, &vw])
+    );
+    ensure!(vip_becomes(&p.b, true, Duration::from_secs(1)));
+    Ok(())
+}
+
+#[test]
+fn priority_zero_handover_on_sigterm_both_ways() -> Result<()> {
+    if skip("priority_zero_handover_on_sigterm_both_ways") {
+        return Ok(());
+    }
+    let _g = lock();
+    for vipwire_master in [false, true] {
+        let p = Pair::new("st")?;
+        let cap = Capture::start(&p.b, IFACE)?;
+        let bspec = Spec::v2(100);
+        let (mut master, backup) = if vipwire_master {
+            (
+                Node::vipwire(&p.a, &p.dir, "vw", &Spec::v2(150), &self_cmd())?,
+                Node::keepalived(&p.b, &p.dir, "ka", &bspec)?,
+            )
+        } else {
+            (
+                Node::keepalived(&p.a, &p.dir, "ka", &Spec::v2(150))?,
+                Node::vipwire(&p.b, &p.dir, "vw", &bspec, &self_cmd())?,
+            )
+        };
+        let (m_ip, b_ip, m_ns, b_ns) = (A_IP, B_IP, &p.a, &p.b);
+        ensure!(
+            settles_on(m_ns, b_ns, Duration::from_secs(8)),
+            "{}",
+            dump(&[&master, &backup])
+        );
+        let t = measure_takeover(&cap, &mut master, m_ip, b_ip, true)?;
+        let skew = bspec.skew();
+        eprintln!(
+            "SIGTERM ({} master): {t:?}, Skew_Time {skew:?}",
+            master.kind
+        );
+        let since0 = t.since_prio0.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no priority-0 advert from {}\n{}",
+                master.kind,
+                dump(&[&master, &backup])
+            )
+        })?;
+        // Skew plus scheduling slack (keepalived's own is a few ms).
+        ensure!(
+            (since0 - skew.as_secs_f64()).abs() < 0.1 * skew.as_secs_f64() + 0.02,
+            "handover {since0:.3}s after priority 0, Skew_Time {skew:?}"
+        );
+        // The stopped master removed its VIP; the backup has it.
+        ensure!(
+            vip_becomes(m_ns, false, Duration::from_secs(2)),
+            "{} kept the VIP",
+            master.kind
+        );
+        ensure!(vip_becomes(b_ns, true, Duration::from_secs(2)));
+    }
+    Ok(())
+}
+
+#[test]
+fn preemption_and_nopreempt() -> Result<()> {
+    if skip("preemption_and_nopreempt") {
+        return Ok(());
+    }
+    let _g = lock();
+    // keepalived (100) is master alone; vipwire (150) joins and preempts.
+    {
+        let p = Pair::new("pe")?;
+        let ka = Node::keepalived(&p.a, &p.dir, "ka", &Spec::v2(100))?;
+        ensure!(
+            vip_becomes(&p.a, true, Duration::from_secs(8)),
+            "{}",
+            dump(&[&ka])
+        );
+        let vw = Node::vipwire(&p.b, &p.dir, "vw", &Spec::v2(150), &self_cmd())?;
+        ensure!(
+            settles_on(&p.b, &p.a, Duration::from_secs(8)),
+            "no preemption\n{}",
+            dump(&[&ka, &vw])
+        );
+    }
+    // Same with nopreempt on vipwire: keepalived stays master...
+    {
+        let p = Pair::new("np")?;
+        let mut ka = Node::keepalived(&p.a, &p.dir, "ka", &Spec::v2(100))?;
+        ensure!(
+            vip_becomes(&p.a, true, Duration::from_secs(8)),
+            "{}",
+            dump(&[&ka])
+        );
+        let spec = Spec {
+            nopreempt: true,
+            ..Spec::v2(150)
+        };
+        let vw = Node::vipwire(&p.b, &p.dir, "vw", &spec, &self_cmd())?;
+        std::thread::sleep(spec.master_down() * 2);
+        ensure!(
+            p.a.has_addr(IFACE, VIP) && !p.b.has_addr(IFACE, VIP),
+            "nopreempt preempted\n{}",
+            dump(&[&ka, &vw])
+        );
+        // ...until it dies.
+        ka.kill9()?;
+        ensure!(vip_becomes(&p.b, true, Duration::from_secs(6)));
+    }
+    // keepalived preempts vipwire too.
+    {
+        let p = Pair::new("pk")?;
+        let vw = Node::vipwire(&p.b, &p.dir, "vw", &Spec::v2(100), &self_cmd())?;
+        ensure!(
+            vip_becomes(&p.b, true, Duration::from_secs(8)),
+            "{}",
+            dump(&[&vw])
+        );
+        let ka = Node::keepalived(&p.a, &p.dir, "ka", &Spec::v2(150))?;
+        ensure!(
+            settles_on(&p.a, &p.b, Duration::from_secs(8)),
+            "{}",
+            dump(&[&ka, &vw])
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn v3_centisecond_adverts() -> Result<()> {
+    if skip("v3_centisecond_adverts") {
+        return Ok(());
+    }
+    let _g = lock();
+    let p = Pair::new("v3")?;
+    let cap = Capture::start(&p.b, IFACE)?;
+    let mut ka = Node::keepalived(&p.a, &p.dir, "ka", &Spec::v3(150, 0.5))?;
+    let backup = Spec::v3(100, 0.5);
+    let vw = Node::vipwire(&p.b, &p.dir, "vw", &backup, &self_cmd())?;
+    ensure!(
+        settles_on(&p.a, &p.b, Duration::from_secs(5)),
+        "{}",
+        dump(&[&ka, &vw])
+    );
+    let t = measure_takeover(&cap, &mut ka, A_IP, B_IP, false)?;
+    let mdi = backup.master_down();
+    eprintln!("v3 0.5 s kill -9: {t:?} (Master_Down_Interval {mdi:?})");
+    ensure!(
+        within(t.since_last_advert, mdi, 0.10),
+        "v3 takeover {:.3}s, Master_Down_Interval {mdi:?}\n{}",
+        t.since_last_advert,
+        dump(&[&ka, &vw])
+    );
+    // vipwire's own adverts: v3, 50 cs, every 0.5 s.
+    let start = epoch();
+    std::thread::sleep(Duration::from_millis(1600));
+    let ours: Vec<_> = cap
+        .all()
+        .into_iter()
+        .filter(|s| s.src == B_IP && s.t > start)
+        .collect();
+    ensure!(ours.len() >= 3, "{ours:?}");
+    ensure!(
+        ours.iter().all(|s| s.version == 3 && s.intvl == "50cs"),
+        "{ours:?}"
+    );
+    let gaps: Vec<f64> = ours.windows(2).map(|w| w[1].t - w[0].t).collect();
+    ensure!(gaps.iter().all(|g| (g - 0.5).abs() < 0.05), "{gaps:?}");
+    Ok(())
+}
+
+#[test]
+fn unicast_peers() -> Result<()> {
+    if skip("unicast_peers") {
+        return Ok(());
+    }
+    let _g = lock();
+    let p = Pair::new("uc")?;
+    let cap = Capture::start(&p.b, IFACE)?;
+    let mut ka = Node::keepalived(
+        &p.a,
+        &p.dir,
+        "ka",
+        &Spec {
+            unicast: Some((A_IP, B_IP)),
+            ..Spec::v2(150)
+        },
+    )?;
+    let backup = Spec {
+        unicast: Some((B_IP, A_IP)),
+        ..Spec::v2(100)
+    };
+    let vw = Node::vipwire(&p.b, &p.dir, "vw", &backup, &self_cmd())?;
+    ensure!(
+        settles_on(&p.a, &p.b, Duration::from_secs(8)),
+        "{}",
+        dump(&[&ka, &vw])
+    );
+    let t = measure_takeover(&cap, &mut ka, A_IP, B_IP, false)?;
+    ensure!(
+        within(t.since_last_advert, backup.master_down(), 0.10),
+        "unicast takeover {t:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn tcpdump_line_parser() {
+    let l = "1764414483.828626 IP 203.0.113.1 > 224.0.0.18: VRRPv2, Advertisement, vrid 51, prio 150, authtype simple, intvl 1s, length 20";
+    let s = parse_line(l).unwrap();
+    assert_eq!(s.src, A_IP);
+    assert_eq!((s.version, s.prio, s.intvl.as_str()), (2, 150, "1s"));
+    assert!((s.t - 1764414483.828626).abs() < 1e-6);
+    let l3 = "1764414489.266570 IP 203.0.113.2 > 224.0.0.18: VRRPv3, Advertisement, vrid 51, prio 0, intvl 50cs, length 12";
+    assert_eq!(parse_line(l3).unwrap().prio, 0);
+    assert!(parse_line("garbage").is_none());
+}
