@@ -170,6 +170,8 @@ def random_pair(rng, b, addrs, v4_sub, v6_sub, own_mac):
     mac = None
     if rng.random() < 0.25:
         mac = b.mac()  # foreign MAC
+        if rng.random() < 0.3:
+            mac = mac.upper()  # the API stores pair MACs as given
     if kind < 0.12:
         return '0.0.0.0/0', mac
     if kind < 0.5 and v4_sub:
@@ -179,7 +181,7 @@ def random_pair(rng, b, addrs, v4_sub, v6_sub, own_mac):
         return f'{ip}/{rng.choice([24, 28, 30, 31, 32])}', mac
     if kind < 0.75:
         return rng.choice(['2001:db8::/32', '2001:db8:1::/48',
-                           '2001:db8::5/64']), mac
+                           '2001:db8::5/64', '2001:DB8:7::/64']), mac
     if kind < 0.9 and v6_sub:
         return addrs.host(v6_sub), mac
     if v4_sub:
@@ -222,7 +224,8 @@ def random_rule(rng, b, sg, groups, seen):
             else:
                 remote_ip = rng.choice([
                     '::/0', '2001:db8::/32', '2001:db8::1/48',
-                    '2001:db8:1::7/128', '2001:db8:2::/64'])
+                    '2001:db8:1::7/128', '2001:db8:2::/64',
+                    '2001:DB8:3::/64', '2001:db8:0:0::1/64'])
         key = (direction, ethertype, protocol, pmin, pmax, remote_ip,
                remote_group)
         if key in seen:

@@ -89,6 +89,22 @@ def pair_foreign_mac():
 
 
 @case
+def pairs_stored_as_given():
+    """Pair strings keep the case given (the API stores and sorts them as
+    raw strings: uppercase sorts first); the kernel prints them lowercase."""
+    b, net, (v4, v6) = _base(21, v6=True)
+    sg = b.group('default')
+    _allow_all(b, sg)
+    b.rule(sg, 'ingress', 'IPv6', remote_group_id=sg['id'])
+    b.port(net, [(v4, '203.0.113.35'), (v6, '2001:db8:1::35')],
+           [('2001:db8:1::/48', None), ('2001:DB8:7::/64', None),
+            ('2001:DB8:1::5', 'FA:16:3E:00:00:09'),
+            ('2001:db8:1::5', 'fa:16:3e:00:00:02')], [sg],
+           mac='fa:16:3e:00:00:01')
+    return b.finish()
+
+
+@case
 def pair_cidr_host_bits():
     """CIDR pairs with host bits set (kernel prints the network)."""
     b, net, (v4, v6) = _base(4, v6=True)
@@ -162,6 +178,19 @@ def stateless_and_stateful_mixed():
     b.rule(less, 'ingress', 'IPv4', 'tcp', 443, 443)
     b.port(net, [(v4, '203.0.113.80')], [], [full, less])
     b.port(net, [(v4, '203.0.113.81')], [], [less, full])
+    return b.finish()
+
+
+@case
+def stateless_group_without_rules_first():
+    """A stateless first group without rules: the driver decides statefulness
+    from the first group's first rule, so this port stays stateful."""
+    b, net, (v4,) = _base(20)
+    bare = b.group('stateless-bare', stateful=False)
+    full = b.group('stateful')
+    _allow_all(b, full)
+    b.port(net, [(v4, '203.0.113.85')], [], [bare, full])
+    b.port(net, [(v4, '203.0.113.86')], [], [bare])
     return b.finish()
 
 
