@@ -6,7 +6,7 @@
 //! INPUT mangle, filter, nat; FORWARD mangle, filter;
 //! OUTPUT raw, conntrack, mangle, nat, filter; POSTROUTING mangle, nat, then the
 //! conntrack confirm (also after INPUT for local delivery).
-//! The nat table only sees the first packet of a connection (ctstate NEW).
+//! The nat table only sees the packet that creates a conntrack entry.
 //!
 //! Two evaluators: [`Engine`] precompiles the ruleset (chain indices, parsed
 //! matches, resolved sets); [`eval_naive`] walks the parsed text, resolving chains
@@ -1006,8 +1006,13 @@ fn apply_ct(
     if notrack {
         walk.notrack = true;
         v.state = StateSet::UNTRACKED;
-    } else if let Some(z) = zone {
-        walk.zone = z;
+    } else {
+        if let Some(z) = zone {
+            walk.zone = z;
+        }
+        // A CT template is attached as IP_CT_NEW, so later raw rules see NEW
+        // (net/netfilter/xt_CT.c, xt_ct_target: nf_ct_set(skb, ct, IP_CT_NEW)).
+        v.state = StateSet::NEW;
     }
 }
 
@@ -1055,7 +1060,10 @@ where
             Step::Nat(h) => {
                 // TODO: NAT bindings (DNAT/SNAT rewriting) are not modelled; the nat
                 // chains are only evaluated for their verdict and trace.
-                if state != StateSet::NEW {
+                // Only the packet that created the conntrack entry meets the nat
+                // chains (nf_nat_inet_fn: nat bindings are set up once, while the
+                // entry is unconfirmed); a NEW packet of an existing entry skips them.
+                if !outcome.as_ref().is_some_and(|o| o.is_unconfirmed()) {
                     continue;
                 }
                 (h, "nat")
@@ -1064,10 +1072,10 @@ where
         };
         let mut view = View::new(pkt, hook);
         view.mark = mark;
-        view.state = if walk.notrack && outcome.is_none() {
-            StateSet::UNTRACKED
-        } else {
-            state
+        view.state = match (&outcome, walk.notrack, walk.ct_set) {
+            (None, true, _) => StateSet::UNTRACKED,
+            (None, false, true) => StateSet::NEW,
+            _ => state,
         };
         let r = table(hook, name, &mut view, &mut walk);
         mark = view.mark;

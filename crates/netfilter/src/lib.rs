@@ -9,6 +9,7 @@ pub mod conntrack;
 pub mod engine;
 pub mod ipset;
 pub mod packet;
+pub mod protocols;
 pub mod ruleset;
 pub mod trace;
 

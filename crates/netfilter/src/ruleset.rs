@@ -394,24 +394,13 @@ pub fn word(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// Protocol number of a name (or a decimal number); `all` is None.
 pub fn proto_number(s: &str) -> Option<Option<u8>> {
-    let n = match s.to_ascii_lowercase().as_str() {
-        "all" | "0" => return Some(None),
-        "icmp" => 1,
-        "igmp" => 2,
-        "ipv4" | "ipip" => 4,
-        "tcp" => 6,
-        "udp" => 17,
-        "ipv6" => 41,
-        "gre" => 47,
-        "esp" => 50,
-        "ah" => 51,
-        "icmpv6" | "ipv6-icmp" | "icmp6" => 58,
-        "vrrp" => 112,
-        "sctp" => 132,
-        "udplite" => 136,
-        other => return other.parse::<u8>().ok().map(Some),
-    };
-    Some(Some(n))
+    if s.eq_ignore_ascii_case("all") {
+        return Some(None);
+    }
+    match crate::protocols::number(s)? {
+        0 => Some(None),
+        n => Some(Some(n)),
+    }
 }
 
 fn parse_net(s: &str) -> Option<IpNet> {
