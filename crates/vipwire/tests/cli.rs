@@ -186,3 +186,63 @@ fn trace_reports_verdicts_in_text_and_json() {
     assert_eq!(lines[1]["ctstate"], "ESTABLISHED");
     assert!(!lines[0]["path"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn fix_json_lists_commands_and_the_recheck() {
+    let o = vipwire(&["check", "--fix", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    let changes = v["fix"]["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 2);
+    assert!(changes[0]["command"]
+        .as_str()
+        .unwrap()
+        .starts_with("openstack port set --allowed-address ip-address=0.0.0.0/0"));
+    assert!(changes[0]["cost"]
+        .as_str()
+        .unwrap()
+        .contains("ANY IPv4 source"));
+    assert_eq!(v["fix"]["recheck"]["flows"][0]["outcome"], "PASS");
+}
+
+#[test]
+fn bad_neutron_json_names_file_port_and_field() {
+    let dir = std::env::temp_dir().join(format!("vipwire-neutron-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("neutron.json");
+    std::fs::write(
+        &path,
+        r#"{"ports": [{"id": "3f2a0000-0000-4000-8000-000000000001", "name": "director-1",
+            "mac_address": "fa:16:3e:00:00:01", "binding:host_id": "compute-1",
+            "fixed_ips": [{"subnet_id": "s", "ip_address": "203.0.113.999"}]}]}"#,
+    )
+    .unwrap();
+    let o = vipwire(&[
+        "rules",
+        "--neutron",
+        path.to_str().unwrap(),
+        "--host",
+        "compute-1",
+    ]);
+    let err = stderr(&o);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("neutron.json"), "{err}");
+    assert!(err.contains("director-1"), "{err}");
+    assert!(err.contains("fixed_ips[0].ip_address"), "{err}");
+}
+
+#[test]
+fn rules_family_6_and_ipsets() {
+    let o = vipwire(&["rules", "--host", "compute-1", "--family", "6"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v6 = stdout(&o);
+    assert!(v6.contains("*filter") && v6.contains("ipv6-icmp"), "{v6}");
+    let o = vipwire(&["rules", "--host", "compute-1", "--ipsets"]);
+    let sets = stdout(&o);
+    assert!(
+        sets.contains("create NIPv4") && sets.contains("add NIPv4"),
+        "{sets}"
+    );
+    assert!(sets.contains("203.0.113.241"), "{sets}");
+}
