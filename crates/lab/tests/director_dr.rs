@@ -191,7 +191,9 @@ fn run(dir: &Path) -> Result<()> {
     assert_eq!(st["vrrp"][0]["state"], "MASTER");
 
     // 2. Stop rs2's HTTP server: TCP_CHECK takes it out (retry 1: ~1 s + 1 s + delay_loop).
-    servers[1].take().map(|mut s| s.stop());
+    if let Some(mut s) = servers[1].take() {
+        s.stop();
+    }
     let t0 = Instant::now();
     topo::wait_for(Duration::from_secs(15), || {
         let s = status(&bin, &dirs[0]).ok()?;
@@ -231,7 +233,9 @@ fn run(dir: &Path) -> Result<()> {
         unsafe { libc::kill(child, libc::SIGKILL) };
         k.kill();
     }
-    dirs[0].vipwire.take().map(|mut p| p.kill());
+    if let Some(mut p) = dirs[0].vipwire.take() {
+        p.kill();
+    }
     dirs[1]
         .ns
         .wait_addr("eth0", VIP, true, Duration::from_secs(10))
