@@ -3,9 +3,12 @@
 //! checkers, the control socket and the AF_PACKET data plane, and stops all
 //! of it cleanly on SIGTERM/SIGINT.
 //!
-//! VRRP: forwarding is gated on `Shared::master`. Without a VRRP runner in the
-//! process, the gate follows "a VIP of the instance is on the interface",
-//! which is exactly what a VRRP master (vipwire's or keepalived's) does.
+//! VRRP: every `vrrp_instance` runs in this process ([`crate::vrrp`]);
+//! forwarding is gated on `Shared::master` = some instance is MASTER. With
+//! `external_vrrp` (VRRP run by keepalived --vrrp next to us), the gate follows
+//! "a VIP of the instance is on the interface", which is what a master does.
+//! Shutdown order: data plane and checkers stop, guard rules go, then VRRP
+//! sends its priority-0 adverts and removes the VIPs.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -44,6 +47,9 @@ pub struct RunOptions {
     /// Interface for the data plane; default: the first vrrp_instance's.
     pub interface: Option<String>,
     pub vrrp_only: bool,
+    /// VRRP is run by another program (keepalived --vrrp): do not start ours,
+    /// forward while a VIP is on the interface.
+    pub external_vrrp: bool,
 }
 
 /// Build IPVS services from the configuration (IPv4 only).
@@ -129,6 +135,42 @@ pub fn observed_vrrp(cfg: &KeepalivedConfig) -> Vec<VrrpStatus> {
                     .map(|n| n.to_string())
                     .collect(),
                 source: "vip-on-interface".into(),
+            }
+        })
+        .collect()
+}
+
+/// The VRRP view from vipwire's own runners.
+fn vrrp_from_handles(
+    cfg: &KeepalivedConfig,
+    handles: &[crate::vrrp::VrrpHandle],
+) -> Vec<VrrpStatus> {
+    cfg.vrrp_instances
+        .iter()
+        .map(|vi| {
+            let state = handles
+                .iter()
+                .find(|h| h.name() == vi.name)
+                .map(|h| {
+                    if h.finished() {
+                        "STOPPED".to_string()
+                    } else {
+                        format!("{:?}", h.state()).to_uppercase()
+                    }
+                })
+                .unwrap_or_else(|| "INIT".into());
+            VrrpStatus {
+                instance: vi.name.clone(),
+                interface: vi.interface.clone(),
+                virtual_router_id: vi.virtual_router_id,
+                state,
+                priority: vi.priority,
+                vips: vi
+                    .virtual_ipaddresses
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect(),
+                source: "vrrp".into(),
             }
         })
         .collect()
@@ -226,6 +268,11 @@ pub fn run(cfg: KeepalivedConfig, opts: RunOptions) -> Result<(), DirectorError>
         })?;
     let services = build_services(&cfg)?;
     let has_vrrp = !cfg.vrrp_instances.is_empty();
+    if opts.vrrp_only && !has_vrrp {
+        return Err(DirectorError::Io(
+            "--vrrp-only: no vrrp_instance in the configuration".into(),
+        ));
+    }
     let data_plane = if opts.vrrp_only {
         "off (--vrrp-only)".to_string()
     } else {
@@ -253,11 +300,30 @@ pub fn run(cfg: KeepalivedConfig, opts: RunOptions) -> Result<(), DirectorError>
         opts.socket.display()
     );
     let mut threads = vec![control];
+    let vrrp = if has_vrrp && !opts.external_vrrp {
+        let opts = crate::vrrp::Options { log: true };
+        match crate::vrrp::spawn_all(&shared.config, &opts) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                stop.store(true, Ordering::SeqCst);
+                for t in threads {
+                    let _ = t.join();
+                }
+                return Err(DirectorError::Io(format!("VRRP: {e}")));
+            }
+        }
+    } else {
+        None
+    };
+    let view = VrrpView {
+        enabled: has_vrrp,
+        handles: vrrp.as_deref(),
+    };
     let result = if opts.vrrp_only {
         // VRRP alone: nothing to forward, nothing to check.
-        while !stop_requested() {
-            update_vrrp_view(&shared, has_vrrp);
-            std::thread::sleep(Duration::from_millis(100));
+        while !stop_requested() && !view.failed() {
+            update_vrrp_view(&shared, &view);
+            std::thread::sleep(Duration::from_millis(20));
         }
         Ok(())
     } else {
@@ -266,7 +332,7 @@ pub fn run(cfg: KeepalivedConfig, opts: RunOptions) -> Result<(), DirectorError>
             Err(e) => Err(e),
             Ok(guard) => {
                 threads.extend(health::spawn_checkers(&shared, &stop));
-                let r = data_plane_loop(&shared, &ifname, has_vrrp);
+                let r = data_plane_loop(&shared, &ifname, &view);
                 drop(guard);
                 r
             }
@@ -276,27 +342,51 @@ pub fn run(cfg: KeepalivedConfig, opts: RunOptions) -> Result<(), DirectorError>
     for t in threads {
         let _ = t.join();
     }
+    let mut result = result;
+    for h in vrrp.unwrap_or_default() {
+        if let Err(e) = h.shutdown() {
+            eprintln!("vipwire director: VRRP shutdown: {e}");
+            if result.is_ok() {
+                result = Err(DirectorError::Io(format!("VRRP: {e}")));
+            }
+        }
+    }
     eprintln!("vipwire director: stopped");
     result
 }
 
-fn update_vrrp_view(sh: &Shared, has_vrrp: bool) {
-    if !has_vrrp {
+/// Where the VRRP state comes from.
+struct VrrpView<'a> {
+    enabled: bool,
+    handles: Option<&'a [crate::vrrp::VrrpHandle]>,
+}
+
+impl VrrpView<'_> {
+    fn failed(&self) -> bool {
+        self.handles.is_some_and(|h| h.iter().any(|h| h.finished()))
+    }
+}
+
+fn update_vrrp_view(sh: &Shared, view: &VrrpView<'_>) {
+    if !view.enabled {
         return;
     }
-    let v = observed_vrrp(&sh.config);
+    let v = match view.handles {
+        Some(h) => vrrp_from_handles(&sh.config, h),
+        None => observed_vrrp(&sh.config),
+    };
     let master = v.iter().any(|s| s.state == "MASTER");
     if sh.master.swap(master, Ordering::Relaxed) != master {
         eprintln!(
-            "vipwire director: {} forwarding (VIP {} this host)",
+            "vipwire director: {} forwarding (VRRP {})",
             if master { "start" } else { "stop" },
-            if master { "on" } else { "not on" }
+            if master { "MASTER" } else { "not MASTER" }
         );
     }
     *lock(&sh.vrrp) = v;
 }
 
-fn data_plane_loop(sh: &Shared, ifname: &str, has_vrrp: bool) -> Result<(), DirectorError> {
+fn data_plane_loop(sh: &Shared, ifname: &str, view: &VrrpView<'_>) -> Result<(), DirectorError> {
     let mut ring = PacketRing::open(ifname, RingConfig::default())
         .map_err(|e| DirectorError::Io(format!("AF_PACKET on {ifname}: {e}")))?;
     let my_mac = netif::mac_ioctl(ifname).map_err(|e| DirectorError::Io(e.to_string()))?;
@@ -307,9 +397,14 @@ fn data_plane_loop(sh: &Shared, ifname: &str, has_vrrp: bool) -> Result<(), Dire
     let mut last_vrrp = Instant::now() - Duration::from_secs(10);
     let mut arp_wanted: Vec<Ipv4Addr> = Vec::new();
     while !stop_requested() {
-        if last_vrrp.elapsed() >= Duration::from_millis(100) {
-            update_vrrp_view(sh, has_vrrp);
+        if last_vrrp.elapsed() >= Duration::from_millis(10) {
+            update_vrrp_view(sh, view);
             last_vrrp = Instant::now();
+            if view.failed() {
+                return Err(DirectorError::Io(
+                    "a VRRP instance stopped with an error".into(),
+                ));
+            }
         }
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
@@ -333,7 +428,7 @@ fn data_plane_loop(sh: &Shared, ifname: &str, has_vrrp: bool) -> Result<(), Dire
                 let _ = ring.send_now(&f);
             }
         }
-        match ring.wait_rx(Duration::from_millis(100)) {
+        match ring.wait_rx(Duration::from_millis(10)) {
             Ok(true) => {}
             Ok(false) => continue,
             Err(e) => return Err(DirectorError::Io(format!("poll {ifname}: {e}"))),

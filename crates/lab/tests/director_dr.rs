@@ -1,9 +1,12 @@
-//! The director in DR mode, in namespaces: two directors (vipwire data plane;
-//! VRRP by keepalived --vrrp until vipwire's own VRRP runs inside `vipwire
-//! director`), four real servers (VIP on lo, arp_ignore=1, arp_announce=2,
-//! an HTTP server answering its own name) and a curl client on one segment.
-//! Shows: answers rotate as rr says; a stopped HTTP server is taken out by
-//! HTTP_GET/TCP_CHECK; after the master is killed the backup forwards.
+//! The director in DR mode, in namespaces: two directors, four real servers
+//! (VIP on lo, arp_ignore=1, arp_announce=2, an HTTP server answering its own
+//! name) and a curl client on one segment. Shows: answers rotate as rr says; a
+//! stopped HTTP server is taken out by HTTP_GET/TCP_CHECK and comes back;
+//! after the master is killed (SIGKILL) the backup takes over and forwards;
+//! SIGTERM stops a director cleanly (VIP removed, control socket gone).
+//!
+//! Two variants: both directors run vipwire's own VRRP; or VRRP by
+//! `keepalived --vrrp` beside `vipwire director --external-vrrp`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -105,13 +108,28 @@ fn fetch_names(client: &Netns, n: usize) -> Result<Vec<String>> {
 fn director_dr_rr_health_failover() -> Result<()> {
     if skip_unless(
         "director_dr_rr_health_failover",
+        &["ip", "curl", "iptables"],
+    ) {
+        return Ok(());
+    }
+    both("dr-", false)
+}
+
+#[test]
+fn director_dr_with_keepalived_vrrp() -> Result<()> {
+    if skip_unless(
+        "director_dr_with_keepalived_vrrp",
         &["ip", "curl", "keepalived", "iptables"],
     ) {
         return Ok(());
     }
-    let dir = std::env::temp_dir().join(format!("vw-dr-{}", std::process::id()));
+    both("drk-", true)
+}
+
+fn both(prefix: &str, keepalived: bool) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("vw-{prefix}{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let r = run(&dir);
+    let r = run(&dir, prefix, keepalived);
     if r.is_err() {
         eprintln!("{}", logs(&dir));
     }
@@ -119,9 +137,9 @@ fn director_dr_rr_health_failover() -> Result<()> {
     r
 }
 
-fn run(dir: &Path) -> Result<()> {
+fn run(dir: &Path, prefix: &str, use_keepalived: bool) -> Result<()> {
     let bin = topo::vipwire_bin()?;
-    let mut lan = Lan::new("dr-")?;
+    let mut lan = Lan::new(prefix)?;
     let client = lan.host("cl", &["198.51.100.100/24"])?;
     let mut servers = Vec::new();
     let mut rs_ns = Vec::new();
@@ -141,8 +159,15 @@ fn run(dir: &Path) -> Result<()> {
         std::fs::write(&conf, director_conf(prio, state))?;
         let sock = dir.join(format!("{name}.sock"));
         let log = dir.join(format!("{name}-vipwire.log"));
-        let keepalived = Some(start_keepalived(&ns, dir, name, &vrrp_block(prio, state))?);
-        let vipwire = Some(topo::start_director(&bin, &ns, &conf, &sock, &log, &[])?);
+        let (keepalived, extra): (_, &[&str]) = if use_keepalived {
+            (
+                Some(start_keepalived(&ns, dir, name, &vrrp_block(prio, state))?),
+                &["--external-vrrp"],
+            )
+        } else {
+            (None, &[])
+        };
+        let vipwire = Some(topo::start_director(&bin, &ns, &conf, &sock, &log, extra)?);
         dirs.push(Director {
             ns,
             sock,
@@ -224,6 +249,9 @@ fn run(dir: &Path) -> Result<()> {
     // parent dies; stop the parent, SIGKILL that child (its PID from our -r
     // file), then the parent, so no advert says goodbye.
     let t_kill = Instant::now();
+    if let Some(mut p) = dirs[0].vipwire.take() {
+        p.kill();
+    }
     if let Some(mut k) = dirs[0].keepalived.take() {
         k.signal(libc::SIGSTOP)?;
         let child: i32 = std::fs::read_to_string(dir.join("d1-v.pid"))?
@@ -232,9 +260,6 @@ fn run(dir: &Path) -> Result<()> {
         // SAFETY: kill(2) on keepalived's VRRP child, started by our keepalived.
         unsafe { libc::kill(child, libc::SIGKILL) };
         k.kill();
-    }
-    if let Some(mut p) = dirs[0].vipwire.take() {
-        p.kill();
     }
     dirs[1]
         .ns
@@ -265,6 +290,13 @@ fn run(dir: &Path) -> Result<()> {
         }
     }
     assert!(!dirs[1].sock.exists(), "control socket left behind");
+    if !use_keepalived {
+        // vipwire's VRRP removed the VIP on the way out (priority-0 advert sent).
+        assert!(
+            !dirs[1].ns.has_addr("eth0", VIP),
+            "VIP left on the stopped director"
+        );
+    }
     let log = std::fs::read_to_string(&dirs[1].log)?;
     assert!(log.contains("stopped"), "{log}");
     Ok(())

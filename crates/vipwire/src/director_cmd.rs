@@ -23,6 +23,10 @@ pub struct DirectorArgs {
     /// Run VRRP only: no data plane, no health checks (like `keepalived --vrrp`).
     #[arg(long)]
     pub vrrp_only: bool,
+    /// VRRP is run by another program (e.g. `keepalived --vrrp`): do not run
+    /// ours; forward while a VIP of the vrrp_instance is on the interface.
+    #[arg(long, conflicts_with = "vrrp_only")]
+    pub external_vrrp: bool,
     /// Control socket for `vipwire director status`.
     #[arg(long, default_value = director::control::DEFAULT_SOCKET)]
     pub socket: PathBuf,
@@ -81,6 +85,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<ExitCode> {
         socket: args.socket,
         interface: args.interface,
         vrrp_only: args.vrrp_only,
+        external_vrrp: args.external_vrrp,
     };
     director::run(cfg, opts).map_err(|e| anyhow::anyhow!("director: {e}"))?;
     Ok(ExitCode::SUCCESS)
