@@ -162,7 +162,7 @@ fn group_names(sc: &Scenario, port: &Port) -> String {
 }
 
 /// Explain an IP packet dropped at `hop`.
-pub fn explain_drop(sc: &Scenario, _fabric: &Fabric, hop: &Hop, pkt: &Packet, step: &Step) -> Drop {
+pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop {
     let port = sc.port(&hop.port_id);
     let label = sc.port_label(&hop.port_id);
     let last = hop.trace.path.last();

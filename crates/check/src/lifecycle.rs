@@ -73,7 +73,6 @@ pub fn parse_mac(s: &str) -> MacAddr {
 
 const VRRP_MCAST: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 const VRRP_MAC: &str = "01:00:5e:00:00:12";
-const BROADCAST_MAC: &str = "ff:ff:ff:ff:ff:ff";
 
 /// Builds the flows with a running clock and fresh source ports.
 struct Builder<'a> {
@@ -594,9 +593,4 @@ pub fn host_warnings(sc: &Scenario) -> Vec<Warning> {
         }
     }
     w
-}
-
-/// The broadcast MAC, for receivers of ARP requests.
-pub fn broadcast_mac() -> MacAddr {
-    parse_mac(BROADCAST_MAC)
 }

@@ -113,7 +113,7 @@ fn run_flow(sc: &Scenario, fabric: &mut Fabric, flow: &Flow) -> FlowResult {
                     let verdict = hop.trace.verdict;
                     hops.push(hop);
                     if verdict == Verdict::Drop {
-                        drop = Some(explain_drop(sc, fabric, hops.last().unwrap(), pkt, step));
+                        drop = Some(explain_drop(sc, hops.last().unwrap(), pkt, step));
                         break;
                     }
                 }
