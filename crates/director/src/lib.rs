@@ -3,6 +3,7 @@
 //! this crate wires them to raw sockets, AF_PACKET and netlink.
 //!
 //! - [`afpacket`]: TPACKET_V3 RX ring + TX ring (qdisc bypass).
+//! - [`afxdp`]: AF_XDP socket + XDP redirect program, for the speed comparison.
 //! - [`dataplane`]: per-frame forwarding decision and rewrite (DR, NAT, TUN).
 //! - [`netif`]: interface MAC/addresses, routes, neighbour cache and ARP.
 //! - [`health`]: TCP_CHECK / HTTP_GET / MISC_CHECK threads.
@@ -10,6 +11,7 @@
 //! - [`daemon`]: `vipwire director -f`; [`control`] + [`status`]: `director status`.
 
 pub mod afpacket;
+pub mod afxdp;
 pub mod control;
 pub mod daemon;
 pub mod dataplane;

@@ -1,7 +1,9 @@
 //! DR forwarding benchmark: packets/s through the user-space data plane
 //! (AF_PACKET TPACKET_V3 RX ring on one veth, TX ring with qdisc bypass on
 //! another, the director's DR rewrite in between) next to the kernel's own
-//! bridge forwarding of the same traffic over the same veths, in one run.
+//! bridge forwarding of the same traffic over the same veths, in one run;
+//! and, for the design choice, the same DR code on AF_XDP (copy mode, native
+//! XDP redirect on the veth).
 //!
 //!   gen:eth0 <-veth-> fw:a0 [bridge br0 | vipwire DR] fw:b0 <-veth-> sink:eth0
 //!
@@ -10,12 +12,13 @@
 //! Run as root: `cargo run --release -p lab --example forward_bench [-- SECS]`.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use director::afpacket::{PacketRing, RingConfig};
+use director::afxdp::{XdpRedirect, Xsk, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
 use director::dataplane::{Action, Forwarder};
 use director::netif::{mac_ioctl, Neighbours};
 use lab::netns::{skip_unless, veth, Netns};
@@ -77,6 +80,17 @@ fn pin(cpu: usize) {
     }
 }
 
+/// CPU time of the calling thread (user + system), seconds.
+fn thread_cpu() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: t is a valid timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+}
+
 /// Generator thread: sends `frames` round-robin until stopped.
 fn generator(
     path: String,
@@ -111,13 +125,13 @@ fn generator(
     })
 }
 
-/// vipwire DR data plane from a0 to b0 until stopped.
+/// vipwire DR data plane from a0 to b0 until stopped; returns (packets
+/// forwarded, CPU seconds of the forwarding thread).
 fn forwarder(
     path: String,
     sink_mac: Mac,
     stop: Arc<AtomicBool>,
-    fwd_count: Arc<AtomicU64>,
-) -> std::thread::JoinHandle<Result<()>> {
+) -> std::thread::JoinHandle<Result<(u64, f64)>> {
     std::thread::spawn(move || {
         enter(&path)?;
         pin(1);
@@ -127,16 +141,9 @@ fn forwarder(
         let mut neigh = Neighbours::empty("b0", a0, Ipv4Addr::new(198, 51, 100, 5));
         neigh.insert(RS, sink_mac);
         let mut fwd = Forwarder::new(neigh, Ipv4Addr::new(198, 51, 100, 5));
-        let mut svcs = vec![Service::new(
-            IpAddr::V4(VIP),
-            PORT,
-            L4Proto::Udp,
-            LbKind::Dr,
-            None,
-            vec![Dest::new(IpAddr::V4(RS), PORT, 1)],
-            scheduler_for("rr").map_err(|e| anyhow::anyhow!("{e}"))?,
-        )];
+        let mut svcs = dr_service()?;
         let epoch = Instant::now();
+        let cpu0 = thread_cpu();
         let mut n = 0u64;
         while !stop.load(Ordering::Relaxed) {
             if !rx.wait_rx(Duration::from_millis(10))? {
@@ -156,28 +163,93 @@ fn forwarder(
                 });
             });
             tx.flush()?;
-            fwd_count.store(n, Ordering::Relaxed);
         }
-        Ok(())
+        Ok((n, thread_cpu() - cpu0))
+    })
+}
+
+fn dr_service() -> Result<Vec<Service>> {
+    Ok(vec![Service::new(
+        IpAddr::V4(VIP),
+        PORT,
+        L4Proto::Udp,
+        LbKind::Dr,
+        None,
+        vec![Dest::new(IpAddr::V4(RS), PORT, 1)],
+        scheduler_for("rr").map_err(|e| anyhow::anyhow!("{e}"))?,
+    )])
+}
+
+/// The same DR forwarding on AF_XDP: XDP redirect on a0 into an XSK, TX by
+/// an XSK on b0 (both copy mode: veth has no zero-copy).
+fn forwarder_xdp(
+    path: String,
+    sink_mac: Mac,
+    stop: Arc<AtomicBool>,
+    ready: std::sync::mpsc::Sender<Result<String>>,
+) -> std::thread::JoinHandle<Result<(u64, f64)>> {
+    std::thread::spawn(move || {
+        let setup = (|| -> Result<_> {
+            enter(&path)?;
+            pin(1);
+            let a0 = director::afpacket::ifindex("a0")?;
+            let b0 = director::afpacket::ifindex("b0")?;
+            let (prog, mode) = match XdpRedirect::attach(a0, XDP_FLAGS_DRV_MODE) {
+                Ok(p) => (p, "native"),
+                Err(_) => (XdpRedirect::attach(a0, XDP_FLAGS_SKB_MODE)?, "generic"),
+            };
+            let rx = Xsk::open(a0).context("XSK on a0")?;
+            prog.register(0, rx.fd())?;
+            let tx = Xsk::open(b0).context("XSK on b0")?;
+            Ok((prog, rx, tx, mode))
+        })();
+        let (_prog, mut rx, mut tx, mode) = match setup {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return Ok((0, 0.0));
+            }
+        };
+        let _ = ready.send(Ok(mode.to_string()));
+        let a0_mac = mac_ioctl("a0")?;
+        let mut neigh = Neighbours::empty("b0", a0_mac, Ipv4Addr::new(198, 51, 100, 5));
+        neigh.insert(RS, sink_mac);
+        let mut fwd = Forwarder::new(neigh, Ipv4Addr::new(198, 51, 100, 5));
+        let mut svcs = dr_service()?;
+        let epoch = Instant::now();
+        let cpu0 = thread_cpu();
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            if !rx.wait_rx(10) {
+                continue;
+            }
+            let now = epoch.elapsed();
+            rx.rx_batch(|data| {
+                tx.send_with(
+                    |buf| match fwd.process(now, data, false, true, &mut svcs, buf) {
+                        Action::Send(k) => {
+                            n += 1;
+                            Some(k)
+                        }
+                        _ => None,
+                    },
+                );
+            });
+            tx.flush()?;
+        }
+        Ok((n, thread_cpu() - cpu0))
     })
 }
 
 struct Phase {
-    name: &'static str,
     offered: f64,
     delivered: f64,
 }
 
-fn measure(
-    gen: &Netns,
-    sink: &Netns,
-    frames: Vec<Vec<u8>>,
-    secs: f64,
-    name: &'static str,
-) -> Result<Phase> {
+fn measure(gen: &Netns, sink: &Netns, frames: Vec<Vec<u8>>, secs: f64) -> Result<Phase> {
     let stop = Arc::new(AtomicBool::new(false));
     let g = generator(gen.path(), frames, Arc::clone(&stop));
-    std::thread::sleep(Duration::from_millis(500)); // warm up
+    std::thread::sleep(Duration::from_millis(300)); // warm up
     let (tx0, rx0) = (
         counter(gen, "eth0", "tx_packets")?,
         counter(sink, "eth0", "rx_packets")?,
@@ -193,20 +265,110 @@ fn measure(
     g.join()
         .map_err(|_| anyhow::anyhow!("generator panicked"))??;
     Ok(Phase {
-        name,
         offered: (tx1 - tx0) as f64 / dt,
         delivered: (rx1 - rx0) as f64 / dt,
     })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Bridge,
+    Tpacket,
+    Xdp,
+}
+
+const METHODS: [(Method, &str); 3] = [
+    (Method::Bridge, "kernel bridge"),
+    (Method::Tpacket, "vipwire DR, TPACKET_V3"),
+    (Method::Xdp, "vipwire DR, AF_XDP copy"),
+];
+
+struct Bed {
+    gen: Netns,
+    fw: Netns,
+    sink: Netns,
+    gen_mac: Mac,
+    a0_mac: Mac,
+    sink_mac: Mac,
+}
+
+/// One phase: set the method up, measure, tear it down. Returns the phase and
+/// the forwarder's (packets, CPU seconds), or None when the method cannot run.
+/// Packets forwarded and CPU seconds of the forwarding thread.
+type FwdCpu = Option<(u64, f64)>;
+
+fn phase(bed: &Bed, m: Method, secs: f64) -> Result<Option<(Phase, FwdCpu)>> {
+    let to_director: Vec<Vec<u8>> = (0..256)
+        .map(|i| frame(bed.a0_mac, bed.gen_mac, 10000 + i))
+        .collect();
+    match m {
+        Method::Bridge => {
+            lab::netns::bridge(&bed.fw, "br0", &["a0", "b0"])?;
+            let frames = (0..256)
+                .map(|i| frame(bed.sink_mac, bed.gen_mac, 10000 + i))
+                .collect();
+            let p = measure(&bed.gen, &bed.sink, frames, secs);
+            bed.fw.exec(&["ip", "link", "del", "br0"])?;
+            Ok(Some((p?, None)))
+        }
+        Method::Tpacket => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let f = forwarder(bed.fw.path(), bed.sink_mac, Arc::clone(&stop));
+            std::thread::sleep(Duration::from_millis(200));
+            let p = measure(&bed.gen, &bed.sink, to_director, secs);
+            stop.store(true, Ordering::Relaxed);
+            let cpu = f
+                .join()
+                .map_err(|_| anyhow::anyhow!("forwarder panicked"))??;
+            Ok(Some((p?, Some(cpu))))
+        }
+        Method::Xdp => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let (rtx, rrx) = std::sync::mpsc::channel();
+            let f = forwarder_xdp(bed.fw.path(), bed.sink_mac, Arc::clone(&stop), rtx);
+            let ready = rrx.recv_timeout(Duration::from_secs(5));
+            let p = match ready {
+                Ok(Ok(_mode)) => Some(measure(&bed.gen, &bed.sink, to_director, secs)),
+                Ok(Err(e)) => {
+                    eprintln!("AF_XDP not available here: {e:#}");
+                    None
+                }
+                Err(_) => None,
+            };
+            stop.store(true, Ordering::Relaxed);
+            let cpu = f
+                .join()
+                .map_err(|_| anyhow::anyhow!("xdp forwarder panicked"))??;
+            match p {
+                Some(p) => Ok(Some((p?, Some(cpu)))),
+                None => Ok(None),
+            }
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        0.0
+    } else {
+        v[v.len() / 2]
+    }
 }
 
 fn main() -> Result<()> {
     if skip_unless("forward_bench", &["ip"]) {
         return Ok(());
     }
+    // Seconds per phase, rounds (each round runs every method once, interleaved).
     let secs: f64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .unwrap_or(5.0);
+        .unwrap_or(2.0);
+    let rounds: usize = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     let gen = Netns::new("fb-gen")?;
     let fw = Netns::new("fb-fw")?;
     let sink = Netns::new("fb-sink")?;
@@ -220,54 +382,61 @@ fn main() -> Result<()> {
             .parse()
             .map_err(|e| anyhow::anyhow!("{e}"))
     };
-    let (gen_mac, a0_mac, sink_mac) = (mac(&gen, "eth0")?, mac(&fw, "a0")?, mac(&sink, "eth0")?);
-
-    // 1. Kernel: bridge a0 and b0; frames addressed to the sink.
-    lab::netns::bridge(&fw, "br0", &["a0", "b0"])?;
-    let frames: Vec<Vec<u8>> = (0..256)
-        .map(|i| frame(sink_mac, gen_mac, 10000 + i))
-        .collect();
-    let kernel = measure(&gen, &sink, frames, secs, "kernel bridge")?;
-    fw.exec(&["ip", "link", "del", "br0"])?;
-
-    // 2. vipwire DR: frames addressed to the director (a0), rewritten to the sink.
-    let stop = Arc::new(AtomicBool::new(false));
-    let n = Arc::new(AtomicU64::new(0));
-    let f = forwarder(fw.path(), sink_mac, Arc::clone(&stop), Arc::clone(&n));
-    std::thread::sleep(Duration::from_millis(300));
-    let frames: Vec<Vec<u8>> = (0..256)
-        .map(|i| frame(a0_mac, gen_mac, 10000 + i))
-        .collect();
-    let user = measure(&gen, &sink, frames, secs, "vipwire DR (TPACKET_V3)");
-    stop.store(true, Ordering::Relaxed);
-    f.join()
-        .map_err(|_| anyhow::anyhow!("forwarder panicked"))?
-        .context("forwarder")?;
-    let user = user?;
-
-    println!("DR forwarding over veth, 60-byte UDP frames, {secs} s per phase, same run:");
-    for p in [&kernel, &user] {
-        let share = p.delivered / p.offered.max(1.0);
-        println!(
-            "  {:<26} offered {:>10.0} pps  delivered {:>10.0} pps ({:.0}%){}",
-            p.name,
-            p.offered,
-            p.delivered,
-            100.0 * share,
-            if share > 0.98 {
-                "  [all delivered: bound by the generator, a lower bound]"
-            } else {
-                ""
+    let bed = Bed {
+        gen_mac: mac(&gen, "eth0")?,
+        a0_mac: mac(&fw, "a0")?,
+        sink_mac: mac(&sink, "eth0")?,
+        gen,
+        fw,
+        sink,
+    };
+    // results[method] = per-round (delivered, offered, ns of forwarder CPU per packet)
+    let mut results: Vec<Vec<(f64, f64, Option<f64>)>> = vec![Vec::new(); METHODS.len()];
+    for _ in 0..rounds {
+        for (k, (m, _)) in METHODS.iter().enumerate() {
+            if let Some((p, cpu)) = phase(&bed, *m, secs)? {
+                let ns_per_pkt = cpu.filter(|c| c.0 > 0).map(|(n, c)| c * 1e9 / n as f64);
+                results[k].push((p.delivered, p.offered, ns_per_pkt));
             }
+        }
+    }
+    println!(
+        "DR forwarding over veth, 60-byte UDP frames, {rounds} interleaved rounds x {secs} s per method (medians):"
+    );
+    let med: Vec<f64> = results
+        .iter()
+        .map(|r| median(r.iter().map(|x| x.0).collect()))
+        .collect();
+    for (k, (_, name)) in METHODS.iter().enumerate() {
+        if results[k].is_empty() {
+            continue;
+        }
+        let offered = median(results[k].iter().map(|x| x.1).collect());
+        let cost: Vec<f64> = results[k].iter().filter_map(|x| x.2).collect();
+        let cost = if cost.is_empty() {
+            String::new()
+        } else {
+            format!("  forwarder thread {:.0} ns CPU/packet", median(cost))
+        };
+        let bound = if med[k] / offered.max(1.0) > 0.98 {
+            "  [all offered delivered: generator-bound, lower bound]"
+        } else {
+            ""
+        };
+        println!(
+            "  {name:<26} delivered {:>9.0} pps (offered {:>9.0}){cost}{bound}",
+            med[k], offered
         );
     }
     println!(
-        "  ratio vipwire/kernel delivered: {:.2}",
-        user.delivered / kernel.delivered.max(1.0)
+        "  ratio vipwire DR (TPACKET_V3) / kernel bridge: {:.2}",
+        med[1] / med[0].max(1.0)
     );
-    println!(
-        "  (forwarder counted {} packets)",
-        n.load(Ordering::Relaxed)
-    );
+    if !results[2].is_empty() {
+        println!(
+            "  ratio AF_XDP / TPACKET_V3 (same DR code): {:.2}",
+            med[2] / med[1].max(1.0)
+        );
+    }
     Ok(())
 }
