@@ -293,12 +293,17 @@ impl Runner {
         let acts = self.m.start(self.now());
         self.exec(acts);
         let mut buf = vec![0u8; 65536];
-        let fds = [self.sock.fd(), self.waker.fd()];
+        let timer = sys::Timer::new().map_err(|e| self.io("timerfd", e))?;
+        let fds = [self.sock.fd(), self.waker.fd(), timer.fd()];
         while !self.stop.load(Ordering::Acquire) {
             let timeout = self.m.next_deadline().map(|d| d.saturating_sub(self.now()));
-            let ready = sys::poll_in(&fds, timeout).map_err(|e| self.io("poll", e))?;
+            timer.set(timeout).map_err(|e| self.io("timerfd", e))?;
+            let ready = sys::poll_in(&fds, None).map_err(|e| self.io("poll", e))?;
             if ready[1] {
                 self.waker.drain();
+            }
+            if ready[2] {
+                timer.clear();
             }
             while let Ok((i, ok)) = self.scripts.try_recv() {
                 let acts = self.m.script_result(self.now(), i, ok);
