@@ -291,6 +291,14 @@ def random_scenario(seed):
                 if (ip, pm or mac) not in seen_pairs:
                     seen_pairs.add((ip, pm or mac))
                     pairs.append((ip, pm))
+            if fixed and rng.random() < 0.1:
+                # A pair repeating a fixed IP (same or other MAC, /32 or not).
+                ip = fixed[0][1]
+                if rng.random() < 0.5 and ':' not in ip:
+                    ip += '/32'
+                pm = None if rng.random() < 0.6 else b.mac()
+                if (ip, pm or mac) not in seen_pairs:
+                    pairs.append((ip, pm))
             # The API refuses groups on a port without fixed IPs
             # (PortSecurityAndIPRequiredForSecurityGroups).
             if fixed:

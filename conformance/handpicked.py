@@ -105,6 +105,22 @@ def pairs_stored_as_given():
 
 
 @case
+def pair_repeats_fixed_ip():
+    """Pairs equal to a fixed IP: same text twice in s<port> (the manager
+    keeps the last copy), as /32, and with another MAC."""
+    b, net, (v4, v6) = _base(22, v6=True)
+    sg = b.group('default')
+    _allow_all(b, sg)
+    b.rule(sg, 'ingress', 'IPv4', remote_group_id=sg['id'])
+    b.port(net, [(v4, '203.0.113.45'), (v4, '203.0.113.46'),
+                 (v6, '2001:db8:1::45')],
+           [('203.0.113.45', None), ('203.0.113.46/32', None),
+            ('203.0.113.45', 'fa:16:3e:00:00:77'), ('2001:db8:1::45', None)],
+           [sg], mac='fa:16:3e:00:00:45')
+    return b.finish()
+
+
+@case
 def pair_cidr_host_bits():
     """CIDR pairs with host bits set (kernel prints the network)."""
     b, net, (v4, v6) = _base(4, v6=True)
