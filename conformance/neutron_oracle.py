@@ -358,8 +358,15 @@ def backend_path(backend, tmpdir):
     return shim + ':' + path
 
 
-def run_one(input_path, host, outdir, tag, path=None):
-    """Runs one scenario in a fresh namespace; returns (ok, seconds, error)."""
+class _Running:
+    """A scenario whose child runs in namespace `ns`."""
+
+    def __init__(self, pid, ns, errfile, start):
+        self.pid, self.ns, self.errfile, self.start = pid, ns, errfile, start
+
+
+def start_one(input_path, host, outdir, tag, path=None, lock_dir=None):
+    """Forks the child of one scenario; returns _Running or (False, 0, err)."""
     start = time.monotonic()
     try:
         with open(input_path) as f:
@@ -371,29 +378,90 @@ def run_one(input_path, host, outdir, tag, path=None):
     try:
         errfile = tempfile.TemporaryFile(mode='w+')
         pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                _setns(f'/run/netns/{ns}')
-                if path:
-                    os.environ['PATH'] = path
-                subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
-                run_scenario_in_child(data, host)
-                dump(outdir)
-            except BaseException:  # report everything to the parent
-                errfile.write(traceback.format_exc())
-                errfile.flush()
-                code = 1
-            os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        errfile.seek(0)
-        err = errfile.read()
+    except BaseException:
+        subprocess.run(['ip', 'netns', 'delete', ns], check=False)
+        raise
+    if pid == 0:
+        code = 0
+        try:
+            _setns(f'/run/netns/{ns}')
+            if path:
+                os.environ['PATH'] = path
+            if lock_dir:
+                # Own external locks: parallel children must not queue.
+                from oslo_config import cfg
+                os.makedirs(lock_dir, exist_ok=True)
+                cfg.CONF.set_override('lock_path', lock_dir,
+                                      'oslo_concurrency')
+            subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
+            run_scenario_in_child(data, host)
+            dump(outdir)
+        except BaseException:  # report everything to the parent
+            errfile.write(traceback.format_exc())
+            errfile.flush()
+            code = 1
+        os._exit(code)
+    return _Running(pid, ns, errfile, start)
+
+
+def finish_one(run, status):
+    """Collects a child's result; always deletes its namespace."""
+    try:
+        run.errfile.seek(0)
+        err = run.errfile.read()
+        run.errfile.close()
         ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
         if not ok and not err:
             err = f'child ended with status {status}'
-        return ok, time.monotonic() - start, err
+        return ok, time.monotonic() - run.start, err
     finally:
-        subprocess.run(['ip', 'netns', 'delete', ns], check=False)
+        subprocess.run(['ip', 'netns', 'delete', run.ns], check=False)
+
+
+def run_one(input_path, host, outdir, tag, path=None):
+    """Runs one scenario in a fresh namespace; returns (ok, seconds, error)."""
+    run = start_one(input_path, host, outdir, tag, path)
+    if isinstance(run, tuple):
+        return run
+    try:
+        _, status = os.waitpid(run.pid, 0)
+    except BaseException:
+        subprocess.run(['ip', 'netns', 'delete', run.ns], check=False)
+        raise
+    return finish_one(run, status)
+
+
+def run_many(jobs, parallel, path=None, lock_root=None):
+    """Runs (input, host, outdir) jobs, `parallel` at a time.
+
+    Yields (index, ok, seconds, error) as children finish.
+    """
+    running = {}
+    pending = list(enumerate(jobs))
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, parallel):
+                i, (inp, host, outdir) = pending.pop(0)
+                lock_dir = (os.path.join(lock_root, f'c{i}')
+                            if lock_root and parallel > 1 else None)
+                run = start_one(inp, host, outdir, str(i), path, lock_dir)
+                if isinstance(run, tuple):
+                    yield (i,) + run
+                else:
+                    running[run.pid] = (i, run)
+            if running:
+                pid, status = os.wait()
+                if pid in running:
+                    i, run = running.pop(pid)
+                    yield (i,) + finish_one(run, status)
+    finally:
+        for pid, (_, run) in running.items():
+            try:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+            subprocess.run(['ip', 'netns', 'delete', run.ns], check=False)
 
 
 def main(argv):

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Conformance runner: real Neutron iptables_hybrid vs `vipwire rules`.
 
-    run.py [--count N] [--api N] [--seed S] [--cases GLOB] [--keep DIR] [--offline]
+    run.py [--count N] [--api N] [--seed S] [--jobs J] [--cases GLOB]
+           [--keep DIR] [--offline]
            [--update-expected] [--oracle-only] [--iptables nft|legacy]
            [--vipwire PATH]
 
@@ -110,6 +111,8 @@ def main(argv):
                     help='only run Neutron (no vipwire)')
     ap.add_argument('--iptables', choices=('nft', 'legacy', 'default'),
                     default='nft')
+    ap.add_argument('--jobs', type=int, default=1,
+                    help='oracle scenarios run in parallel (default 1)')
     ap.add_argument('--vipwire', default=os.environ.get(
         'VIPWIRE', os.path.join(ROOT, 'target', 'release', 'vipwire')))
     a = ap.parse_args(argv)
@@ -183,18 +186,19 @@ def main(argv):
             print(f'# neutron imported in {time.monotonic() - t0:.1f}s',
                   flush=True)
             t0 = time.monotonic()
-            for i, (name, path, host, exp) in enumerate(scenarios):
-                out = os.path.join(work, 'neutron', name)
-                ok, secs, err = oracle.run_one(path, host, out, str(i),
-                                               path_env)
+            jobs = [(path, host, os.path.join(work, 'neutron', name))
+                    for name, path, host, _ in scenarios]
+            for i, ok, secs, err in oracle.run_many(jobs, a.jobs, path_env,
+                                                    lock_dir):
+                name, _, _, exp = scenarios[i]
                 if not ok:
                     print(f'ORACLE-ERROR {name}\n{err}', flush=True)
                     oracle_dirs[name] = None
                     continue
-                oracle_dirs[name] = out
+                oracle_dirs[name] = jobs[i][2]
                 if a.update_expected and exp:
                     shutil.rmtree(exp, ignore_errors=True)
-                    shutil.copytree(out, exp)
+                    shutil.copytree(jobs[i][2], exp)
             n = max(1, len(scenarios))
             print(f'# oracle: {len(scenarios)} scenarios in '
                   f'{time.monotonic() - t0:.1f}s '
