@@ -221,6 +221,17 @@ impl PacketRing {
         self.ifindex
     }
 
+    /// The socket (for polling together with other sockets).
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// True when the kernel has handed over the current RX block.
+    pub fn rx_ready(&self) -> bool {
+        // SAFETY: the block header is inside the mapping.
+        Self::read_u32(unsafe { self.block_ptr(self.rx_block).add(8) }) & libc::TP_STATUS_USER != 0
+    }
+
     fn block_ptr(&self, i: usize) -> *mut u8 {
         // SAFETY (of callers): i < rx_block_nr keeps this inside the RX ring.
         unsafe { self.map.add(i * self.cfg.rx_block_size as usize) }

@@ -60,6 +60,112 @@ fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
     b
 }
 
+/// Key of the classifier's hash map: address and port as on the wire, the IP
+/// protocol, and 0 = "destination is a virtual server" / 1 = "source is a
+/// NAT real server" (its replies).
+pub fn classifier_key(addr: std::net::Ipv4Addr, port: u16, proto: u8, source: bool) -> [u8; 8] {
+    let o = addr.octets();
+    let p = port.to_be_bytes();
+    [o[0], o[1], o[2], o[3], p[0], p[1], proto, u8::from(source)]
+}
+
+/// The director's XDP program: IPv4 (IHL 5, not a later fragment) TCP/UDP
+/// frames whose (dst, dport, proto) is a virtual server or whose
+/// (src, sport, proto) is a NAT real server go to the XSK; everything else
+/// (ARP, VRRP, health-check replies, other traffic) passes to the kernel.
+pub struct XdpClassifier {
+    redirect: XdpRedirect,
+    _keys: OwnedFd,
+}
+
+const BPF_MAP_TYPE_HASH: u32 = 1;
+
+impl XdpClassifier {
+    pub fn attach(ifindex: i32, flags: u32, keys: &[[u8; 8]]) -> io::Result<XdpClassifier> {
+        let mut a = [0u8; 128];
+        put32(&mut a, 0, BPF_MAP_TYPE_HASH);
+        put32(&mut a, 4, 8);
+        put32(&mut a, 8, 4);
+        put32(&mut a, 12, keys.len().max(1) as u32);
+        let kmap = fd(bpf(BPF_MAP_CREATE, &mut a)?);
+        for k in keys {
+            let v: u32 = 1;
+            let mut a = [0u8; 128];
+            put32(&mut a, 0, kmap.as_raw_fd() as u32);
+            put64(&mut a, 8, k.as_ptr() as u64);
+            put64(&mut a, 16, &v as *const u32 as u64);
+            bpf(BPF_MAP_UPDATE_ELEM, &mut a)?;
+        }
+        let mut a = [0u8; 128];
+        put32(&mut a, 0, BPF_MAP_TYPE_XSKMAP);
+        put32(&mut a, 4, 4);
+        put32(&mut a, 8, 4);
+        put32(&mut a, 12, 64);
+        let xmap = fd(bpf(BPF_MAP_CREATE, &mut a)?);
+        let k = kmap.as_raw_fd();
+        let x = xmap.as_raw_fd();
+        // Jump offsets count instructions after the jump; ld_imm64 takes two.
+        let prog: Vec<[u8; 8]> = vec![
+            insn(0xbf, 6, 1, 0, 0),       // 0: r6 = ctx
+            insn(0x61, 2, 6, 0, 0),       // 1: r2 = data
+            insn(0x61, 3, 6, 4, 0),       // 2: r3 = data_end
+            insn(0xbf, 8, 2, 0, 0),       // 3: r8 = data
+            insn(0x07, 2, 0, 0, 38),      // 4: r2 += 38 (eth + ip + ports)
+            insn(0x2d, 2, 3, 32, 0),      // 5: if r2 > r3 goto pass (38)
+            insn(0x69, 5, 8, 12, 0),      // 6: r5 = ethertype (LE load)
+            insn(0x55, 5, 0, 30, 0x0008), // 7: if r5 != IPv4 goto pass
+            insn(0x71, 5, 8, 14, 0),      // 8: r5 = version/ihl
+            insn(0x55, 5, 0, 28, 0x45),   // 9: if r5 != 0x45 goto pass
+            insn(0x69, 5, 8, 20, 0),      // 10: r5 = flags/fragment offset (LE)
+            insn(0x57, 5, 0, 0, 0xff1f),  // 11: keep the offset bits
+            insn(0x55, 5, 0, 25, 0),      // 12: later fragment -> pass
+            insn(0x71, 7, 8, 23, 0),      // 13: r7 = protocol
+            insn(0x61, 5, 8, 30, 0),      // 14: r5 = dst addr
+            insn(0x63, 10, 5, -8, 0),     // 15: key[0..4]
+            insn(0x69, 5, 8, 36, 0),      // 16: r5 = dst port
+            insn(0x6b, 10, 5, -4, 0),     // 17: key[4..6]
+            insn(0x73, 10, 7, -2, 0),     // 18: key[6] = proto
+            insn(0x72, 10, 0, -1, 0),     // 19: key[7] = 0 (destination)
+            insn(0x18, 1, 1, 0, k),       // 20-21: r1 = keys map
+            insn(0, 0, 0, 0, 0),
+            insn(0xbf, 2, 10, 0, 0),  // 22: r2 = fp
+            insn(0x07, 2, 0, 0, -8),  // 23: r2 = &key
+            insn(0x85, 0, 0, 0, 1),   // 24: map_lookup_elem
+            insn(0x55, 0, 0, 14, 0),  // 25: found -> redirect (40)
+            insn(0x61, 5, 8, 26, 0),  // 26: r5 = src addr
+            insn(0x63, 10, 5, -8, 0), // 27
+            insn(0x69, 5, 8, 34, 0),  // 28: r5 = src port
+            insn(0x6b, 10, 5, -4, 0), // 29
+            insn(0x73, 10, 7, -2, 0), // 30
+            insn(0x72, 10, 0, -1, 1), // 31: key[7] = 1 (source)
+            insn(0x18, 1, 1, 0, k),   // 32-33
+            insn(0, 0, 0, 0, 0),
+            insn(0xbf, 2, 10, 0, 0), // 34
+            insn(0x07, 2, 0, 0, -8), // 35
+            insn(0x85, 0, 0, 0, 1),  // 36
+            insn(0x55, 0, 0, 2, 0),  // 37: found -> redirect (40)
+            insn(0xb7, 0, 0, 0, 2),  // 38: pass: r0 = XDP_PASS
+            insn(0x95, 0, 0, 0, 0),  // 39: exit
+            insn(0x61, 2, 6, 16, 0), // 40: redirect: r2 = rx_queue_index
+            insn(0x18, 1, 1, 0, x),  // 41-42: r1 = xskmap
+            insn(0, 0, 0, 0, 0),
+            insn(0xb7, 3, 0, 0, 2),  // 43: r3 = XDP_PASS if no socket
+            insn(0x85, 0, 0, 0, 51), // 44: redirect_map
+            insn(0x95, 0, 0, 0, 0),  // 45: exit
+        ];
+        let redirect = XdpRedirect::load(ifindex, flags, xmap, &prog.concat())?;
+        Ok(XdpClassifier {
+            redirect,
+            _keys: kmap,
+        })
+    }
+
+    /// Point queue `queue` at `xsk`.
+    pub fn register(&self, queue: u32, xsk: RawFd) -> io::Result<()> {
+        self.redirect.register(queue, xsk)
+    }
+}
+
 /// An XDP program redirecting every frame to the XSK of its RX queue, attached.
 pub struct XdpRedirect {
     map: OwnedFd,
@@ -87,6 +193,10 @@ impl XdpRedirect {
             insn(0x95, 0, 0, 0, 0),
         ]
         .concat();
+        XdpRedirect::load(ifindex, flags, map, &prog)
+    }
+
+    fn load(ifindex: i32, flags: u32, map: OwnedFd, prog: &[u8]) -> io::Result<XdpRedirect> {
         let license = b"GPL\0";
         let mut log = vec![0u8; 4096];
         let mut a = [0u8; 128];
@@ -383,6 +493,76 @@ impl Xsk {
             .prod()
             .store(fp.wrapping_add(n), Ordering::Release);
         n as usize
+    }
+
+    /// Receive a batch and, for each frame, let `f` build a reply frame in a
+    /// TX buffer of the same socket (returns its length, or None to send
+    /// nothing). Returns (received, queued for TX).
+    pub fn forward_batch<F: FnMut(&[u8], &mut [u8]) -> Option<usize>>(
+        &mut self,
+        mut f: F,
+    ) -> (usize, usize) {
+        let prod = self.rx.prod().load(Ordering::Acquire);
+        let cons = self.rx.cons().load(Ordering::Relaxed);
+        let n = prod.wrapping_sub(cons);
+        let fp = self.fill.prod().load(Ordering::Relaxed);
+        let mut queued = 0;
+        for i in 0..n {
+            let idx = cons.wrapping_add(i) & self.rx.mask;
+            // SAFETY: a descriptor the kernel produced.
+            let d: libc::xdp_desc =
+                unsafe { ptr::read((self.rx.desc as *const libc::xdp_desc).add(idx as usize)) };
+            let addr = d.addr as usize;
+            if addr + d.len as usize <= FRAME * NFRAMES {
+                if self.free.is_empty() {
+                    self.reclaim();
+                }
+                if self.free.is_empty() {
+                    let _ = self.flush();
+                }
+                if let Some(t) = self.free.pop() {
+                    // SAFETY: the RX frame and the free TX frame are distinct
+                    // chunks of the UMEM, both ours right now.
+                    let (data, buf) = unsafe {
+                        (
+                            std::slice::from_raw_parts(self.umem.add(addr), d.len as usize),
+                            std::slice::from_raw_parts_mut(self.umem.add(t as usize), FRAME),
+                        )
+                    };
+                    match f(data, buf) {
+                        Some(len) if len > 0 && len <= FRAME => {
+                            self.queue_tx(t, len);
+                            queued += 1;
+                        }
+                        _ => self.free.push(t),
+                    }
+                }
+            }
+            self.fill_slot(fp.wrapping_add(i), (addr - addr % FRAME) as u64);
+        }
+        self.rx.cons().store(prod, Ordering::Release);
+        self.fill
+            .prod()
+            .store(fp.wrapping_add(n), Ordering::Release);
+        (n as usize, queued)
+    }
+
+    fn queue_tx(&mut self, addr: u64, len: usize) {
+        let p = self.tx.prod().load(Ordering::Relaxed);
+        let d = libc::xdp_desc {
+            addr,
+            len: len as u32,
+            options: 0,
+        };
+        // SAFETY: slot p & mask of the TX ring; at most NFRAMES/2 < RING in flight.
+        unsafe {
+            ptr::write(
+                (self.tx.desc as *mut libc::xdp_desc).add((p & self.tx.mask) as usize),
+                d,
+            )
+        };
+        self.tx.prod().store(p.wrapping_add(1), Ordering::Release);
+        self.tx_pending += 1;
     }
 
     fn reclaim(&mut self) {

@@ -38,7 +38,7 @@ pub struct Shared {
     pub master: AtomicBool,
     pub vrrp: Mutex<Vec<VrrpStatus>>,
     pub interface: String,
-    pub data_plane: String,
+    pub data_plane: Mutex<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +50,18 @@ pub struct RunOptions {
     /// VRRP is run by another program (keepalived --vrrp): do not start ours,
     /// forward while a VIP is on the interface.
     pub external_vrrp: bool,
+    pub io: IoMode,
+}
+
+/// Packet I/O of the data plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoMode {
+    /// AF_XDP when the interface takes an XDP program (one RX queue), else TPACKET_V3.
+    Auto,
+    /// AF_XDP (copy mode) with the classifier program; fail if unavailable.
+    Xdp,
+    /// AF_PACKET TPACKET_V3 rings only.
+    Packet,
 }
 
 /// Build IPVS services from the configuration (IPv4 only).
@@ -227,7 +239,7 @@ pub fn snapshot(sh: &Shared) -> Status {
     Status {
         pid: std::process::id(),
         interface: sh.interface.clone(),
-        data_plane: sh.data_plane.clone(),
+        data_plane: lock(&sh.data_plane).clone(),
         forwarding: sh.master.load(Ordering::Relaxed),
         vrrp: lock(&sh.vrrp).clone(),
         services: svcs,
@@ -276,7 +288,7 @@ pub fn run(cfg: KeepalivedConfig, opts: RunOptions) -> Result<(), DirectorError>
     let data_plane = if opts.vrrp_only {
         "off (--vrrp-only)".to_string()
     } else {
-        format!("AF_PACKET TPACKET_V3 on {ifname}")
+        "starting".to_string()
     };
     let shared = Arc::new(Shared {
         vrrp: Mutex::new(observed_vrrp(&cfg)),
@@ -286,7 +298,7 @@ pub fn run(cfg: KeepalivedConfig, opts: RunOptions) -> Result<(), DirectorError>
         counters: Default::default(),
         master: AtomicBool::new(!has_vrrp),
         interface: ifname.clone(),
-        data_plane,
+        data_plane: Mutex::new(data_plane),
     });
     let stop = Arc::new(AtomicBool::new(false));
     let sh2 = Arc::clone(&shared);
@@ -332,7 +344,32 @@ pub fn run(cfg: KeepalivedConfig, opts: RunOptions) -> Result<(), DirectorError>
             Err(e) => Err(e),
             Ok(guard) => {
                 threads.extend(health::spawn_checkers(&shared, &stop));
-                let r = data_plane_loop(&shared, &ifname, &view);
+                let xdp = match opts.io {
+                    IoMode::Packet => Ok(None),
+                    IoMode::Xdp => open_xdp(&ifname, &shared.config).map(Some),
+                    IoMode::Auto => Ok(open_xdp(&ifname, &shared.config)
+                        .map_err(|e| {
+                            eprintln!(
+                                "vipwire director: AF_XDP unavailable ({e}); using TPACKET_V3"
+                            )
+                        })
+                        .ok()),
+                };
+                let r = match xdp {
+                    Err(e) => Err(DirectorError::Io(e)),
+                    Ok(xdp) => {
+                        let dp = match &xdp {
+                            Some(x) => format!(
+                                "AF_XDP ({} XDP, copy mode) + TPACKET_V3 slow path on {ifname}",
+                                x.mode
+                            ),
+                            None => format!("AF_PACKET TPACKET_V3 on {ifname}"),
+                        };
+                        eprintln!("vipwire director: data plane {dp}");
+                        *lock(&shared.data_plane) = dp;
+                        data_plane_loop(&shared, &ifname, &view, xdp)
+                    }
+                };
                 drop(guard);
                 r
             }
@@ -386,7 +423,100 @@ fn update_vrrp_view(sh: &Shared, view: &VrrpView<'_>) {
     *lock(&sh.vrrp) = v;
 }
 
-fn data_plane_loop(sh: &Shared, ifname: &str, view: &VrrpView<'_>) -> Result<(), DirectorError> {
+/// Count a frame's fate; NAT replies separately.
+fn account(sh: &Shared, svcs: &[Service], data: &[u8], action: Action, arp: &mut Vec<Ipv4Addr>) {
+    if let Action::Send(_) = action {
+        if data.len() > 34 && svcs.iter().any(|s| s.kind == LbKind::Nat) {
+            let src = wire::ipv4::src(&data[14..]);
+            if svcs
+                .iter()
+                .any(|s| s.dests.iter().any(|d| d.addr == IpAddr::V4(src)))
+            {
+                sh.counters.nat_replies.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
+    if let Action::NeedArp(ip) = action {
+        arp.push(ip);
+    }
+    sh.counters.count(&action);
+}
+
+/// The XDP classifier keys for the configuration: every virtual server, and
+/// the real servers of NAT services (their replies come back through us).
+pub fn xdp_keys(cfg: &KeepalivedConfig) -> Vec<[u8; 8]> {
+    let mut keys = Vec::new();
+    for vs in &cfg.virtual_servers {
+        let proto = match vs.protocol {
+            L4Proto::Tcp => wire::ipv4::PROTO_TCP,
+            L4Proto::Udp => wire::ipv4::PROTO_UDP,
+        };
+        if let IpAddr::V4(a) = vs.addr {
+            keys.push(crate::afxdp::classifier_key(a, vs.port, proto, false));
+        }
+        if vs.lb_kind == LbKind::Nat {
+            for rs in &vs.real_servers {
+                if let IpAddr::V4(a) = rs.addr {
+                    keys.push(crate::afxdp::classifier_key(a, rs.port, proto, true));
+                }
+            }
+        }
+    }
+    keys
+}
+
+/// The AF_XDP fast path: classifier program + XSK on queue 0.
+struct XdpPath {
+    _prog: crate::afxdp::XdpClassifier,
+    xsk: crate::afxdp::Xsk,
+    mode: &'static str,
+}
+
+fn rx_queues(ifname: &str) -> usize {
+    std::fs::read_dir(format!("/sys/class/net/{ifname}/queues"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("rx-"))
+                .count()
+        })
+        .unwrap_or(1)
+}
+
+fn open_xdp(ifname: &str, cfg: &KeepalivedConfig) -> Result<XdpPath, String> {
+    use crate::afxdp::{XdpClassifier, Xsk, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
+    if rx_queues(ifname) > 1 {
+        return Err(format!(
+            "{ifname} has several RX queues (one XSK per queue is not done)"
+        ));
+    }
+    let idx = crate::afpacket::ifindex(ifname).map_err(|e| e.to_string())?;
+    let keys = xdp_keys(cfg);
+    let (prog, mode) = match XdpClassifier::attach(idx, XDP_FLAGS_DRV_MODE, &keys) {
+        Ok(p) => (p, "native"),
+        Err(e1) => match XdpClassifier::attach(idx, XDP_FLAGS_SKB_MODE, &keys) {
+            Ok(p) => (p, "generic"),
+            Err(e2) => return Err(format!("XDP attach: native: {e1}; generic: {e2}")),
+        },
+    };
+    let xsk = Xsk::open(idx).map_err(|e| format!("AF_XDP socket: {e}"))?;
+    prog.register(0, xsk.fd())
+        .map_err(|e| format!("XSKMAP: {e}"))?;
+    Ok(XdpPath {
+        _prog: prog,
+        xsk,
+        mode,
+    })
+}
+
+fn data_plane_loop(
+    sh: &Shared,
+    ifname: &str,
+    view: &VrrpView<'_>,
+    mut xdp: Option<XdpPath>,
+) -> Result<(), DirectorError> {
+    // The TPACKET_V3 ring is the fast path without XDP, and the slow path
+    // (ARP, odd packets the classifier passes) with it.
     let mut ring = PacketRing::open(ifname, RingConfig::default())
         .map_err(|e| DirectorError::Io(format!("AF_PACKET on {ifname}: {e}")))?;
     let my_mac = netif::mac_ioctl(ifname).map_err(|e| DirectorError::Io(e.to_string()))?;
@@ -428,14 +558,46 @@ fn data_plane_loop(sh: &Shared, ifname: &str, view: &VrrpView<'_>) -> Result<(),
                 let _ = ring.send_now(&f);
             }
         }
-        match ring.wait_rx(Duration::from_millis(10)) {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => return Err(DirectorError::Io(format!("poll {ifname}: {e}"))),
+        let mut fds = vec![libc::pollfd {
+            fd: ring.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if let Some(x) = &xdp {
+            fds.push(libc::pollfd {
+                fd: x.xsk.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        let ready = ring.rx_ready() || xdp.as_ref().is_some_and(|x| x.xsk.wait_rx(0));
+        if !ready {
+            // SAFETY: fds is a valid array of pollfd.
+            let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 10) };
+            if r <= 0 {
+                continue;
+            }
         }
         let master = sh.master.load(Ordering::Relaxed);
         let now = epoch.elapsed();
         let mut svcs = lock(&sh.services);
+        if let Some(x) = xdp.as_mut() {
+            x.xsk.forward_batch(|data, buf| {
+                sh.counters.rx.fetch_add(1, Ordering::Relaxed);
+                // XDP hands over no checksum state: a frame whose L4 checksum
+                // does not verify is taken as CHECKSUM_PARTIAL and completed.
+                let partial = !wire::ipv4::l4_checksum_ok(data.get(14..).unwrap_or(&[]));
+                let action = fwd.process(now, data, partial, master, &mut svcs, buf);
+                account(sh, &svcs, data, action, &mut arp_wanted);
+                match action {
+                    Action::Send(n) => Some(n),
+                    _ => None,
+                }
+            });
+            x.xsk
+                .flush()
+                .map_err(|e| DirectorError::Io(format!("AF_XDP send on {ifname}: {e}")))?;
+        }
         ring.rx_block(|ring, fr| {
             sh.counters.rx.fetch_add(1, Ordering::Relaxed);
             if fr.pkttype == libc::PACKET_OUTGOING {
@@ -453,23 +615,7 @@ fn data_plane_loop(sh: &Shared, ifname: &str, view: &VrrpView<'_>) -> Result<(),
             if !ok {
                 sh.counters.tx_ring_full.fetch_add(1, Ordering::Relaxed);
             }
-            if let Action::Send(_) = action {
-                if fr.data.len() > 34 && svcs.iter().any(|s| s.kind == LbKind::Nat) {
-                    // Distinguish NAT replies for the counters.
-                    let src = wire::ipv4::src(&fr.data[14..]);
-                    if svcs
-                        .iter()
-                        .any(|s| s.dests.iter().any(|d| d.addr == IpAddr::V4(src)))
-                    {
-                        sh.counters.nat_replies.fetch_add(1, Ordering::Relaxed);
-                        return;
-                    }
-                }
-            }
-            if let Action::NeedArp(ip) = action {
-                arp_wanted.push(ip);
-            }
-            sh.counters.count(&action);
+            account(sh, &svcs, fr.data, action, &mut arp_wanted);
         });
         drop(svcs);
         ring.flush()

@@ -21,7 +21,7 @@ pub mod netif;
 pub mod status;
 pub mod vrrp;
 
-pub use daemon::{run, RunOptions, Shared};
+pub use daemon::{run, IoMode, RunOptions, Shared};
 
 /// Why the director could not start or had to stop.
 #[derive(Debug, thiserror::Error)]

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use director::afpacket::{PacketRing, RingConfig};
-use director::afxdp::{XdpRedirect, Xsk, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
+use director::afxdp::{classifier_key, XdpClassifier, Xsk, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
 use director::dataplane::{Action, Forwarder};
 use director::netif::{mac_ioctl, Neighbours};
 use lab::netns::{skip_unless, veth, Netns};
@@ -194,9 +194,17 @@ fn forwarder_xdp(
             pin(1);
             let a0 = director::afpacket::ifindex("a0")?;
             let b0 = director::afpacket::ifindex("b0")?;
-            let (prog, mode) = match XdpRedirect::attach(a0, XDP_FLAGS_DRV_MODE) {
+            // The director's own classifier: only VIP:port frames go to the XSK.
+            let keys = [classifier_key(VIP, PORT, 17, false)];
+            let (prog, mode) = match XdpClassifier::attach(a0, XDP_FLAGS_DRV_MODE, &keys) {
                 Ok(p) => (p, "native"),
-                Err(_) => (XdpRedirect::attach(a0, XDP_FLAGS_SKB_MODE)?, "generic"),
+                Err(e) => {
+                    eprintln!("native XDP: {e}");
+                    (
+                        XdpClassifier::attach(a0, XDP_FLAGS_SKB_MODE, &keys)?,
+                        "generic",
+                    )
+                }
             };
             let rx = Xsk::open(a0).context("XSK on a0")?;
             prog.register(0, rx.fd())?;

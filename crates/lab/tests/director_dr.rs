@@ -159,10 +159,12 @@ fn run(dir: &Path, prefix: &str, use_keepalived: bool) -> Result<()> {
         std::fs::write(&conf, director_conf(prio, state))?;
         let sock = dir.join(format!("{name}.sock"));
         let log = dir.join(format!("{name}-vipwire.log"));
+        // vipwire VRRP variant: default I/O (AF_XDP where possible); keepalived
+        // variant: the TPACKET_V3 data plane.
         let (keepalived, extra): (_, &[&str]) = if use_keepalived {
             (
                 Some(start_keepalived(&ns, dir, name, &vrrp_block(prio, state))?),
-                &["--external-vrrp"],
+                &["--external-vrrp", "--io", "packet"],
             )
         } else {
             (None, &[])
@@ -191,6 +193,11 @@ fn run(dir: &Path, prefix: &str, use_keepalived: bool) -> Result<()> {
         !dirs[1].ns.has_addr("eth0", VIP),
         "backup holds the VIP too"
     );
+    let dp = status(&bin, &dirs[0])?["data_plane"].clone();
+    eprintln!("data plane: {dp}");
+    if use_keepalived {
+        assert!(dp.as_str().unwrap_or("").contains("TPACKET_V3"), "{dp}");
+    }
 
     // 1. DR works and answers rotate as rr says (config order).
     let names = fetch_names(&client, 8)?;

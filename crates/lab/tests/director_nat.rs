@@ -71,7 +71,7 @@ fn run(dir: &Path) -> Result<()> {
         &conf,
         &sock,
         &dir.join("d1.log"),
-        &["--interface", "eth0"],
+        &["--interface", "eth0", "--io", "xdp"],
     )?;
     topo::wait_for(Duration::from_secs(10), || {
         let s: serde_json::Value =
@@ -89,6 +89,8 @@ fn run(dir: &Path) -> Result<()> {
     // Each exchange: SYN-ACK, data, FIN at least come back through the director.
     assert!(replies >= 12, "replies rewritten by the director: {s}");
     assert_eq!(s["services"][0]["lb_kind"], "NAT");
+    let dp = s["data_plane"].as_str().unwrap_or("");
+    assert!(dp.starts_with("AF_XDP"), "{dp}");
     // The kernel itself forwarded nothing (ip_forward off + guard rules).
     let fwd = d1.exec(&["sysctl", "-n", "net.ipv4.ip_forward"])?;
     assert_eq!(fwd.trim(), "0");

@@ -142,7 +142,7 @@ fn run(dir: &Path) -> Result<()> {
         &conf,
         &sock,
         &dir.join("d1.log"),
-        &["--interface", "eth0"],
+        &["--interface", "eth0", "--io", "packet"],
     )?;
     topo::wait_for(Duration::from_secs(10), || {
         let s: serde_json::Value =

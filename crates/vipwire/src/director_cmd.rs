@@ -30,6 +30,9 @@ pub struct DirectorArgs {
     /// Control socket for `vipwire director status`.
     #[arg(long, default_value = director::control::DEFAULT_SOCKET)]
     pub socket: PathBuf,
+    /// Packet I/O: auto = AF_XDP where the interface allows, else TPACKET_V3.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub io: IoArg,
     /// Interface for the data plane (default: the first vrrp_instance's).
     #[arg(long)]
     pub interface: Option<String>,
@@ -44,6 +47,13 @@ pub enum DirectorCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: StatusFormat,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum IoArg {
+    Auto,
+    Xdp,
+    Packet,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -86,6 +96,11 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<ExitCode> {
         interface: args.interface,
         vrrp_only: args.vrrp_only,
         external_vrrp: args.external_vrrp,
+        io: match args.io {
+            IoArg::Auto => director::IoMode::Auto,
+            IoArg::Xdp => director::IoMode::Xdp,
+            IoArg::Packet => director::IoMode::Packet,
+        },
     };
     director::run(cfg, opts).map_err(|e| anyhow::anyhow!("director: {e}"))?;
     Ok(ExitCode::SUCCESS)

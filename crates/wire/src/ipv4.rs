@@ -307,6 +307,28 @@ pub fn nat_rewrite(
     Ok(())
 }
 
+/// True unless the packet is TCP/UDP (first fragment) with an L4 checksum that
+/// does not verify (a UDP checksum of 0 means none and verifies).
+pub fn l4_checksum_ok(pkt: &[u8]) -> bool {
+    if pkt.len() < MIN_HEADER_LEN || pkt[0] >> 4 != 4 {
+        return true;
+    }
+    let hl = header_len(pkt);
+    let total = usize::from(u16::from_be_bytes([pkt[2], pkt[3]]));
+    if hl < MIN_HEADER_LEN || total < hl || total > pkt.len() || is_later_fragment(pkt) {
+        return true;
+    }
+    if pkt[6] & 0x20 != 0 {
+        return true; // more fragments: the checksum covers data we do not have
+    }
+    let seg = &pkt[hl..total];
+    match protocol(pkt) {
+        PROTO_TCP => crate::tcp::verify(src(pkt), dst(pkt), seg),
+        PROTO_UDP => crate::udp::verify(src(pkt), dst(pkt), seg),
+        _ => true,
+    }
+}
+
 /// Compute the full TCP/UDP checksum of the packet from scratch. Needed for
 /// frames captured with a partial checksum (CHECKSUM_PARTIAL offload, AF_PACKET
 /// TP_STATUS_CSUMNOTREADY), whose checksum field holds only the pseudo-header.
@@ -547,7 +569,13 @@ mod tests {
         let ph = checksum::pseudo_header_v4(src(&p).octets(), dst(&p).octets(), 6, 24);
         p[36..38].copy_from_slice(&(!checksum::finish(ph)).to_be_bytes());
         assert_ne!(p, good);
+        assert!(!l4_checksum_ok(&p));
         fill_l4_checksum(&mut p).unwrap();
         assert_eq!(p, good);
+        assert!(l4_checksum_ok(&p));
+        assert!(
+            l4_checksum_ok(&packet()[..10]),
+            "not an IPv4 L4 packet: nothing to say"
+        );
     }
 }
