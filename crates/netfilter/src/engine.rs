@@ -7,6 +7,8 @@
 //! OUTPUT raw, conntrack, mangle, nat, filter; POSTROUTING mangle, nat, then the
 //! conntrack confirm (also after INPUT for local delivery).
 //! The nat table only sees the packet that creates a conntrack entry.
+//! A bridged frame to a group MAC keeps its new entry even when FORWARD drops it:
+//! the bridge confirms it when passing the frame up (see `bridge_passes_up`).
 //!
 //! Two evaluators: [`Engine`] precompiles the ruleset (chain indices, parsed
 //! matches, resolved sets); [`eval_naive`] walks the parsed text, resolving chains
@@ -1016,6 +1018,19 @@ fn apply_ct(
     }
 }
 
+/// A bridge floods a frame to a group MAC (multicast or broadcast) and also
+/// passes it up to its own stack, after the flooded copies went through FORWARD
+/// and POSTROUTING (kernel net/bridge/br_input.c, br_handle_frame_finish:
+/// br_flood, then br_pass_frame_up). At the bridge's LOCAL_IN, br_nf_local_in
+/// confirms the still unconfirmed conntrack entry of a non-PACKET_HOST frame
+/// (net/bridge/br_netfilter_hooks.c, since v6.8 commit 62e7151ae3eb). So the
+/// entry survives a DROP in FORWARD or POSTROUTING; a PREROUTING DROP frees the
+/// frame before it is flooded or passed up. Not modelled: a bridge in promiscuous
+/// mode (br_nf_local_in then resets the ct) and multicast snooping with a querier.
+fn bridge_passes_up(pkt: &Packet, path: PathKind) -> bool {
+    path == PathKind::Bridged && pkt.dst_mac.is_some_and(|m| m.0[0] & 1 == 1)
+}
+
 /// Walk the hooks of `path`, calling `table` for each table traversal; shared by
 /// both evaluators so they differ only in how a table is evaluated.
 fn run_hooks<F>(ct: &mut Conntrack, pkt: &Packet, path: PathKind, mut table: F) -> PacketTrace
@@ -1083,7 +1098,11 @@ where
             verdict = Verdict::Drop;
             if let Some(o) = &outcome {
                 if o.state != CtState::Untracked {
-                    ct.discard(o);
+                    if hook != Hook::Prerouting && bridge_passes_up(pkt, path) {
+                        ct.confirm(o);
+                    } else {
+                        ct.discard(o);
+                    }
                 }
             }
             break;

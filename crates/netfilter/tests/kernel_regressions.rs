@@ -61,3 +61,61 @@ fn protocol_names_from_etc_protocols_parse() {
     let verdicts: Vec<Verdict> = out.iter().map(|(_, t)| t.verdict).collect();
     assert_eq!(verdicts, [Verdict::Drop, Verdict::Drop, Verdict::Accept]);
 }
+
+#[test]
+fn bridged_group_frame_keeps_its_entry_when_forward_drops_it() {
+    // Kernel 6.18: the qbr passes a multicast frame up to its own stack after the
+    // flooded copy died in FORWARD, and br_nf_local_in confirms the entry, so the
+    // next VRRP advert finds it (NEW, unreplied) and skips nat. A unicast frame
+    // is not passed up: its entry dies with it and the next one meets nat again.
+    let rules = "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+                 -A PREROUTING -m physdev --physdev-in qvbB -j CT --zone 4097\nCOMMIT\n\
+                 *nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+                 :POSTROUTING ACCEPT [0:0]\n-A PREROUTING -j ACCEPT\nCOMMIT\n\
+                 *filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+                 -A FORWARD -m physdev --physdev-out tapB -j DROP\nCOMMIT\n";
+    let ingress = "in=qbrB out=qbrB physdev_in=qvbB physdev_out=tapB smac=fa:16:3e:00:00:01";
+    let pkts = [
+        "dmac=01:00:5e:00:00:12 src=203.0.113.1 dst=224.0.0.18 proto=vrrp ttl=255 t=0",
+        "dmac=01:00:5e:00:00:12 src=203.0.113.1 dst=224.0.0.18 proto=vrrp ttl=255 t=1",
+        "dmac=33:33:00:00:00:12 src=2001:db8::1 dst=ff02::12 proto=vrrp ttl=255 t=2",
+        "dmac=33:33:00:00:00:12 src=2001:db8::1 dst=ff02::12 proto=vrrp ttl=255 t=3",
+        "dmac=fa:16:3e:00:00:02 src=203.0.113.1 dst=203.0.113.2 proto=vrrp ttl=255 t=4",
+        "dmac=fa:16:3e:00:00:02 src=203.0.113.1 dst=203.0.113.2 proto=vrrp ttl=255 t=5",
+    ]
+    .map(|p| format!("{ingress} {p} path=bridged\n"))
+    .concat();
+    // The same tables twice: the second part is the ip6tables-save.
+    let out = trace_packets(&format!("{rules}{rules}"), None, &pkts).unwrap();
+    let nat: Vec<Vec<usize>> = out.iter().map(|(_, t)| rule_steps(t, "nat")).collect();
+    assert_eq!(nat, [vec![1], vec![], vec![1], vec![], vec![1], vec![1]]);
+    for (_, t) in &out {
+        assert_eq!(
+            (t.verdict, t.ctstate.as_str(), t.zone),
+            (Verdict::Drop, "NEW", 4097)
+        );
+    }
+}
+
+#[test]
+fn bridged_group_frame_dropped_in_prerouting_leaves_no_entry() {
+    // A PREROUTING DROP frees the frame before the bridge floods or passes it up
+    // (br_handle_frame_finish never runs), so nothing confirms the entry: the next
+    // SYN of the flow creates it again and meets nat; the one after does not.
+    let rules = "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n\
+                 :OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n\
+                 -A PREROUTING -p tcp -m tcp --tcp-flags URG URG -j DROP\nCOMMIT\n\
+                 *nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+                 :POSTROUTING ACCEPT [0:0]\n-A PREROUTING -j ACCEPT\nCOMMIT\n\
+                 *filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
+    let line = "in=qbrB out=qbrB physdev_in=qvbB physdev_out=tapB smac=fa:16:3e:00:00:01 \
+                dmac=01:00:5e:00:00:fb src=203.0.113.1 dst=224.0.0.251 proto=tcp sport=40000 \
+                dport=80 seq=1000 win=64240 path=bridged";
+    let pkts = format!("{line} flags=SU t=0\n{line} flags=S t=1\n{line} flags=S t=2\n");
+    let out = trace_packets(rules, None, &pkts).unwrap();
+    let mangle: Vec<Vec<usize>> = out.iter().map(|(_, t)| rule_steps(t, "mangle")).collect();
+    let nat: Vec<Vec<usize>> = out.iter().map(|(_, t)| rule_steps(t, "nat")).collect();
+    assert_eq!(mangle, [vec![1], vec![], vec![]]);
+    assert_eq!(nat, [vec![], vec![1], vec![]]);
+    assert!(out.iter().all(|(_, t)| t.verdict == Verdict::Drop));
+}
