@@ -53,6 +53,7 @@ impl Change {
                         mac_address: Some(
                             mac_address.clone().unwrap_or_else(|| p.mac_address.clone()),
                         ),
+                        ip_text: None,
                     };
                     if !p.allowed_address_pairs.contains(&pair) {
                         p.allowed_address_pairs.push(pair);

@@ -616,6 +616,10 @@ fn port(cx: &Ctx, obj: &Map<String, Value>) -> Result<Port, LoadError> {
         .enumerate()
     {
         let field = format!("allowed_address_pairs[{i}].ip_address");
+        let ip_text = d
+            .get("ip_address")
+            .and_then(Value::as_str)
+            .map(|s| s.trim().to_string());
         let ip_address = match d.get("ip_address") {
             Some(Value::String(s)) => parse_net(cx, &field, s)?,
             None | Some(Value::Null) => return Err(cx.err(&field, "missing")),
@@ -635,6 +639,7 @@ fn port(cx: &Ctx, obj: &Map<String, Value>) -> Result<Port, LoadError> {
         allowed_address_pairs.push(AddressPair {
             ip_address,
             mac_address,
+            ip_text,
         });
     }
 

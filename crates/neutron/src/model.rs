@@ -78,6 +78,23 @@ pub struct AddressPair {
     pub ip_address: IpNet,
     /// As given (Neutron stores pair MACs unnormalised); `None` means the port MAC.
     pub mac_address: Option<String>,
+    /// `ip_address` exactly as the API returned it (None when built in code).
+    /// The API orders pairs by these raw strings, case included.
+    pub ip_text: Option<String>,
+}
+
+impl AddressPair {
+    /// The key the API sorts a port's pairs by: the raw (mac, ip) strings.
+    pub fn api_sort_key(&self, port_mac: &str) -> (String, String) {
+        (
+            self.mac_address
+                .clone()
+                .unwrap_or_else(|| port_mac.to_string()),
+            self.ip_text
+                .clone()
+                .unwrap_or_else(|| pair_ip_text(&self.ip_address)),
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,7 +310,11 @@ impl Port {
                     .iter()
                     .map(|p| {
                         let mut o = Map::new();
-                        o.insert("ip_address".into(), json!(pair_ip_text(&p.ip_address)));
+                        let ip = p
+                            .ip_text
+                            .clone()
+                            .unwrap_or_else(|| pair_ip_text(&p.ip_address));
+                        o.insert("ip_address".into(), json!(ip));
                         if let Some(mac) = &p.mac_address {
                             o.insert("mac_address".into(), json!(mac));
                         }

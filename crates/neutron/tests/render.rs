@@ -110,6 +110,7 @@ fn zero_slash_zero_pair_is_mac_only_and_opens_the_set() {
     p.allowed_address_pairs.push(AddressPair {
         ip_address: "0.0.0.0/0".parse().unwrap(),
         mac_address: None,
+        ip_text: None,
     });
     c.ports.push(p);
     c.security_groups[0].rules.push(SecurityGroupRule {
@@ -221,6 +222,7 @@ fn arb_port() -> impl Strategy<Value = Port> {
                 .map(|p| AddressPair {
                     ip_address: p.parse().unwrap(),
                     mac_address: None,
+                    ip_text: None,
                 })
                 .collect(),
             security_groups: if psec { vec!["g".into()] } else { vec![] },

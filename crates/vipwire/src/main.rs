@@ -173,8 +173,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 )?,
             };
             if !cloud.ports.iter().any(|p| p.host_id == host) {
-                anyhow::bail!(
-                    "no port is bound to host \"{host}\" (hosts: {})",
+                // Like the agent on such a host: nothing is programmed.
+                eprintln!(
+                    "vipwire: warning: no port is bound to host \"{host}\" (hosts: {}); \
+                     Neutron programs no rules there",
                     cloud.hosts().join(", ")
                 );
             }

@@ -776,17 +776,11 @@ fn mac_ip_pairs(port: &Port, fam: Fam) -> Vec<(String, Option<String>)> {
     out
 }
 
-/// Allowed address pairs in the order the API returns them: by (mac, ip) text.
+/// Allowed address pairs in the order the API returns them: sorted by their raw
+/// (mac, ip) strings as stored, case included (`FA:16:...` before `fa:16:...`).
 fn sorted_pairs(port: &Port) -> Vec<&crate::model::AddressPair> {
     let mut v: Vec<_> = port.allowed_address_pairs.iter().collect();
-    v.sort_by_key(|p| {
-        (
-            p.mac_address
-                .clone()
-                .unwrap_or_else(|| port.mac_address.clone()),
-            crate::model::pair_ip_text(&p.ip_address),
-        )
-    });
+    v.sort_by_cached_key(|p| p.api_sort_key(&port.mac_address));
     v
 }
 
