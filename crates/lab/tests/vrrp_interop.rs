@@ -331,6 +331,46 @@ fn unicast_peers() -> Result<()> {
 }
 
 #[test]
+fn track_script_weight_hands_over_and_back() -> Result<()> {
+    if skip("track_script_weight_hands_over_and_back") {
+        return Ok(());
+    }
+    let _g = lock();
+    let p = Pair::new("ts")?;
+    let flag = p.dir.join("healthy");
+    std::fs::write(&flag, "")?;
+    // vipwire 150 with weight -60 (90 while the check fails); keepalived 100.
+    let spec = Spec {
+        track_file: Some((flag.clone(), -60)),
+        ..Spec::v2(150)
+    };
+    let vw = Node::vipwire(&p.b, &p.dir, "vw", &spec, &self_cmd())?;
+    let ka = Node::keepalived(&p.a, &p.dir, "ka", &Spec::v2(100))?;
+    ensure!(
+        settles_on(&p.b, &p.a, Duration::from_secs(8)),
+        "{}",
+        dump(&[&ka, &vw])
+    );
+    std::fs::remove_file(&flag)?;
+    // One script interval, then keepalived ignores the 90 adverts and preempts.
+    ensure!(
+        settles_on(&p.a, &p.b, Duration::from_secs(7)),
+        "keepalived did not take over from priority 90\n{}",
+        dump(&[&ka, &vw])
+    );
+    ensure!(vw
+        .log_text()
+        .contains("Changing effective priority from 150 to 90"));
+    std::fs::write(&flag, "")?;
+    ensure!(
+        settles_on(&p.b, &p.a, Duration::from_secs(7)),
+        "vipwire did not preempt back at 150\n{}",
+        dump(&[&ka, &vw])
+    );
+    Ok(())
+}
+
+#[test]
 fn tcpdump_line_parser() {
     let l = "1764414483.828626 IP 203.0.113.1 > 224.0.0.18: VRRPv2, Advertisement, vrid 51, prio 150, authtype simple, intvl 1s, length 20";
     let s = parse_line(l).unwrap();

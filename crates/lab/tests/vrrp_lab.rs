@@ -61,6 +61,9 @@ pub struct Spec {
     pub auth: Option<&'static str>,
     /// (our address, peer address) for unicast mode.
     pub unicast: Option<(Ipv4Addr, Ipv4Addr)>,
+    /// A tracked `vrrp_script` (interval 1 s) that succeeds while this file
+    /// exists, with this weight.
+    pub track_file: Option<(PathBuf, i32)>,
 }
 
 impl Spec {
@@ -74,6 +77,7 @@ impl Spec {
             preempt_delay: None,
             auth: Some("vw-pass1"),
             unicast: None,
+            track_file: None,
         }
     }
 
@@ -87,7 +91,14 @@ impl Spec {
     }
 
     pub fn conf(&self) -> String {
-        let mut s = format!(
+        let mut s = String::new();
+        if let Some((f, w)) = &self.track_file {
+            s += &format!(
+                "vrrp_script chk_file {{\n    script \"/bin/sh -c 'test -e {}'\"\n    interval 1\n    weight {w}\n}}\n",
+                f.display()
+            );
+        }
+        s += &format!(
             "global_defs {{\n    vrrp_version {}\n}}\nvrrp_instance VI_1 {{\n    state {}\n    interface {IFACE}\n    virtual_router_id 51\n    priority {}\n    advert_int {}\n",
             self.version,
             if self.state_master { "MASTER" } else { "BACKUP" },
@@ -96,6 +107,9 @@ impl Spec {
         );
         if self.nopreempt {
             s += "    nopreempt\n";
+        }
+        if self.track_file.is_some() {
+            s += "    track_script {\n        chk_file\n    }\n";
         }
         if let Some(d) = self.preempt_delay {
             s += &format!("    preempt_delay {d}\n");
