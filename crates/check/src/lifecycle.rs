@@ -107,31 +107,13 @@ impl<'a> Builder<'a> {
         dport: u16,
     ) -> Packet {
         self.time += 0.001;
-        Packet {
-            in_dev: None,
-            out_dev: None,
-            physdev_in: None,
-            physdev_out: None,
-            src_mac: Some(parse_mac(smac)),
-            dst_mac: Some(parse_mac(dmac)),
-            src,
-            dst,
-            proto: protocol,
-            sport,
-            dport,
-            tcp_flags: 0,
-            seq: 0,
-            ack: 0,
-            window: 0,
-            payload_len: 0,
-            icmp_type: 0,
-            icmp_code: 0,
-            icmp_id: 0,
-            inner: None,
-            mark: 0,
-            ttl: 64,
-            time: self.time,
-        }
+        let mut p = Packet::new(src, dst, protocol);
+        p.src_mac = Some(parse_mac(smac));
+        p.dst_mac = Some(parse_mac(dmac));
+        p.sport = sport;
+        p.dport = dport;
+        p.time = self.time;
+        p
     }
 
     fn step(&self, what: String, sender: &str, receiver: Option<&str>, payload: Payload) -> Step {

@@ -106,12 +106,7 @@ pub fn render_check(r: &CheckReport, verbose: bool) -> String {
             let _ = writeln!(out, "- {}: {}", w.port, w.message);
         }
     }
-    let total = r.flows.len();
-    let passed = r
-        .flows
-        .iter()
-        .filter(|f| f.outcome == Outcome::Pass)
-        .count();
+    let (passed, total) = r.tally();
     let _ = writeln!(
         out,
         "\n{passed} of {total} flows pass{}",
@@ -146,13 +141,7 @@ pub fn render_fix(fix: &FixReport) -> String {
     for u in &fix.unfixable {
         let _ = writeln!(out, "  not fixable in Neutron: {u}");
     }
-    let total = fix.recheck.flows.len();
-    let passed = fix
-        .recheck
-        .flows
-        .iter()
-        .filter(|f| f.outcome == Outcome::Pass)
-        .count();
+    let (passed, total) = fix.recheck.tally();
     let _ = writeln!(
         out,
         "\nRe-check with the change applied: {passed} of {total} flows pass{}",

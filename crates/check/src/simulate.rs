@@ -51,6 +51,16 @@ impl CheckReport {
         self.flows.iter().all(|f| f.outcome == Outcome::Pass)
     }
 
+    /// (flows that pass, all flows).
+    pub fn tally(&self) -> (usize, usize) {
+        let passed = self
+            .flows
+            .iter()
+            .filter(|f| f.outcome == Outcome::Pass)
+            .count();
+        (passed, self.flows.len())
+    }
+
     pub fn drops(&self) -> impl Iterator<Item = (&FlowResult, &PacketResult, &Drop)> {
         self.flows.iter().flat_map(|f| {
             f.packets
