@@ -9,7 +9,7 @@ use crate::error::CheckError;
 use netfilter::conntrack::Conntrack;
 use netfilter::ipset::IpsetStore;
 use netfilter::{Engine, Packet, PacketTrace, PathKind, Rulesets};
-use neutron::firewall::iptables_hybrid::{render_host, HostRules, PortPlumbing};
+use neutron::firewall::{FirewallDriver, HostRules, PortPlumbing};
 use neutron::model::Cloud;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -46,8 +46,8 @@ pub struct Fabric {
 }
 
 impl Fabric {
-    /// Generate and load the rules of every host that has bound ports.
-    pub fn build(cloud: &Cloud) -> Result<Fabric, CheckError> {
+    /// Generate (with `driver`) and load the rules of every host that has bound ports.
+    pub fn build(cloud: &Cloud, driver: FirewallDriver) -> Result<Fabric, CheckError> {
         let mut host_names: Vec<&str> = cloud
             .ports
             .iter()
@@ -59,7 +59,9 @@ impl Fabric {
         let mut hosts = BTreeMap::new();
         let mut ports = BTreeMap::new();
         for name in host_names {
-            let rules = render_host(cloud, name).map_err(|e| CheckError::Rules(e.to_string()))?;
+            let rules = driver
+                .render_host(cloud, name)
+                .map_err(|e| CheckError::Rules(e.to_string()))?;
             let v4 = netfilter::Ruleset::parse(&rules.iptables_save)
                 .map_err(|e| CheckError::Rules(format!("{name} iptables: {e}")))?;
             let v6 = netfilter::Ruleset::parse(&rules.ip6tables_save)

@@ -5,6 +5,7 @@
 use crate::error::CheckError;
 use ipnet::IpNet;
 use lvs::keepalived::{KeepalivedConfig, LbKind, VirtualServer};
+use neutron::firewall::FirewallDriver;
 use neutron::model::{Cloud, Port};
 use serde::Deserialize;
 use std::net::IpAddr;
@@ -115,12 +116,6 @@ fn one() -> u8 {
 }
 fn two() -> u8 {
     2
-}
-
-/// Which firewall backend programs the ports. Only the hybrid iptables driver so far.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub enum FirewallDriver {
-    IptablesHybrid,
 }
 
 /// A director: its port and keepalived configuration.

@@ -72,7 +72,7 @@ impl CheckReport {
 
 /// Run the whole check on a scenario.
 pub fn run(sc: &Scenario) -> Result<CheckReport, CheckError> {
-    let mut fabric = Fabric::build(&sc.cloud)?;
+    let mut fabric = Fabric::build(&sc.cloud, sc.driver)?;
     let mut results = Vec::new();
     for flow in flows(sc) {
         results.push(run_flow(sc, &mut fabric, &flow));
