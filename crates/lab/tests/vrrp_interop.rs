@@ -371,6 +371,39 @@ fn track_script_weight_hands_over_and_back() -> Result<()> {
 }
 
 #[test]
+fn link_down_is_fault() -> Result<()> {
+    if skip("link_down_is_fault") {
+        return Ok(());
+    }
+    let _g = lock();
+    let p = Pair::new("ld")?;
+    let vw = Node::vipwire(&p.b, &p.dir, "vw", &Spec::v2(100), &self_cmd())?;
+    ensure!(
+        vip_becomes(&p.b, true, Duration::from_secs(6)),
+        "{}",
+        dump(&[&vw])
+    );
+    p.b.exec(&["ip", "link", "set", IFACE, "down"])?;
+    ensure!(
+        vip_becomes(&p.b, false, Duration::from_secs(2)),
+        "VIP kept on a down link\n{}",
+        dump(&[&vw])
+    );
+    ensure!(
+        vw.log_text().contains("Entering FAULT STATE"),
+        "{}",
+        dump(&[&vw])
+    );
+    p.b.exec(&["ip", "link", "set", IFACE, "up"])?;
+    ensure!(
+        vip_becomes(&p.b, true, Duration::from_secs(8)),
+        "{}",
+        dump(&[&vw])
+    );
+    Ok(())
+}
+
+#[test]
 fn tcpdump_line_parser() {
     let l = "1764414483.828626 IP 203.0.113.1 > 224.0.0.18: VRRPv2, Advertisement, vrid 51, prio 150, authtype simple, intvl 1s, length 20";
     let s = parse_line(l).unwrap();

@@ -194,6 +194,7 @@ pub fn spawn(
         .map_err(io_err("raw socket (IP protocol 112)"))?;
     let garp = sys::PacketSender::open(ifindex).map_err(io_err("AF_PACKET socket"))?;
     let rtnl = netlink::Rtnl::open().map_err(io_err("netlink socket"))?;
+    let links = netlink::LinkWatch::open().map_err(io_err("netlink link watch"))?;
     let waker = Arc::new(sys::Waker::new().map_err(io_err("pipe"))?);
     let stop = Arc::new(AtomicBool::new(false));
     let state = Arc::new(AtomicU8::new(0));
@@ -226,6 +227,9 @@ pub fn spawn(
         sock,
         garp,
         rtnl,
+        links,
+        link_up: true,
+        ifname: inst.interface.clone(),
         ifindex,
         mac,
         vips,
@@ -258,6 +262,9 @@ struct Runner {
     sock: sys::VrrpSocket,
     garp: sys::PacketSender,
     rtnl: netlink::Rtnl,
+    links: netlink::LinkWatch,
+    link_up: bool,
+    ifname: String,
     ifindex: u32,
     mac: wire::ethernet::Mac,
     vips: Vec<(Ipv4Addr, u8)>,
@@ -292,9 +299,13 @@ impl Runner {
     fn event_loop(&mut self) -> Result<(), VrrpError> {
         let acts = self.m.start(self.now());
         self.exec(acts);
+        // keepalived starts an instance on a down interface in FAULT.
+        if !sys::link_up(&self.ifname).unwrap_or(true) {
+            self.set_link(false);
+        }
         let mut buf = vec![0u8; 65536];
         let timer = sys::Timer::new().map_err(|e| self.io("timerfd", e))?;
-        let fds = [self.sock.fd(), self.waker.fd(), timer.fd()];
+        let fds = [self.sock.fd(), self.waker.fd(), timer.fd(), self.links.fd()];
         while !self.stop.load(Ordering::Acquire) {
             let timeout = self.m.next_deadline().map(|d| d.saturating_sub(self.now()));
             timer.set(timeout).map_err(|e| self.io("timerfd", e))?;
@@ -304,6 +315,11 @@ impl Runner {
             }
             if ready[2] {
                 timer.clear();
+            }
+            if ready[3] {
+                if let Some(up) = self.links.drain(self.ifindex) {
+                    self.set_link(up);
+                }
             }
             while let Ok((i, ok)) = self.scripts.try_recv() {
                 let acts = self.m.script_result(self.now(), i, ok);
@@ -321,6 +337,19 @@ impl Runner {
             }
         }
         Ok(())
+    }
+
+    fn set_link(&mut self, up: bool) {
+        if up != self.link_up {
+            self.link_up = up;
+            self.say(&format!(
+                "Netlink reports {} {}",
+                self.ifname,
+                if up { "up" } else { "down" }
+            ));
+            let acts = self.m.link_change(self.now(), up);
+            self.exec(acts);
+        }
     }
 
     fn io(&self, what: &str, source: io::Error) -> VrrpError {

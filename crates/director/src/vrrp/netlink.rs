@@ -127,6 +127,93 @@ impl Rtnl {
     }
 }
 
+/// Link state changes (RTM_NEWLINK on the RTMGRP_LINK multicast group), as
+/// keepalived follows them: an interface is usable while IFF_UP and IFF_RUNNING.
+pub struct LinkWatch {
+    fd: OwnedFd,
+}
+
+impl LinkWatch {
+    pub fn open() -> io::Result<LinkWatch> {
+        // SAFETY: plain socket(2); owned from here on.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                libc::NETLINK_ROUTE,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fresh descriptor.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: zeroed sockaddr_nl, then the link group.
+        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        sa.nl_groups = libc::RTMGRP_LINK as u32;
+        // SAFETY: bind with a live sockaddr_nl.
+        let r = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sa as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(LinkWatch { fd })
+    }
+
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Read every queued message; the last up/down state seen for `ifindex`.
+    pub fn drain(&self, ifindex: u32) -> Option<bool> {
+        let mut buf = [0u8; 16384];
+        let mut last = None;
+        loop {
+            // SAFETY: receiving into a live buffer, non-blocking.
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n <= 0 {
+                return last;
+            }
+            if let Some(up) = link_state(&buf[..n as usize], ifindex) {
+                last = Some(up);
+            }
+        }
+    }
+}
+
+/// The up/running state of `ifindex` in a batch of netlink messages, if any.
+fn link_state(data: &[u8], ifindex: u32) -> Option<bool> {
+    let mut off = 0;
+    let mut last = None;
+    while off + NLMSG_HDRLEN <= data.len() {
+        let len =
+            u32::from_ne_bytes([data[off], data[off + 1], data[off + 2], data[off + 3]]) as usize;
+        let ty = u16::from_ne_bytes([data[off + 4], data[off + 5]]);
+        if len < NLMSG_HDRLEN || off + len > data.len() {
+            break;
+        }
+        // struct ifinfomsg: family, pad, type (u16), index (i32), flags (u32), change.
+        let p = off + NLMSG_HDRLEN;
+        if ty == libc::RTM_NEWLINK && len >= NLMSG_HDRLEN + 16 {
+            let idx = u32::from_ne_bytes([data[p + 4], data[p + 5], data[p + 6], data[p + 7]]);
+            let flags = u32::from_ne_bytes([data[p + 8], data[p + 9], data[p + 10], data[p + 11]]);
+            if idx == ifindex {
+                let want = (libc::IFF_UP | libc::IFF_RUNNING) as u32;
+                last = Some(flags & want == want);
+            }
+        }
+        off += align4(len);
+    }
+    last
+}
+
 fn push_attr(buf: &mut Vec<u8>, ty: u16, data: &[u8]) {
     let len = 4 + data.len();
     buf.extend_from_slice(&(len as u16).to_ne_bytes());
@@ -168,6 +255,27 @@ fn addr_message(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn newlink(index: u32, flags: u32) -> Vec<u8> {
+        let mut m = vec![0u8; 32];
+        m[0..4].copy_from_slice(&32u32.to_ne_bytes());
+        m[4..6].copy_from_slice(&libc::RTM_NEWLINK.to_ne_bytes());
+        m[20..24].copy_from_slice(&index.to_ne_bytes());
+        m[24..28].copy_from_slice(&flags.to_ne_bytes());
+        m
+    }
+
+    #[test]
+    fn link_state_from_newlink() {
+        let up = (libc::IFF_UP | libc::IFF_RUNNING) as u32;
+        let mut batch = newlink(3, up);
+        batch.extend(newlink(4, 0));
+        assert_eq!(link_state(&batch, 3), Some(true));
+        assert_eq!(link_state(&batch, 4), Some(false));
+        assert_eq!(link_state(&batch, 5), None);
+        // Up without carrier (RUNNING) counts as down.
+        assert_eq!(link_state(&newlink(3, libc::IFF_UP as u32), 3), Some(false));
+    }
 
     #[test]
     fn newaddr_message_layout() {

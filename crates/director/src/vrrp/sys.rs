@@ -84,6 +84,25 @@ pub fn mac(ifname: &str) -> io::Result<Mac> {
     Ok(Mac(m))
 }
 
+/// True when `ifname` is IFF_UP and IFF_RUNNING (SIOCGIFFLAGS).
+pub fn link_up(ifname: &str) -> io::Result<bool> {
+    let mut req = ifreq(ifname)?;
+    // SAFETY: throwaway datagram socket for the ioctl, closed by OwnedFd.
+    let fd = unsafe {
+        OwnedFd::from_raw_fd(cvt(libc::socket(
+            libc::AF_INET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            0,
+        ))?)
+    };
+    // SAFETY: SIOCGIFFLAGS fills ifr_flags of our ifreq.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) })?;
+    // SAFETY: the union member SIOCGIFFLAGS wrote.
+    let flags = i32::from(unsafe { req.ifr_ifru.ifru_flags });
+    let want = libc::IFF_UP | libc::IFF_RUNNING;
+    Ok(flags & want == want)
+}
+
 /// IPv4 addresses on `ifname` in kernel order (the first is the primary).
 pub fn ipv4_addrs(ifname: &str) -> io::Result<Vec<Ipv4Addr>> {
     let mut out = Vec::new();
