@@ -399,7 +399,13 @@ impl PacketRing {
         };
         if r < 0 {
             let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::WouldBlock {
+            // With PACKET_QDISC_BYPASS a full device queue (veth under load)
+            // comes back as ENOBUFS: those frames are dropped, as a qdisc
+            // would drop them; it is not an error of the socket.
+            if !matches!(
+                e.raw_os_error(),
+                Some(libc::EAGAIN) | Some(libc::ENOBUFS) | Some(libc::EBUSY)
+            ) {
                 return Err(e);
             }
         }

@@ -233,8 +233,10 @@ fn forwarder_xdp(
             }
             let now = epoch.elapsed();
             rx.rx_batch(|data| {
+                // As the director does on AF_XDP: no checksum state from XDP.
+                let partial = !wire::ipv4::l4_checksum_ok(data.get(14..).unwrap_or(&[]));
                 tx.send_with(
-                    |buf| match fwd.process(now, data, false, true, &mut svcs, buf) {
+                    |buf| match fwd.process(now, data, partial, true, &mut svcs, buf) {
                         Action::Send(k) => {
                             n += 1;
                             Some(k)
