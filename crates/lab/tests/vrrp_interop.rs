@@ -253,6 +253,59 @@ fn preemption_and_nopreempt() -> Result<()> {
 }
 
 #[test]
+fn preempt_delay_both_ways() -> Result<()> {
+    if skip("preempt_delay_both_ways") {
+        return Ok(());
+    }
+    let _g = lock();
+    // The joiner (150, preempt_delay 3) meets a master (100) advertising every
+    // 1 s from phase a in (0, 1]: adverts at a, a+1, a+2 restart Master_Down,
+    // the one at a+3 is past the delay, so it takes over at a + 2 + 3.414 s.
+    for vipwire_joins in [true, false] {
+        let p = Pair::new("pd")?;
+        let cap = Capture::start(&p.b, IFACE)?;
+        let spec = Spec {
+            preempt_delay: Some(3),
+            ..Spec::v2(150)
+        };
+        let first = if vipwire_joins {
+            Node::keepalived(&p.a, &p.dir, "ka", &Spec::v2(100))?
+        } else {
+            Node::vipwire(&p.a, &p.dir, "vw", &Spec::v2(100), &self_cmd())?
+        };
+        ensure!(
+            vip_becomes(&p.a, true, Duration::from_secs(8)),
+            "{}",
+            dump(&[&first])
+        );
+        let t0 = epoch();
+        let joiner = if vipwire_joins {
+            Node::vipwire(&p.b, &p.dir, "vw", &spec, &self_cmd())?
+        } else {
+            Node::keepalived(&p.b, &p.dir, "ka", &spec)?
+        };
+        let take = cap
+            .wait_for(t0, Duration::from_secs(12), |s| {
+                s.src == B_IP && s.prio == 150
+            })
+            .ok_or_else(|| anyhow::anyhow!("no takeover\n{}", dump(&[&first, &joiner])))?;
+        let after = take.t - t0;
+        eprintln!(
+            "preempt_delay 3: {} took over {after:.3}s after starting",
+            joiner.kind
+        );
+        ensure!(
+            (5.3..7.5).contains(&after),
+            "{} took over {after:.3}s after starting\n{}",
+            joiner.kind,
+            dump(&[&first, &joiner])
+        );
+        ensure!(settles_on(&p.b, &p.a, Duration::from_secs(2)));
+    }
+    Ok(())
+}
+
+#[test]
 fn v3_centisecond_adverts() -> Result<()> {
     if skip("v3_centisecond_adverts") {
         return Ok(());

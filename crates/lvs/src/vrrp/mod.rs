@@ -712,6 +712,8 @@ impl Vrrp {
                         self.log("Entering FAULT STATE".into());
                     }
                     self.set_state(State::Fault);
+                    self.master_adver_int = self.adver_int;
+                    self.ms_down_timer = self.ms_down();
                     self.sands = None;
                 }
             }
