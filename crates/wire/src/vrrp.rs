@@ -440,6 +440,53 @@ mod tests {
     }
 
     #[test]
+    fn round_trips_every_shape() {
+        let dst = [MCAST_GROUP, Ipv4Addr::new(203, 0, 113, 9)];
+        for n in [0usize, 1, 2, 7, 255] {
+            let addrs: Vec<Ipv4Addr> = (0..n)
+                .map(|i| Ipv4Addr::new(198, 51, 100, i as u8))
+                .collect();
+            for timing in [
+                Timing::V2 {
+                    auth_type: AUTH_NONE,
+                    adver_int_s: 255,
+                    auth_data: [0; 8],
+                },
+                Timing::V2 {
+                    auth_type: AUTH_PASS,
+                    adver_int_s: 1,
+                    auth_data: pass_auth_data("12345678"),
+                },
+                Timing::V3 {
+                    max_adver_int_cs: 1,
+                },
+                Timing::V3 {
+                    max_adver_int_cs: 0x0fff,
+                },
+            ] {
+                for prio in [0u8, 1, 100, 255] {
+                    let r = VrrpRepr {
+                        kind: TYPE_ADVERT,
+                        vrid: prio ^ 0x5a,
+                        priority: prio,
+                        addrs: addrs.clone(),
+                        timing,
+                    };
+                    for d in dst {
+                        let b = r.to_bytes(SRC, d);
+                        assert_eq!(b.len(), r.buffer_len());
+                        assert_eq!(VrrpRepr::parse(&b, SRC, d).unwrap(), r);
+                        let ip = ipv4_packet(&r, SRC, d, 7);
+                        let (m, msg) = split_ipv4(&ip).unwrap();
+                        assert_eq!((m.src, m.dst, m.ttl), (SRC, d, TTL));
+                        assert_eq!(msg, &b[..]);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn corrupted_byte_fails_checksum() {
         let pkt = hex(KEEPALIVED_V2);
         let (meta, msg) = split_ipv4(&pkt).unwrap();

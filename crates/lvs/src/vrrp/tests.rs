@@ -638,3 +638,93 @@ vrrp_instance VI_1 {
     let c = VrrpConfig::from_keepalived(&k.vrrp_instances[0], &k.vrrp_scripts, ME).unwrap();
     assert_eq!((c.version, c.advert_int), (3, ms(500)));
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Ev {
+        Advert { from: u8, prio: u8, ttl_ok: bool },
+        Wait(u16),
+        Script(bool),
+        Link(bool),
+    }
+
+    fn ev() -> impl Strategy<Value = Ev> {
+        prop_oneof![
+            (1u8..4, 0u8..=255, any::<bool>()).prop_map(|(from, prio, ttl_ok)| Ev::Advert {
+                from,
+                prio,
+                ttl_ok
+            }),
+            (1u16..5000).prop_map(Ev::Wait),
+            any::<bool>().prop_map(Ev::Script),
+            any::<bool>().prop_map(Ev::Link),
+        ]
+    }
+
+    proptest! {
+        /// Whatever happens: the VIPs are set exactly while MASTER, they are
+        /// added/removed only on entering/leaving MASTER, a BACKUP always has a
+        /// Master_Down deadline, and every due timer is consumed.
+        #[test]
+        fn vips_follow_master_state(
+            prio in 1u8..=254, weight in -100i32..100, nopreempt in any::<bool>(),
+            evs in proptest::collection::vec(ev(), 1..60)
+        ) {
+            let mut c = tracked(weight);
+            c.priority = prio;
+            c.nopreempt = nopreempt;
+            let mut v = Vrrp::new(c);
+            let mut now = Duration::ZERO;
+            let mut acts = v.start(now);
+            for e in evs {
+                let before = v.state();
+                let step = match e {
+                    Ev::Advert { from, prio, ttl_ok } => {
+                        let src = Ipv4Addr::new(203, 0, 113, from);
+                        let rx = RxAdvert { ttl: if ttl_ok { 255 } else { 64 }, ..advert(src, prio) };
+                        v.handle_advert(now, &rx)
+                    }
+                    Ev::Wait(ms_) => {
+                        let until = now + Duration::from_millis(u64::from(ms_));
+                        let mut out = Vec::new();
+                        while let Some(d) = v.next_deadline() {
+                            if d > until {
+                                break;
+                            }
+                            // A priority rise may move Master_Down into the
+                            // past (keepalived too): it fires at once.
+                            now = now.max(d);
+                            let step = v.handle_timeout(now);
+                            prop_assert!(v.next_deadline().is_none_or(|n| n > now));
+                            out.extend(step);
+                        }
+                        now = until;
+                        out
+                    }
+                    Ev::Script(ok) => v.script_result(now, 0, ok),
+                    Ev::Link(up) => v.link_change(now, up),
+                };
+                let after = v.state();
+                for a in &step {
+                    match a {
+                        Action::AddVips => prop_assert!(after == State::Master && before != State::Master),
+                        Action::RemoveVips => prop_assert!(before == State::Master && after != State::Master),
+                        _ => {}
+                    }
+                }
+                prop_assert_eq!(v.vips_set(), after == State::Master);
+                if after == State::Backup {
+                    prop_assert!(v.next_deadline().is_some());
+                }
+                prop_assert!((1..=254).contains(&v.effective_priority()));
+                acts.extend(step);
+            }
+            let end = v.shutdown(now);
+            prop_assert!(!v.vips_set());
+            prop_assert_eq!(end.contains(&Action::RemoveVips), end.contains(&Action::SendAdvert { priority: 0 }));
+        }
+    }
+}
