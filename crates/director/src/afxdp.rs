@@ -69,10 +69,20 @@ pub fn classifier_key(addr: std::net::Ipv4Addr, port: u16, proto: u8, source: bo
     [o[0], o[1], o[2], o[3], p[0], p[1], proto, u8::from(source)]
 }
 
+/// Key saying "this address is the director's own": frames to it always pass
+/// to the kernel (the health checks' replies come from the real servers'
+/// service ports, like NAT replies, but are the kernel's).
+pub fn local_key(addr: std::net::Ipv4Addr) -> [u8; 8] {
+    let o = addr.octets();
+    [o[0], o[1], o[2], o[3], 0, 0, 0, 2]
+}
+
 /// The director's XDP program: IPv4 (IHL 5, not a later fragment) TCP/UDP
-/// frames whose (dst, dport, proto) is a virtual server or whose
-/// (src, sport, proto) is a NAT real server go to the XSK; everything else
-/// (ARP, VRRP, health-check replies, other traffic) passes to the kernel.
+/// frames whose (dst, dport, proto) is a virtual server go to the XSK; so do
+/// frames whose (src, sport, proto) is a NAT real server, unless they are
+/// addressed to one of the director's own addresses ([`local_key`]).
+/// Everything else (ARP, VRRP, health-check replies, other traffic) passes to
+/// the kernel.
 pub struct XdpClassifier {
     redirect: XdpRedirect,
     _keys: OwnedFd,
@@ -111,14 +121,14 @@ impl XdpClassifier {
             insn(0x61, 3, 6, 4, 0),       // 2: r3 = data_end
             insn(0xbf, 8, 2, 0, 0),       // 3: r8 = data
             insn(0x07, 2, 0, 0, 38),      // 4: r2 += 38 (eth + ip + ports)
-            insn(0x2d, 2, 3, 32, 0),      // 5: if r2 > r3 goto pass (38)
+            insn(0x2d, 2, 3, 41, 0),      // 5: if r2 > r3 goto pass (47)
             insn(0x69, 5, 8, 12, 0),      // 6: r5 = ethertype (LE load)
-            insn(0x55, 5, 0, 30, 0x0008), // 7: if r5 != IPv4 goto pass
+            insn(0x55, 5, 0, 39, 0x0008), // 7: if r5 != IPv4 goto pass
             insn(0x71, 5, 8, 14, 0),      // 8: r5 = version/ihl
-            insn(0x55, 5, 0, 28, 0x45),   // 9: if r5 != 0x45 goto pass
+            insn(0x55, 5, 0, 37, 0x45),   // 9: if r5 != 0x45 goto pass
             insn(0x69, 5, 8, 20, 0),      // 10: r5 = flags/fragment offset (LE)
             insn(0x57, 5, 0, 0, 0xff1f),  // 11: keep the offset bits
-            insn(0x55, 5, 0, 25, 0),      // 12: later fragment -> pass
+            insn(0x55, 5, 0, 34, 0),      // 12: later fragment -> pass
             insn(0x71, 7, 8, 23, 0),      // 13: r7 = protocol
             insn(0x61, 5, 8, 30, 0),      // 14: r5 = dst addr
             insn(0x63, 10, 5, -8, 0),     // 15: key[0..4]
@@ -128,30 +138,39 @@ impl XdpClassifier {
             insn(0x72, 10, 0, -1, 0),     // 19: key[7] = 0 (destination)
             insn(0x18, 1, 1, 0, k),       // 20-21: r1 = keys map
             insn(0, 0, 0, 0, 0),
-            insn(0xbf, 2, 10, 0, 0),  // 22: r2 = fp
-            insn(0x07, 2, 0, 0, -8),  // 23: r2 = &key
-            insn(0x85, 0, 0, 0, 1),   // 24: map_lookup_elem
-            insn(0x55, 0, 0, 14, 0),  // 25: found -> redirect (40)
-            insn(0x61, 5, 8, 26, 0),  // 26: r5 = src addr
-            insn(0x63, 10, 5, -8, 0), // 27
-            insn(0x69, 5, 8, 34, 0),  // 28: r5 = src port
-            insn(0x6b, 10, 5, -4, 0), // 29
-            insn(0x73, 10, 7, -2, 0), // 30
-            insn(0x72, 10, 0, -1, 1), // 31: key[7] = 1 (source)
-            insn(0x18, 1, 1, 0, k),   // 32-33
+            insn(0xbf, 2, 10, 0, 0),            // 22: r2 = fp
+            insn(0x07, 2, 0, 0, -8),            // 23: r2 = &key
+            insn(0x85, 0, 0, 0, 1),             // 24: map_lookup_elem
+            insn(0x55, 0, 0, 23, 0),            // 25: found -> redirect (49)
+            insn(0x61, 5, 8, 30, 0),            // 26: r5 = dst addr
+            insn(0x63, 10, 5, -8, 0),           // 27: key[0..4]
+            insn(0x62, 10, 0, -4, 0x0200_0000), // 28: key[4..8] = 0 0 0 2 (local)
+            insn(0x18, 1, 1, 0, k),             // 29-30
             insn(0, 0, 0, 0, 0),
-            insn(0xbf, 2, 10, 0, 0), // 34
-            insn(0x07, 2, 0, 0, -8), // 35
-            insn(0x85, 0, 0, 0, 1),  // 36
-            insn(0x55, 0, 0, 2, 0),  // 37: found -> redirect (40)
-            insn(0xb7, 0, 0, 0, 2),  // 38: pass: r0 = XDP_PASS
-            insn(0x95, 0, 0, 0, 0),  // 39: exit
-            insn(0x61, 2, 6, 16, 0), // 40: redirect: r2 = rx_queue_index
-            insn(0x18, 1, 1, 0, x),  // 41-42: r1 = xskmap
+            insn(0xbf, 2, 10, 0, 0),  // 31
+            insn(0x07, 2, 0, 0, -8),  // 32
+            insn(0x85, 0, 0, 0, 1),   // 33
+            insn(0x55, 0, 0, 12, 0),  // 34: to this host -> pass (47)
+            insn(0x61, 5, 8, 26, 0),  // 35: r5 = src addr
+            insn(0x63, 10, 5, -8, 0), // 36
+            insn(0x69, 5, 8, 34, 0),  // 37: r5 = src port
+            insn(0x6b, 10, 5, -4, 0), // 38
+            insn(0x73, 10, 7, -2, 0), // 39
+            insn(0x72, 10, 0, -1, 1), // 40: key[7] = 1 (source)
+            insn(0x18, 1, 1, 0, k),   // 41-42
             insn(0, 0, 0, 0, 0),
-            insn(0xb7, 3, 0, 0, 2),  // 43: r3 = XDP_PASS if no socket
-            insn(0x85, 0, 0, 0, 51), // 44: redirect_map
-            insn(0x95, 0, 0, 0, 0),  // 45: exit
+            insn(0xbf, 2, 10, 0, 0), // 43
+            insn(0x07, 2, 0, 0, -8), // 44
+            insn(0x85, 0, 0, 0, 1),  // 45
+            insn(0x55, 0, 0, 2, 0),  // 46: found -> redirect (49)
+            insn(0xb7, 0, 0, 0, 2),  // 47: pass: r0 = XDP_PASS
+            insn(0x95, 0, 0, 0, 0),  // 48: exit
+            insn(0x61, 2, 6, 16, 0), // 49: redirect: r2 = rx_queue_index
+            insn(0x18, 1, 1, 0, x),  // 50-51: r1 = xskmap
+            insn(0, 0, 0, 0, 0),
+            insn(0xb7, 3, 0, 0, 2),  // 52: r3 = XDP_PASS if no socket
+            insn(0x85, 0, 0, 0, 51), // 53: redirect_map
+            insn(0x95, 0, 0, 0, 0),  // 54: exit
         ];
         let redirect = XdpRedirect::load(ifindex, flags, xmap, &prog.concat())?;
         Ok(XdpClassifier {
@@ -198,23 +217,36 @@ impl XdpRedirect {
 
     fn load(ifindex: i32, flags: u32, map: OwnedFd, prog: &[u8]) -> io::Result<XdpRedirect> {
         let license = b"GPL\0";
-        let mut log = vec![0u8; 4096];
-        let mut a = [0u8; 128];
-        put32(&mut a, 0, BPF_PROG_TYPE_XDP);
-        put32(&mut a, 4, (prog.len() / 8) as u32);
-        put64(&mut a, 8, prog.as_ptr() as u64);
-        put64(&mut a, 16, license.as_ptr() as u64);
-        put32(&mut a, 24, 1);
-        put32(&mut a, 28, log.len() as u32);
-        put64(&mut a, 32, log.as_mut_ptr() as u64);
-        put32(&mut a, 68, BPF_XDP); // expected_attach_type
-        let p = bpf(BPF_PROG_LOAD, &mut a).map_err(|e| {
-            let msg = String::from_utf8_lossy(&log);
-            io::Error::new(
-                e.kind(),
-                format!("BPF_PROG_LOAD: {e}: {}", msg.trim_end_matches('\0')),
-            )
-        })?;
+        // Load quietly; only on failure load again with the verifier's log
+        // (a log that overflows its buffer makes the load fail with ENOSPC).
+        let load = |log: Option<&mut Vec<u8>>| {
+            let mut a = [0u8; 128];
+            put32(&mut a, 0, BPF_PROG_TYPE_XDP);
+            put32(&mut a, 4, (prog.len() / 8) as u32);
+            put64(&mut a, 8, prog.as_ptr() as u64);
+            put64(&mut a, 16, license.as_ptr() as u64);
+            if let Some(log) = log {
+                put32(&mut a, 24, 1);
+                put32(&mut a, 28, log.len() as u32);
+                put64(&mut a, 32, log.as_mut_ptr() as u64);
+            }
+            put32(&mut a, 68, BPF_XDP); // expected_attach_type
+            bpf(BPF_PROG_LOAD, &mut a)
+        };
+        let p = match load(None) {
+            Ok(p) => p,
+            Err(e) => {
+                let mut log = vec![0u8; 1 << 20];
+                let _ = load(Some(&mut log));
+                let msg = String::from_utf8_lossy(&log);
+                let msg = msg.trim_end_matches('\0');
+                let tail = &msg[msg.len().saturating_sub(2000)..];
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("BPF_PROG_LOAD: {e}: {tail}"),
+                ));
+            }
+        };
         let prog_fd = fd(p);
         let mut a = [0u8; 128];
         put32(&mut a, 0, prog_fd.as_raw_fd() as u32);

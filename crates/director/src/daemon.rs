@@ -491,7 +491,14 @@ fn open_xdp(ifname: &str, cfg: &KeepalivedConfig) -> Result<XdpPath, String> {
         ));
     }
     let idx = crate::afpacket::ifindex(ifname).map_err(|e| e.to_string())?;
-    let keys = xdp_keys(cfg);
+    let mut keys = xdp_keys(cfg);
+    // The director's own addresses (not the VIPs): their traffic is the kernel's.
+    let vips: Vec<IpAddr> = cfg.virtual_servers.iter().map(|v| v.addr).collect();
+    for (a, _) in netif::ipv4_addrs(ifname).map_err(|e| e.to_string())? {
+        if !vips.contains(&IpAddr::V4(a)) {
+            keys.push(crate::afxdp::local_key(a));
+        }
+    }
     let (prog, mode) = match XdpClassifier::attach(idx, XDP_FLAGS_DRV_MODE, &keys) {
         Ok(p) => (p, "native"),
         Err(e1) => match XdpClassifier::attach(idx, XDP_FLAGS_SKB_MODE, &keys) {

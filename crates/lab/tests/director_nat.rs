@@ -91,6 +91,19 @@ fn run(dir: &Path) -> Result<()> {
     assert_eq!(s["services"][0]["lb_kind"], "NAT");
     let dp = s["data_plane"].as_str().unwrap_or("");
     assert!(dp.starts_with("AF_XDP"), "{dp}");
+    // The health checks (TCP_CHECK to RS:8080, replies from the same RS:port
+    // as NAT replies) must keep working: after several check rounds every
+    // server is still up and has been checked.
+    std::thread::sleep(Duration::from_secs(5));
+    let s: serde_json::Value = serde_json::from_str(&topo::director_status(&bin, &sock)?)?;
+    for rs in s["services"][0]["real_servers"]
+        .as_array()
+        .context("status")?
+    {
+        assert_eq!(rs["health"], "up", "{s}");
+        assert!(rs["check"]["checks"].as_u64().unwrap_or(0) >= 2, "{s}");
+        assert_eq!(rs["check"]["failures"], 0, "{s}");
+    }
     // The kernel itself forwarded nothing (ip_forward off + guard rules).
     let fwd = d1.exec(&["sysctl", "-n", "net.ipv4.ip_forward"])?;
     assert_eq!(fwd.trim(), "0");
