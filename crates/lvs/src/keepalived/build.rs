@@ -418,7 +418,7 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
     let mut state = VrrpStateCfg::Backup;
     let mut interface = None;
     let mut vrid = None;
-    let mut priority = 100u8;
+    let mut priority: Option<u8> = None;
     let mut advert_int = 1.0;
     let mut auth_pass = None;
     let mut vips: Vec<ipnet::IpNet> = Vec::new();
@@ -463,7 +463,7 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
                 interface = Some(cx.one(k, C)?.to_string());
             }
             "virtual_router_id" => vrid = Some(cx.uint(k, C, 1, 255)? as u8),
-            "priority" => priority = cx.uint(k, C, 1, 255)? as u8,
+            "priority" => priority = Some(cx.uint(k, C, 1, 255)? as u8),
             // keepalived accepts 0.01..255 here, then checks per version below.
             "advert_int" => advert_int = cx.float(k, C, 0.01, 255.0)?,
             "authentication" => auth_pass = authentication(cx, k)?,
@@ -640,6 +640,13 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
         );
         preempt_delay = 0.0;
     }
+    // No priority: an initial MASTER becomes the address owner (255), anything
+    // else 100 (keepalived vrrp.c, vrrp_complete_instance: base_priority default).
+    let priority = priority.unwrap_or(if state == VrrpStateCfg::Master {
+        255
+    } else {
+        100
+    });
     if nopreempt && state == VrrpStateCfg::Master {
         if let Some(k) = nopreempt_stmt {
             cx.config_error(

@@ -308,3 +308,12 @@ proptest::proptest! {
         let _ = parse(&t);
     }
 }
+
+#[test]
+fn master_without_priority_is_the_owner() {
+    let conf = "vrrp_instance A {\n state MASTER\n interface eth0\n virtual_router_id 7\n}\n\
+                vrrp_instance B {\n state BACKUP\n interface eth0\n virtual_router_id 8\n}\n";
+    let c = parse_str(conf, "k.conf", None).unwrap();
+    assert_eq!(c.vrrp_instances[0].priority, 255);
+    assert_eq!(c.vrrp_instances[1].priority, 100);
+}
