@@ -17,12 +17,18 @@ use anyhow::{bail, Context, Result};
 
 use crate::netns::{bridge, veth, Netns};
 
-/// Path of a freshly built `vipwire` binary (`cargo build -p vipwire`).
+/// Path of a freshly built `vipwire` binary (`cargo build -p vipwire`, in the
+/// profile the tests themselves were built with).
 pub fn vipwire_bin() -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let release = !cfg!(debug_assertions);
+    let mut args = vec!["build", "-q", "-p", "vipwire", "--bin", "vipwire"];
+    if release {
+        args.push("--release");
+    }
     let st = Command::new(&cargo)
-        .args(["build", "-q", "-p", "vipwire", "--bin", "vipwire"])
+        .args(&args)
         .current_dir(&root)
         .status()
         .context("cargo build -p vipwire")?;
@@ -32,7 +38,9 @@ pub fn vipwire_bin() -> Result<PathBuf> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    let bin = target.join("debug/vipwire");
+    let bin = target
+        .join(if release { "release" } else { "debug" })
+        .join("vipwire");
     if !bin.exists() {
         bail!("{} not found after build", bin.display());
     }
