@@ -630,3 +630,46 @@ fn data_plane_loop(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_and_xdp_keys_from_config() {
+        let text =
+            "virtual_server 198.51.100.241 80 {\n lb_algo wrr\n lb_kind NAT\n protocol TCP\n \
+                    persistence_timeout 50\n real_server 198.51.100.8 8080 {\n weight 3\n }\n}\n\
+                    virtual_server 198.51.100.242 53 {\n lb_algo rr\n lb_kind DR\n protocol UDP\n \
+                    real_server 198.51.100.10 53 {\n weight 1\n }\n}\n";
+        let cfg = lvs::keepalived::parse_str(text, "t.conf", None).unwrap();
+        let svcs = build_services(&cfg).unwrap();
+        assert_eq!(svcs.len(), 2);
+        assert_eq!(svcs[0].scheduler_name(), "wrr");
+        assert_eq!(svcs[0].persistence, Some(Duration::from_secs(50)));
+        assert_eq!(svcs[0].dests[0].weight, 3);
+        assert_eq!((svcs[1].proto, svcs[1].kind), (L4Proto::Udp, LbKind::Dr));
+        // VIP:80/tcp and VIP2:53/udp as destinations; the NAT RS 8080/tcp as source.
+        assert_eq!(
+            xdp_keys(&cfg),
+            vec![
+                [198, 51, 100, 241, 0, 80, 6, 0],
+                [198, 51, 100, 8, 0x1f, 0x90, 6, 1],
+                [198, 51, 100, 242, 0, 53, 17, 0],
+            ]
+        );
+        let st = snapshot(&Shared {
+            config: cfg.clone(),
+            services: Mutex::new(svcs),
+            health: Mutex::new(BTreeMap::new()),
+            counters: Default::default(),
+            master: AtomicBool::new(true),
+            vrrp: Mutex::new(vec![]),
+            interface: "eth0".into(),
+            data_plane: Mutex::new("test".into()),
+        });
+        assert_eq!(st.services[0].lb_kind, "NAT");
+        assert_eq!(st.services[0].real_servers[0].health, "no check");
+        assert_eq!(st.services[1].protocol, "UDP");
+    }
+}
