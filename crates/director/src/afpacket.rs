@@ -130,6 +130,9 @@ impl PacketRing {
         if cfg.qdisc_bypass {
             setopt(raw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one)?;
         }
+        // A TX slot the kernel refuses (e.g. longer than the MTU) is skipped
+        // instead of stopping the ring at TP_STATUS_WRONG_FORMAT.
+        setopt(raw, libc::SOL_PACKET, libc::PACKET_LOSS, &one)?;
         let rx = libc::tpacket_req3 {
             tp_block_size: cfg.rx_block_size,
             tp_block_nr: cfg.rx_block_nr,

@@ -22,7 +22,7 @@ use lvs::keepalived::{KeepalivedConfig, L4Proto, LbKind};
 use lvs::sched::{scheduler_for, Dest};
 
 use crate::afpacket::{PacketRing, RingConfig};
-use crate::dataplane::{Action, Forwarder};
+use crate::dataplane::{split_oversized, Action, Forwarder};
 use crate::health::{self, lock, HealthState};
 use crate::netif::{self, Neighbours};
 use crate::status::{RealServerStatus, ServiceStatus, Status, VrrpStatus};
@@ -529,6 +529,7 @@ fn data_plane_loop(
     let my_mac = netif::mac_ioctl(ifname).map_err(|e| DirectorError::Io(e.to_string()))?;
     let my_ip = own_ipv4(ifname, &sh.config)?;
     let mut fwd = Forwarder::new(Neighbours::new(ifname, my_mac, my_ip), my_ip);
+    let mtu = netif::mtu(ifname).unwrap_or(1500);
     let epoch = Instant::now();
     let mut last_tick = Instant::now() - Duration::from_secs(10);
     let mut last_vrrp = Instant::now() - Duration::from_secs(10);
@@ -611,18 +612,30 @@ fn data_plane_loop(
                 return;
             }
             let partial = fr.csum_not_ready();
-            let mut action = Action::Ignore;
-            let ok = ring.send_with(|buf| {
-                action = fwd.process(now, fr.data, partial, master, &mut svcs, buf);
-                match action {
-                    Action::Send(n) => Some(n),
-                    _ => None,
+            let mut each = |data: &[u8], partial: bool| {
+                let mut action = Action::Ignore;
+                let ok = ring.send_with(|buf| {
+                    action = fwd.process(now, data, partial, master, &mut svcs, buf);
+                    match action {
+                        Action::Send(n) => Some(n),
+                        _ => None,
+                    }
+                });
+                if !ok {
+                    sh.counters.tx_ring_full.fetch_add(1, Ordering::Relaxed);
                 }
-            });
-            if !ok {
-                sh.counters.tx_ring_full.fetch_add(1, Ordering::Relaxed);
+                account(sh, &svcs, data, action, &mut arp_wanted);
+            };
+            // GRO/GSO super-packets do not fit the wire: segment them here.
+            match split_oversized(fr.data, mtu) {
+                Some(parts) => {
+                    sh.counters.gso_segmented.fetch_add(1, Ordering::Relaxed);
+                    for f in &parts {
+                        each(f, false);
+                    }
+                }
+                None => each(fr.data, partial),
             }
-            account(sh, &svcs, fr.data, action, &mut arp_wanted);
         });
         drop(svcs);
         ring.flush()

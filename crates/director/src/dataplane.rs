@@ -49,6 +49,8 @@ pub struct Counters {
     pub dropped_other: AtomicU64,
     pub arp_wait: AtomicU64,
     pub tx_ring_full: AtomicU64,
+    /// Frames larger than the MTU (GRO/GSO) cut into segments before forwarding.
+    pub gso_segmented: AtomicU64,
 }
 
 impl Counters {
@@ -64,6 +66,7 @@ impl Counters {
             ("dropped_other", g(&self.dropped_other)),
             ("arp_wait", g(&self.arp_wait)),
             ("tx_ring_full", g(&self.tx_ring_full)),
+            ("gso_segmented", g(&self.gso_segmented)),
         ]
     }
 
@@ -352,6 +355,31 @@ impl Forwarder {
         ethernet::set_src(out, self.neigh.my_mac);
         Action::Send(n)
     }
+}
+
+/// Frames to feed to [`Forwarder::process`] for one received frame: the frame
+/// itself, or, when it is an IPv4 TCP packet longer than `mtu` (a GRO/GSO
+/// super-packet, which cannot leave through a TX ring), its segments with the
+/// same L2 header and complete checksums. `None`: nothing to split.
+pub fn split_oversized(frame: &[u8], mtu: usize) -> Option<Vec<Vec<u8>>> {
+    let (eth, l3) = EthernetRepr::parse(frame).ok()?;
+    if eth.ethertype != ETHERTYPE_IPV4 || frame.len() <= l3 + mtu {
+        return None;
+    }
+    let ip = &frame[l3..];
+    if ip.len() < 20 || ipv4::protocol(ip) != PROTO_TCP {
+        return None;
+    }
+    let segs = wire::tcp::segment_ipv4(ip, mtu).ok()?;
+    Some(
+        segs.into_iter()
+            .map(|s| {
+                let mut f = frame[..l3].to_vec();
+                f.extend_from_slice(&s);
+                f
+            })
+            .collect(),
+    )
 }
 
 /// The MAC the director's frames carry (for tests and the bench).

@@ -48,6 +48,30 @@ pub fn mac_ioctl(ifname: &str) -> io::Result<Mac> {
     Ok(Mac(m))
 }
 
+/// MTU of an interface (ioctl SIOCGIFMTU).
+pub fn mtu(ifname: &str) -> io::Result<usize> {
+    // SAFETY: a throwaway datagram socket for the ioctl.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: zeroed ifreq is valid; the name is copied with a NUL left.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(ifname.bytes().take(15)) {
+        *d = s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFMTU fills ifr_mtu.
+    let r = unsafe { libc::ioctl(fd, libc::SIOCGIFMTU as _, &mut req) };
+    let err = io::Error::last_os_error();
+    // SAFETY: closing our descriptor.
+    unsafe { libc::close(fd) };
+    if r < 0 {
+        return Err(io::Error::new(err.kind(), format!("{ifname}: {err}")));
+    }
+    // SAFETY: the union member written by SIOCGIFMTU.
+    Ok(unsafe { req.ifr_ifru.ifru_mtu }.max(68) as usize)
+}
+
 /// IPv4 addresses with prefix length on `ifname` (getifaddrs).
 pub fn ipv4_addrs(ifname: &str) -> io::Result<Vec<(Ipv4Addr, u8)>> {
     let mut out = Vec::new();

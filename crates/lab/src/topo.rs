@@ -59,7 +59,8 @@ pub fn enter(ns_path: &str) -> Result<()> {
 }
 
 /// A minimal HTTP/1.0 server inside a namespace that answers every request
-/// with `body`; stopped (listener closed) on drop or [`HttpServer::stop`].
+/// with `body` (`GET /big`: 200 000 bytes of `x`, then `body`); stopped
+/// (listener closed) on drop or [`HttpServer::stop`].
 pub struct HttpServer {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -94,6 +95,7 @@ impl HttpServer {
                     Ok((mut s, _)) => {
                         let _ = s.set_nonblocking(false);
                         let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                        let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
                         let mut buf = [0u8; 2048];
                         let mut got = Vec::new();
                         while !got.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -102,10 +104,17 @@ impl HttpServer {
                                 Ok(n) => got.extend_from_slice(&buf[..n]),
                             }
                         }
+                        // `/big`: 200 000 bytes then the name (segments larger
+                        // than the MSS for TSO/GSO paths).
+                        let text = if got.starts_with(b"GET /big") {
+                            format!("{}{}", "x".repeat(200_000), body)
+                        } else {
+                            body.clone()
+                        };
                         let resp = format!(
                             "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{}",
-                            body.len() + 1,
-                            body
+                            text.len() + 1,
+                            text
                         );
                         let _ = s.write_all(resp.as_bytes());
                         let _ = s.write_all(b"\n");

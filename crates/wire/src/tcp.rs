@@ -103,6 +103,68 @@ pub fn verify(src: Ipv4Addr, dst: Ipv4Addr, seg: &[u8]) -> bool {
     segment_checksum(src, dst, seg) == 0
 }
 
+/// Software TCP segmentation (what GSO/TSO would have done): split an IPv4
+/// TCP packet whose payload does not fit in `max_ip_len` bytes into packets
+/// that do. Each gets its own total length, IP ID (+1 per segment), header
+/// checksum, sequence number and full TCP checksum; FIN and PSH stay on the
+/// last segment only, CWR on the first. Options (IP and TCP) are copied.
+/// A packet that already fits comes back as the only element.
+pub fn segment_ipv4(pkt: &[u8], max_ip_len: usize) -> Result<Vec<Vec<u8>>, ParseError> {
+    let (ip, info) = crate::ipv4::Ipv4Repr::parse(pkt)?;
+    if ip.protocol != PROTO_TCP || ip.frag_offset != 0 || ip.more_frags {
+        return Err(ParseError::Invalid {
+            what: "tcp segmentation",
+            field: "protocol/fragment",
+            value: ip.protocol.into(),
+        });
+    }
+    let hl = info.header_len;
+    let (tcp, thl) = TcpRepr::parse(&pkt[hl..info.total_len])?;
+    if info.total_len <= max_ip_len {
+        return Ok(vec![pkt[..info.total_len].to_vec()]);
+    }
+    if max_ip_len <= hl + thl {
+        return Err(ParseError::Invalid {
+            what: "tcp segmentation",
+            field: "max length",
+            value: max_ip_len as u32,
+        });
+    }
+    let mss = max_ip_len - hl - thl;
+    let payload = &pkt[hl + thl..info.total_len];
+    let chunks: Vec<&[u8]> = payload.chunks(mss).collect();
+    let last = chunks.len().saturating_sub(1);
+    let mut out = Vec::with_capacity(chunks.len());
+    let mut seq = tcp.seq;
+    for (i, chunk) in chunks.iter().enumerate() {
+        let mut p = vec![0u8; hl + thl + chunk.len()];
+        p[..hl + thl].copy_from_slice(&pkt[..hl + thl]);
+        p[hl + thl..].copy_from_slice(chunk);
+        let total = p.len() as u16;
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p[4..6].copy_from_slice(&ip.ident.wrapping_add(i as u16).to_be_bytes());
+        p[10..12].copy_from_slice(&[0, 0]);
+        let c = checksum::checksum(&p[..hl]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        let t = &mut p[hl..];
+        t[4..8].copy_from_slice(&seq.to_be_bytes());
+        let mut fl = tcp.flags;
+        if i != last {
+            fl &= !(FIN | PSH);
+        }
+        if i != 0 {
+            fl &= !0x80; // CWR
+        }
+        t[13] = fl;
+        t[16..18].copy_from_slice(&[0, 0]);
+        let c = segment_checksum(ip.src, ip.dst, t);
+        t[16..18].copy_from_slice(&c.to_be_bytes());
+        seq = seq.wrapping_add(chunk.len() as u32);
+        out.push(p);
+    }
+    Ok(out)
+}
+
 pub fn flags(seg: &[u8]) -> u8 {
     seg.get(13).copied().unwrap_or(0)
 }
@@ -146,6 +208,67 @@ mod tests {
         let ph = checksum::pseudo_header_v4(SRC.octets(), DST.octets(), 6, 24);
         assert_eq!(c, checksum::finish(ph + checksum::sum(&zeroed)));
         assert!(!verify(SRC, Ipv4Addr::new(192, 0, 2, 2), &out));
+    }
+
+    fn big_packet(payload: usize, flags: u8) -> Vec<u8> {
+        let t = TcpRepr {
+            src_port: 8080,
+            dst_port: 40000,
+            seq: 0xffff_fff0,
+            ack: 7,
+            flags,
+            window: 500,
+            urgent: 0,
+            options: vec![1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2],
+        };
+        let data: Vec<u8> = (0..payload).map(|i| i as u8).collect();
+        let ip = crate::ipv4::Ipv4Repr {
+            dscp_ecn: 0,
+            ident: 0xfffe,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+            ttl: 64,
+            protocol: PROTO_TCP,
+            src: DST,
+            dst: SRC,
+            options: vec![],
+            payload_len: t.header_len() + payload,
+        };
+        let mut p = vec![0u8; 20 + t.header_len() + payload];
+        ip.emit(&mut p).unwrap();
+        t.emit(DST, SRC, &data, &mut p[20..]).unwrap();
+        p
+    }
+
+    #[test]
+    fn segmentation_like_gso() {
+        let p = big_packet(3000, ACK | PSH | FIN);
+        let segs = segment_ipv4(&p, 1500).unwrap();
+        // 20 + 32 header bytes: MSS 1448 -> 1448 + 1448 + 104.
+        let lens: Vec<usize> = segs.iter().map(|s| s.len() - 52).collect();
+        assert_eq!(lens, vec![1448, 1448, 104]);
+        let mut data = Vec::new();
+        let mut expect_seq = 0xffff_fff0u32;
+        for (i, s) in segs.iter().enumerate() {
+            let (ip, info) = crate::ipv4::Ipv4Repr::parse(s).unwrap();
+            assert!(info.checksum_ok);
+            assert_eq!(ip.ident, 0xfffeu16.wrapping_add(i as u16));
+            assert!(verify(ip.src, ip.dst, &s[20..]));
+            let (t, thl) = TcpRepr::parse(&s[20..]).unwrap();
+            assert_eq!(t.seq, expect_seq, "sequence wraps across segments");
+            assert_eq!(t.options.len(), 12);
+            let last = i == segs.len() - 1;
+            assert_eq!(t.flags & (FIN | PSH) != 0, last);
+            assert!(t.flags & ACK != 0);
+            expect_seq = expect_seq.wrapping_add((s.len() - 20 - thl) as u32);
+            data.extend_from_slice(&s[20 + thl..]);
+        }
+        assert_eq!(data, p[52..].to_vec());
+        // Fits already: unchanged.
+        let small = big_packet(100, ACK);
+        assert_eq!(segment_ipv4(&small, 1500).unwrap(), vec![small.clone()]);
+        assert!(segment_ipv4(&p, 52).is_err(), "no room for payload");
     }
 
     #[test]

@@ -190,3 +190,55 @@ fn tun_encapsulates_in_ipip() {
     assert_eq!(outer.ttl, 64);
     assert_eq!(ipv4::decapsulate_ipip(&out[14..]).unwrap(), &syn[14..]);
 }
+
+#[test]
+fn oversized_tcp_is_split_and_each_part_forwarded() {
+    let mut f = fwd();
+    let mut svcs = vec![svc(LbKind::Nat, 8080)];
+    // Open the connection, then a 4000-byte reply segment from the server.
+    run(
+        &mut f,
+        &mut svcs,
+        &frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC),
+        false,
+    );
+    let mut big = vec![0u8; 14 + 20 + 20 + 4000];
+    big[..14].copy_from_slice(&frame(rs(8), 8080, CLIENT, 40000, ACK, DIR_MAC)[..14]);
+    Ipv4Repr {
+        dscp_ecn: 0,
+        ident: 1,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+        ttl: 64,
+        protocol: PROTO_TCP,
+        src: rs(8),
+        dst: CLIENT,
+        options: vec![],
+        payload_len: 4020,
+    }
+    .emit(&mut big[14..])
+    .unwrap();
+    TcpRepr {
+        src_port: 8080,
+        dst_port: 40000,
+        seq: 100,
+        ack: 2,
+        flags: ACK,
+        window: 100,
+        urgent: 0,
+        options: vec![],
+    }
+    .emit(rs(8), CLIENT, &[7u8; 4000], &mut big[34..])
+    .unwrap();
+    assert!(split_oversized(&big[..1514], 1500).is_none(), "fits");
+    let parts = split_oversized(&big, 1500).unwrap();
+    assert_eq!(parts.len(), 3);
+    for p in &parts {
+        assert!(p.len() <= 1514);
+        let (a, out) = run(&mut f, &mut svcs, p, false);
+        assert!(matches!(a, Action::Send(_)), "{a:?}");
+        assert_eq!(ipv4::src(&out[14..]), VIP);
+        assert!(wire::tcp::verify(VIP, CLIENT, &out[34..]));
+    }
+}
