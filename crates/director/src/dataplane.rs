@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use lvs::conn::{DropReason, PacketMeta, Service, Verdict};
 use lvs::keepalived::{L4Proto, LbKind};
-use wire::ethernet::{self, EthernetRepr, Mac, ETHERTYPE_ARP, ETHERTYPE_IPV4};
+use wire::ethernet::{self, EthernetRepr, ETHERTYPE_ARP, ETHERTYPE_IPV4};
 use wire::ipv4::{self, Ipv4Repr, NatSide, PROTO_IPIP, PROTO_TCP, PROTO_UDP};
 
 use crate::netif::Neighbours;
@@ -95,7 +95,6 @@ pub struct Forwarder {
 
 struct Parsed {
     l3: usize,
-    hl: usize,
     total: usize,
     proto: u8,
     src: Ipv4Addr,
@@ -132,7 +131,6 @@ fn parse(frame: &[u8]) -> Option<(EthernetRepr, Option<Parsed>)> {
         eth,
         Some(Parsed {
             l3,
-            hl,
             total,
             proto,
             src: ipv4::src(ip),
@@ -327,7 +325,6 @@ impl Forwarder {
                 if eth.emit(out).is_err() || outer.emit(&mut out[ethernet::HEADER_LEN..]).is_err() {
                     return Action::Drop(DropWhy::Malformed);
                 }
-                let _ = p.hl;
                 Action::Send(n)
             }
         }
@@ -380,11 +377,6 @@ pub fn split_oversized(frame: &[u8], mtu: usize) -> Option<Vec<Vec<u8>>> {
             })
             .collect(),
     )
-}
-
-/// The MAC the director's frames carry (for tests and the bench).
-pub fn my_mac(f: &Forwarder) -> Mac {
-    f.neigh.my_mac
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 use super::*;
 use lvs::sched::{scheduler_for, Dest};
+use wire::ethernet::Mac;
 use wire::tcp::{TcpRepr, ACK, SYN};
 
 const DIR_MAC: Mac = Mac([2, 0, 0, 0, 0, 5]);
