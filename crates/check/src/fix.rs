@@ -272,11 +272,7 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
         .map(|m| m.eq_ignore_ascii_case(&port.mac_address))
         .unwrap_or(true);
     // A client's address stands for every source the service must serve.
-    let client_ips: Vec<std::net::IpAddr> = sc
-        .clients
-        .iter()
-        .flat_map(|c| sc.port(c).fixed_ips.iter().map(|f| f.ip_address))
-        .collect();
+    let client_ips: Vec<std::net::IpAddr> = sc.clients.iter().map(|c| c.ip).collect();
     let sources: Vec<IpNet> = if client_ips.contains(&src) {
         sc.client_sources
             .iter()

@@ -3,7 +3,7 @@
 //! through the master (DR: only the destination MAC changes on the forwarded copy),
 //! health checks, and the same again through the backup after a failover.
 
-use crate::scenario::{Director, Scenario};
+use crate::scenario::{Client, Director, Scenario};
 use lvs::sched::{scheduler_for, ConnKey, Dest};
 use netfilter::packet::{proto, tcp_flags as f};
 use netfilter::{MacAddr, Packet};
@@ -79,13 +79,24 @@ struct Builder<'a> {
     sc: &'a Scenario,
     time: f64,
     next_port: u16,
+    /// The client whose conversations are built (its port is `client.port_id`).
+    client: Client,
 }
 
 impl<'a> Builder<'a> {
     fn mac(&self, port: &str) -> String {
         self.sc.port(port).mac_address.to_lowercase()
     }
+    /// The address a port's host sends from; for the client's port, the client's.
     fn ip(&self, port: &str) -> IpAddr {
+        if port == self.client.port_id {
+            return self.client.ip;
+        }
+        self.own_ip(port)
+    }
+
+    /// The port's own first IPv4 fixed IP.
+    fn own_ip(&self, port: &str) -> IpAddr {
         self.sc
             .port(port)
             .fixed_ips
@@ -116,6 +127,16 @@ impl<'a> Builder<'a> {
         p
     }
 
+    /// The client as the flow table names it.
+    fn client_label(&self) -> String {
+        let port = self.sc.port_label(&self.client.port_id);
+        if self.client.external {
+            format!("{} via {port}", self.client.ip)
+        } else {
+            port
+        }
+    }
+
     fn step(&self, what: String, sender: &str, receiver: Option<&str>, payload: Payload) -> Step {
         Step {
             what,
@@ -131,7 +152,7 @@ impl<'a> Builder<'a> {
             reply: true,
             sender_mac: self.mac(sender),
             sender_ip: ip,
-            target_ip: self.ip(to),
+            target_ip: self.own_ip(to),
         };
         self.step(what, sender, Some(to), Payload::Arp(frame))
     }
@@ -191,7 +212,7 @@ impl<'a> Builder<'a> {
         rep.icmp_type = 0;
         rep.icmp_id = id;
         Flow {
-            name: format!("ping {} -> VIP {vip}", self.sc.port_label(client)),
+            name: format!("ping {} -> VIP {vip}", self.client_label()),
             category: Category::Ping,
             steps: vec![
                 self.step(
@@ -330,7 +351,7 @@ impl<'a> Builder<'a> {
         Flow {
             name: format!(
                 "TCP {} -> {vip}:{vport} via {} to {}",
-                self.sc.port_label(client),
+                self.client_label(),
                 self.sc.port_label(&director.port_id),
                 self.sc.port_label(&rs_port)
             ),
@@ -426,16 +447,18 @@ fn pick_real_server(
 
 /// Every flow of the scenario, in the order a real deployment lives them.
 pub fn flows(sc: &Scenario) -> Vec<Flow> {
+    let client = sc.clients[0].clone();
     let mut b = Builder {
         sc,
         time: 0.0,
         next_port: 40000,
+        client: client.clone(),
     };
+    let client = client.port_id;
     let mut out = Vec::new();
     let elected = sc.directors_by_election();
     let master = elected[0];
     let backup = elected.get(1).copied();
-    let client = sc.clients[0].clone();
     let vips = sc.vips();
 
     for &vip in &vips {
@@ -443,11 +466,11 @@ pub fn flows(sc: &Scenario) -> Vec<Flow> {
         let who_has = ArpFrame {
             reply: false,
             sender_mac: b.mac(&client),
-            sender_ip: b.ip(&client),
+            sender_ip: b.own_ip(&client),
             target_ip: vip,
         };
         let ask = b.step(
-            format!("ARP who-has {vip} tell {}", b.ip(&client)),
+            format!("ARP who-has {vip} tell {}", b.own_ip(&client)),
             &client,
             None,
             Payload::Arp(who_has),

@@ -69,10 +69,14 @@ struct RealServerEntry {
     settings: HostSettingsOverride,
 }
 
+/// A client: a port on the tenant network, or an outside network (`cidr`)
+/// reached through a router port.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClientEntry {
-    port: String,
+    port: Option<String>,
+    cidr: Option<IpNet>,
+    router_port: Option<String>,
 }
 
 /// Kernel settings of a real server that decide whether DR works on it.
@@ -133,6 +137,17 @@ pub struct RealServer {
     pub settings: HostSettings,
 }
 
+/// Where a client's packets enter the tenant network.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// The port its frames come from: its own, or the router's.
+    pub port_id: String,
+    /// The client's address (an external client: the first host of its CIDR).
+    pub ip: IpAddr,
+    /// Behind a router: the port does not belong to the client itself.
+    pub external: bool,
+}
+
 /// The resolved scenario every later stage works on.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -141,7 +156,7 @@ pub struct Scenario {
     pub driver: FirewallDriver,
     pub directors: Vec<Director>,
     pub real_servers: Vec<RealServer>,
-    pub clients: Vec<String>,
+    pub clients: Vec<Client>,
     pub client_sources: Vec<IpNet>,
 }
 
@@ -310,17 +325,50 @@ impl Scenario {
 
         let mut clients = Vec::new();
         for c in &file.clients {
-            clients.push(find_port(&cloud, &c.port, display, "clients")?.id.clone());
+            clients.push(match (&c.port, &c.cidr, &c.router_port) {
+                (Some(port), None, None) => {
+                    let p = find_port(&cloud, port, display, "clients")?;
+                    Client {
+                        port_id: p.id.clone(),
+                        ip: first_ipv4(p).ok_or_else(|| {
+                            CheckError::Invalid(format!(
+                                "{display}: clients: port \"{port}\" has no IPv4 fixed IP"
+                            ))
+                        })?,
+                        external: false,
+                    }
+                }
+                (None, Some(cidr), Some(router)) => {
+                    let p = find_port(&cloud, router, display, "clients.router_port")?;
+                    Client {
+                        port_id: p.id.clone(),
+                        ip: cidr.hosts().next().unwrap_or(cidr.addr()),
+                        external: true,
+                    }
+                }
+                _ => {
+                    return Err(CheckError::Invalid(format!(
+                        "{display}: clients: give either `port: NAME` or both `cidr: CIDR` and \
+                         `router_port: NAME`"
+                    )))
+                }
+            });
         }
         if clients.is_empty() {
             // Infer: every other port with an IP that is neither director nor real server.
             clients = cloud
                 .ports
                 .iter()
-                .filter(|p| !p.fixed_ips.is_empty() && !p.device_owner.starts_with("network:"))
+                .filter(|p| !p.device_owner.starts_with("network:"))
                 .filter(|p| directors.iter().all(|d| d.port_id != p.id))
                 .filter(|p| real_servers.iter().all(|r| r.port_id != p.id))
-                .map(|p| p.id.clone())
+                .filter_map(|p| {
+                    first_ipv4(p).map(|ip| Client {
+                        port_id: p.id.clone(),
+                        ip,
+                        external: false,
+                    })
+                })
                 .collect();
         }
         if clients.is_empty() {
@@ -417,6 +465,13 @@ impl Scenario {
     pub fn real_server_by_ip(&self, ip: IpAddr) -> Option<&RealServer> {
         self.real_servers.iter().find(|r| r.ip == ip)
     }
+}
+
+fn first_ipv4(p: &Port) -> Option<IpAddr> {
+    p.fixed_ips
+        .iter()
+        .map(|f| f.ip_address)
+        .find(|ip| ip.is_ipv4())
 }
 
 fn find_port<'a>(

@@ -225,3 +225,33 @@ fn arp_for_a_vip_without_pair_is_dropped_by_arp_protection() {
     assert_eq!(d.kind, DropKind::ArpSpoof);
     assert!(d.reason.contains("203.0.113.241"));
 }
+
+#[test]
+fn external_clients_need_the_service_rule_the_report_added() {
+    // Clients behind the router are in no remote group: the SYN dies at the
+    // director's ingress, as in the report before its tcp/80 rule.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/lvs-dr-external/scenario.yaml");
+    let sc = Scenario::load(&path).expect("example loads");
+    assert!(sc.clients[0].external);
+    let report = run(&sc).unwrap();
+    let (_, pkt, d) = report
+        .drops()
+        .find(|(f, _, _)| f.category == Category::Service)
+        .unwrap();
+    assert!(pkt.what.starts_with("SYN 198.51.100.1:"), "{}", pkt.what);
+    assert_eq!(d.kind, DropKind::IngressPolicy);
+    let fix = find_fix(&sc, &report).unwrap();
+    assert!(fix.recheck.passed());
+    let commands: Vec<&str> = fix.changes.iter().map(|c| c.command.as_str()).collect();
+    assert!(
+        commands.iter().any(|c| c.contains(
+            "--ingress --ethertype IPv4 --protocol tcp --dst-port 80 --remote-ip 198.51.100.0/24"
+        )),
+        "{commands:?}"
+    );
+    assert!(commands
+        .iter()
+        .any(|c| c.contains("--allowed-address ip-address=198.51.100.0/24")));
+    assert!(!commands.iter().any(|c| c.contains("0.0.0.0/0")));
+}
