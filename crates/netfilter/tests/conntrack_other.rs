@@ -17,31 +17,9 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn base(src: &str, dst: &str, p: u8, time: f64) -> Packet {
-    Packet {
-        in_dev: None,
-        out_dev: None,
-        physdev_in: None,
-        physdev_out: None,
-        src_mac: None,
-        dst_mac: None,
-        src: ip(src),
-        dst: ip(dst),
-        proto: p,
-        sport: 0,
-        dport: 0,
-        tcp_flags: 0,
-        seq: 0,
-        ack: 0,
-        window: 0,
-        payload_len: 0,
-        icmp_type: 0,
-        icmp_code: 0,
-        icmp_id: 0,
-        inner: None,
-        mark: 0,
-        ttl: 64,
-        time,
-    }
+    let mut p = Packet::new(ip(src), ip(dst), p);
+    p.time = time;
+    p
 }
 
 fn udp(src: &str, dst: &str, sport: u16, dport: u16, time: f64) -> Packet {

@@ -23,31 +23,12 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn packet(src: &str, dst: &str, sport: u16, dport: u16, flags: u8, time: f64) -> Packet {
-    Packet {
-        in_dev: None,
-        out_dev: None,
-        physdev_in: None,
-        physdev_out: None,
-        src_mac: None,
-        dst_mac: None,
-        src: ip(src),
-        dst: ip(dst),
-        proto: proto::TCP,
-        sport,
-        dport,
-        tcp_flags: flags,
-        seq: 0,
-        ack: 0,
-        window: 0,
-        payload_len: 0,
-        icmp_type: 0,
-        icmp_code: 0,
-        icmp_id: 0,
-        inner: None,
-        mark: 0,
-        ttl: 64,
-        time,
-    }
+    let mut p = Packet::new(ip(src), ip(dst), proto::TCP);
+    p.sport = sport;
+    p.dport = dport;
+    p.tcp_flags = flags;
+    p.time = time;
+    p
 }
 
 /// Client -> VIP (original direction of the flows below).
