@@ -114,6 +114,26 @@ pub fn ifindex(name: &str) -> io::Result<i32> {
     }
 }
 
+/// Kick a TX ring (AF_PACKET TX_RING or AF_XDP) with a zero-length send.
+pub(crate) fn kick_tx(fd: RawFd) -> io::Result<()> {
+    // SAFETY: a send with no buffer kicks the TX ring.
+    let r = unsafe { libc::sendto(fd, ptr::null(), 0, libc::MSG_DONTWAIT, ptr::null(), 0) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        // With PACKET_QDISC_BYPASS a full device queue (veth under load)
+        // comes back as ENOBUFS: those frames are dropped, as a qdisc
+        // would drop them; it is not an error of the socket. AF_XDP
+        // copy mode answers EAGAIN/EBUSY while the kernel is still busy.
+        if !matches!(
+            e.raw_os_error(),
+            Some(libc::EAGAIN) | Some(libc::ENOBUFS) | Some(libc::EBUSY)
+        ) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 impl PacketRing {
     /// Open, configure and bind a ring socket on `ifname` (needs CAP_NET_RAW).
     pub fn open(ifname: &str, cfg: RingConfig) -> io::Result<PacketRing> {
@@ -389,29 +409,7 @@ impl PacketRing {
         }
         let n = self.tx_pending;
         self.tx_pending = 0;
-        // SAFETY: a send with no buffer kicks the TX ring.
-        let r = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                ptr::null(),
-                0,
-                libc::MSG_DONTWAIT,
-                ptr::null(),
-                0,
-            )
-        };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            // With PACKET_QDISC_BYPASS a full device queue (veth under load)
-            // comes back as ENOBUFS: those frames are dropped, as a qdisc
-            // would drop them; it is not an error of the socket.
-            if !matches!(
-                e.raw_os_error(),
-                Some(libc::EAGAIN) | Some(libc::ENOBUFS) | Some(libc::EBUSY)
-            ) {
-                return Err(e);
-            }
-        }
+        kick_tx(self.fd.as_raw_fd())?;
         Ok(n)
     }
 

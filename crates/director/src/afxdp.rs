@@ -629,21 +629,7 @@ impl Xsk {
             self.free.push(addr);
             return true;
         };
-        let p = self.tx.prod().load(Ordering::Relaxed);
-        let d = libc::xdp_desc {
-            addr,
-            len: n as u32,
-            options: 0,
-        };
-        // SAFETY: slot p & mask of the TX ring; at most NFRAMES/2 < RING in flight.
-        unsafe {
-            ptr::write(
-                (self.tx.desc as *mut libc::xdp_desc).add((p & self.tx.mask) as usize),
-                d,
-            )
-        };
-        self.tx.prod().store(p.wrapping_add(1), Ordering::Release);
-        self.tx_pending += 1;
+        self.queue_tx(addr, n);
         true
     }
 
@@ -653,26 +639,7 @@ impl Xsk {
             return Ok(());
         }
         self.tx_pending = 0;
-        // SAFETY: a zero-length send kicks TX.
-        let r = unsafe {
-            libc::sendto(
-                self.fd(),
-                ptr::null(),
-                0,
-                libc::MSG_DONTWAIT,
-                ptr::null(),
-                0,
-            )
-        };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if !matches!(
-                e.raw_os_error(),
-                Some(libc::EAGAIN) | Some(libc::EBUSY) | Some(libc::ENOBUFS)
-            ) {
-                return Err(e);
-            }
-        }
+        crate::afpacket::kick_tx(self.fd())?;
         self.reclaim();
         Ok(())
     }
