@@ -13,6 +13,40 @@ fn align4(n: usize) -> usize {
     (n + 3) & !3
 }
 
+/// A NETLINK_ROUTE socket (SOCK_RAW | SOCK_CLOEXEC plus `extra_flags`) bound to
+/// a kernel-assigned port id and the multicast `groups`.
+fn open_route_socket(extra_flags: libc::c_int, groups: u32) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2); owned from here on.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | extra_flags,
+            libc::NETLINK_ROUTE,
+        )
+    };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptor.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: zeroed sockaddr_nl = kernel-assigned port id, then the groups.
+    let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    sa.nl_groups = groups;
+    // SAFETY: bind with a live sockaddr_nl.
+    let r = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sa as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
 /// A NETLINK_ROUTE socket in the current network namespace.
 pub struct Rtnl {
     fd: OwnedFd,
@@ -21,33 +55,8 @@ pub struct Rtnl {
 
 impl Rtnl {
     pub fn open() -> io::Result<Rtnl> {
-        // SAFETY: plain socket(2); owned from here on.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fresh descriptor.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: zeroed sockaddr_nl = kernel-assigned port id, no groups.
-        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        // SAFETY: bind with a live sockaddr_nl.
-        let r = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sa as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // Kernel-assigned port id, no groups.
+        let fd = open_route_socket(0, 0)?;
         Ok(Rtnl { fd, seq: 1 })
     }
 
@@ -135,34 +144,7 @@ pub struct LinkWatch {
 
 impl LinkWatch {
     pub fn open() -> io::Result<LinkWatch> {
-        // SAFETY: plain socket(2); owned from here on.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fresh descriptor.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: zeroed sockaddr_nl, then the link group.
-        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        sa.nl_groups = libc::RTMGRP_LINK as u32;
-        // SAFETY: bind with a live sockaddr_nl.
-        let r = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sa as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let fd = open_route_socket(libc::SOCK_NONBLOCK, libc::RTMGRP_LINK as u32)?;
         Ok(LinkWatch { fd })
     }
 

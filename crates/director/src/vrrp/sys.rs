@@ -62,8 +62,12 @@ pub fn ifindex(ifname: &str) -> io::Result<u32> {
     Ok(i)
 }
 
-/// MAC address of `ifname` (SIOCGIFHWADDR).
-pub fn mac(ifname: &str) -> io::Result<Mac> {
+/// An `ifreq` for `ifname` filled by the getter ioctl `request`, issued on a
+/// throwaway datagram socket.
+///
+/// # Safety
+/// `request` must be an SIOCGIF* ioctl that takes a `struct ifreq`.
+unsafe fn ifreq_get(ifname: &str, request: libc::Ioctl) -> io::Result<libc::ifreq> {
     let mut req = ifreq(ifname)?;
     // SAFETY: throwaway datagram socket for the ioctl, closed by OwnedFd.
     let fd = unsafe {
@@ -73,8 +77,15 @@ pub fn mac(ifname: &str) -> io::Result<Mac> {
             0,
         ))?)
     };
-    // SAFETY: SIOCGIFHWADDR fills ifr_hwaddr of our ifreq.
-    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFHWADDR as _, &mut req) })?;
+    // SAFETY: the caller vouches that `request` reads or writes an ifreq.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), request, &mut req) })?;
+    Ok(req)
+}
+
+/// MAC address of `ifname` (SIOCGIFHWADDR).
+pub fn mac(ifname: &str) -> io::Result<Mac> {
+    // SAFETY: SIOCGIFHWADDR fills ifr_hwaddr of the ifreq.
+    let req = unsafe { ifreq_get(ifname, libc::SIOCGIFHWADDR as _)? };
     // SAFETY: the union member SIOCGIFHWADDR wrote.
     let sa = unsafe { req.ifr_ifru.ifru_hwaddr };
     let mut m = [0u8; 6];
@@ -86,17 +97,8 @@ pub fn mac(ifname: &str) -> io::Result<Mac> {
 
 /// True when `ifname` is IFF_UP and IFF_RUNNING (SIOCGIFFLAGS).
 pub fn link_up(ifname: &str) -> io::Result<bool> {
-    let mut req = ifreq(ifname)?;
-    // SAFETY: throwaway datagram socket for the ioctl, closed by OwnedFd.
-    let fd = unsafe {
-        OwnedFd::from_raw_fd(cvt(libc::socket(
-            libc::AF_INET,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            0,
-        ))?)
-    };
-    // SAFETY: SIOCGIFFLAGS fills ifr_flags of our ifreq.
-    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) })?;
+    // SAFETY: SIOCGIFFLAGS fills ifr_flags of the ifreq.
+    let req = unsafe { ifreq_get(ifname, libc::SIOCGIFFLAGS as _)? };
     // SAFETY: the union member SIOCGIFFLAGS wrote.
     let flags = i32::from(unsafe { req.ifr_ifru.ifru_flags });
     let want = libc::IFF_UP | libc::IFF_RUNNING;
