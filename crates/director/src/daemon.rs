@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lvs::conn::Service;
-use lvs::keepalived::{KeepalivedConfig, L4Proto, LbKind};
+use lvs::keepalived::{KeepalivedConfig, L4Proto, LbKind, VrrpInstance};
 use lvs::sched::{scheduler_for, Dest};
 
 use crate::afpacket::{PacketRing, RingConfig};
@@ -135,21 +135,27 @@ pub fn observed_vrrp(cfg: &KeepalivedConfig) -> Vec<VrrpStatus> {
                 IpAddr::V4(a) => have.contains(&a),
                 IpAddr::V6(_) => false,
             });
-            VrrpStatus {
-                instance: vi.name.clone(),
-                interface: vi.interface.clone(),
-                virtual_router_id: vi.virtual_router_id,
-                state: if owns { "MASTER" } else { "BACKUP" }.into(),
-                priority: vi.priority,
-                vips: vi
-                    .virtual_ipaddresses
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect(),
-                source: "vip-on-interface".into(),
-            }
+            let state = if owns { "MASTER" } else { "BACKUP" };
+            vrrp_status(vi, state.into(), "vip-on-interface")
         })
         .collect()
+}
+
+/// The status row of one configured VRRP instance in `state`, as `source` saw it.
+fn vrrp_status(vi: &VrrpInstance, state: String, source: &str) -> VrrpStatus {
+    VrrpStatus {
+        instance: vi.name.clone(),
+        interface: vi.interface.clone(),
+        virtual_router_id: vi.virtual_router_id,
+        state,
+        priority: vi.priority,
+        vips: vi
+            .virtual_ipaddresses
+            .iter()
+            .map(|n| n.to_string())
+            .collect(),
+        source: source.into(),
+    }
 }
 
 /// The VRRP view from vipwire's own runners.
@@ -171,19 +177,7 @@ fn vrrp_from_handles(
                     }
                 })
                 .unwrap_or_else(|| "INIT".into());
-            VrrpStatus {
-                instance: vi.name.clone(),
-                interface: vi.interface.clone(),
-                virtual_router_id: vi.virtual_router_id,
-                state,
-                priority: vi.priority,
-                vips: vi
-                    .virtual_ipaddresses
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect(),
-                source: "vrrp".into(),
-            }
+            vrrp_status(vi, state, "vrrp")
         })
         .collect()
 }
