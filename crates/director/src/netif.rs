@@ -19,8 +19,12 @@ pub fn mac_of(ifname: &str) -> io::Result<Mac> {
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{ifname}: {e}")))
 }
 
-/// MAC via ioctl SIOCGIFHWADDR: right even when /sys belongs to another namespace.
-pub fn mac_ioctl(ifname: &str) -> io::Result<Mac> {
+/// The `ifreq` for `ifname` (cut to 15 bytes) after the getter ioctl
+/// `request`, issued on a throwaway datagram socket; errors name `ifname`.
+///
+/// # Safety
+/// `request` must be an SIOCGIF* ioctl that takes a `struct ifreq`.
+unsafe fn ifreq_get(ifname: &str, request: libc::Ioctl) -> io::Result<libc::ifreq> {
     // SAFETY: a throwaway datagram socket for the ioctl.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
     if fd < 0 {
@@ -31,14 +35,21 @@ pub fn mac_ioctl(ifname: &str) -> io::Result<Mac> {
     for (d, s) in req.ifr_name.iter_mut().zip(ifname.bytes().take(15)) {
         *d = s as libc::c_char;
     }
-    // SAFETY: SIOCGIFHWADDR fills ifr_hwaddr.
-    let r = unsafe { libc::ioctl(fd, libc::SIOCGIFHWADDR as _, &mut req) };
+    // SAFETY: the caller vouches that `request` fills an ifreq.
+    let r = unsafe { libc::ioctl(fd, request, &mut req) };
     let err = io::Error::last_os_error();
     // SAFETY: closing our descriptor.
     unsafe { libc::close(fd) };
     if r < 0 {
         return Err(io::Error::new(err.kind(), format!("{ifname}: {err}")));
     }
+    Ok(req)
+}
+
+/// MAC via ioctl SIOCGIFHWADDR: right even when /sys belongs to another namespace.
+pub fn mac_ioctl(ifname: &str) -> io::Result<Mac> {
+    // SAFETY: SIOCGIFHWADDR fills ifr_hwaddr.
+    let req = unsafe { ifreq_get(ifname, libc::SIOCGIFHWADDR as _)? };
     // SAFETY: the union member written by SIOCGIFHWADDR.
     let sa = unsafe { req.ifr_ifru.ifru_hwaddr };
     let mut m = [0u8; 6];
@@ -50,24 +61,8 @@ pub fn mac_ioctl(ifname: &str) -> io::Result<Mac> {
 
 /// MTU of an interface (ioctl SIOCGIFMTU).
 pub fn mtu(ifname: &str) -> io::Result<usize> {
-    // SAFETY: a throwaway datagram socket for the ioctl.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: zeroed ifreq is valid; the name is copied with a NUL left.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in req.ifr_name.iter_mut().zip(ifname.bytes().take(15)) {
-        *d = s as libc::c_char;
-    }
     // SAFETY: SIOCGIFMTU fills ifr_mtu.
-    let r = unsafe { libc::ioctl(fd, libc::SIOCGIFMTU as _, &mut req) };
-    let err = io::Error::last_os_error();
-    // SAFETY: closing our descriptor.
-    unsafe { libc::close(fd) };
-    if r < 0 {
-        return Err(io::Error::new(err.kind(), format!("{ifname}: {err}")));
-    }
+    let req = unsafe { ifreq_get(ifname, libc::SIOCGIFMTU as _)? };
     // SAFETY: the union member written by SIOCGIFMTU.
     Ok(unsafe { req.ifr_ifru.ifru_mtu }.max(68) as usize)
 }
