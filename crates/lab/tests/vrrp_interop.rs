@@ -38,12 +38,13 @@ fn self_cmd() -> Vec<OsString> {
     ]
 }
 
-fn skip(name: &str) -> bool {
-    skip_unless(name, &["ip", "keepalived", "tcpdump"])
-}
-
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+/// The test's turn to run (tests hold the serial lock: timing), or None when
+/// it skips (visibly) for want of root, keepalived or tcpdump.
+fn start(name: &str) -> Option<std::sync::MutexGuard<'static, ()>> {
+    if skip_unless(name, &["ip", "keepalived", "tcpdump"]) {
+        return None;
+    }
+    Some(SERIAL.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 fn within(measured: f64, expected: Duration, frac: f64) -> bool {
@@ -67,12 +68,27 @@ fn settles_on(owner: &lab::netns::Netns, other: &lab::netns::Netns, d: Duration)
         })
 }
 
+/// keepalived at `master` on `a`, vipwire at `backup` on `b`, a capture on
+/// `b`; returned once `a` holds the VIP alone (within `settle`).
+fn ka_master_vw_backup(
+    tag: &str,
+    master: &Spec,
+    backup: &Spec,
+    settle: Duration,
+) -> Result<(Pair, Capture, Node, Node)> {
+    let p = Pair::new(tag)?;
+    let cap = Capture::start(&p.b, IFACE)?;
+    let ka = Node::keepalived(&p.a, &p.dir, "ka", master)?;
+    let vw = Node::vipwire(&p.b, &p.dir, "vw", backup, &self_cmd())?;
+    ensure!(settles_on(&p.a, &p.b, settle), "{}", dump(&[&ka, &vw]));
+    Ok((p, cap, ka, vw))
+}
+
 #[test]
 fn election_by_priority_both_ways() -> Result<()> {
-    if skip("election_by_priority_both_ways") {
+    let Some(_g) = start("election_by_priority_both_ways") else {
         return Ok(());
-    }
-    let _g = lock();
+    };
     for (ka_prio, vw_prio) in [(150, 100), (100, 150)] {
         let p = Pair::new("el")?;
         let cap = Capture::start(&p.b, IFACE)?;
@@ -103,20 +119,12 @@ fn election_by_priority_both_ways() -> Result<()> {
 
 #[test]
 fn takeover_after_kill9_within_10_percent() -> Result<()> {
-    if skip("takeover_after_kill9_within_10_percent") {
+    let Some(_g) = start("takeover_after_kill9_within_10_percent") else {
         return Ok(());
-    }
-    let _g = lock();
-    let p = Pair::new("k9")?;
-    let cap = Capture::start(&p.b, IFACE)?;
-    let mut ka = Node::keepalived(&p.a, &p.dir, "ka", &Spec::v2(150))?;
+    };
     let backup = Spec::v2(100);
-    let vw = Node::vipwire(&p.b, &p.dir, "vw", &backup, &self_cmd())?;
-    ensure!(
-        settles_on(&p.a, &p.b, Duration::from_secs(8)),
-        "{}",
-        dump(&[&ka, &vw])
-    );
+    let (p, cap, mut ka, vw) =
+        ka_master_vw_backup("k9", &Spec::v2(150), &backup, Duration::from_secs(8))?;
     let t = measure_takeover(&cap, &mut ka, A_IP, B_IP, false)?;
     let mdi = backup.master_down();
     eprintln!("kill -9: vipwire took over {t:?} (Master_Down_Interval {mdi:?})");
@@ -133,10 +141,9 @@ fn takeover_after_kill9_within_10_percent() -> Result<()> {
 
 #[test]
 fn priority_zero_handover_on_sigterm_both_ways() -> Result<()> {
-    if skip("priority_zero_handover_on_sigterm_both_ways") {
+    let Some(_g) = start("priority_zero_handover_on_sigterm_both_ways") else {
         return Ok(());
-    }
-    let _g = lock();
+    };
     for vipwire_master in [false, true] {
         let p = Pair::new("st")?;
         let cap = Capture::start(&p.b, IFACE)?;
@@ -189,10 +196,9 @@ fn priority_zero_handover_on_sigterm_both_ways() -> Result<()> {
 
 #[test]
 fn preemption_and_nopreempt() -> Result<()> {
-    if skip("preemption_and_nopreempt") {
+    let Some(_g) = start("preemption_and_nopreempt") else {
         return Ok(());
-    }
-    let _g = lock();
+    };
     // keepalived (100) is master alone; vipwire (150) joins and preempts.
     {
         let p = Pair::new("pe")?;
@@ -254,10 +260,9 @@ fn preemption_and_nopreempt() -> Result<()> {
 
 #[test]
 fn preempt_delay_both_ways() -> Result<()> {
-    if skip("preempt_delay_both_ways") {
+    let Some(_g) = start("preempt_delay_both_ways") else {
         return Ok(());
-    }
-    let _g = lock();
+    };
     // The joiner (150, preempt_delay 3) meets a master (100) advertising every
     // 1 s from phase a in (0, 1]: adverts at a, a+1, a+2 restart Master_Down,
     // the one at a+3 is past the delay, so it takes over at a + 2 + 3.414 s.
@@ -307,20 +312,12 @@ fn preempt_delay_both_ways() -> Result<()> {
 
 #[test]
 fn v3_centisecond_adverts() -> Result<()> {
-    if skip("v3_centisecond_adverts") {
+    let Some(_g) = start("v3_centisecond_adverts") else {
         return Ok(());
-    }
-    let _g = lock();
-    let p = Pair::new("v3")?;
-    let cap = Capture::start(&p.b, IFACE)?;
-    let mut ka = Node::keepalived(&p.a, &p.dir, "ka", &Spec::v3(150, 0.5))?;
+    };
     let backup = Spec::v3(100, 0.5);
-    let vw = Node::vipwire(&p.b, &p.dir, "vw", &backup, &self_cmd())?;
-    ensure!(
-        settles_on(&p.a, &p.b, Duration::from_secs(5)),
-        "{}",
-        dump(&[&ka, &vw])
-    );
+    let (_p, cap, mut ka, vw) =
+        ka_master_vw_backup("v3", &Spec::v3(150, 0.5), &backup, Duration::from_secs(5))?;
     let t = measure_takeover(&cap, &mut ka, A_IP, B_IP, false)?;
     let mdi = backup.master_down();
     eprintln!("v3 0.5 s kill -9: {t:?} (Master_Down_Interval {mdi:?})");
@@ -350,31 +347,19 @@ fn v3_centisecond_adverts() -> Result<()> {
 
 #[test]
 fn unicast_peers() -> Result<()> {
-    if skip("unicast_peers") {
+    let Some(_g) = start("unicast_peers") else {
         return Ok(());
-    }
-    let _g = lock();
-    let p = Pair::new("uc")?;
-    let cap = Capture::start(&p.b, IFACE)?;
-    let mut ka = Node::keepalived(
-        &p.a,
-        &p.dir,
-        "ka",
-        &Spec {
-            unicast: Some((A_IP, B_IP)),
-            ..Spec::v2(150)
-        },
-    )?;
+    };
+    let master = Spec {
+        unicast: Some((A_IP, B_IP)),
+        ..Spec::v2(150)
+    };
     let backup = Spec {
         unicast: Some((B_IP, A_IP)),
         ..Spec::v2(100)
     };
-    let vw = Node::vipwire(&p.b, &p.dir, "vw", &backup, &self_cmd())?;
-    ensure!(
-        settles_on(&p.a, &p.b, Duration::from_secs(8)),
-        "{}",
-        dump(&[&ka, &vw])
-    );
+    let (_p, cap, mut ka, _vw) =
+        ka_master_vw_backup("uc", &master, &backup, Duration::from_secs(8))?;
     let t = measure_takeover(&cap, &mut ka, A_IP, B_IP, false)?;
     ensure!(
         within(t.since_last_advert, backup.master_down(), 0.10),
@@ -385,10 +370,9 @@ fn unicast_peers() -> Result<()> {
 
 #[test]
 fn track_script_weight_hands_over_and_back() -> Result<()> {
-    if skip("track_script_weight_hands_over_and_back") {
+    let Some(_g) = start("track_script_weight_hands_over_and_back") else {
         return Ok(());
-    }
-    let _g = lock();
+    };
     let p = Pair::new("ts")?;
     let flag = p.dir.join("healthy");
     std::fs::write(&flag, "")?;
@@ -425,10 +409,9 @@ fn track_script_weight_hands_over_and_back() -> Result<()> {
 
 #[test]
 fn link_down_is_fault() -> Result<()> {
-    if skip("link_down_is_fault") {
+    let Some(_g) = start("link_down_is_fault") else {
         return Ok(());
-    }
-    let _g = lock();
+    };
     let p = Pair::new("ld")?;
     let vw = Node::vipwire(&p.b, &p.dir, "vw", &Spec::v2(100), &self_cmd())?;
     ensure!(
