@@ -239,6 +239,33 @@ pub fn start_director(
     crate::netns::Proc::spawn(c)
 }
 
+/// Write `conf_text` to `dir/{name}.conf` and start the director on it in
+/// `ns` (socket `dir/{name}.sock`, log `dir/{name}.log`, `extra` arguments);
+/// returned with its socket once its status says it is forwarding, or an
+/// error ("director not up") after `timeout`.
+pub fn start_forwarding_director(
+    bin: &std::path::Path,
+    ns: &Netns,
+    dir: &std::path::Path,
+    name: &str,
+    conf_text: &str,
+    extra: &[&str],
+    timeout: Duration,
+) -> Result<(crate::netns::Proc, PathBuf)> {
+    let conf = dir.join(format!("{name}.conf"));
+    std::fs::write(&conf, conf_text)?;
+    let sock = dir.join(format!("{name}.sock"));
+    let log = dir.join(format!("{name}.log"));
+    let d = start_director(bin, ns, &conf, &sock, &log, extra)?;
+    wait_for(timeout, || {
+        let s = director_status(bin, &sock).ok()?;
+        let s: serde_json::Value = serde_json::from_str(&s).ok()?;
+        (s["forwarding"] == true).then_some(())
+    })
+    .context("director not up")?;
+    Ok((d, sock))
+}
+
 /// `vipwire director status --format json` of the director at `sock`.
 pub fn director_status(bin: &std::path::Path, sock: &std::path::Path) -> Result<String> {
     let out = Command::new(bin)
@@ -249,4 +276,21 @@ pub fn director_status(bin: &std::path::Path, sock: &std::path::Path) -> Result<
         bail!("{}", String::from_utf8_lossy(&out.stderr));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Run `f` in a fresh scratch directory `$TMPDIR/vw-{name}{pid}`; on failure
+/// print `logs(dir)` first. The directory is removed either way.
+pub fn in_scratch_dir(
+    name: &str,
+    logs: impl FnOnce(&std::path::Path) -> String,
+    f: impl FnOnce(&std::path::Path) -> Result<()>,
+) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("vw-{name}{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let r = f(&dir);
+    if r.is_err() {
+        eprintln!("{}", logs(&dir));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    r
 }

@@ -127,14 +127,7 @@ fn director_dr_with_keepalived_vrrp() -> Result<()> {
 }
 
 fn both(prefix: &str, keepalived: bool) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("vw-{prefix}{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let r = run(&dir, prefix, keepalived);
-    if r.is_err() {
-        eprintln!("{}", logs(&dir));
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    r
+    topo::in_scratch_dir(prefix, logs, |dir| run(dir, prefix, keepalived))
 }
 
 fn run(dir: &Path, prefix: &str, use_keepalived: bool) -> Result<()> {

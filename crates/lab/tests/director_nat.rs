@@ -53,17 +53,11 @@ fn director_nat_round_trip_tpacket() -> Result<()> {
 }
 
 fn both(prefix: &str, io: &str) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("vw-{prefix}{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let r = run(&dir, prefix, io);
-    if r.is_err() {
-        eprintln!(
-            "{}",
-            std::fs::read_to_string(dir.join("d1.log")).unwrap_or_default()
-        );
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    r
+    topo::in_scratch_dir(prefix, d1_log, |dir| run(dir, prefix, io))
+}
+
+fn d1_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("d1.log")).unwrap_or_default()
 }
 
 fn run(dir: &Path, prefix: &str, io: &str) -> Result<()> {
@@ -80,23 +74,15 @@ fn run(dir: &Path, prefix: &str, io: &str) -> Result<()> {
         servers.push(HttpServer::start(&ns, 8080, name)?);
         rs_ns.push(ns);
     }
-    let conf = dir.join("d1.conf");
-    std::fs::write(&conf, conf_text())?;
-    let sock = dir.join("d1.sock");
-    let _d = topo::start_director(
+    let (_d, sock) = topo::start_forwarding_director(
         &bin,
         &d1,
-        &conf,
-        &sock,
-        &dir.join("d1.log"),
+        dir,
+        "d1",
+        &conf_text(),
         &["--interface", "eth0", "--io", io],
+        Duration::from_secs(10),
     )?;
-    topo::wait_for(Duration::from_secs(10), || {
-        let s: serde_json::Value =
-            serde_json::from_str(&topo::director_status(&bin, &sock).ok()?).ok()?;
-        (s["forwarding"] == true).then_some(())
-    })
-    .context("director not up")?;
     let names: Vec<String> = (0..6)
         .map(|_| topo::curl(&client, &format!("http://{VIP}/"), 3))
         .collect::<Result<_>>()?;

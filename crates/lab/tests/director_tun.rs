@@ -111,17 +111,11 @@ fn director_tun_ipip_on_the_wire_and_round_trip() -> Result<()> {
     ) {
         return Ok(());
     }
-    let dir = std::env::temp_dir().join(format!("vw-tun-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let r = run(&dir);
-    if r.is_err() {
-        eprintln!(
-            "{}",
-            std::fs::read_to_string(dir.join("d1.log")).unwrap_or_default()
-        );
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    r
+    topo::in_scratch_dir("tun-", d1_log, run)
+}
+
+fn d1_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("d1.log")).unwrap_or_default()
 }
 
 fn run(dir: &Path) -> Result<()> {
@@ -134,23 +128,15 @@ fn run(dir: &Path) -> Result<()> {
     let rs = lan.host("rs1", &[&format!("{RS_IP}/24")])?;
     topo::dr_real_server(&rs, VIP)?;
     let _http = HttpServer::start(&rs, 80, "rs1")?;
-    let conf = dir.join("d1.conf");
-    std::fs::write(&conf, conf_text())?;
-    let sock = dir.join("d1.sock");
-    let _d = topo::start_director(
+    let (_d, _sock) = topo::start_forwarding_director(
         &bin,
         &d1,
-        &conf,
-        &sock,
-        &dir.join("d1.log"),
+        dir,
+        "d1",
+        &conf_text(),
         &["--interface", "eth0", "--io", "packet"],
+        Duration::from_secs(10),
     )?;
-    topo::wait_for(Duration::from_secs(10), || {
-        let s: serde_json::Value =
-            serde_json::from_str(&topo::director_status(&bin, &sock).ok()?).ok()?;
-        (s["forwarding"] == true).then_some(())
-    })
-    .context("director not up")?;
 
     // 1. On the wire: an AF_PACKET capture on the real server sees IPIP from
     // the director (and tcpdump, when installed, prints it).
