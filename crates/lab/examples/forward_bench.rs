@@ -137,10 +137,7 @@ fn forwarder(
         pin(1);
         let mut rx = PacketRing::open("a0", RingConfig::default())?;
         let mut tx = PacketRing::open("b0", RingConfig::default())?;
-        let a0 = mac_ioctl("a0")?;
-        let mut neigh = Neighbours::empty("b0", a0, Ipv4Addr::new(198, 51, 100, 5));
-        neigh.insert(RS, sink_mac);
-        let mut fwd = Forwarder::new(neigh, Ipv4Addr::new(198, 51, 100, 5));
+        let mut fwd = dr_forwarder(sink_mac)?;
         let mut svcs = dr_service()?;
         let epoch = Instant::now();
         let cpu0 = thread_cpu();
@@ -153,19 +150,42 @@ fn forwarder(
             rx.rx_block(|_, fr| {
                 let partial = fr.csum_not_ready();
                 tx.send_with(|buf| {
-                    match fwd.process(now, fr.data, partial, true, &mut svcs, buf) {
-                        Action::Send(k) => {
-                            n += 1;
-                            Some(k)
-                        }
-                        _ => None,
-                    }
+                    forward_one(&mut fwd, now, fr.data, partial, &mut svcs, buf, &mut n)
                 });
             });
             tx.flush()?;
         }
         Ok((n, thread_cpu() - cpu0))
     })
+}
+
+/// The forwarder both data planes run: out b0 from a0's MAC, the real server
+/// at `sink_mac`.
+fn dr_forwarder(sink_mac: Mac) -> Result<Forwarder> {
+    let a0 = mac_ioctl("a0")?;
+    let mut neigh = Neighbours::empty("b0", a0, Ipv4Addr::new(198, 51, 100, 5));
+    neigh.insert(RS, sink_mac);
+    Ok(Forwarder::new(neigh, Ipv4Addr::new(198, 51, 100, 5)))
+}
+
+/// Forward one received frame into `buf`; the length to send (counted in
+/// `n`), or None to drop it.
+fn forward_one(
+    fwd: &mut Forwarder,
+    now: Duration,
+    frame: &[u8],
+    partial: bool,
+    svcs: &mut [Service],
+    buf: &mut [u8],
+    n: &mut u64,
+) -> Option<usize> {
+    match fwd.process(now, frame, partial, true, svcs, buf) {
+        Action::Send(k) => {
+            *n += 1;
+            Some(k)
+        }
+        _ => None,
+    }
 }
 
 fn dr_service() -> Result<Vec<Service>> {
@@ -219,10 +239,7 @@ fn forwarder_xdp(
             }
         };
         let _ = ready.send(Ok(mode.to_string()));
-        let a0_mac = mac_ioctl("a0")?;
-        let mut neigh = Neighbours::empty("b0", a0_mac, Ipv4Addr::new(198, 51, 100, 5));
-        neigh.insert(RS, sink_mac);
-        let mut fwd = Forwarder::new(neigh, Ipv4Addr::new(198, 51, 100, 5));
+        let mut fwd = dr_forwarder(sink_mac)?;
         let mut svcs = dr_service()?;
         let epoch = Instant::now();
         let cpu0 = thread_cpu();
@@ -235,15 +252,9 @@ fn forwarder_xdp(
             rx.rx_batch(|data| {
                 // As the director does on AF_XDP: no checksum state from XDP.
                 let partial = !wire::ipv4::l4_checksum_ok(data.get(14..).unwrap_or(&[]));
-                tx.send_with(
-                    |buf| match fwd.process(now, data, partial, true, &mut svcs, buf) {
-                        Action::Send(k) => {
-                            n += 1;
-                            Some(k)
-                        }
-                        _ => None,
-                    },
-                );
+                tx.send_with(|buf| {
+                    forward_one(&mut fwd, now, data, partial, &mut svcs, buf, &mut n)
+                });
             });
             tx.flush()?;
         }
