@@ -43,6 +43,17 @@ fn pkt(c: u8, sport: u16, flags: u8) -> PacketMeta {
     }
 }
 
+/// The connection key of the packets `pkt(c, sport, _)` open.
+fn conn_key(c: u8, sport: u16) -> ConnKey {
+    ConnKey {
+        proto: L4Proto::Tcp,
+        client: client(c),
+        cport: sport,
+        vaddr: vip(),
+        vport: 80,
+    }
+}
+
 fn s(n: u64) -> Duration {
     Duration::from_secs(n)
 }
@@ -71,13 +82,7 @@ fn rr_new_connections_rotate_and_packets_stick() {
 fn dr_counters_follow_input_only_states() {
     let mut svc = service(LbKind::Dr, "wlc", None);
     svc.input(s(0), &pkt(1, 1000, SYN));
-    let key = ConnKey {
-        proto: L4Proto::Tcp,
-        client: client(1),
-        cport: 1000,
-        vaddr: vip(),
-        vport: 80,
-    };
+    let key = conn_key(1, 1000);
     let c = svc.conn(&key).unwrap().clone();
     assert_eq!(c.state, ConnState::Tcp(TcpState::SynRecv));
     assert!(c.no_output);
@@ -174,13 +179,7 @@ fn nat_replies_found_and_leave_input_only() {
     );
     svc.input(s(1), &pkt(1, 1000, ACK));
     svc.input(s(2), &pkt(1, 1000, FIN | ACK));
-    let key = ConnKey {
-        proto: L4Proto::Tcp,
-        client: client(1),
-        cport: 1000,
-        vaddr: vip(),
-        vport: 80,
-    };
+    let key = conn_key(1, 1000);
     let c = svc.conn(&key).unwrap();
     assert!(!c.no_output);
     // Normal input table: client FIN -> CLOSE_WAIT.
