@@ -500,8 +500,10 @@ impl Xsk {
         self.rx.prod().load(Ordering::Acquire) != self.rx.cons().load(Ordering::Relaxed)
     }
 
-    /// Hand each received frame to `f`, then give the frames back to the fill ring.
-    pub fn rx_batch<F: FnMut(&[u8])>(&mut self, mut f: F) -> usize {
+    /// Walk the RX ring: call `f(self, addr, len)` for each received frame
+    /// that lies inside the UMEM, then give every frame back to the fill ring.
+    /// Returns how many descriptors were consumed.
+    fn rx_each<F: FnMut(&mut Xsk, usize, usize)>(&mut self, mut f: F) -> usize {
         let prod = self.rx.prod().load(Ordering::Acquire);
         let cons = self.rx.cons().load(Ordering::Relaxed);
         let n = prod.wrapping_sub(cons);
@@ -513,10 +515,7 @@ impl Xsk {
                 unsafe { ptr::read((self.rx.desc as *const libc::xdp_desc).add(idx as usize)) };
             let addr = d.addr as usize;
             if addr + d.len as usize <= FRAME * NFRAMES {
-                // SAFETY: the frame lies inside the UMEM and is ours until refilled.
-                let data =
-                    unsafe { std::slice::from_raw_parts(self.umem.add(addr), d.len as usize) };
-                f(data);
+                f(self, addr, d.len as usize);
             }
             self.fill_slot(fp.wrapping_add(i), (addr - addr % FRAME) as u64);
         }
@@ -527,6 +526,16 @@ impl Xsk {
         n as usize
     }
 
+    /// Hand each received frame to `f`, then give the frames back to the fill ring.
+    pub fn rx_batch<F: FnMut(&[u8])>(&mut self, mut f: F) -> usize {
+        self.rx_each(|x, addr, len| {
+            // SAFETY: the frame lies inside the UMEM (rx_each checked) and is
+            // ours until refilled.
+            let data = unsafe { std::slice::from_raw_parts(x.umem.add(addr), len) };
+            f(data);
+        })
+    }
+
     /// Receive a batch and, for each frame, let `f` build a reply frame in a
     /// TX buffer of the same socket (returns its length, or None to send
     /// nothing). Returns (received, queued for TX).
@@ -534,49 +543,33 @@ impl Xsk {
         &mut self,
         mut f: F,
     ) -> (usize, usize) {
-        let prod = self.rx.prod().load(Ordering::Acquire);
-        let cons = self.rx.cons().load(Ordering::Relaxed);
-        let n = prod.wrapping_sub(cons);
-        let fp = self.fill.prod().load(Ordering::Relaxed);
         let mut queued = 0;
-        for i in 0..n {
-            let idx = cons.wrapping_add(i) & self.rx.mask;
-            // SAFETY: a descriptor the kernel produced.
-            let d: libc::xdp_desc =
-                unsafe { ptr::read((self.rx.desc as *const libc::xdp_desc).add(idx as usize)) };
-            let addr = d.addr as usize;
-            if addr + d.len as usize <= FRAME * NFRAMES {
-                if self.free.is_empty() {
-                    self.reclaim();
-                }
-                if self.free.is_empty() {
-                    let _ = self.flush();
-                }
-                if let Some(t) = self.free.pop() {
-                    // SAFETY: the RX frame and the free TX frame are distinct
-                    // chunks of the UMEM, both ours right now.
-                    let (data, buf) = unsafe {
-                        (
-                            std::slice::from_raw_parts(self.umem.add(addr), d.len as usize),
-                            std::slice::from_raw_parts_mut(self.umem.add(t as usize), FRAME),
-                        )
-                    };
-                    match f(data, buf) {
-                        Some(len) if len > 0 && len <= FRAME => {
-                            self.queue_tx(t, len);
-                            queued += 1;
-                        }
-                        _ => self.free.push(t),
+        let n = self.rx_each(|x, addr, len| {
+            if x.free.is_empty() {
+                x.reclaim();
+            }
+            if x.free.is_empty() {
+                let _ = x.flush();
+            }
+            if let Some(t) = x.free.pop() {
+                // SAFETY: the RX frame and the free TX frame are distinct
+                // chunks of the UMEM, both ours right now.
+                let (data, buf) = unsafe {
+                    (
+                        std::slice::from_raw_parts(x.umem.add(addr), len),
+                        std::slice::from_raw_parts_mut(x.umem.add(t as usize), FRAME),
+                    )
+                };
+                match f(data, buf) {
+                    Some(len) if len > 0 && len <= FRAME => {
+                        x.queue_tx(t, len);
+                        queued += 1;
                     }
+                    _ => x.free.push(t),
                 }
             }
-            self.fill_slot(fp.wrapping_add(i), (addr - addr % FRAME) as u64);
-        }
-        self.rx.cons().store(prod, Ordering::Release);
-        self.fill
-            .prod()
-            .store(fp.wrapping_add(n), Ordering::Release);
-        (n as usize, queued)
+        });
+        (n, queued)
     }
 
     fn queue_tx(&mut self, addr: u64, len: usize) {
