@@ -273,7 +273,22 @@ impl Scenario {
             )));
         }
         for d in &directors {
+            for inst in &d.config.vrrp_instances {
+                if let Some(v6) = inst.virtual_ipaddresses.iter().find(|v| v.addr().is_ipv6()) {
+                    return Err(CheckError::Unsupported(format!(
+                        "{}:{}: vrrp_instance {}: IPv6 VIP {v6}: vipwire check models IPv4 load \
+                         balancers only so far",
+                        inst.source, inst.line, inst.name
+                    )));
+                }
+            }
             for vs in &d.config.virtual_servers {
+                if vs.addr.is_ipv6() {
+                    return Err(CheckError::Unsupported(format!(
+                        "{}:{}: virtual_server {}: vipwire check models IPv4 services only so far",
+                        vs.source, vs.line, vs.addr
+                    )));
+                }
                 if vs.lb_kind != LbKind::Dr {
                     return Err(CheckError::Unsupported(format!(
                         "{}:{}: virtual_server {} {} uses lb_kind {:?}; vipwire check models DR \

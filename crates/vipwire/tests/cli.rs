@@ -249,3 +249,41 @@ fn rules_family_6_and_ipsets() {
     );
     assert!(sets.contains("203.0.113.241"), "{sets}");
 }
+
+#[test]
+fn nat_and_bad_keepalived_are_refused_with_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("vipwire-ka-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/lvs-dr");
+    std::fs::copy(examples.join("neutron.json"), dir.join("neutron.json")).unwrap();
+    let conf = std::fs::read_to_string(examples.join("keepalived-director-1.conf")).unwrap();
+    std::fs::write(
+        dir.join("nat.conf"),
+        conf.replace("lb_kind DR", "lb_kind NAT"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("typo.conf"),
+        conf.replace("lb_algo rr", "lb_algoo rr"),
+    )
+    .unwrap();
+    let run_with = |conf: &str| {
+        std::fs::write(
+            dir.join("scenario.yaml"),
+            format!(
+                "neutron: neutron.json\ndirectors:\n  - port: director-1\n    keepalived: {conf}\n"
+            ),
+        )
+        .unwrap();
+        vipwire(&["check", dir.join("scenario.yaml").to_str().unwrap()])
+    };
+    let nat = run_with("nat.conf");
+    let typo = run_with("typo.conf");
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(nat.status.code(), Some(2));
+    assert!(stderr(&nat).contains("nat.conf:"), "{}", stderr(&nat));
+    assert!(stderr(&nat).contains("DR only"), "{}", stderr(&nat));
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(stderr(&typo).contains("typo.conf:"), "{}", stderr(&typo));
+    assert!(stderr(&typo).contains("lb_algoo"), "{}", stderr(&typo));
+}
