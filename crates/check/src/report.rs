@@ -3,6 +3,7 @@
 
 use crate::fix::FixReport;
 use crate::simulate::{CheckReport, Outcome};
+use netfilter::StepKind;
 use std::fmt::Write;
 
 fn outcome_word(o: Outcome) -> &'static str {
@@ -66,11 +67,21 @@ pub fn render_check(r: &CheckReport, verbose: bool) -> String {
                         hop.trace.ctstate
                     );
                     for s in &hop.trace.path {
-                        let _ = writeln!(
-                            out,
-                            "              {}:{}:{:?}:{}  {}",
-                            s.table, s.chain, s.kind, s.rule_num, s.rule_text
+                        let mut line = String::new();
+                        let _ = write!(
+                            line,
+                            "              {}:{}:{}:{}  {}",
+                            s.table,
+                            s.chain,
+                            match s.kind {
+                                StepKind::Rule => "rule",
+                                StepKind::Return => "return",
+                                StepKind::Policy => "policy",
+                            },
+                            s.rule_num,
+                            s.rule_text
                         );
+                        let _ = writeln!(out, "{}", line.trim_end());
                     }
                 }
             }
