@@ -14,18 +14,7 @@ command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 # /etc/protocols: Neutron and iptables both print protocol names from it.
 [[ -e /etc/protocols ]] || need_pkgs+=(netbase)
 if ((${#need_pkgs[@]})); then
-    # Block service start-up during install (policy-rc.d 101 = action forbidden).
-    policy=/usr/sbin/policy-rc.d
-    created_policy=0
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod +x "$policy"
-        created_policy=1
-    fi
-    trap 'if [[ $created_policy == 1 ]]; then rm -f "$policy"; fi' EXIT
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+    "$ROOT/scripts/setup-deps" "${need_pkgs[@]}"
 fi
 
 if [[ -x $VENV/bin/python ]] &&

@@ -17,16 +17,4 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 if ((${#need[@]} == 0)); then
     exit 0
 fi
-# Block service start-up during install (policy-rc.d exit 101 = action forbidden).
-policy=/usr/sbin/policy-rc.d
-created=0
-if [[ ! -e $policy ]]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod +x "$policy"
-    created=1
-fi
-trap 'if [[ $created == 1 ]]; then rm -f "$policy"; fi' EXIT
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-echo "installed: ${need[*]}"
+"$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/setup-deps" "${need[@]}"
