@@ -1,5 +1,6 @@
 //! The real-kernel lab: network namespaces, veth pairs and bridges that the
 //! integration tests build, always torn down (even on failure).
 
+pub mod field;
 pub mod netns;
 pub mod topo;
