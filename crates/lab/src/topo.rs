@@ -278,6 +278,23 @@ pub fn director_status(bin: &std::path::Path, sock: &std::path::Path) -> Result<
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Every `*.log` file in `dir`, each under a `--- path` header (for failure dumps).
+pub fn log_files(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.path().extension().is_some_and(|x| x == "log") {
+                out.push_str(&format!(
+                    "--- {}\n{}\n",
+                    e.path().display(),
+                    std::fs::read_to_string(e.path()).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Run `f` in a fresh scratch directory `$TMPDIR/vw-{name}{pid}`; on failure
 /// print `logs(dir)` first. The directory is removed either way.
 pub fn in_scratch_dir(

@@ -82,22 +82,6 @@ fn status(bin: &Path, d: &Director) -> Result<serde_json::Value> {
     Ok(serde_json::from_str(&s)?)
 }
 
-fn logs(dir: &Path) -> String {
-    let mut out = String::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            if e.path().extension().is_some_and(|x| x == "log") {
-                out.push_str(&format!(
-                    "--- {}\n{}\n",
-                    e.path().display(),
-                    std::fs::read_to_string(e.path()).unwrap_or_default()
-                ));
-            }
-        }
-    }
-    out
-}
-
 fn fetch_names(client: &Netns, n: usize) -> Result<Vec<String>> {
     (0..n)
         .map(|_| topo::curl(client, &format!("http://{VIP}/"), 3))
@@ -127,7 +111,7 @@ fn director_dr_with_keepalived_vrrp() -> Result<()> {
 }
 
 fn both(prefix: &str, keepalived: bool) -> Result<()> {
-    topo::in_scratch_dir(prefix, logs, |dir| run(dir, prefix, keepalived))
+    topo::in_scratch_dir(prefix, topo::log_files, |dir| run(dir, prefix, keepalived))
 }
 
 fn run(dir: &Path, prefix: &str, use_keepalived: bool) -> Result<()> {

@@ -34,22 +34,6 @@ const DIRECTOR: &str = "director-1";
 const CLIENT: &str = "client-1";
 const REAL_SERVERS: [&str; 4] = ["rs-1", "rs-2", "rs-3", "rs-4"];
 
-fn logs(dir: &Path) -> String {
-    let mut out = String::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            if e.path().extension().is_some_and(|x| x == "log") {
-                out.push_str(&format!(
-                    "--- {}\n{}\n",
-                    e.path().display(),
-                    std::fs::read_to_string(e.path()).unwrap_or_default()
-                ));
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn field_report_reproduced_and_fixed_on_the_real_kernel() -> Result<()> {
     if skip_unless(
@@ -65,7 +49,7 @@ fn field_report_reproduced_and_fixed_on_the_real_kernel() -> Result<()> {
     ) {
         return Ok(());
     }
-    topo::in_scratch_dir("fr-", logs, run)
+    topo::in_scratch_dir("fr-", topo::log_files, run)
 }
 
 fn run(dir: &Path) -> Result<()> {
