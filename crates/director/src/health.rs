@@ -272,7 +272,38 @@ mod tests {
         };
         assert_eq!(check_once(&tcp, LO, port, Duration::from_secs(1)), Ok(()));
         drop(l);
-        assert!(check_once(&tcp, LO, port, Duration::from_secs(1)).is_err());
+        // A freed port may be taken at once by a parallel test (or by our own
+        // connect as its source port), so the refused case uses a port that is
+        // bound but not listening: the kernel answers a SYN to it with RST.
+        let (_held, closed_port) = bound_not_listening();
+        let r = check_once(&tcp, LO, closed_port, Duration::from_secs(1));
+        assert!(r.is_err(), "{r:?}");
+    }
+
+    /// A TCP socket bound to 127.0.0.1 with an ephemeral port, never listening.
+    fn bound_not_listening() -> (std::os::fd::OwnedFd, u16) {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain socket calls on a fresh fd that the OwnedFd then owns.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            assert!(fd >= 0);
+            let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
+            let mut sa: libc::sockaddr_in = std::mem::zeroed();
+            sa.sin_family = libc::AF_INET as libc::sa_family_t;
+            sa.sin_addr.s_addr = u32::from(Ipv4Addr::LOCALHOST).to_be();
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            assert_eq!(
+                libc::bind(fd, &sa as *const _ as *const libc::sockaddr, len),
+                0
+            );
+            let mut got: libc::sockaddr_in = std::mem::zeroed();
+            let mut glen = len;
+            assert_eq!(
+                libc::getsockname(fd, &mut got as *mut _ as *mut libc::sockaddr, &mut glen),
+                0
+            );
+            (owned, u16::from_be(got.sin_port))
+        }
     }
 
     #[test]
