@@ -19,6 +19,33 @@ use neutron::model::Cloud;
 
 use crate::netns::{veth, Netns};
 
+/// A Linux bridge in `h` without STP, forward delay or multicast snooping;
+/// `nf_call` turns on this bridge's br_netfilter hooks (the host-wide sysctls
+/// are off here, and either one enables them: br_nf_pre_routing in
+/// net/bridge/br_netfilter_hooks.c). Neutron's qbr bridges call iptables; br-int not.
+fn add_bridge(h: &Netns, name: &str, nf_call: bool) -> Result<()> {
+    let nf = if nf_call { "1" } else { "0" };
+    h.exec(&[
+        "ip",
+        "link",
+        "add",
+        name,
+        "type",
+        "bridge",
+        "nf_call_iptables",
+        nf,
+        "nf_call_ip6tables",
+        nf,
+        "stp_state",
+        "0",
+        "forward_delay",
+        "0",
+        "mcast_snooping",
+        "0",
+    ])?;
+    Ok(())
+}
+
 /// A copy of `cloud` with every VM port bound to `host` (network-owned ports,
 /// such as router interfaces, keep their host). Chain and device names depend
 /// only on port ids, so the rules of each port are the same text as on its own
@@ -197,24 +224,7 @@ impl ComputeHost {
         ] {
             h.sysctl(k, v)?;
         }
-        h.exec(&[
-            "ip",
-            "link",
-            "add",
-            "br-int",
-            "type",
-            "bridge",
-            "nf_call_iptables",
-            "0",
-            "nf_call_ip6tables",
-            "0",
-            "stp_state",
-            "0",
-            "forward_delay",
-            "0",
-            "mcast_snooping",
-            "0",
-        ])?;
+        add_bridge(h, "br-int", false)?;
         h.exec(&["ip", "link", "set", "br-int", "multicast", "off", "up"])?;
         // A local address, so that `-m addrtype` sees VM addresses as UNICAST
         // (without a local table every address is BROADCAST,
@@ -245,24 +255,7 @@ impl ComputeHost {
             }
             veth(h, &plumb.tap, &vm, "eth0")?;
             veth(h, &plumb.qvb, h, &plumb.qvo)?;
-            h.exec(&[
-                "ip",
-                "link",
-                "add",
-                &plumb.qbr,
-                "type",
-                "bridge",
-                "nf_call_iptables",
-                "1",
-                "nf_call_ip6tables",
-                "1",
-                "stp_state",
-                "0",
-                "forward_delay",
-                "0",
-                "mcast_snooping",
-                "0",
-            ])?;
+            add_bridge(h, &plumb.qbr, true)?;
             h.exec(&["ip", "link", "set", &plumb.tap, "master", &plumb.qbr])?;
             h.exec(&["ip", "link", "set", &plumb.qvb, "master", &plumb.qbr])?;
             h.exec(&["ip", "link", "set", &plumb.qvo, "master", "br-int"])?;
