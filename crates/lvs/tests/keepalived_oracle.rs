@@ -11,6 +11,9 @@ use std::process::Command;
 
 use lvs::keepalived::{parse_file, ConfigError};
 
+mod common;
+use common::{sample_files, SAMPLES};
+
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -353,7 +356,7 @@ fn mutated_fixtures_match_keepalived() {
 /// The Debian samples vipwire accepts must also pass `keepalived -t`.
 #[test]
 fn accepted_debian_samples_pass_keepalived() {
-    let dir = Path::new("/usr/share/doc/keepalived/samples");
+    let dir = Path::new(SAMPLES);
     if !keepalived_available() || !is_root() || !dir.is_dir() {
         eprintln!("SKIPPED samples oracle: needs keepalived, its samples and root");
         return;
@@ -362,15 +365,7 @@ fn accepted_debian_samples_pass_keepalived() {
         eprintln!("SKIPPED samples oracle: cannot create a network namespace");
         return;
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("keepalived.conf"))
-        })
-        .collect();
-    files.sort();
+    let files = sample_files(dir).expect("samples directory readable");
     let mut checked = 0;
     let mut failures = Vec::new();
     for f in &files {

@@ -1,10 +1,11 @@
 //! Parse every keepalived sample shipped by the Debian package: no panics, and
 //! every rejection names the keyword it is about.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-const SAMPLES: &str = "/usr/share/doc/keepalived/samples";
+mod common;
+use common::{sample_files, SAMPLES};
 
 fn read_sample(p: &Path) -> Option<String> {
     if p.extension().is_some_and(|e| e == "gz") {
@@ -16,18 +17,10 @@ fn read_sample(p: &Path) -> Option<String> {
 
 #[test]
 fn debian_samples() {
-    let Ok(rd) = std::fs::read_dir(SAMPLES) else {
+    let Some(files) = sample_files(Path::new(SAMPLES)) else {
         eprintln!("SKIPPED: {SAMPLES} not found (apt-get install keepalived)");
         return;
     };
-    let mut files: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("keepalived.conf"))
-        })
-        .collect();
-    files.sort();
     assert!(!files.is_empty(), "no samples in {SAMPLES}");
     let (mut accepted, mut rejected, mut panics) = (0, 0, Vec::new());
     let mut unnamed = Vec::new();
