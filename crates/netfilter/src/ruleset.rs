@@ -326,6 +326,16 @@ struct Tok {
     text: String,
 }
 
+impl Tok {
+    /// `value` parsed from this token, keeping the token's text for printing.
+    fn val<T>(&self, value: T) -> Val<T> {
+        Val {
+            value,
+            text: self.text.clone(),
+        }
+    }
+}
+
 fn tokenize(line: &str, ln: usize) -> Result<Vec<Tok>, ParseError> {
     let mut out = Vec::new();
     let mut chars = line.char_indices().peekable();
@@ -677,10 +687,7 @@ pub fn parse_rule(line: &str, ln: usize) -> Result<Rule, ParseError> {
                     line: ln,
                     msg: format!("bad address {:?}", a.value),
                 })?;
-                let v = Val {
-                    value: net,
-                    text: a.text.clone(),
-                };
+                let v = a.val(net);
                 parts.push(if opt == "-s" {
                     Part::Src(neg, v)
                 } else {
@@ -703,13 +710,7 @@ pub fn parse_rule(line: &str, ln: usize) -> Result<Rule, ParseError> {
                     line: ln,
                     msg: format!("unknown protocol {:?}", a.value),
                 })?;
-                parts.push(Part::Proto(
-                    neg,
-                    Val {
-                        value: p,
-                        text: a.text.clone(),
-                    },
-                ));
+                parts.push(Part::Proto(neg, a.val(p)));
                 i += 2;
             }
             "-f" => {
@@ -789,10 +790,7 @@ fn parse_module_opts(module: &str, toks: &[Tok], ln: usize) -> Result<Vec<MatchO
             ("tcp" | "udp", "--sport" | "--source-port" | "--dport" | "--destination-port") => a1
                 .and_then(|a| {
                     parse_port_range(&a.value).map(|r| {
-                        let v = Val {
-                            value: r,
-                            text: a.text.clone(),
-                        };
+                        let v = a.val(r);
                         let o = if matches!(name, "--dport" | "--destination-port") {
                             MatchOpt::Dport(neg, v)
                         } else {
@@ -806,20 +804,9 @@ fn parse_module_opts(module: &str, toks: &[Tok], ln: usize) -> Result<Vec<MatchO
                 match (a1, a2) {
                     (Some(m), Some(c)) => {
                         match (parse_tcp_flag_list(&m.value), parse_tcp_flag_list(&c.value)) {
-                            (Some(mv), Some(cv)) => Some((
-                                MatchOpt::TcpFlags(
-                                    neg,
-                                    Val {
-                                        value: mv,
-                                        text: m.text.clone(),
-                                    },
-                                    Val {
-                                        value: cv,
-                                        text: c.text.clone(),
-                                    },
-                                ),
-                                3,
-                            )),
+                            (Some(mv), Some(cv)) => {
+                                Some((MatchOpt::TcpFlags(neg, m.val(mv), c.val(cv)), 3))
+                            }
                             _ => None,
                         }
                     }
@@ -829,10 +816,7 @@ fn parse_module_opts(module: &str, toks: &[Tok], ln: usize) -> Result<Vec<MatchO
             ("tcp", "--syn") => Some((MatchOpt::Syn(neg), 1)),
             ("icmp", "--icmp-type") | ("icmp6", "--icmpv6-type") => a1.and_then(|a| {
                 parse_icmp(&a.value, module == "icmp6").map(|s| {
-                    let v = Val {
-                        value: s,
-                        text: a.text.clone(),
-                    };
+                    let v = a.val(s);
                     let o = if module == "icmp" {
                         MatchOpt::IcmpType(neg, v)
                     } else {
@@ -853,18 +837,7 @@ fn parse_module_opts(module: &str, toks: &[Tok], ln: usize) -> Result<Vec<MatchO
                         "--sports" | "--source-ports" => PortDir::Src,
                         _ => PortDir::Either,
                     };
-                    (
-                        MatchOpt::Multiport(
-                            neg,
-                            dir,
-                            name.to_string(),
-                            Val {
-                                value: l,
-                                text: a.text.clone(),
-                            },
-                        ),
-                        2,
-                    )
+                    (MatchOpt::Multiport(neg, dir, name.to_string(), a.val(l)), 2)
                 })
             }),
             ("state", "--state") | ("conntrack", "--ctstate") => a1.and_then(|a| {
@@ -872,31 +845,10 @@ fn parse_module_opts(module: &str, toks: &[Tok], ln: usize) -> Result<Vec<MatchO
                 for s in a.value.split(',') {
                     set |= StateSet::bit(s)?;
                 }
-                Some((
-                    MatchOpt::State(
-                        neg,
-                        Val {
-                            value: StateSet(set),
-                            text: a.text.clone(),
-                        },
-                    ),
-                    2,
-                ))
+                Some((MatchOpt::State(neg, a.val(StateSet(set))), 2))
             }),
-            ("mac", "--mac-source") => a1.and_then(|a| {
-                parse_mac(&a.value).map(|m| {
-                    (
-                        MatchOpt::MacSource(
-                            neg,
-                            Val {
-                                value: m,
-                                text: a.text.clone(),
-                            },
-                        ),
-                        2,
-                    )
-                })
-            }),
+            ("mac", "--mac-source") => a1
+                .and_then(|a| parse_mac(&a.value).map(|m| (MatchOpt::MacSource(neg, a.val(m)), 2))),
             ("physdev", "--physdev-in") => {
                 a1.map(|a| (MatchOpt::PhysdevIn(neg, a.value.clone()), 2))
             }
@@ -917,37 +869,18 @@ fn parse_module_opts(module: &str, toks: &[Tok], ln: usize) -> Result<Vec<MatchO
                             _ => None,
                         })
                         .collect();
-                    flags.filter(|v| v.len() <= 6).map(|fl| {
-                        (
-                            MatchOpt::MatchSet(
-                                neg,
-                                n.value.clone(),
-                                Val {
-                                    value: fl,
-                                    text: f.text.clone(),
-                                },
-                            ),
-                            3,
-                        )
-                    })
+                    flags
+                        .filter(|v| v.len() <= 6)
+                        .map(|fl| (MatchOpt::MatchSet(neg, n.value.clone(), f.val(fl)), 3))
                 }
                 _ => None,
             },
-            ("comment", "--comment") if !neg => a1.map(|a| {
-                (
-                    MatchOpt::Comment(Val {
-                        value: a.value.clone(),
-                        text: a.text.clone(),
-                    }),
-                    2,
-                )
-            }),
+            ("comment", "--comment") if !neg => {
+                a1.map(|a| (MatchOpt::Comment(a.val(a.value.clone())), 2))
+            }
             ("iprange", "--src-range" | "--dst-range") => a1.and_then(|a| {
                 parse_range(&a.value).map(|r| {
-                    let v = Val {
-                        value: r,
-                        text: a.text.clone(),
-                    };
+                    let v = a.val(r);
                     let o = if name == "--src-range" {
                         MatchOpt::SrcRange(neg, v)
                     } else {
@@ -958,10 +891,7 @@ fn parse_module_opts(module: &str, toks: &[Tok], ln: usize) -> Result<Vec<MatchO
             }),
             ("addrtype", "--src-type" | "--dst-type") => a1.and_then(|a| {
                 parse_addrtypes(&a.value).map(|t| {
-                    let v = Val {
-                        value: t,
-                        text: a.text.clone(),
-                    };
+                    let v = a.val(t);
                     let o = if name == "--src-type" {
                         MatchOpt::SrcType(neg, v)
                     } else {
@@ -971,18 +901,7 @@ fn parse_module_opts(module: &str, toks: &[Tok], ln: usize) -> Result<Vec<MatchO
                 })
             }),
             ("mark", "--mark") => a1.and_then(|a| {
-                parse_mark(&a.value, u32::MAX).map(|m| {
-                    (
-                        MatchOpt::Mark(
-                            neg,
-                            Val {
-                                value: m,
-                                text: a.text.clone(),
-                            },
-                        ),
-                        2,
-                    )
-                })
+                parse_mark(&a.value, u32::MAX).map(|m| (MatchOpt::Mark(neg, a.val(m)), 2))
             }),
             _ => None,
         };
@@ -1040,10 +959,7 @@ fn parse_target(name: &str, toks: &[Tok], ln: usize) -> Result<Target, ParseErro
                             .is_some() =>
                     {
                         let z = &toks[i + 1];
-                        opts.push(CtOpt::Zone(Val {
-                            value: z.value.parse().unwrap_or(0),
-                            text: z.text.clone(),
-                        }));
+                        opts.push(CtOpt::Zone(z.val(z.value.parse().unwrap_or(0))));
                         i += 2;
                     }
                     _ => {
@@ -1063,18 +979,8 @@ fn parse_target(name: &str, toks: &[Tok], ln: usize) -> Result<Target, ParseErro
         "MARK" => {
             let op = match toks {
                 [o, v] => {
-                    let val2 = |d: u32| {
-                        parse_mark(&v.value, d).map(|m| Val {
-                            value: m,
-                            text: v.text.clone(),
-                        })
-                    };
-                    let val1 = || {
-                        parse_u32(&v.value).map(|m| Val {
-                            value: m,
-                            text: v.text.clone(),
-                        })
-                    };
+                    let val2 = |d: u32| parse_mark(&v.value, d).map(|m| v.val(m));
+                    let val1 = || parse_u32(&v.value).map(|m| v.val(m));
                     match o.text.as_str() {
                         "--set-xmark" => val2(u32::MAX).map(MarkOp::SetXmark),
                         "--set-mark" => val2(u32::MAX).map(MarkOp::SetMark),
