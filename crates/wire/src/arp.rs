@@ -8,7 +8,9 @@
 
 use std::net::Ipv4Addr;
 
-use crate::ethernet::{need, EthernetRepr, Mac, ParseError, ETHERTYPE_ARP, ETHERTYPE_IPV4};
+use crate::ethernet::{
+    invalid, need, EthernetRepr, Mac, ParseError, ETHERTYPE_ARP, ETHERTYPE_IPV4,
+};
 
 /// ARP payload length for Ethernet/IPv4.
 pub const PAYLOAD_LEN: usize = 28;
@@ -51,11 +53,11 @@ impl ArpRepr {
         let htype = u16::from_be_bytes([buf[0], buf[1]]);
         let ptype = u16::from_be_bytes([buf[2], buf[3]]);
         if htype != HTYPE_ETHERNET || ptype != ETHERTYPE_IPV4 || buf[4] != 6 || buf[5] != 4 {
-            return Err(ParseError::Invalid {
-                what: "arp",
-                field: "hardware/protocol type",
-                value: (u32::from(htype) << 16) | u32::from(ptype),
-            });
+            return Err(invalid(
+                "arp",
+                "hardware/protocol type",
+                (u32::from(htype) << 16) | u32::from(ptype),
+            ));
         }
         let mac = |o: usize| {
             let mut m = [0u8; 6];
@@ -107,11 +109,7 @@ impl ArpRepr {
     pub fn parse_frame(frame: &[u8]) -> Result<(EthernetRepr, ArpRepr), ParseError> {
         let (eth, off) = EthernetRepr::parse(frame)?;
         if eth.ethertype != ETHERTYPE_ARP {
-            return Err(ParseError::Invalid {
-                what: "arp frame",
-                field: "ethertype",
-                value: eth.ethertype.into(),
-            });
+            return Err(invalid("arp frame", "ethertype", eth.ethertype.into()));
         }
         Ok((eth, ArpRepr::parse(&frame[off..])?))
     }

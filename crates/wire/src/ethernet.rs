@@ -51,6 +51,11 @@ pub(crate) fn need(what: &'static str, buf: &[u8], n: usize) -> Result<(), Parse
     }
 }
 
+/// `field` of `what` holds a value the format does not allow.
+pub(crate) fn invalid(what: &'static str, field: &'static str, value: u32) -> ParseError {
+    ParseError::Invalid { what, field, value }
+}
+
 /// A MAC address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Mac(pub [u8; 6]);
@@ -73,11 +78,7 @@ impl fmt::Display for Mac {
 impl std::str::FromStr for Mac {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Mac, ParseError> {
-        let bad = ParseError::Invalid {
-            what: "mac",
-            field: "text",
-            value: s.len() as u32,
-        };
+        let bad = invalid("mac", "text", s.len() as u32);
         let mut out = [0u8; 6];
         let mut n = 0;
         for part in s.split(':') {

@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use crate::checksum;
-use crate::ethernet::{need, ParseError};
+use crate::ethernet::{invalid, need, ParseError};
 
 pub const MIN_HEADER_LEN: usize = 20;
 pub const PROTO_ICMP: u8 = 1;
@@ -48,28 +48,16 @@ impl Ipv4Repr {
         need("ipv4", buf, MIN_HEADER_LEN)?;
         let version = buf[0] >> 4;
         if version != 4 {
-            return Err(ParseError::Invalid {
-                what: "ipv4",
-                field: "version",
-                value: version.into(),
-            });
+            return Err(invalid("ipv4", "version", version.into()));
         }
         let hl = usize::from(buf[0] & 0x0f) * 4;
         if hl < MIN_HEADER_LEN {
-            return Err(ParseError::Invalid {
-                what: "ipv4",
-                field: "ihl",
-                value: (hl / 4) as u32,
-            });
+            return Err(invalid("ipv4", "ihl", (hl / 4) as u32));
         }
         need("ipv4 options", buf, hl)?;
         let total = usize::from(u16::from_be_bytes([buf[2], buf[3]]));
         if total < hl {
-            return Err(ParseError::Invalid {
-                what: "ipv4",
-                field: "total length",
-                value: total as u32,
-            });
+            return Err(invalid("ipv4", "total length", total as u32));
         }
         need("ipv4 payload", buf, total)?;
         let ff = u16::from_be_bytes([buf[6], buf[7]]);
@@ -104,11 +92,7 @@ impl Ipv4Repr {
         need("ipv4 emit", buf, hl)?;
         let total = hl + self.payload_len;
         if total > usize::from(u16::MAX) {
-            return Err(ParseError::Invalid {
-                what: "ipv4 emit",
-                field: "total length",
-                value: total as u32,
-            });
+            return Err(invalid("ipv4 emit", "total length", total as u32));
         }
         buf[0] = 0x40 | (hl / 4) as u8;
         buf[1] = self.dscp_ecn;
@@ -232,11 +216,7 @@ pub fn encapsulate_ipip(
 pub fn decapsulate_ipip(outer: &[u8]) -> Result<&[u8], ParseError> {
     let (r, info) = Ipv4Repr::parse(outer)?;
     if r.protocol != PROTO_IPIP {
-        return Err(ParseError::Invalid {
-            what: "ipip",
-            field: "protocol",
-            value: r.protocol.into(),
-        });
+        return Err(invalid("ipip", "protocol", r.protocol.into()));
     }
     Ok(&outer[info.header_len..info.total_len])
 }
@@ -268,18 +248,10 @@ pub fn nat_rewrite(
 ) -> Result<(), ParseError> {
     let (r, info) = Ipv4Repr::parse(pkt)?;
     if r.frag_offset != 0 {
-        return Err(ParseError::Invalid {
-            what: "nat",
-            field: "fragment offset",
-            value: r.frag_offset.into(),
-        });
+        return Err(invalid("nat", "fragment offset", r.frag_offset.into()));
     }
     let Some(coff) = l4_checksum_offset(r.protocol) else {
-        return Err(ParseError::Invalid {
-            what: "nat",
-            field: "protocol",
-            value: r.protocol.into(),
-        });
+        return Err(invalid("nat", "protocol", r.protocol.into()));
     };
     let hl = info.header_len;
     need("nat l4", pkt, hl + coff + 2)?;

@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use crate::checksum;
-use crate::ethernet::{need, ParseError};
+use crate::ethernet::{invalid, need, ParseError};
 use crate::ipv4::PROTO_TCP;
 
 pub const MIN_HEADER_LEN: usize = 20;
@@ -37,11 +37,7 @@ impl TcpRepr {
         need("tcp", seg, MIN_HEADER_LEN)?;
         let hl = usize::from(seg[12] >> 4) * 4;
         if hl < MIN_HEADER_LEN {
-            return Err(ParseError::Invalid {
-                what: "tcp",
-                field: "data offset",
-                value: (hl / 4) as u32,
-            });
+            return Err(invalid("tcp", "data offset", (hl / 4) as u32));
         }
         need("tcp options", seg, hl)?;
         Ok((
@@ -112,11 +108,11 @@ pub fn verify(src: Ipv4Addr, dst: Ipv4Addr, seg: &[u8]) -> bool {
 pub fn segment_ipv4(pkt: &[u8], max_ip_len: usize) -> Result<Vec<Vec<u8>>, ParseError> {
     let (ip, info) = crate::ipv4::Ipv4Repr::parse(pkt)?;
     if ip.protocol != PROTO_TCP || ip.frag_offset != 0 || ip.more_frags {
-        return Err(ParseError::Invalid {
-            what: "tcp segmentation",
-            field: "protocol/fragment",
-            value: ip.protocol.into(),
-        });
+        return Err(invalid(
+            "tcp segmentation",
+            "protocol/fragment",
+            ip.protocol.into(),
+        ));
     }
     let hl = info.header_len;
     let (tcp, thl) = TcpRepr::parse(&pkt[hl..info.total_len])?;
@@ -124,11 +120,7 @@ pub fn segment_ipv4(pkt: &[u8], max_ip_len: usize) -> Result<Vec<Vec<u8>>, Parse
         return Ok(vec![pkt[..info.total_len].to_vec()]);
     }
     if max_ip_len <= hl + thl {
-        return Err(ParseError::Invalid {
-            what: "tcp segmentation",
-            field: "max length",
-            value: max_ip_len as u32,
-        });
+        return Err(invalid("tcp segmentation", "max length", max_ip_len as u32));
     }
     let mss = max_ip_len - hl - thl;
     let payload = &pkt[hl + thl..info.total_len];

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use crate::checksum;
-use crate::ethernet::{need, ParseError};
+use crate::ethernet::{invalid, need, ParseError};
 use crate::ipv4::PROTO_UDP;
 
 pub const HEADER_LEN: usize = 8;
@@ -24,11 +24,7 @@ impl UdpRepr {
         need("udp", dgram, HEADER_LEN)?;
         let length = u16::from_be_bytes([dgram[4], dgram[5]]);
         if usize::from(length) < HEADER_LEN || usize::from(length) > dgram.len() {
-            return Err(ParseError::Invalid {
-                what: "udp",
-                field: "length",
-                value: length.into(),
-            });
+            return Err(invalid("udp", "length", length.into()));
         }
         Ok(UdpRepr {
             src_port: u16::from_be_bytes([dgram[0], dgram[1]]),

@@ -17,7 +17,7 @@
 use std::net::Ipv4Addr;
 
 use crate::checksum;
-use crate::ethernet::{need, ParseError};
+use crate::ethernet::{invalid, need, ParseError};
 
 /// IP protocol number of VRRP.
 pub const PROTOCOL: u8 = 112;
@@ -98,22 +98,12 @@ impl VrrpRepr {
         let auth = match version {
             2 => AUTH_LEN,
             3 => 0,
-            v => {
-                return Err(ParseError::Invalid {
-                    what: "vrrp",
-                    field: "version",
-                    value: v.into(),
-                })
-            }
+            v => return Err(invalid("vrrp", "version", v.into())),
         };
         let len = HEADER_LEN + 4 * count + auth;
         need("vrrp addresses", buf, len)?;
         if buf.len() != len {
-            return Err(ParseError::Invalid {
-                what: "vrrp",
-                field: "length",
-                value: buf.len() as u32,
-            });
+            return Err(invalid("vrrp", "length", buf.len() as u32));
         }
         let addrs = (0..count)
             .map(|i| {
@@ -148,11 +138,11 @@ impl VrrpRepr {
     pub fn parse(buf: &[u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<VrrpRepr, ParseError> {
         let repr = VrrpRepr::parse_unchecked(buf)?;
         if !checksum_ok(buf, src, dst) {
-            return Err(ParseError::Invalid {
-                what: "vrrp",
-                field: "checksum",
-                value: u16::from_be_bytes([buf[6], buf[7]]).into(),
-            });
+            return Err(invalid(
+                "vrrp",
+                "checksum",
+                u16::from_be_bytes([buf[6], buf[7]]).into(),
+            ));
         }
         Ok(repr)
     }
@@ -162,11 +152,11 @@ impl VrrpRepr {
         let len = self.buffer_len();
         need("vrrp emit", buf, len)?;
         if self.addrs.len() > 255 {
-            return Err(ParseError::Invalid {
-                what: "vrrp emit",
-                field: "address count",
-                value: self.addrs.len() as u32,
-            });
+            return Err(invalid(
+                "vrrp emit",
+                "address count",
+                self.addrs.len() as u32,
+            ));
         }
         buf[0] = (self.version() << 4) | (self.kind & 0x0f);
         buf[1] = self.vrid;
