@@ -1,35 +1,23 @@
 """Seeded rulesets for the kernel differential harness.
 
 Two families:
-- `neutron_ruleset`: what Neutron's iptables_hybrid driver programs for the
-  lab's ports (brief section 2), from randomly drawn security groups, pairs and
-  port-security flags. Written here from the documented facts; the exact text
-  does not matter for the differential test because both sides get the
-  kernel's own iptables-save output.
+- Neutron: `draw_cloud` draws security groups, pairs and port-security flags
+  for the lab's ports and `cloud_json` writes them as a Neutron API document;
+  `vipwire rules` renders it (its output equals the real Neutron's, see
+  scripts/conformance neutron).
 - `handwritten_ruleset`: random rules exercising every match and target the
-  engine claims to support, in raw, mangle, nat and filter.
-Each returns (iptables text, ip6tables text, ipset text).
+  engine claims to support, in raw, mangle, nat and filter; it returns
+  (iptables text, ip6tables text, ipset text).
 """
 
 import ipaddress
 
-PFX = 'neutron-openvswi-'
 VIP4 = '203.0.113.241'
 VIP6 = '2001:db8::f1'
-ZONE0 = 4097
 
 
 def port_sfx(pid):
     return pid[:11]
-
-
-def chain_sfx(pid):
-    # chain suffix: direction letter + 10 UUID chars = 11 chars
-    return pid[:10]
-
-
-def setname(fam, sg):
-    return ('N' + fam + sg)[:29]
 
 
 # ---------------------------------------------------------------- neutron
@@ -97,248 +85,50 @@ def draw_sg_rule(rng, sgs):
     return r
 
 
-def _proto_args(r, v6):
-    p = r['protocol']
-    if p is None:
-        return ''
-    if p in ('tcp', 'udp'):
-        s = '-p %s -m %s' % (p, p)
-        if r['port_min'] is not None:
-            if r['port_min'] == r['port_max']:
-                s = '-p %s -m %s --dport %d' % (p, p, r['port_min'])
-            else:
-                s = '-p %s -m multiport --dports %d:%d' % (p, r['port_min'], r['port_max'])
-        return s
-    if p in ('icmp', 'ipv6-icmp'):
-        if v6:
-            s = '-p ipv6-icmp'
-            if r['port_min'] is not None:
-                t = str(r['port_min']) + ('/%d' % r['port_max'] if r['port_max'] is not None else '')
-                s += ' -m icmp6 --icmpv6-type ' + t
-            return s
-        s = '-p icmp'
-        if r['port_min'] is not None:
-            t = str(r['port_min']) + ('/%d' % r['port_max'] if r['port_max'] is not None else '')
-            s += ' -m icmp --icmp-type ' + t
-        return s
-    return '-p %s' % p
+def cloud_json(cloud, host):
+    """The drawn cloud as one Neutron API document (networks, subnets, ports,
+    security_groups), the lab's ports bound to `host` and the remote members to
+    another host, for `vipwire rules` to render."""
+    net = '0e70e70e-0000-4000-8000-000000000001'
+    subnets = [('203.0.113.0/24', 4, '1'), ('2001:db8::/64', 6, '2'),
+               ('198.51.100.0/24', 4, '3'), ('2001:db8:1::/64', 6, '4')]
+    sub_id = {cidr: '5b5b5b5b-0000-4000-8000-00000000000' + n for cidr, _, n in subnets}
 
+    def fixed(ip):
+        cidr = next(c for c, _, _ in subnets
+                    if ipaddress.ip_address(ip) in ipaddress.ip_network(c))
+        return {'subnet_id': sub_id[cidr], 'ip_address': ip}
 
-def _members(cloud, sg_id, v6):
-    out = []
-    for p in cloud['ports'] + cloud['remote']:
-        if sg_id not in p['sgs']:
-            continue
-        if v6:
-            if p.get('has_ip6', True):
-                out.append(p['ip6'])
-        elif p.get('has_ip4', True):
-            out.append(p['ip4'])
-        for ip, _ in p['pairs']:
-            if (':' in ip) == v6:
-                if ip in ('0.0.0.0/0', '::/0'):
-                    out += ['0.0.0.0/1', '128.0.0.0/1'] if not v6 else ['::/1', '8000::/1']
-                else:
-                    out.append(str(ipaddress.ip_network(ip, strict=False)))
-    return sorted(set(out))
+    def port(pid, mac, host_id, ips, pairs, sgs, port_security):
+        return {'id': pid, 'name': pid[:8], 'network_id': net, 'binding:host_id': host_id,
+                'mac_address': mac, 'fixed_ips': [fixed(ip) for ip in ips],
+                'allowed_address_pairs': [
+                    {'ip_address': ip, **({'mac_address': m} if m else {})}
+                    for ip, m in (pairs if port_security else [])],
+                'security_groups': sgs if port_security else [],
+                'port_security_enabled': port_security, 'device_owner': 'compute:nova'}
 
-
-def neutron_ruleset(cloud):
-    """Render the host's iptables, ip6tables and ipset text."""
-    texts = []
-    sets_used = {}
-    for v6 in (False, True):
-        texts.append(_render_family(cloud, v6, sets_used))
-    ipset = []
-    for name, (fam, members) in sorted(sets_used.items()):
-        ipset.append('create %s hash:net family %s hashsize 1024 maxelem 65536' % (name, fam))
-        ipset += ['add %s %s' % (name, m) for m in members]
-    return texts[0], texts[1], '\n'.join(ipset) + ('\n' if ipset else '')
-
-
-def _render_family(cloud, v6, sets_used):
-    plen = 128 if v6 else 32
-    fam = 'IPv6' if v6 else 'IPv4'
-    ports = sorted(cloud['ports'], key=lambda p: p['id'])
-    sgs = {g['id']: g for g in cloud['sgs']}
-    raw, flt = [], []
-    chains = ['neutron-filter-top', PFX + 'FORWARD', PFX + 'INPUT', PFX + 'OUTPUT',
-              PFX + 'local', PFX + 'sg-chain', PFX + 'sg-fallback']
-    flt += ['-A INPUT -j %sINPUT' % PFX, '-A FORWARD -j neutron-filter-top',
-            '-A FORWARD -j %sFORWARD' % PFX, '-A OUTPUT -j neutron-filter-top',
-            '-A OUTPUT -j %sOUTPUT' % PFX, '-A neutron-filter-top -j %slocal' % PFX]
-    fwd, inp, sgc, port_rules = [], [], [], []
-    for zi, p in enumerate(ports):
-        d = port_sfx(p['id'])
-        c = chain_sfx(p['id'])
-        if not p['port_security']:
-            fwd.append('-A %sFORWARD -m physdev --physdev-out tap%s --physdev-is-bridged '
-                       '-m comment --comment "Accept all packets when port security is disabled." '
-                       '-j ACCEPT' % (PFX, d))
-            fwd.append('-A %sFORWARD -m physdev --physdev-in tap%s --physdev-is-bridged '
-                       '-m comment --comment "Accept all packets when port security is disabled." '
-                       '-j ACCEPT' % (PFX, d))
-            inp.append('-A %sINPUT -m physdev --physdev-in tap%s --physdev-is-bridged '
-                       '-m comment --comment "Accept all packets when port security is disabled." '
-                       '-j ACCEPT' % (PFX, d))
-            continue
-        stateful = all(sgs[g]['stateful'] for g in p['sgs'])
-        if stateful:
-            zone = ZONE0 + zi
-            for m in ('-m physdev --physdev-in qvb%s' % d, '-i qvb%s' % d,
-                      '-m physdev --physdev-in tap%s' % d):
-                raw.append('-A %sPREROUTING %s -m comment --comment "Set zone for %s" '
-                           '-j CT --zone %d' % (PFX, m, p['id'][:36], zone))
-        else:
-            for m in ('-m physdev --physdev-in qvb%s' % d, '-m physdev --physdev-in tap%s' % d):
-                raw.append('-A %sPREROUTING %s -m comment --comment "Stateless port" '
-                           '-j CT --notrack' % (PFX, m))
-        fwd.append('-A %sFORWARD -m physdev --physdev-out tap%s --physdev-is-bridged -m comment '
-                   '--comment "Direct traffic from the VM interface to the security group chain." '
-                   '-j %ssg-chain' % (PFX, d, PFX))
-        fwd.append('-A %sFORWARD -m physdev --physdev-in tap%s --physdev-is-bridged -m comment '
-                   '--comment "Direct traffic from the VM interface to the security group chain." '
-                   '-j %ssg-chain' % (PFX, d, PFX))
-        sgc.append('-A %ssg-chain -m physdev --physdev-out tap%s --physdev-is-bridged -m comment '
-                   '--comment "Jump to the VM specific chain." -j %si%s' % (PFX, d, PFX, c))
-        sgc.append('-A %ssg-chain -m physdev --physdev-in tap%s --physdev-is-bridged -m comment '
-                   '--comment "Jump to the VM specific chain." -j %so%s' % (PFX, d, PFX, c))
-        inp.append('-A %sINPUT -m physdev --physdev-in tap%s --physdev-is-bridged -m comment '
-                   '--comment "Direct incoming traffic from VM to the security group chain." '
-                   '-j %so%s' % (PFX, d, PFX, c))
-        ch_i, ch_o, ch_s = PFX + 'i' + c, PFX + 'o' + c, PFX + 's' + c
-        chains += [ch_i, ch_o]
-        my_ips = ([p['ip6']] if p['has_ip6'] else []) if v6 else ([p['ip4']] if p['has_ip4'] else [])
-        my_pairs = [(ip, m or p['mac']) for ip, m in p['pairs'] if (':' in ip) == v6]
-        # ingress chain
-        r = []
-        if v6:
-            for t in (130, 135, 136):
-                r.append('-A %s -p ipv6-icmp -m icmp6 --icmpv6-type %d -j RETURN' % (ch_i, t))
-        if stateful:
-            r.append('-A %s -m state --state RELATED,ESTABLISHED -m comment --comment '
-                     '"Direct packets associated with a known session to the RETURN chain." '
-                     '-j RETURN' % ch_i)
-        if v6:
-            for ip in my_ips + ['fe80::/64']:
-                net = ip if '/' in ip else ip + '/128'
-                r.append('-A %s -d %s -p udp -m udp --sport 547 --dport 546 -j RETURN' % (ch_i, net))
-            r.append('-A %s -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j RETURN' % ch_i)
-        else:
-            for ip in my_ips + ['255.255.255.255']:
-                r.append('-A %s -d %s/32 -p udp -m udp --sport 67 --dport 68 -j RETURN' % (ch_i, ip))
-        r += _group_rules(cloud, p, 'ingress', v6, ch_i, sets_used)
-        if stateful:
-            r.append('-A %s -m state --state INVALID -m comment --comment "Drop packets that '
-                     'appear related to an existing connection (e.g. TCP ACK/FIN) but do not '
-                     'have an entry in conntrack." -j DROP' % ch_i)
-        r.append('-A %s -m comment --comment "Send unmatched traffic to the fallback chain." '
-                 '-j %ssg-fallback' % (ch_i, PFX))
-        # egress chain
-        o = []
-        if v6:
-            for t in (131, 135, 143):
-                o.append('-A %s -s ::/128 -d ff02::/16 -p ipv6-icmp -m icmp6 --icmpv6-type %d '
-                         '-m comment --comment "Allow IPv6 ICMP traffic." -j RETURN' % (ch_o, t))
-        else:
-            o.append('-A %s -s 0.0.0.0/32 -d 255.255.255.255/32 -p udp -m udp --sport 68 '
-                     '--dport 67 -m comment --comment "Allow DHCP client traffic." -j RETURN' % ch_o)
-        spoof = []
-        if my_ips or my_pairs:
-            for ip, mac in my_pairs:
-                net = ipaddress.ip_network(ip, strict=False)
-                if net.prefixlen == 0:
-                    spoof.append('-A %s -m mac --mac-source %s -m comment --comment "Allow '
-                                 'traffic from defined IP/MAC pairs." -j RETURN' % (ch_s, mac))
-                else:
-                    spoof.append('-A %s -s %s -m mac --mac-source %s -m comment --comment '
-                                 '"Allow traffic from defined IP/MAC pairs." -j RETURN'
-                                 % (ch_s, net, mac))
-            for ip in my_ips:
-                spoof.append('-A %s -s %s/%d -m mac --mac-source %s -m comment --comment '
-                             '"Allow traffic from defined IP/MAC pairs." -j RETURN'
-                             % (ch_s, ip, plen, p['mac']))
-            if v6:
-                spoof.append('-A %s -s %s/128 -m mac --mac-source %s -m comment --comment '
-                             '"Allow traffic from defined IP/MAC pairs." -j RETURN'
-                             % (ch_s, eui64(p['mac']), p['mac']))
-            spoof.append('-A %s -m comment --comment "Drop traffic without an IP/MAC allow '
-                         'rule." -j DROP' % ch_s)
-            chains.append(ch_s)
-            o.append('-A %s -j %s' % (ch_o, ch_s))
-        if v6:
-            o.append('-A %s -p ipv6-icmp -m icmp6 --icmpv6-type 134 -m comment --comment '
-                     '"Drop IPv6 Router Advts from VM Instance." -j DROP' % ch_o)
-            o.append('-A %s -p ipv6-icmp -m comment --comment "Allow IPv6 ICMP traffic." '
-                     '-j RETURN' % ch_o)
-            o.append('-A %s -p udp -m udp --sport 546 --dport 547 -m comment --comment '
-                     '"Allow DHCP client traffic." -j RETURN' % ch_o)
-            o.append('-A %s -p udp -m udp --sport 547 --dport 546 -m comment --comment '
-                     '"Prevent DHCP Spoofing by VM." -j DROP' % ch_o)
-        else:
-            o.append('-A %s -p udp -m udp --sport 68 --dport 67 -m comment --comment '
-                     '"Allow DHCP client traffic." -j RETURN' % ch_o)
-            o.append('-A %s -p udp -m udp --sport 67 --dport 68 -m comment --comment '
-                     '"Prevent DHCP Spoofing by VM." -j DROP' % ch_o)
-        if stateful:
-            o.append('-A %s -m state --state RELATED,ESTABLISHED -m comment --comment "Direct '
-                     'packets associated with a known session to the RETURN chain." -j RETURN'
-                     % ch_o)
-        o += _group_rules(cloud, p, 'egress', v6, ch_o, sets_used)
-        if stateful:
-            o.append('-A %s -m state --state INVALID -m comment --comment "Drop packets that '
-                     'appear related to an existing connection (e.g. TCP ACK/FIN) but do not '
-                     'have an entry in conntrack." -j DROP' % ch_o)
-        o.append('-A %s -m comment --comment "Send unmatched traffic to the fallback chain." '
-                 '-j %ssg-fallback' % (ch_o, PFX))
-        port_rules += r + o + spoof
-    sgc.append('-A %ssg-chain -j ACCEPT' % PFX)
-    flt += fwd + inp + sgc + port_rules
-    flt.append('-A %ssg-fallback -m comment --comment "Default drop rule for unmatched traffic." '
-               '-j DROP' % PFX)
-    out = ['*raw', ':PREROUTING ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]',
-           ':%sOUTPUT - [0:0]' % PFX, ':%sPREROUTING - [0:0]' % PFX,
-           '-A PREROUTING -j %sPREROUTING' % PFX, '-A OUTPUT -j %sOUTPUT' % PFX] + raw + ['COMMIT']
-    out += ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]']
-    out += [':%s - [0:0]' % c for c in chains] + flt + ['COMMIT']
-    return '\n'.join(out) + '\n'
-
-
-def _group_rules(cloud, port, direction, v6, chain, sets_used):
-    sgs = {g['id']: g for g in cloud['sgs']}
-    fam = 'IPv6' if v6 else 'IPv4'
-    seen, out = set(), []
-    for gid in port['sgs']:
-        for r in sgs[gid]['rules']:
-            if r['direction'] != direction or r['ethertype'] != fam:
-                continue
-            args = []
-            flag = '-s' if direction == 'ingress' else '-d'
-            if r['remote_ip_prefix']:
-                net = ipaddress.ip_network(r['remote_ip_prefix'], strict=False)
-                if net.prefixlen:
-                    args.append('%s %s' % (flag, net))
-            pa = _proto_args(r, v6)
-            setm = ''
-            if r['remote_group_id']:
-                name = setname(fam, r['remote_group_id'])
-                members = _members(cloud, r['remote_group_id'], v6)
-                if not members:
-                    continue
-                sets_used[name] = ('inet6' if v6 else 'inet', members)
-                setm = '-m set --match-set %s %s' % (name, 'src' if direction == 'ingress' else 'dst')
-            text = ' '.join(x for x in ['-A', chain] + args + [pa, setm, '-j RETURN'] if x)
-            if text not in seen:
-                seen.add(text)
-                out.append(text)
-    return out
-
-
-def eui64(mac):
-    b = [int(x, 16) for x in mac.split(':')]
-    b[0] ^= 2
-    e = b[:3] + [0xff, 0xfe] + b[3:]
-    return str(ipaddress.ip_address(bytes([0xfe, 0x80] + [0] * 6 + e)))
+    ports = [port(p['id'], p['mac'], host,
+                  ([p['ip4']] if p['has_ip4'] else []) + ([p['ip6']] if p['has_ip6'] else []),
+                  p['pairs'], p['sgs'], p['port_security'])
+             for p in cloud['ports']]
+    ports += [port('7e7e7e7e-0000-4000-8000-%012x' % i, 'fa:16:3e:7e:00:%02x' % i,
+                   host + '-remote', [r['ip4'], r['ip6']], r['pairs'], r['sgs'], True)
+              for i, r in enumerate(cloud['remote'])]
+    groups = [{'id': g['id'], 'name': 'g%d' % i, 'stateful': g['stateful'],
+               'security_group_rules': [
+                   {'id': '%s-%04x' % (g['id'][:31], k), 'security_group_id': g['id'],
+                    'direction': r['direction'], 'ethertype': r['ethertype'],
+                    'protocol': r['protocol'], 'port_range_min': r['port_min'],
+                    'port_range_max': r['port_max'],
+                    'remote_ip_prefix': r['remote_ip_prefix'],
+                    'remote_group_id': r['remote_group_id']}
+                   for k, r in enumerate(g['rules'])]}
+              for i, g in enumerate(cloud['sgs'])]
+    return {'networks': [{'id': net, 'name': 'lab'}],
+            'subnets': [{'id': sub_id[c], 'network_id': net, 'cidr': c, 'ip_version': v}
+                        for c, v, _ in subnets],
+            'ports': ports, 'security_groups': groups}
 
 
 # ---------------------------------------------------------------- handwritten

@@ -6,7 +6,8 @@
 
 Builds a Neutron iptables_hybrid compute host in network namespaces (lab.py),
 then, scenario by scenario: loads a ruleset (the real Neutron rules of a
-conformance case, or a seeded Neutron-style or hand-written one, rulesets.py)
+conformance case, a seeded random Neutron cloud rendered by `vipwire rules`, or a
+seeded hand-written ruleset; rulesets.py)
 with a flushed conntrack, injects seeded packet
 sequences (traffic.py) through AF_PACKET from the VMs, and records per frame
 whether it left the sender's qbr, whether it reached the receiving VM, and
@@ -38,7 +39,7 @@ sys.path.insert(0, HERE)
 from compare import delta, fmt_counter, parse_counters, vipwire_steps  # noqa: E402
 from frames import build_frame  # noqa: E402
 from lab import Lab, dev_names, sh  # noqa: E402
-from rulesets import draw_cloud, handwritten_ruleset, neutron_ruleset  # noqa: E402
+from rulesets import cloud_json, draw_cloud, handwritten_ruleset  # noqa: E402
 from traffic import Traffic  # noqa: E402
 
 KV_ORDER = ['smac', 'dmac', 'src', 'dst', 'proto', 'sport', 'dport', 'flags', 'seq', 'ack',
@@ -287,11 +288,16 @@ def save_case(d, sc, recs, traces, bad, rules_text, ipsets_text):
         json.dump(case, f, indent=1)
 
 
-def make_scenario(rng, ports, idx, n, kind, nat=True, v4_flood=True):
+def make_scenario(rng, ports, idx, n, kind, vipwire, nat=True, v4_flood=True):
     traffic = Traffic(rng, ports, v4_flood)
     if kind == 'neutron':
-        cloud = draw_cloud(rng, ports)
-        ipt4, ipt6, ipset = neutron_ruleset(cloud)
+        fd, path = tempfile.mkstemp(prefix='vwk-cloud-', suffix='.json')
+        try:
+            with os.fdopen(fd, 'w') as f:
+                json.dump(cloud_json(draw_cloud(rng, ports), 'compute-1'), f)
+            ipt4, ipt6, ipset = vipwire_rules(vipwire, path, 'compute-1')
+        finally:
+            os.unlink(path)
     else:
         ipt4, ipt6, ipset = handwritten_ruleset(rng, ports, nat)
     return {'name': '%s-%d' % (kind, idx), 'ports': ports, 'ipt4': ipt4, 'ipt6': ipt6,
@@ -360,17 +366,27 @@ def case_rules(args, path, name, host):
     """(iptables, ip6tables, ipset) texts of a Neutron case: the real Neutron
     oracle's expected output, or `vipwire rules` with --rules-source vipwire."""
     if args.rules_source == 'expected':
-        d = os.path.join(args.expected, name)
-    else:
-        d = tempfile.mkdtemp(prefix='vwk-rules-')
-        sh([args.vipwire_rules, 'rules', '--neutron', path, '--host', host, '--out', d])
+        return rule_texts(os.path.join(args.expected, name))
+    return vipwire_rules(args.vipwire_rules, path, host)
+
+
+def rule_texts(d):
+    """(iptables, ip6tables, ipset) texts in `d`, as `vipwire rules --out` writes them."""
     texts = []
     for f in ('iptables.txt', 'ip6tables.txt', 'ipset.txt'):
         p = os.path.join(d, f)
         texts.append(open(p).read() if os.path.exists(p) else '')
-    if args.rules_source != 'expected':
-        shutil.rmtree(d, ignore_errors=True)
     return texts
+
+
+def vipwire_rules(vipwire, neutron_json, host):
+    """What `vipwire rules` renders for `host` from a Neutron API document."""
+    d = tempfile.mkdtemp(prefix='vwk-rules-')
+    try:
+        sh([vipwire, 'rules', '--neutron', neutron_json, '--host', host, '--out', d])
+        return rule_texts(d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def run_neutron_cases(args, tracer, stats, tag):
@@ -495,8 +511,8 @@ def run_drawn(args, tracer, stats, tag):
             n = min(args.count - done, max(5, int(rng.gauss(args.per_scenario, 10))))
             kind = kinds[idx % len(kinds)]
             for _attempt in range(20):
-                sc = make_scenario(rng, ports, idx, n, kind, not args.no_nat,
-                                       lab.v4_flood_ok)
+                sc = make_scenario(rng, ports, idx, n, kind, args.vipwire_rules,
+                                   not args.no_nat, lab.v4_flood_ok)
                 sc['name'] = 's%d-%s' % (args.seed, sc['name'])
                 try:
                     run_scenario(lab, tracer, sc, stats, args, args.failures)
