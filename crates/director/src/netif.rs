@@ -6,41 +6,39 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use wire::arp::{ArpRepr, OP_REPLY, OP_REQUEST};
 use wire::ethernet::Mac;
 
-/// MAC address of an interface (from sysfs of the current network namespace).
-pub fn mac_of(ifname: &str) -> io::Result<Mac> {
-    let s = std::fs::read_to_string(format!("/sys/class/net/{ifname}/address"))?;
-    s.trim()
-        .parse()
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{ifname}: {e}")))
-}
-
-/// The `ifreq` for `ifname` (cut to 15 bytes) after the getter ioctl
-/// `request`, issued on a throwaway datagram socket; errors name `ifname`.
+/// An `ifreq` for `ifname` filled by the getter ioctl `request`, issued on a
+/// throwaway datagram socket; errors name `ifname`.
 ///
 /// # Safety
 /// `request` must be an SIOCGIF* ioctl that takes a `struct ifreq`.
 unsafe fn ifreq_get(ifname: &str, request: libc::Ioctl) -> io::Result<libc::ifreq> {
-    // SAFETY: a throwaway datagram socket for the ioctl.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+    if ifname.is_empty() || ifname.len() >= libc::IFNAMSIZ {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad interface name {ifname:?}"),
+        ));
+    }
+    // SAFETY: an all-zero ifreq is valid; the name leaves its NUL in place.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(ifname.bytes()) {
+        *d = s as libc::c_char;
+    }
+    // SAFETY: a throwaway datagram socket for the ioctl, closed by OwnedFd.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: zeroed ifreq is valid; the name is copied with a NUL left.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in req.ifr_name.iter_mut().zip(ifname.bytes().take(15)) {
-        *d = s as libc::c_char;
-    }
+    // SAFETY: fd is a fresh descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: the caller vouches that `request` fills an ifreq.
-    let r = unsafe { libc::ioctl(fd, request, &mut req) };
-    let err = io::Error::last_os_error();
-    // SAFETY: closing our descriptor.
-    unsafe { libc::close(fd) };
-    if r < 0 {
+    if unsafe { libc::ioctl(fd.as_raw_fd(), request, &mut req) } < 0 {
+        let err = io::Error::last_os_error();
         return Err(io::Error::new(err.kind(), format!("{ifname}: {err}")));
     }
     Ok(req)
@@ -59,6 +57,16 @@ pub fn mac_ioctl(ifname: &str) -> io::Result<Mac> {
     Ok(Mac(m))
 }
 
+/// True when `ifname` is IFF_UP and IFF_RUNNING (SIOCGIFFLAGS).
+pub fn link_up(ifname: &str) -> io::Result<bool> {
+    // SAFETY: SIOCGIFFLAGS fills ifr_flags.
+    let req = unsafe { ifreq_get(ifname, libc::SIOCGIFFLAGS as _)? };
+    // SAFETY: the union member written by SIOCGIFFLAGS.
+    let flags = i32::from(unsafe { req.ifr_ifru.ifru_flags });
+    let want = libc::IFF_UP | libc::IFF_RUNNING;
+    Ok(flags & want == want)
+}
+
 /// MTU of an interface (ioctl SIOCGIFMTU).
 pub fn mtu(ifname: &str) -> io::Result<usize> {
     // SAFETY: SIOCGIFMTU fills ifr_mtu.
@@ -67,7 +75,8 @@ pub fn mtu(ifname: &str) -> io::Result<usize> {
     Ok(unsafe { req.ifr_ifru.ifru_mtu }.max(68) as usize)
 }
 
-/// IPv4 addresses with prefix length on `ifname` (getifaddrs).
+/// IPv4 addresses with prefix length on `ifname` (getifaddrs), in kernel
+/// order: the first is the primary.
 pub fn ipv4_addrs(ifname: &str) -> io::Result<Vec<(Ipv4Addr, u8)>> {
     let mut out = Vec::new();
     let mut ifa: *mut libc::ifaddrs = std::ptr::null_mut();

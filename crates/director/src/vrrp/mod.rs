@@ -22,6 +22,8 @@ use lvs::keepalived::{KeepalivedConfig, VrrpInstance, VrrpScript};
 use lvs::vrrp::{Action, RxAdvert, Vrrp, VrrpConfig};
 use wire::vrrp::{Timing, VrrpRepr};
 
+use crate::netif;
+
 pub use lvs::vrrp::{State, VrrpConfigError};
 pub use script::split_words;
 
@@ -171,7 +173,7 @@ pub fn spawn(
         }
     };
     let ifindex = sys::ifindex(&inst.interface).map_err(io_err("interface"))?;
-    let mac = sys::mac(&inst.interface).map_err(io_err("interface MAC"))?;
+    let mac = netif::mac_ioctl(&inst.interface).map_err(io_err("interface MAC"))?;
     let mut vips = Vec::new();
     for v in &inst.virtual_ipaddresses {
         if let IpAddr::V4(a) = v.addr() {
@@ -180,9 +182,10 @@ pub fn spawn(
     }
     let local = match inst.unicast_src_ip {
         Some(IpAddr::V4(a)) => a,
-        _ => sys::ipv4_addrs(&inst.interface)
+        _ => netif::ipv4_addrs(&inst.interface)
             .map_err(io_err("interface addresses"))?
             .into_iter()
+            .map(|(a, _)| a)
             .find(|a| !vips.iter().any(|(v, _)| v == a))
             .ok_or_else(|| VrrpError::NoAddress {
                 instance: name.clone(),
@@ -300,7 +303,7 @@ impl Runner {
         let acts = self.m.start(self.now());
         self.exec(acts);
         // keepalived starts an instance on a down interface in FAULT.
-        if !sys::link_up(&self.ifname).unwrap_or(true) {
+        if !netif::link_up(&self.ifname).unwrap_or(true) {
             self.set_link(false);
         }
         let mut buf = vec![0u8; 65536];

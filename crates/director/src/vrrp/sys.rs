@@ -1,14 +1,12 @@
 //! The kernel interfaces VRRP needs, over libc: a raw IPv4 socket on protocol
 //! 112 (multicast group 224.0.0.18 or unicast), an AF_PACKET socket for
-//! gratuitous ARPs, interface facts by ioctl/getifaddrs (right in whatever
-//! network namespace the calling thread is in), a wake-up pipe and poll.
+//! gratuitous ARPs, the interface index, a wake-up pipe and poll. The
+//! interface's MAC, flags and addresses come from `crate::netif`.
 
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
-
-use wire::ethernet::Mac;
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
     if r < 0 {
@@ -32,21 +30,6 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, v: &T) -> io:
     .map(drop)
 }
 
-fn ifreq(ifname: &str) -> io::Result<libc::ifreq> {
-    if ifname.is_empty() || ifname.len() >= libc::IFNAMSIZ {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("bad interface name {ifname:?}"),
-        ));
-    }
-    // SAFETY: an all-zero ifreq is valid.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in req.ifr_name.iter_mut().zip(ifname.bytes()) {
-        *d = s as libc::c_char;
-    }
-    Ok(req)
-}
-
 /// Interface index in the current network namespace.
 pub fn ifindex(ifname: &str) -> io::Result<u32> {
     let name = std::ffi::CString::new(ifname)
@@ -60,76 +43,6 @@ pub fn ifindex(ifname: &str) -> io::Result<u32> {
         ));
     }
     Ok(i)
-}
-
-/// An `ifreq` for `ifname` filled by the getter ioctl `request`, issued on a
-/// throwaway datagram socket.
-///
-/// # Safety
-/// `request` must be an SIOCGIF* ioctl that takes a `struct ifreq`.
-unsafe fn ifreq_get(ifname: &str, request: libc::Ioctl) -> io::Result<libc::ifreq> {
-    let mut req = ifreq(ifname)?;
-    // SAFETY: throwaway datagram socket for the ioctl, closed by OwnedFd.
-    let fd = unsafe {
-        OwnedFd::from_raw_fd(cvt(libc::socket(
-            libc::AF_INET,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            0,
-        ))?)
-    };
-    // SAFETY: the caller vouches that `request` reads or writes an ifreq.
-    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), request, &mut req) })?;
-    Ok(req)
-}
-
-/// MAC address of `ifname` (SIOCGIFHWADDR).
-pub fn mac(ifname: &str) -> io::Result<Mac> {
-    // SAFETY: SIOCGIFHWADDR fills ifr_hwaddr of the ifreq.
-    let req = unsafe { ifreq_get(ifname, libc::SIOCGIFHWADDR as _)? };
-    // SAFETY: the union member SIOCGIFHWADDR wrote.
-    let sa = unsafe { req.ifr_ifru.ifru_hwaddr };
-    let mut m = [0u8; 6];
-    for (d, s) in m.iter_mut().zip(sa.sa_data.iter()) {
-        *d = *s as u8;
-    }
-    Ok(Mac(m))
-}
-
-/// True when `ifname` is IFF_UP and IFF_RUNNING (SIOCGIFFLAGS).
-pub fn link_up(ifname: &str) -> io::Result<bool> {
-    // SAFETY: SIOCGIFFLAGS fills ifr_flags of the ifreq.
-    let req = unsafe { ifreq_get(ifname, libc::SIOCGIFFLAGS as _)? };
-    // SAFETY: the union member SIOCGIFFLAGS wrote.
-    let flags = i32::from(unsafe { req.ifr_ifru.ifru_flags });
-    let want = libc::IFF_UP | libc::IFF_RUNNING;
-    Ok(flags & want == want)
-}
-
-/// IPv4 addresses on `ifname` in kernel order (the first is the primary).
-pub fn ipv4_addrs(ifname: &str) -> io::Result<Vec<Ipv4Addr>> {
-    let mut out = Vec::new();
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs allocates a list that we free below.
-    cvt(unsafe { libc::getifaddrs(&mut head) })?;
-    let mut p = head;
-    while !p.is_null() {
-        // SAFETY: p walks the list getifaddrs returned.
-        let ifa = unsafe { &*p };
-        // SAFETY: ifa_name is a NUL-terminated string.
-        let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
-        if !ifa.ifa_addr.is_null() && name.to_bytes() == ifname.as_bytes() {
-            // SAFETY: non-null sockaddr; family checked before the cast.
-            if i32::from(unsafe { (*ifa.ifa_addr).sa_family }) == libc::AF_INET {
-                // SAFETY: AF_INET means sockaddr_in.
-                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
-                out.push(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
-            }
-        }
-        p = ifa.ifa_next;
-    }
-    // SAFETY: freeing the list we got.
-    unsafe { libc::freeifaddrs(head) };
-    Ok(out)
 }
 
 fn sockaddr_in(a: Ipv4Addr) -> libc::sockaddr_in {
