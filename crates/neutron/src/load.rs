@@ -16,7 +16,7 @@ use ipnet::IpNet;
 use serde_json::{Map, Value};
 
 use crate::model::{
-    AddressPair, Cloud, Ethertype, FixedIp, Network, Port, RuleDirection, SecurityGroup,
+    mac_bytes, AddressPair, Cloud, Ethertype, FixedIp, Network, Port, RuleDirection, SecurityGroup,
     SecurityGroupRule, Subnet,
 };
 
@@ -386,15 +386,12 @@ fn parse_net(cx: &Ctx, field: &str, text: &str) -> Result<IpNet, LoadError> {
 
 /// Checks `aa:bb:cc:dd:ee:ff` (also `-` separated); returns it lowercased with colons.
 fn parse_mac(cx: &Ctx, field: &str, text: &str) -> Result<String, LoadError> {
-    let parts: Vec<&str> = text.trim().split([':', '-']).collect();
-    let ok = parts.len() == 6
-        && parts
-            .iter()
-            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()));
-    if !ok {
-        return Err(cx.err(field, format!("\"{text}\" is not a MAC address")));
-    }
-    Ok(parts.join(":").to_ascii_lowercase())
+    let b = mac_bytes(text.trim())
+        .ok_or_else(|| cx.err(field, format!("\"{text}\" is not a MAC address")))?;
+    Ok(format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[0], b[1], b[2], b[3], b[4], b[5]
+    ))
 }
 
 /// A list of dicts: a JSON list, or the CLI's `format_list_of_dicts` text.
@@ -783,5 +780,29 @@ mod tests {
     fn bad_cli_text_is_error() {
         assert!(parse_cli_dicts("ip_address='1.2.3.4").is_err());
         assert!(parse_cli_dicts("nonsense").is_err());
+    }
+
+    #[test]
+    fn mac_forms_normalise_and_bad_ones_are_named() {
+        let cx = Ctx {
+            source: "t.json",
+            object: "port p".into(),
+        };
+        assert_eq!(
+            parse_mac(&cx, "mac_address", " FA-16-3E-0a-00-05 ").unwrap(),
+            "fa:16:3e:0a:00:05"
+        );
+        for bad in [
+            "fa:16:3e:0a:00",
+            "fa:16:3e:0a:00:5",
+            "fa:16:3e:0a:00:+5",
+            "fa:16:3e:0a:00:05:06",
+        ] {
+            let e = parse_mac(&cx, "mac_address", bad).unwrap_err().to_string();
+            assert!(
+                e.contains("is not a MAC address") && e.contains("mac_address"),
+                "{e}"
+            );
+        }
     }
 }

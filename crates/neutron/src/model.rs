@@ -333,6 +333,23 @@ impl Port {
     }
 }
 
+/// The bytes of a MAC written as six two-digit hex groups separated by `:` or
+/// `-` (the forms netaddr's EUI accepts from the API).
+pub fn mac_bytes(text: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = text.split([':', '-']).collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut out = [0u8; 6];
+    for (o, p) in out.iter_mut().zip(parts) {
+        if p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        *o = u8::from_str_radix(p, 16).ok()?;
+    }
+    Some(out)
+}
+
 /// A pair address as the API prints it: a bare IP for a host prefix, else a CIDR
 /// with the host bits as given.
 pub fn pair_ip_text(net: &IpNet) -> String {

@@ -27,7 +27,7 @@ use ipnet::IpNet;
 
 use super::iptables_text::{canonical_net, neutron_protocol_name, saved_form};
 use super::SaveFlavor;
-use crate::model::{Cloud, Ethertype, Port, RuleDirection, SecurityGroup};
+use crate::model::{mac_bytes, Cloud, Ethertype, Port, RuleDirection, SecurityGroup};
 
 /// `neutron-openvswitch-agent` cut to 16 characters (iptables_manager binary_name).
 pub const WRAP: &str = "neutron-openvswi";
@@ -313,7 +313,7 @@ pub fn ipset_name(group_id: &str, ethertype: Ethertype) -> String {
 
 /// EUI-64 link-local address of a MAC (netutils.get_ipv6_addr_by_EUI64 on fe80::/64).
 pub fn link_local(mac: &str) -> Option<Ipv6Addr> {
-    let b = parse_mac(mac)?;
+    let b = mac_bytes(mac)?;
     let seg = |hi: u8, lo: u8| (u16::from(hi) << 8) | u16::from(lo);
     Some(Ipv6Addr::new(
         0xfe80,
@@ -325,21 +325,6 @@ pub fn link_local(mac: &str) -> Option<Ipv6Addr> {
         seg(0xfe, b[3]),
         seg(b[4], b[5]),
     ))
-}
-
-fn parse_mac(mac: &str) -> Option<[u8; 6]> {
-    let parts: Vec<&str> = mac.split([':', '-']).collect();
-    if parts.len() != 6 {
-        return None;
-    }
-    let mut out = [0u8; 6];
-    for (o, p) in out.iter_mut().zip(parts) {
-        if p.len() != 2 {
-            return None;
-        }
-        *o = u8::from_str_radix(p, 16).ok()?;
-    }
-    Some(out)
 }
 
 /// netaddr `mac_iptables` dialect: upper case, colon separated.
