@@ -58,6 +58,33 @@ pub fn enter(ns_path: &str) -> Result<()> {
     Ok(())
 }
 
+/// A thread that enters the namespace at `ns_path`, runs `setup` there and then
+/// `body` with what it made. Returns once `setup` has succeeded, or with its
+/// error (`what` names the thread in a timeout).
+pub fn spawn_in<S, B>(
+    ns_path: String,
+    what: &'static str,
+    setup: impl FnOnce() -> Result<S> + Send + 'static,
+    body: B,
+) -> Result<JoinHandle<()>>
+where
+    B: FnOnce(S) + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || match enter(&ns_path).and_then(|()| setup()) {
+        Ok(made) => {
+            let _ = tx.send(Ok(()));
+            body(made)
+        }
+        Err(e) => {
+            let _ = tx.send(Err(e));
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .with_context(|| format!("{what} start"))??;
+    Ok(thread)
+}
+
 /// A minimal HTTP/1.0 server inside a namespace that answers every request
 /// with `body` (`GET /big`: 200 000 bytes of `x`, then `body`); stopped
 /// (listener closed) on drop or [`HttpServer::stop`].
@@ -72,24 +99,12 @@ impl HttpServer {
         let body = body.to_string();
         let stop = Arc::new(AtomicBool::new(false));
         let st = Arc::clone(&stop);
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let l = (|| -> Result<TcpListener> {
-                enter(&path)?;
-                let l = TcpListener::bind(("0.0.0.0", port))?;
-                l.set_nonblocking(true)?;
-                Ok(l)
-            })();
-            let l = match l {
-                Ok(l) => {
-                    let _ = tx.send(Ok(()));
-                    l
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
-            };
+        let setup = move || -> Result<TcpListener> {
+            let l = TcpListener::bind(("0.0.0.0", port))?;
+            l.set_nonblocking(true)?;
+            Ok(l)
+        };
+        let thread = spawn_in(path, "http server", setup, move |l| {
             while !st.load(Ordering::Relaxed) {
                 match l.accept() {
                     Ok((mut s, _)) => {
@@ -122,9 +137,7 @@ impl HttpServer {
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
             }
-        });
-        rx.recv_timeout(Duration::from_secs(5))
-            .context("http server start")??;
+        })?;
         Ok(HttpServer {
             stop,
             thread: Some(thread),

@@ -48,59 +48,49 @@ fn decapsulator(
     // Without an ipip module the kernel would answer "protocol unreachable".
     ns.exec(&["iptables", "-I", "INPUT", "-p", "4", "-j", "DROP"])?;
     let path = ns.path();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let t = std::thread::spawn(move || {
-        let setup = (|| -> Result<(PacketRing, PacketRing, [u8; 6])> {
-            topo::enter(&path)?;
-            let rx = PacketRing::open("eth0", RingConfig::default())?;
-            let out = PacketRing::open("dec0", RingConfig::default())?;
-            let mac = director::netif::mac_ioctl("dec1")?;
-            Ok((rx, out, mac.0))
-        })();
-        let (mut rxr, mut out, dec1_mac) = match setup {
-            Ok(v) => {
-                let _ = tx.send(Ok(()));
-                v
-            }
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                return;
-            }
-        };
-        while !stop.load(Ordering::Relaxed) {
-            if !rxr.wait_rx(Duration::from_millis(50)).unwrap_or(false) {
-                continue;
-            }
-            let mut inner_frames = Vec::new();
-            rxr.rx_block(|_, fr| {
-                let Ok((eth, off)) = EthernetRepr::parse(fr.data) else {
-                    return;
-                };
-                if eth.ethertype != ETHERTYPE_IPV4 {
-                    return;
+    let setup = || -> Result<(PacketRing, PacketRing, [u8; 6])> {
+        let rx = PacketRing::open("eth0", RingConfig::default())?;
+        let out = PacketRing::open("dec0", RingConfig::default())?;
+        let mac = director::netif::mac_ioctl("dec1")?;
+        Ok((rx, out, mac.0))
+    };
+    topo::spawn_in(
+        path,
+        "decapsulator",
+        setup,
+        move |(mut rxr, mut out, dec1_mac)| {
+            while !stop.load(Ordering::Relaxed) {
+                if !rxr.wait_rx(Duration::from_millis(50)).unwrap_or(false) {
+                    continue;
                 }
-                let ip = &fr.data[off..];
-                if ip.len() < 20 || ip[9] != 4 || wire::ipv4::dst(ip) != RS_IP {
-                    return;
+                let mut inner_frames = Vec::new();
+                rxr.rx_block(|_, fr| {
+                    let Ok((eth, off)) = EthernetRepr::parse(fr.data) else {
+                        return;
+                    };
+                    if eth.ethertype != ETHERTYPE_IPV4 {
+                        return;
+                    }
+                    let ip = &fr.data[off..];
+                    if ip.len() < 20 || ip[9] != 4 || wire::ipv4::dst(ip) != RS_IP {
+                        return;
+                    }
+                    if let Ok(inner) = wire::ipv4::decapsulate_ipip(ip) {
+                        let mut f = vec![0u8; 14 + inner.len()];
+                        f[0..6].copy_from_slice(&dec1_mac);
+                        f[6..12].copy_from_slice(&eth.src.0);
+                        f[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+                        f[14..].copy_from_slice(inner);
+                        inner_frames.push(f);
+                    }
+                });
+                for f in inner_frames {
+                    count.fetch_add(1, Ordering::Relaxed);
+                    let _ = out.send_now(&f);
                 }
-                if let Ok(inner) = wire::ipv4::decapsulate_ipip(ip) {
-                    let mut f = vec![0u8; 14 + inner.len()];
-                    f[0..6].copy_from_slice(&dec1_mac);
-                    f[6..12].copy_from_slice(&eth.src.0);
-                    f[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-                    f[14..].copy_from_slice(inner);
-                    inner_frames.push(f);
-                }
-            });
-            for f in inner_frames {
-                count.fetch_add(1, Ordering::Relaxed);
-                let _ = out.send_now(&f);
             }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(5))
-        .context("decapsulator start")??;
-    Ok(t)
+        },
+    )
 }
 
 #[test]
