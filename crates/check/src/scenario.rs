@@ -427,32 +427,14 @@ impl Scenario {
     /// by priority, then by the higher primary IP (RFC 3768 6.4.3).
     pub fn directors_by_election(&self) -> Vec<&Director> {
         let mut ds: Vec<&Director> = self.directors.iter().collect();
-        ds.sort_by(|a, b| {
-            let pa = a
-                .config
-                .vrrp_instances
+        ds.sort_by_key(|d| {
+            let priority = d.config.vrrp_instances.first().map(|v| v.priority);
+            let primary_ip = self
+                .port(&d.port_id)
+                .fixed_ips
                 .first()
-                .map(|v| v.priority)
-                .unwrap_or(0);
-            let pb = b
-                .config
-                .vrrp_instances
-                .first()
-                .map(|v| v.priority)
-                .unwrap_or(0);
-            pb.cmp(&pa).then_with(|| {
-                let ia = self
-                    .port(&a.port_id)
-                    .fixed_ips
-                    .first()
-                    .map(|f| f.ip_address);
-                let ib = self
-                    .port(&b.port_id)
-                    .fixed_ips
-                    .first()
-                    .map(|f| f.ip_address);
-                ib.cmp(&ia)
-            })
+                .map(|f| f.ip_address);
+            std::cmp::Reverse((priority.unwrap_or(0), primary_ip))
         });
         ds
     }

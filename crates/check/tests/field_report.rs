@@ -13,13 +13,7 @@ fn builtin() -> Scenario {
 }
 
 fn port_id(sc: &Scenario, name: &str) -> String {
-    sc.cloud
-        .ports
-        .iter()
-        .find(|p| p.name == name)
-        .unwrap()
-        .id
-        .clone()
+    sc.cloud.port(name).unwrap().id.clone()
 }
 
 #[test]
@@ -131,9 +125,7 @@ fn real_server_without_the_vip_pair_gets_it_proposed() {
     let mut sc = builtin();
     let rs1 = port_id(&sc, "rs-1");
     sc.cloud
-        .ports
-        .iter_mut()
-        .find(|p| p.id == rs1)
+        .port_mut(&rs1)
         .unwrap()
         .allowed_address_pairs
         .clear();
@@ -162,12 +154,8 @@ fn client_outside_the_group_needs_a_service_rule() {
             ..Default::default()
         }],
     });
-    sc.cloud
-        .ports
-        .iter_mut()
-        .find(|p| p.id == client)
-        .unwrap()
-        .security_groups = vec!["c0ffee00-0000-4000-8000-000000000001".into()];
+    sc.cloud.port_mut(&client).unwrap().security_groups =
+        vec!["c0ffee00-0000-4000-8000-000000000001".into()];
     let report = run(&sc).unwrap();
     let (_, pkt, d) = report
         .drops()
@@ -211,9 +199,7 @@ fn arp_for_a_vip_without_pair_is_dropped_by_arp_protection() {
     let mut sc = builtin();
     let d1 = port_id(&sc, "director-1");
     sc.cloud
-        .ports
-        .iter_mut()
-        .find(|p| p.id == d1)
+        .port_mut(&d1)
         .unwrap()
         .allowed_address_pairs
         .clear();
@@ -254,4 +240,21 @@ fn external_clients_need_the_service_rule_the_report_added() {
         .iter()
         .any(|c| c.contains("--allowed-address ip-address=198.51.100.0/24")));
     assert!(!commands.iter().any(|c| c.contains("0.0.0.0/0")));
+}
+
+#[test]
+fn election_by_priority_then_higher_primary_ip() {
+    let mut sc = builtin();
+    let order = |sc: &Scenario| -> Vec<String> {
+        sc.directors_by_election()
+            .iter()
+            .map(|d| sc.port(&d.port_id).name.clone())
+            .collect()
+    };
+    assert_eq!(order(&sc), ["director-1", "director-2"]);
+    // Equal priorities: the higher primary IP (.7 over .5) wins, as in keepalived.
+    for d in &mut sc.directors {
+        d.config.vrrp_instances[0].priority = 100;
+    }
+    assert_eq!(order(&sc), ["director-2", "director-1"]);
 }
