@@ -47,7 +47,7 @@ impl Change {
                 mac_address,
                 ..
             } => {
-                if let Some(p) = cloud.ports.iter_mut().find(|p| &p.id == port_id) {
+                if let Some(p) = cloud.port_mut(port_id) {
                     let pair = AddressPair {
                         ip_address: *ip_address,
                         mac_address: Some(
@@ -101,7 +101,7 @@ impl Change {
                 }
             }
             Change::DisablePortSecurity { port_id, .. } => {
-                if let Some(p) = cloud.ports.iter_mut().find(|p| &p.id == port_id) {
+                if let Some(p) = cloud.port_mut(port_id) {
                     p.port_security_enabled = false;
                     p.security_groups.clear();
                     p.allowed_address_pairs.clear();

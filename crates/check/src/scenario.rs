@@ -409,15 +409,13 @@ impl Scenario {
 
     pub fn port(&self, id: &str) -> &Port {
         self.cloud
-            .ports
-            .iter()
-            .find(|p| p.id == id)
+            .port(id)
             .expect("scenario ports are resolved at load time")
     }
 
     /// A short human name for a port: its name, or its id's first 8 characters.
     pub fn port_label(&self, id: &str) -> String {
-        match self.cloud.ports.iter().find(|p| p.id == id) {
+        match self.cloud.port(id) {
             Some(p) if !p.name.is_empty() => p.name.clone(),
             _ => id.chars().take(8).collect(),
         }
