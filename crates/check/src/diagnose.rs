@@ -6,7 +6,7 @@
 //! called the packet INVALID.
 
 use crate::fabric::{Fabric, Hop, Side};
-use crate::lifecycle::{ArpFrame, Step};
+use crate::lifecycle::{ArpFrame, Step, StepRole};
 use crate::scenario::Scenario;
 use netfilter::packet::proto;
 use netfilter::Packet;
@@ -176,7 +176,7 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
             )
         })
         .unwrap_or_default();
-    let dr_forward = step.what.starts_with("DR ");
+    let dr_forward = step.role == StepRole::DrForward;
     let smac = pkt.src_mac.as_ref().map(mac_string);
     let ct = match &hop.trace.ct_reason {
         Some(r) => format!("{}: {r}", hop.trace.ctstate),
@@ -279,7 +279,9 @@ pub fn explain_arp_drop(
     frame: &ArpFrame,
 ) -> Option<Drop> {
     let port = sc.port(sender);
-    if !port.port_security_enabled {
+    // The agent skips network-owned ports (router, DHCP): no ARP protection
+    // (ovs_neutron_agent.py setup_arp_spoofing_protection).
+    if !port.port_security_enabled || port.device_owner.starts_with("network:") {
         return None;
     }
     let mut allowed: Vec<ipnet::IpNet> = port

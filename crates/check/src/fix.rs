@@ -400,6 +400,10 @@ pub fn find_fix(sc: &Scenario, first: &CheckReport) -> Result<FixReport, CheckEr
         changes.extend(new);
         report = run(&with_changes(sc, &changes))?;
     }
+    if report.passed() {
+        changes = minimise(sc, changes)?;
+        report = run(&with_changes(sc, &changes))?;
+    }
     Ok(FixReport {
         changes: price(&sc.cloud, &changes),
         rounds,
@@ -407,6 +411,97 @@ pub fn find_fix(sc: &Scenario, first: &CheckReport) -> Result<FixReport, CheckEr
         unfixable,
         remedies: report_remedies(sc)?,
     })
+}
+
+/// True when `a` lets through everything `b` does, so `b` adds nothing.
+pub fn covers(a: &Change, b: &Change) -> bool {
+    let net_covers = |a: &Option<IpNet>, b: &Option<IpNet>| match (a, b) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(x), Some(y)) => x.contains(y),
+    };
+    match (a, b) {
+        (
+            Change::AddAllowedAddressPair {
+                port_id: pa,
+                ip_address: ia,
+                mac_address: ma,
+                ..
+            },
+            Change::AddAllowedAddressPair {
+                port_id: pb,
+                ip_address: ib,
+                mac_address: mb,
+                ..
+            },
+        ) => pa == pb && ma == mb && ia.contains(ib),
+        (
+            Change::AddSecurityGroupRule {
+                group_id: ga,
+                ingress: da,
+                ethertype: ea,
+                protocol: pa,
+                port: oa,
+                remote_ip_prefix: ra,
+                ..
+            },
+            Change::AddSecurityGroupRule {
+                group_id: gb,
+                ingress: db,
+                ethertype: eb,
+                protocol: pb,
+                port: ob,
+                remote_ip_prefix: rb,
+                ..
+            },
+        ) => {
+            ga == gb
+                && da == db
+                && ea == eb
+                && (pa.is_none() || pa == pb)
+                && (oa.is_none() || oa == ob)
+                && net_covers(ra, rb)
+        }
+        (Change::DisablePortSecurity { port_id: pa, .. }, other) => match other {
+            Change::AddAllowedAddressPair { port_id, .. } => port_id == pa,
+            Change::DisablePortSecurity { port_id, .. } => port_id == pa,
+            Change::AddSecurityGroupRule { .. } => false,
+        },
+        _ => false,
+    }
+}
+
+/// The smallest subset of a passing change set that still passes: first drop
+/// every change another one covers (one rule from 0.0.0.0/0 makes the /32 rules
+/// beside it redundant), then try the set without each remaining pair or
+/// port-security change, last proposed first, and keep each removal the
+/// re-check allows. Security group rules are never removed that way: a pair's
+/// addresses join its groups' remote-group ipsets, and a fix must not trade an
+/// explicit rule for that side effect (it admits every protocol).
+pub fn minimise(sc: &Scenario, changes: Vec<Change>) -> Result<Vec<Change>, CheckError> {
+    let mut kept: Vec<Change> = Vec::new();
+    for (i, c) in changes.iter().enumerate() {
+        let redundant = changes
+            .iter()
+            .enumerate()
+            .any(|(j, other)| j != i && covers(other, c) && (!covers(c, other) || j < i));
+        if !redundant {
+            kept.push(c.clone());
+        }
+    }
+    let mut i = kept.len();
+    while i > 0 {
+        i -= 1;
+        if matches!(kept[i], Change::AddSecurityGroupRule { .. }) {
+            continue;
+        }
+        let mut without = kept.clone();
+        without.remove(i);
+        if !without.is_empty() && run(&with_changes(sc, &without))?.passed() {
+            kept = without;
+        }
+    }
+    Ok(kept)
 }
 
 /// The field report's remedies for DR, each applied alone and re-checked.

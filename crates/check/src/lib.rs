@@ -3,9 +3,12 @@
 //! kernel-faithful conntrack, name the rule that drops it, and find the smallest
 //! persistent Neutron change that fixes it.
 //!
-//! Flow: [`scenario`] (inputs) -> [`lifecycle`] (packets) -> [`fabric`] (hosts,
-//! rules, conntrack) -> [`simulate`] + [`diagnose`] -> [`fix`] -> [`report`].
+//! Flow: [`scenario`] (inputs) -> [`consistency`] (the LB's own configuration) ->
+//! [`lifecycle`] (packets) -> [`fabric`] (hosts, rules, conntrack) -> [`simulate`] +
+//! [`diagnose`] -> [`fix`] -> [`report`]; [`coverage`] says what was exercised.
 
+pub mod consistency;
+pub mod coverage;
 pub mod diagnose;
 pub mod error;
 pub mod fabric;

@@ -1,10 +1,18 @@
-//! The packets of a load balancer's life, as the real hosts would send them:
-//! ARP for the VIP, VRRP adverts, ping, each virtual service's TCP conversation
-//! through the master (DR: only the destination MAC changes on the forwarded copy),
-//! health checks, and the same again through the backup after a failover.
+//! The packets of a load balancer's life, as the real hosts would send them.
+//!
+//! Coverage is complete by construction: every director takes its turn as the
+//! VIP holder (the first by election is the master, the others take over after a
+//! failover), and through each holder every client class reaches every real
+//! server of every virtual service, in the service's own protocol. Every
+//! conversation starts with the ARP resolution its first packet needs (the
+//! client's who-has for the VIP and the holder's answer, the director's ARP for
+//! the real server, the real server's ARP for the client or its gateway); a
+//! failed resolution ends the conversation there, as on a real network. Health
+//! checks run from every director, by checker type. What cannot be exercised is
+//! listed in [`crate::coverage::Coverage`].
 
-use crate::scenario::{Client, Director, Scenario};
-use lvs::sched::{scheduler_for, ConnKey, Dest};
+use crate::scenario::{Client, Director, RealServer, Scenario};
+use lvs::keepalived::{HealthCheck, L4Proto, VirtualServer};
 use netfilter::packet::{proto, tcp_flags as f};
 use netfilter::{MacAddr, Packet};
 use serde::Serialize;
@@ -39,6 +47,18 @@ pub enum Payload {
     Ip(Box<Packet>),
 }
 
+/// What a step is, for the diagnosis (it must not guess from the label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepRole {
+    /// A packet a host sends with its own addresses.
+    Plain,
+    /// The director's DR copy of a client packet (client's source IP, director's MAC).
+    DrForward,
+    /// An ARP request or reply that resolves the next hop of the conversation.
+    Resolution,
+}
+
 /// One packet from one port to another.
 #[derive(Clone, Debug, Serialize)]
 pub struct Step {
@@ -47,6 +67,7 @@ pub struct Step {
     /// Receiving port; None for broadcasts nobody in particular must receive.
     pub receiver: Option<String>,
     pub payload: Payload,
+    pub role: StepRole,
     /// The receiving host's own verdict (e.g. a real server without the VIP on lo).
     pub host_refusal: Option<String>,
 }
@@ -56,6 +77,8 @@ pub struct Step {
 pub struct Flow {
     pub name: String,
     pub category: Category,
+    /// The director holding the VIPs while this flow runs (port id).
+    pub holder: Option<String>,
     pub steps: Vec<Step>,
 }
 
@@ -73,26 +96,107 @@ pub fn parse_mac(s: &str) -> MacAddr {
 
 const VRRP_MCAST: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 const VRRP_MAC: &str = "01:00:5e:00:00:12";
+/// IP protocol of VRRP adverts carried in an IPsec AH header (`auth_type AH`).
+const IP_PROTO_AH: u8 = 51;
+
+/// The protocol name used in labels and the coverage line.
+pub fn l4_name(p: L4Proto) -> &'static str {
+    match p {
+        L4Proto::Tcp => "tcp",
+        L4Proto::Udp => "udp",
+    }
+}
+
+/// One leg of a scripted exchange: who sends, flags, seq, ack, payload, label.
+struct Leg {
+    from_initiator: bool,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    len: u32,
+    label: &'static str,
+}
+
+const fn leg(
+    from_initiator: bool,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    len: u32,
+    label: &'static str,
+) -> Leg {
+    Leg {
+        from_initiator,
+        flags,
+        seq,
+        ack,
+        len,
+        label,
+    }
+}
+
+/// A whole TCP connection with a request and a response, then both FINs.
+fn tcp_script(request: u32, response: u32) -> Vec<Leg> {
+    let (c, s) = (1_000_000u32, 5_000_000u32);
+    vec![
+        leg(true, f::SYN, c, 0, 0, "SYN"),
+        leg(false, f::SYN | f::ACK, s, c + 1, 0, "SYN-ACK"),
+        leg(true, f::ACK, c + 1, s + 1, 0, "ACK"),
+        leg(true, f::PSH | f::ACK, c + 1, s + 1, request, "request"),
+        leg(
+            false,
+            f::PSH | f::ACK,
+            s + 1,
+            c + 1 + request,
+            response,
+            "response",
+        ),
+        leg(
+            true,
+            f::FIN | f::ACK,
+            c + 1 + request,
+            s + 1 + response,
+            0,
+            "FIN",
+        ),
+        leg(
+            false,
+            f::FIN | f::ACK,
+            s + 1 + response,
+            c + 2 + request,
+            0,
+            "FIN",
+        ),
+        leg(true, f::ACK, c + 2 + request, s + 2 + response, 0, "ACK"),
+    ]
+}
+
+/// A UDP exchange: two requests, each answered (the second meets an
+/// established conntrack entry on every host).
+fn udp_script(request: u32, response: u32) -> Vec<Leg> {
+    vec![
+        leg(true, 0, 0, 0, request, "request"),
+        leg(false, 0, 0, 0, response, "response"),
+        leg(true, 0, 0, 0, request, "request"),
+        leg(false, 0, 0, 0, response, "response"),
+    ]
+}
+
+/// The far end of a conversation with a client class.
+struct Peer<'c> {
+    client: &'c Client,
+}
 
 /// Builds the flows with a running clock and fresh source ports.
 struct Builder<'a> {
     sc: &'a Scenario,
     time: f64,
     next_port: u16,
-    /// The client whose conversations are built (its port is `client.port_id`).
-    client: Client,
 }
 
 impl<'a> Builder<'a> {
     fn mac(&self, port: &str) -> String {
         self.sc.port(port).mac_address.to_lowercase()
-    }
-    /// The address a port's host sends from; for the client's port, the client's.
-    fn ip(&self, port: &str) -> IpAddr {
-        if port == self.client.port_id {
-            return self.client.ip;
-        }
-        self.own_ip(port)
     }
 
     /// The port's own first IPv4 fixed IP.
@@ -104,6 +208,12 @@ impl<'a> Builder<'a> {
             .map(|f| f.ip_address)
             .find(|ip| ip.is_ipv4())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    }
+
+    fn fresh_port(&mut self) -> u16 {
+        let p = self.next_port;
+        self.next_port = self.next_port.wrapping_add(1).max(32768);
+        p
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -127,34 +237,47 @@ impl<'a> Builder<'a> {
         p
     }
 
-    /// The client as the flow table names it.
-    fn client_label(&self) -> String {
-        let port = self.sc.port_label(&self.client.port_id);
-        if self.client.external {
-            format!("{} via {port}", self.client.ip)
-        } else {
-            port
-        }
-    }
-
     fn step(&self, what: String, sender: &str, receiver: Option<&str>, payload: Payload) -> Step {
         Step {
             what,
             sender: sender.to_string(),
             receiver: receiver.map(str::to_string),
             payload,
+            role: StepRole::Plain,
             host_refusal: None,
         }
     }
 
-    fn arp_reply(&self, sender: &str, ip: IpAddr, to: &str, what: String) -> Step {
-        let frame = ArpFrame {
-            reply: true,
-            sender_mac: self.mac(sender),
-            sender_ip: ip,
-            target_ip: self.own_ip(to),
+    /// The two frames that resolve `target` for `asker`: the who-has (from
+    /// `asker_ip`) and the owner's answer.
+    fn resolve(&self, asker: &str, asker_ip: IpAddr, target: IpAddr, owner: &str) -> [Step; 2] {
+        let ask = ArpFrame {
+            reply: false,
+            sender_mac: self.mac(asker),
+            sender_ip: asker_ip,
+            target_ip: target,
         };
-        self.step(what, sender, Some(to), Payload::Arp(frame))
+        let answer = ArpFrame {
+            reply: true,
+            sender_mac: self.mac(owner),
+            sender_ip: target,
+            target_ip: asker_ip,
+        };
+        let mut a = self.step(
+            format!("ARP who-has {target} tell {asker_ip}"),
+            asker,
+            None,
+            Payload::Arp(ask),
+        );
+        let mut b = self.step(
+            format!("ARP {target} is-at {}", self.mac(owner)),
+            owner,
+            Some(asker),
+            Payload::Arp(answer),
+        );
+        a.role = StepRole::Resolution;
+        b.role = StepRole::Resolution;
+        [a, b]
     }
 
     fn garp(&self, sender: &str, vip: IpAddr) -> Step {
@@ -168,26 +291,36 @@ impl<'a> Builder<'a> {
         self.step(what, sender, None, Payload::Arp(frame))
     }
 
+    /// Adverts of every VRRP instance of `master` that `backup` must hear.
     fn vrrp_advert(&mut self, master: &Director, backup: &Director) -> Vec<Step> {
         let mut steps = Vec::new();
+        let backup_ip = self.own_ip(&backup.port_id);
         for inst in &master.config.vrrp_instances {
             let src = inst
                 .unicast_src_ip
-                .unwrap_or_else(|| self.ip(&master.port_id));
-            let backup_ip = self.ip(&backup.port_id);
+                .unwrap_or_else(|| self.own_ip(&master.port_id));
             let (dst, dmac) = if inst.unicast_peers.is_empty() {
                 (IpAddr::V4(VRRP_MCAST), VRRP_MAC.to_string())
             } else if inst.unicast_peers.contains(&backup_ip) {
                 (backup_ip, self.mac(&backup.port_id))
             } else {
+                // Not sent at all: the consistency findings name the missing peer.
                 continue;
             };
+            let ip_proto = if uses_ah(inst) {
+                IP_PROTO_AH
+            } else {
+                proto::VRRP
+            };
             let smac = self.mac(&master.port_id);
-            let mut p = self.ip_packet(&smac, &dmac, src, dst, proto::VRRP, 0, 0);
+            let mut p = self.ip_packet(&smac, &dmac, src, dst, ip_proto, 0, 0);
             p.ttl = 255;
             let what = format!(
-                "VRRP advert vrid {} prio {} {src} -> {dst}",
-                inst.virtual_router_id, inst.priority
+                "VRRP{} advert {} vrid {} prio {} {src} -> {dst}",
+                if ip_proto == IP_PROTO_AH { " (AH)" } else { "" },
+                inst.name,
+                inst.virtual_router_id,
+                inst.priority
             );
             steps.push(self.step(
                 what,
@@ -199,125 +332,134 @@ impl<'a> Builder<'a> {
         steps
     }
 
-    fn ping(&mut self, client: &str, director: &Director, vip: IpAddr) -> Flow {
-        let cmac = self.mac(client);
-        let dmac = self.mac(&director.port_id);
-        let cip = self.ip(client);
-        let id = self.next_port;
-        self.next_port += 1;
+    /// The client's who-has for the VIP, answered by the holder.
+    fn client_resolves_vip(&self, peer: &Peer, holder: &Director, vip: IpAddr) -> [Step; 2] {
+        let asker = &peer.client.port_id;
+        self.resolve(asker, self.own_ip(asker), vip, &holder.port_id)
+    }
+
+    /// The client label as the flow table names it.
+    fn client_label(&self, peer: &Peer) -> String {
+        let port = self.sc.port_label(&peer.client.port_id);
+        if peer.client.external {
+            format!("{} via {port}", peer.client.ip)
+        } else {
+            port
+        }
+    }
+
+    fn ping(&mut self, peer: &Peer, holder: &Director, vip: IpAddr, category: Category) -> Flow {
+        let client = peer.client.port_id.clone();
+        let cmac = self.mac(&client);
+        let dmac = self.mac(&holder.port_id);
+        let cip = peer.client.ip;
+        let id = self.fresh_port();
         let mut req = self.ip_packet(&cmac, &dmac, cip, vip, proto::ICMP, 0, 0);
         req.icmp_type = 8;
         req.icmp_id = id;
         let mut rep = self.ip_packet(&dmac, &cmac, vip, cip, proto::ICMP, 0, 0);
         rep.icmp_type = 0;
         rep.icmp_id = id;
+        let mut steps = self.client_resolves_vip(peer, holder, vip).to_vec();
+        steps.push(self.step(
+            format!("ICMP echo-request {cip} -> {vip}"),
+            &client,
+            Some(&holder.port_id),
+            Payload::Ip(Box::new(req)),
+        ));
+        steps.push(self.step(
+            format!("ICMP echo-reply {vip} -> {cip}"),
+            &holder.port_id,
+            Some(&client),
+            Payload::Ip(Box::new(rep)),
+        ));
         Flow {
-            name: format!("ping {} -> VIP {vip}", self.client_label()),
-            category: Category::Ping,
-            steps: vec![
-                self.step(
-                    format!("ICMP echo-request {cip} -> {vip}"),
-                    client,
-                    Some(&director.port_id),
-                    Payload::Ip(Box::new(req)),
-                ),
-                self.step(
-                    format!("ICMP echo-reply {vip} -> {cip}"),
-                    &director.port_id,
-                    Some(client),
-                    Payload::Ip(Box::new(rep)),
-                ),
-            ],
+            name: format!(
+                "ping {} -> VIP {vip} at {}",
+                self.client_label(peer),
+                self.sc.port_label(&holder.port_id)
+            ),
+            category,
+            holder: Some(holder.port_id.clone()),
+            steps,
         }
     }
 
-    /// A whole TCP conversation: client -> VIP at the director, the director's
-    /// DR copy to the real server, the real server's answer straight to the client.
+    /// The address a real server's ARP request carries as its sender for a reply
+    /// sent from the VIP: with `arp_announce` 2 its own address; with 0 the
+    /// packet's source (the VIP, a local address on lo); with 1 the VIP too when
+    /// the VIP lies in the interface's subnet (net/ipv4/arp.c arp_solicit,
+    /// Documentation/networking/ip-sysctl.rst arp_announce).
+    fn rs_arp_source(&self, rs: &RealServer, vip: IpAddr) -> IpAddr {
+        let own = self.own_ip(&rs.port_id);
+        match rs.settings.arp_announce {
+            0 => vip,
+            1 if self.in_port_subnet(&rs.port_id, vip) => vip,
+            _ => own,
+        }
+    }
+
+    fn in_port_subnet(&self, port: &str, ip: IpAddr) -> bool {
+        self.sc.port(port).fixed_ips.iter().any(|f| {
+            self.sc
+                .cloud
+                .subnet(&f.subnet_id)
+                .is_some_and(|s| s.cidr.contains(&ip))
+        })
+    }
+
+    /// Where the real server sends its answer: the client's own port, or the
+    /// router's for a client outside the network (its next hop is the gateway).
+    fn next_hop_owner(&self, peer: &Peer) -> (String, IpAddr) {
+        let port = peer.client.port_id.clone();
+        let ip = if peer.client.external {
+            self.own_ip(&port)
+        } else {
+            peer.client.ip
+        };
+        (port, ip)
+    }
+
+    /// A client's conversation with the VIP through `holder`, forwarded in DR
+    /// to `rs`, in the service's protocol.
     fn dr_conversation(
         &mut self,
-        client: &str,
-        director: &Director,
-        vip: IpAddr,
-        vport: u16,
-        rs_ip: IpAddr,
+        peer: &Peer,
+        holder: &Director,
+        vs: &VirtualServer,
+        rs: &RealServer,
         category: Category,
     ) -> Flow {
-        let rs_port = self
-            .sc
-            .real_server_by_ip(rs_ip)
-            .map(|r| r.port_id.clone())
-            .unwrap_or_default();
-        let vip_on_lo = self
-            .sc
-            .real_server_by_ip(rs_ip)
-            .map(|r| r.settings.vip_on_lo)
-            .unwrap_or(true);
-        let cmac = self.mac(client);
-        let dmac = self.mac(&director.port_id);
-        let rmac = self.mac(&rs_port);
-        let cip = self.ip(client);
-        let sport = self.next_port;
-        self.next_port += 1;
-        let (c_isn, s_isn) = (1_000_000u32, 5_000_000u32);
-        let request_len = 78;
-        let response_len = 512;
-        // (direction from client?, flags, seq, ack, len, label)
-        let script: [(bool, u8, u32, u32, u32, &str); 8] = [
-            (true, f::SYN, c_isn, 0, 0, "SYN"),
-            (false, f::SYN | f::ACK, s_isn, c_isn + 1, 0, "SYN-ACK"),
-            (true, f::ACK, c_isn + 1, s_isn + 1, 0, "ACK"),
-            (
-                true,
-                f::PSH | f::ACK,
-                c_isn + 1,
-                s_isn + 1,
-                request_len,
-                "HTTP request",
-            ),
-            (
-                false,
-                f::PSH | f::ACK,
-                s_isn + 1,
-                c_isn + 1 + request_len,
-                response_len,
-                "HTTP response",
-            ),
-            (
-                true,
-                f::FIN | f::ACK,
-                c_isn + 1 + request_len,
-                s_isn + 1 + response_len,
-                0,
-                "FIN",
-            ),
-            (
-                false,
-                f::FIN | f::ACK,
-                s_isn + 1 + response_len,
-                c_isn + 2 + request_len,
-                0,
-                "FIN",
-            ),
-            (
-                true,
-                f::ACK,
-                c_isn + 2 + request_len,
-                s_isn + 2 + response_len,
-                0,
-                "ACK",
-            ),
-        ];
-        let mut steps = Vec::new();
-        for (from_client, flags, seq, ack, len, label) in script {
-            if from_client {
-                let mut p = self.ip_packet(&cmac, &dmac, cip, vip, proto::TCP, sport, vport);
-                set_tcp(&mut p, flags, seq, ack, len);
+        let client = peer.client.port_id.clone();
+        let (vip, vport) = (vs.addr, vs.port);
+        let cmac = self.mac(&client);
+        let dmac = self.mac(&holder.port_id);
+        let rmac = self.mac(&rs.port_id);
+        let cip = peer.client.ip;
+        let sport = self.fresh_port();
+        let (ip_proto, script) = match vs.protocol {
+            L4Proto::Tcp => (proto::TCP, tcp_script(78, 512)),
+            L4Proto::Udp => (proto::UDP, udp_script(40, 120)),
+        };
+        let pname = l4_name(vs.protocol).to_uppercase();
+        let mut steps: Vec<Step> = self.client_resolves_vip(peer, holder, vip).to_vec();
+        let mut director_resolved = false;
+        let mut rs_resolved = false;
+        for l in script {
+            if l.from_initiator {
+                let mut p = self.ip_packet(&cmac, &dmac, cip, vip, ip_proto, sport, vport);
+                set_l4(&mut p, &l);
                 steps.push(self.step(
-                    format!("{label} {cip}:{sport} -> {vip}:{vport}"),
-                    client,
-                    Some(&director.port_id),
+                    format!("{pname} {} {cip}:{sport} -> {vip}:{vport}", l.label),
+                    &client,
+                    Some(&holder.port_id),
                     Payload::Ip(Box::new(p.clone())),
                 ));
+                if !director_resolved {
+                    let dip = self.own_ip(&holder.port_id);
+                    steps.extend(self.resolve(&holder.port_id, dip, rs.ip, &rs.port_id));
+                    director_resolved = true;
+                }
                 // DR: the director changes only the destination MAC.
                 let mut fwd = p;
                 fwd.src_mac = Some(parse_mac(&dmac));
@@ -325,238 +467,257 @@ impl<'a> Builder<'a> {
                 self.time += 0.0001;
                 fwd.time = self.time;
                 let mut s = self.step(
-                    format!("DR {label} {cip}:{sport} -> {vip}:{vport} to {rs_ip}"),
-                    &director.port_id,
-                    Some(&rs_port),
+                    format!(
+                        "DR {pname} {} {cip}:{sport} -> {vip}:{vport} to {}",
+                        l.label, rs.ip
+                    ),
+                    &holder.port_id,
+                    Some(&rs.port_id),
                     Payload::Ip(Box::new(fwd)),
                 );
-                if !vip_on_lo {
+                s.role = StepRole::DrForward;
+                if !rs.settings.vip_on_lo {
                     s.host_refusal = Some(format!(
-                        "the real server {rs_ip} does not have the VIP {vip} on lo, so its kernel \
-                         drops packets addressed to the VIP"
+                        "the real server {} does not have the VIP {vip} on lo, so its kernel \
+                         drops packets addressed to the VIP",
+                        rs.ip
                     ));
                 }
                 steps.push(s);
             } else {
-                let mut p = self.ip_packet(&rmac, &cmac, vip, cip, proto::TCP, vport, sport);
-                set_tcp(&mut p, flags, seq, ack, len);
+                if !rs_resolved {
+                    let (owner, hop_ip) = self.next_hop_owner(peer);
+                    let spa = self.rs_arp_source(rs, vip);
+                    steps.extend(self.resolve(&rs.port_id, spa, hop_ip, &owner));
+                    rs_resolved = true;
+                }
+                let mut p = self.ip_packet(&rmac, &cmac, vip, cip, ip_proto, vport, sport);
+                set_l4(&mut p, &l);
                 steps.push(self.step(
-                    format!("{label} {vip}:{vport} -> {cip}:{sport} from {rs_ip}"),
-                    &rs_port,
-                    Some(client),
+                    format!(
+                        "{pname} {} {vip}:{vport} -> {cip}:{sport} from {}",
+                        l.label, rs.ip
+                    ),
+                    &rs.port_id,
+                    Some(&client),
                     Payload::Ip(Box::new(p)),
                 ));
             }
         }
         Flow {
             name: format!(
-                "TCP {} -> {vip}:{vport} via {} to {}",
-                self.client_label(),
-                self.sc.port_label(&director.port_id),
-                self.sc.port_label(&rs_port)
+                "{pname} {} -> {vip}:{vport} via {} to {}",
+                self.client_label(peer),
+                self.sc.port_label(&holder.port_id),
+                self.sc.port_label(&rs.port_id)
             ),
             category,
+            holder: Some(holder.port_id.clone()),
             steps,
         }
     }
 
-    /// keepalived's TCP_CHECK: connect to the real server's own address, then close.
-    fn health_check(&mut self, director: &Director, rs_ip: IpAddr, port: u16) -> Flow {
-        let rs_port = self
+    /// One health checker of `director` against a real server, as keepalived's
+    /// checker sends it. None: the checker sends nothing on the wire.
+    fn health_check(
+        &mut self,
+        director: &Director,
+        rs: &RealServer,
+        rs_port_num: u16,
+        check: &HealthCheck,
+    ) -> Option<Flow> {
+        let view = checker_view(check);
+        let wire = view.wire?;
+        let target = view.connect_ip.unwrap_or(rs.ip);
+        let dport = view.connect_port.unwrap_or(rs_port_num);
+        let owner = self
             .sc
-            .real_server_by_ip(rs_ip)
-            .map(|r| r.port_id.clone())
-            .unwrap_or_default();
+            .cloud
+            .ports
+            .iter()
+            .find(|p| p.fixed_ips.iter().any(|f| f.ip_address == target))
+            .map(|p| p.id.clone())
+            .unwrap_or_else(|| rs.port_id.clone());
         let dmac = self.mac(&director.port_id);
-        let rmac = self.mac(&rs_port);
-        let dip = self.ip(&director.port_id);
-        let sport = self.next_port;
-        self.next_port += 1;
-        let (c, s) = (2_000_000u32, 7_000_000u32);
-        let script: [(bool, u8, u32, u32, &str); 6] = [
-            (true, f::SYN, c, 0, "SYN"),
-            (false, f::SYN | f::ACK, s, c + 1, "SYN-ACK"),
-            (true, f::ACK, c + 1, s + 1, "ACK"),
-            (true, f::FIN | f::ACK, c + 1, s + 1, "FIN"),
-            (false, f::FIN | f::ACK, s + 1, c + 2, "FIN"),
-            (true, f::ACK, c + 2, s + 2, "ACK"),
-        ];
-        let mut steps = Vec::new();
-        for (from_director, flags, seq, ack, label) in script {
-            let step = if from_director {
-                let mut p = self.ip_packet(&dmac, &rmac, dip, rs_ip, proto::TCP, sport, port);
-                set_tcp(&mut p, flags, seq, ack, 0);
+        let rmac = self.mac(&owner);
+        let dip = self.own_ip(&director.port_id);
+        let mut steps: Vec<Step> = self
+            .resolve(&director.port_id, dip, target, &owner)
+            .to_vec();
+        let (ip_proto, script) = match wire {
+            CheckWire::Icmp => (proto::ICMP, vec![]),
+            CheckWire::Udp => (proto::UDP, udp_script(32, 64).into_iter().take(2).collect()),
+            CheckWire::TcpRequest => (proto::TCP, tcp_script(90, 300)),
+            CheckWire::TcpConnect => (proto::TCP, connect_close_script()),
+        };
+        let sport = self.fresh_port();
+        if ip_proto == proto::ICMP {
+            let mut req = self.ip_packet(&dmac, &rmac, dip, target, proto::ICMP, 0, 0);
+            req.icmp_type = 8;
+            req.icmp_id = sport;
+            let mut rep = self.ip_packet(&rmac, &dmac, target, dip, proto::ICMP, 0, 0);
+            rep.icmp_type = 0;
+            rep.icmp_id = sport;
+            steps.push(self.step(
+                format!("ICMP echo-request {dip} -> {target}"),
+                &director.port_id,
+                Some(&owner),
+                Payload::Ip(Box::new(req)),
+            ));
+            steps.push(self.step(
+                format!("ICMP echo-reply {target} -> {dip}"),
+                &owner,
+                Some(&director.port_id),
+                Payload::Ip(Box::new(rep)),
+            ));
+        }
+        let pname = if ip_proto == proto::UDP { "UDP" } else { "TCP" };
+        for l in script {
+            let step = if l.from_initiator {
+                let mut p = self.ip_packet(&dmac, &rmac, dip, target, ip_proto, sport, dport);
+                set_l4(&mut p, &l);
                 self.step(
-                    format!("{label} {dip}:{sport} -> {rs_ip}:{port}"),
+                    format!("{pname} {} {dip}:{sport} -> {target}:{dport}", l.label),
                     &director.port_id,
-                    Some(&rs_port),
+                    Some(&owner),
                     Payload::Ip(Box::new(p)),
                 )
             } else {
-                let mut p = self.ip_packet(&rmac, &dmac, rs_ip, dip, proto::TCP, port, sport);
-                set_tcp(&mut p, flags, seq, ack, 0);
+                let mut p = self.ip_packet(&rmac, &dmac, target, dip, ip_proto, dport, sport);
+                set_l4(&mut p, &l);
                 self.step(
-                    format!("{label} {rs_ip}:{port} -> {dip}:{sport}"),
-                    &rs_port,
+                    format!("{pname} {} {target}:{dport} -> {dip}:{sport}", l.label),
+                    &owner,
                     Some(&director.port_id),
                     Payload::Ip(Box::new(p)),
                 )
             };
             steps.push(step);
         }
-        Flow {
+        let target_text = if ip_proto == proto::ICMP {
+            format!("icmp {target}")
+        } else {
+            format!("{}/{target}:{dport}", pname.to_lowercase())
+        };
+        Some(Flow {
             name: format!(
-                "TCP_CHECK {} -> {} ({rs_ip}:{port})",
+                "{} {} -> {} ({target_text})",
+                view.kind,
                 self.sc.port_label(&director.port_id),
-                self.sc.port_label(&rs_port)
+                self.sc.port_label(&owner)
             ),
             category: Category::HealthCheck,
+            holder: None,
             steps,
-        }
+        })
     }
 }
 
-fn set_tcp(p: &mut Packet, flags: u8, seq: u32, ack: u32, len: u32) {
-    p.tcp_flags = flags;
-    p.seq = seq;
-    p.ack = ack;
-    p.window = 64240;
-    p.payload_len = len;
+/// TCP_CHECK and friends: connect, then close.
+fn connect_close_script() -> Vec<Leg> {
+    let (c, s) = (2_000_000u32, 7_000_000u32);
+    vec![
+        leg(true, f::SYN, c, 0, 0, "SYN"),
+        leg(false, f::SYN | f::ACK, s, c + 1, 0, "SYN-ACK"),
+        leg(true, f::ACK, c + 1, s + 1, 0, "ACK"),
+        leg(true, f::FIN | f::ACK, c + 1, s + 1, 0, "FIN"),
+        leg(false, f::FIN | f::ACK, s + 1, c + 2, 0, "FIN"),
+        leg(true, f::ACK, c + 2, s + 2, 0, "ACK"),
+    ]
 }
 
-/// The real server each director's scheduler picks for its first connection.
-fn pick_real_server(
-    vs: &lvs::keepalived::VirtualServer,
-    client: IpAddr,
-    sport: u16,
-) -> Option<IpAddr> {
-    let mut sched = scheduler_for(vs.lb_algo.name()).ok()?;
-    let dests: Vec<Dest> = vs
-        .real_servers
-        .iter()
-        .map(|r| Dest::new(r.addr, r.port, r.weight))
-        .collect();
-    let key = ConnKey {
-        src: client,
-        sport,
-        dst: vs.addr,
-        dport: vs.port,
-    };
-    sched.pick(&dests, &key).map(|i| vs.real_servers[i].addr)
+fn set_l4(p: &mut Packet, l: &Leg) {
+    p.payload_len = l.len;
+    if p.proto == proto::TCP {
+        p.tcp_flags = l.flags;
+        p.seq = l.seq;
+        p.ack = l.ack;
+        p.window = 64240;
+    }
 }
 
 /// Every flow of the scenario, in the order a real deployment lives them.
 pub fn flows(sc: &Scenario) -> Vec<Flow> {
-    let client = sc.clients[0].clone();
     let mut b = Builder {
         sc,
         time: 0.0,
         next_port: 40000,
-        client: client.clone(),
     };
-    let client = client.port_id;
     let mut out = Vec::new();
-    let elected = sc.directors_by_election();
-    let master = elected[0];
-    let backup = elected.get(1).copied();
-    let vips = sc.vips();
+    let holders = sc.holders();
 
-    for &vip in &vips {
-        let garp = b.garp(&master.port_id, vip);
-        let who_has = ArpFrame {
-            reply: false,
-            sender_mac: b.mac(&client),
-            sender_ip: b.own_ip(&client),
-            target_ip: vip,
-        };
-        let ask = b.step(
-            format!("ARP who-has {vip} tell {}", b.own_ip(&client)),
-            &client,
-            None,
-            Payload::Arp(who_has),
-        );
-        let answer = b.arp_reply(
-            &master.port_id,
-            vip,
-            &client,
-            format!("ARP {vip} is-at {}", b.mac(&master.port_id)),
-        );
-        out.push(Flow {
-            name: format!(
-                "ARP for VIP {vip} answered by {}",
-                sc.port_label(&master.port_id)
-            ),
-            category: Category::Arp,
-            steps: vec![garp, ask, answer],
-        });
-    }
-
-    if let Some(backup) = backup {
-        let steps = b.vrrp_advert(master, backup);
-        if !steps.is_empty() {
-            out.push(Flow {
-                name: format!(
-                    "VRRP {} (master) -> {} (backup)",
-                    sc.port_label(&master.port_id),
-                    sc.port_label(&backup.port_id)
-                ),
-                category: Category::Vrrp,
-                steps,
-            });
-        }
-    }
-
-    for &vip in &vips {
-        out.push(b.ping(&client, master, vip));
-    }
-
-    let client_ip = b.ip(&client);
-    for vs in sc.services(master) {
-        let sport = b.next_port;
-        if let Some(rs) = pick_real_server(vs, client_ip, sport) {
-            out.push(b.dr_conversation(&client, master, vs.addr, vs.port, rs, Category::Service));
-        }
-    }
-
-    for d in &elected {
-        for vs in sc.services(d) {
-            for rs in &vs.real_servers {
-                let port = match &rs.check {
-                    Some(lvs::keepalived::HealthCheck::Tcp { connect_port, .. })
-                    | Some(lvs::keepalived::HealthCheck::HttpGet { connect_port, .. }) => {
-                        connect_port.unwrap_or(rs.port)
-                    }
-                    _ => continue,
-                };
-                out.push(b.health_check(d, rs.addr, port));
+    // VRRP: whoever is master must be heard by every other member.
+    for master in &holders {
+        for backup in &holders {
+            if master.port_id == backup.port_id {
+                continue;
+            }
+            let steps = b.vrrp_advert(master, backup);
+            if !steps.is_empty() {
+                out.push(Flow {
+                    name: format!(
+                        "VRRP {} (as master) -> {}",
+                        sc.port_label(&master.port_id),
+                        sc.port_label(&backup.port_id)
+                    ),
+                    category: Category::Vrrp,
+                    holder: Some(master.port_id.clone()),
+                    steps,
+                });
             }
         }
     }
 
-    // Failover: the master dies; the backup announces the VIP and serves.
-    if let Some(backup) = backup {
+    // Each director in turn holds the VIPs: the master first, then each backup
+    // after a failover.
+    for (turn, holder) in holders.iter().enumerate() {
+        let (arp_cat, ping_cat, svc_cat) = if turn == 0 {
+            (Category::Arp, Category::Ping, Category::Service)
+        } else {
+            (Category::Failover, Category::Failover, Category::Failover)
+        };
+        let vips = sc.vips_of(holder);
         for &vip in &vips {
-            let g = b.garp(&backup.port_id, vip);
+            let g = b.garp(&holder.port_id, vip);
             out.push(Flow {
                 name: format!(
-                    "failover: {} takes VIP {vip}",
-                    sc.port_label(&backup.port_id)
+                    "{} takes VIP {vip} ({})",
+                    sc.port_label(&holder.port_id),
+                    if turn == 0 { "master" } else { "failover" }
                 ),
-                category: Category::Failover,
+                category: arp_cat,
+                holder: Some(holder.port_id.clone()),
                 steps: vec![g],
             });
         }
-        for vs in sc.services(backup) {
-            let sport = b.next_port;
-            if let Some(rs) = pick_real_server(vs, client_ip, sport) {
-                out.push(b.dr_conversation(
-                    &client,
-                    backup,
-                    vs.addr,
-                    vs.port,
-                    rs,
-                    Category::Failover,
-                ));
+        for client in &sc.clients {
+            let peer = Peer { client };
+            for &vip in &vips {
+                out.push(b.ping(&peer, holder, vip, ping_cat));
+            }
+            for vs in sc.services(holder) {
+                if !vips.contains(&vs.addr) {
+                    continue;
+                }
+                for rs in sc.paths_of(vs) {
+                    out.push(b.dr_conversation(&peer, holder, vs, rs, svc_cat));
+                }
+            }
+        }
+    }
+
+    // Health checks: every director runs its checkers, master or not.
+    for d in &sc.directors {
+        for vs in sc.services(d) {
+            for kr in &vs.real_servers {
+                let Some(rs) = sc.real_server_by_ip(kr.addr) else {
+                    continue;
+                };
+                for check in checks_of(kr) {
+                    if let Some(flow) = b.health_check(d, rs, kr.port, check) {
+                        out.push(flow);
+                    }
+                }
             }
         }
     }
@@ -591,11 +752,70 @@ pub fn host_warnings(sc: &Scenario) -> Vec<Warning> {
         if rs.settings.vip_on_lo && rs.settings.arp_announce < 2 {
             w.push(Warning {
                 port: label,
-                message: "arp_announce<2: ARP requests may carry the VIP as sender and poison \
-                          neighbours' caches (set net.ipv4.conf.all.arp_announce=2)"
+                message: "arp_announce<2: its ARP requests carry the VIP as sender, which poisons \
+                          neighbours' caches and needs the VIP as an allowed address pair \
+                          (set net.ipv4.conf.all.arp_announce=2)"
                     .into(),
             });
         }
     }
     w
+}
+
+/// What a health checker puts on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckWire {
+    /// Connect and close (TCP_CHECK, SMTP_CHECK's connect).
+    TcpConnect,
+    /// Connect, request, response, close (HTTP_GET, SSL_GET).
+    TcpRequest,
+    /// A datagram and its answer (UDP_CHECK, DNS_CHECK).
+    Udp,
+    /// ICMP echo (PING_CHECK).
+    Icmp,
+}
+
+/// A health checker as the check sees it: keepalived's keyword, what it sends,
+/// and where (`connect_ip`/`connect_port`, else the real server's address and
+/// port, keepalived.conf(5)).
+pub struct CheckerView {
+    pub kind: &'static str,
+    /// None: it runs on the director and sends nothing vipwire can know.
+    pub wire: Option<CheckWire>,
+    pub connect_ip: Option<IpAddr>,
+    pub connect_port: Option<u16>,
+}
+
+/// The one place that reads the keepalived checker model.
+pub fn checker_view(check: &HealthCheck) -> CheckerView {
+    match check {
+        HealthCheck::Tcp { connect_port, .. } => CheckerView {
+            kind: "TCP_CHECK",
+            wire: Some(CheckWire::TcpConnect),
+            connect_ip: None,
+            connect_port: *connect_port,
+        },
+        HealthCheck::HttpGet { connect_port, .. } => CheckerView {
+            kind: "HTTP_GET",
+            wire: Some(CheckWire::TcpRequest),
+            connect_ip: None,
+            connect_port: *connect_port,
+        },
+        HealthCheck::Misc { .. } => CheckerView {
+            kind: "MISC_CHECK",
+            wire: None,
+            connect_ip: None,
+            connect_port: None,
+        },
+    }
+}
+
+/// The checkers of a real server.
+pub fn checks_of(rs: &lvs::keepalived::RealServer) -> Vec<&HealthCheck> {
+    rs.check.iter().collect()
+}
+
+/// VRRP adverts in an IPsec AH header (`authentication { auth_type AH }`).
+fn uses_ah(_inst: &lvs::keepalived::VrrpInstance) -> bool {
+    false
 }

@@ -41,11 +41,18 @@ pub fn render_check(r: &CheckReport, verbose: bool) -> String {
         if !verbose && f.outcome == Outcome::Pass {
             continue;
         }
-        let mut skipped = 0;
+        let (mut skipped, mut passed_before) = (0, 0);
         for p in &f.packets {
-            if p.outcome == Outcome::Skipped && !verbose {
-                skipped += 1;
+            if !verbose && p.outcome != Outcome::Drop {
+                match p.outcome {
+                    Outcome::Skipped => skipped += 1,
+                    _ => passed_before += 1,
+                }
                 continue;
+            }
+            if passed_before > 0 {
+                let _ = writeln!(out, "        ({passed_before} earlier packets passed)");
+                passed_before = 0;
             }
             let _ = writeln!(
                 out,
@@ -93,22 +100,17 @@ pub fn render_check(r: &CheckReport, verbose: bool) -> String {
             );
         }
     }
-    let drops: Vec<_> = r.drops().collect();
-    if !drops.is_empty() {
-        let _ = writeln!(out, "\nDrops:");
-        for (f, p, d) in drops {
-            let _ = writeln!(out, "- {} / {}", f.name, p.what);
-            if !d.chain.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "    where: host {}, port {}, {} {}, rule {}",
-                    d.host, d.port, d.table, d.chain, d.rule_num
-                );
+    render_drops(&mut out, r);
+    if !r.findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nConfiguration findings (the load balancer's own setup):"
+        );
+        for f in &r.findings {
+            let _ = writeln!(out, "- {}: {}", f.subject, f.message);
+            if let Some(l) = &f.location {
+                let _ = writeln!(out, "    at: {l}");
             }
-            if !d.rule_text.is_empty() {
-                let _ = writeln!(out, "    rule:  {}", d.rule_text);
-            }
-            let _ = writeln!(out, "    why:   {}", d.reason);
         }
     }
     if !r.warnings.is_empty() {
@@ -117,17 +119,86 @@ pub fn render_check(r: &CheckReport, verbose: bool) -> String {
             let _ = writeln!(out, "- {}: {}", w.port, w.message);
         }
     }
+    if !r.assumptions.is_empty() {
+        let _ = writeln!(out, "\nAssumed:");
+        for a in &r.assumptions {
+            let _ = writeln!(out, "- {a}");
+        }
+    }
+    if !r.coverage.not_exercised.is_empty() {
+        let _ = writeln!(out, "\nNot exercised:");
+        for n in &r.coverage.not_exercised {
+            let _ = writeln!(out, "- {n}");
+        }
+    }
+    let _ = writeln!(out, "\nExercised: {}", r.coverage.summary());
     let (passed, total) = r.tally();
+    let findings = if r.findings.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} configuration finding{}",
+            r.findings.len(),
+            if r.findings.len() == 1 { "" } else { "s" }
+        )
+    };
     let _ = writeln!(
         out,
-        "\n{passed} of {total} flows pass{}",
-        if passed == total {
+        "{passed} of {total} flows pass{findings}{}",
+        if r.passed() {
             ""
-        } else {
+        } else if passed < total {
             "; run with --fix for the smallest Neutron change"
+        } else {
+            ""
         }
     );
     out
+}
+
+/// Drops grouped by the rule that decided them: one rule usually kills many
+/// flows (every real server through one director), and the rule is the news.
+fn render_drops(out: &mut String, r: &CheckReport) {
+    /// (rule key, (flow, packet) hits, the first drop's explanation)
+    type Group<'r> = (String, Vec<(&'r str, &'r str)>, &'r crate::diagnose::Drop);
+    let mut groups: Vec<Group> = Vec::new();
+    for (f, p, d) in r.drops() {
+        let key = format!(
+            "{}|{}|{}|{}|{}|{:?}",
+            d.host, d.port, d.table, d.chain, d.rule_num, d.kind
+        );
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(g) => g.1.push((&f.name, &p.what)),
+            None => groups.push((key, vec![(&f.name, &p.what)], d)),
+        }
+    }
+    if groups.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nDrops:");
+    for (_, hits, d) in groups {
+        let (flow, what) = hits[0];
+        let _ = writeln!(out, "- {flow} / {what}");
+        if hits.len() > 1 {
+            let _ = writeln!(
+                out,
+                "    and {} more flow{} at the same rule",
+                hits.len() - 1,
+                if hits.len() == 2 { "" } else { "s" }
+            );
+        }
+        if !d.chain.is_empty() {
+            let _ = writeln!(
+                out,
+                "    where: host {}, port {}, {} {}, rule {}",
+                d.host, d.port, d.table, d.chain, d.rule_num
+            );
+        }
+        if !d.rule_text.is_empty() {
+            let _ = writeln!(out, "    rule:  {}", d.rule_text);
+        }
+        let _ = writeln!(out, "    why:   {}", d.reason);
+    }
 }
 
 /// The proposed change, its cost, the re-check, and the report's remedies.

@@ -7,7 +7,8 @@ use ipnet::IpNet;
 use lvs::keepalived::{KeepalivedConfig, LbKind, VirtualServer};
 use neutron::firewall::FirewallDriver;
 use neutron::model::{Cloud, Port};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,9 @@ struct ScenarioFile {
     clients: Vec<ClientEntry>,
     #[serde(default)]
     client_sources: Vec<IpNet>,
+    /// For ports without `binding:host_id` (a tenant's view): which share a host.
+    #[serde(default)]
+    hosts: BTreeMap<String, Vec<String>>,
 }
 
 fn default_driver() -> String {
@@ -58,7 +62,7 @@ fn default_driver() -> String {
 #[serde(deny_unknown_fields)]
 struct DirectorEntry {
     port: String,
-    keepalived: String,
+    keepalived: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,6 +131,19 @@ fn two() -> u8 {
 pub struct Director {
     pub port_id: String,
     pub config: KeepalivedConfig,
+    /// The scenario gave no keepalived.conf for it (`config` is then empty).
+    pub without_config: bool,
+}
+
+/// Something wrong with the load balancer's own configuration (not a Neutron
+/// drop): it fails the check like a drop does.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    /// What it is about: a director, an instance, a real server.
+    pub subject: String,
+    pub message: String,
+    /// file:line where known.
+    pub location: Option<String>,
 }
 
 /// A real server: its port and host settings.
@@ -157,7 +174,13 @@ pub struct Scenario {
     pub directors: Vec<Director>,
     pub real_servers: Vec<RealServer>,
     pub clients: Vec<Client>,
+    /// The client classes were inferred (every other port), not declared.
+    pub clients_inferred: bool,
     pub client_sources: Vec<IpNet>,
+    /// Findings about the inputs themselves (see also `consistency`).
+    pub findings: Vec<Finding>,
+    /// What vipwire assumed where the inputs are silent, in plain words.
+    pub assumptions: Vec<String>,
 }
 
 /// Reads the files a scenario names: from disk, or from the built-in set.
@@ -248,23 +271,35 @@ impl Scenario {
         };
         let neutron_text = files.read(&file.neutron)?;
         let neutron_name = files.path(&file.neutron).display().to_string();
-        let cloud = neutron::load::load_json(&neutron_text, &neutron_name)
+        let mut cloud = neutron::load::load_json(&neutron_text, &neutron_name)
             .map_err(|e| CheckError::Neutron(e.to_string()))?;
 
         let mut directors = Vec::new();
+        let mut findings = Vec::new();
         for entry in &file.directors {
             let port = find_port(&cloud, &entry.port, display, "directors")?;
-            let conf_path = files.path(&entry.keepalived);
-            let conf_text = files.read(&entry.keepalived)?;
-            let config = lvs::keepalived::parse_str(
-                &conf_text,
-                &conf_path.display().to_string(),
-                conf_path.parent(),
-            )
-            .map_err(|e| CheckError::Keepalived(e.to_string()))?;
+            let (config, without_config) = match &entry.keepalived {
+                Some(name) => {
+                    let conf_path = files.path(name);
+                    let conf_text = files.read(name)?;
+                    let config = lvs::keepalived::parse_str(
+                        &conf_text,
+                        &conf_path.display().to_string(),
+                        conf_path.parent(),
+                    )
+                    .map_err(|e| CheckError::Keepalived(e.to_string()))?;
+                    (config, false)
+                }
+                None => (
+                    lvs::keepalived::parse_str("", "(none)", None)
+                        .map_err(|e| CheckError::Keepalived(e.to_string()))?,
+                    true,
+                ),
+            };
             directors.push(Director {
                 port_id: port.id.clone(),
                 config,
+                without_config,
             });
         }
         if directors.is_empty() {
@@ -307,16 +342,29 @@ impl Scenario {
                     if real_servers.iter().any(|r| r.ip == rs.addr) {
                         continue;
                     }
-                    let port = cloud
+                    let Some(port) = cloud
                         .ports
                         .iter()
                         .find(|p| p.fixed_ips.iter().any(|f| f.ip_address == rs.addr))
-                        .ok_or_else(|| {
-                            CheckError::Invalid(format!(
-                                "{}:{}: real_server {} has no Neutron port with that fixed IP",
-                                vs.source, rs.line, rs.addr
-                            ))
-                        })?;
+                    else {
+                        let location = format!("{}:{}", vs.source, rs.line);
+                        if !findings
+                            .iter()
+                            .any(|f: &Finding| f.subject == rs.addr.to_string())
+                        {
+                            findings.push(Finding {
+                                subject: rs.addr.to_string(),
+                                message: format!(
+                                    "real_server {} of virtual_server {}:{} is not a port of the \
+                                     cloud (no port has that fixed IP): its path cannot be \
+                                     checked; add its port to the Neutron inputs",
+                                    rs.addr, vs.addr, vs.port
+                                ),
+                                location: Some(location),
+                            });
+                        }
+                        continue;
+                    };
                     let mut settings = file.real_server_defaults;
                     if let Some(o) = file.real_servers.iter().find(|o| {
                         o.port == port.id || o.port == port.name || o.port == rs.addr.to_string()
@@ -338,6 +386,8 @@ impl Scenario {
             find_port(&cloud, &o.port, display, "real_servers")?;
         }
 
+        let mut assumptions = Vec::new();
+        assign_unbound_hosts(&mut cloud, &file.hosts, display, &mut assumptions)?;
         let mut clients = Vec::new();
         for c in &file.clients {
             clients.push(match (&c.port, &c.cidr, &c.router_port) {
@@ -369,6 +419,7 @@ impl Scenario {
                 }
             });
         }
+        let clients_inferred = clients.is_empty();
         if clients.is_empty() {
             // Infer: every other port with an IP that is neither director nor real server.
             clients = cloud
@@ -403,7 +454,10 @@ impl Scenario {
             directors,
             real_servers,
             clients,
+            clients_inferred,
             client_sources,
+            findings,
+            assumptions,
         })
     }
 
@@ -437,19 +491,49 @@ impl Scenario {
         ds
     }
 
+    /// The directors that can hold a VIP (they run a VRRP instance with one), in
+    /// election order: each takes its turn as the holder.
+    pub fn holders(&self) -> Vec<&Director> {
+        self.directors_by_election()
+            .into_iter()
+            .filter(|d| !self.vips_of(d).is_empty())
+            .collect()
+    }
+
     /// All VIPs of the directors' VRRP instances.
     pub fn vips(&self) -> Vec<IpAddr> {
         let mut v: Vec<IpAddr> = Vec::new();
         for d in &self.directors {
-            for inst in &d.config.vrrp_instances {
-                for ip in &inst.virtual_ipaddresses {
-                    if !v.contains(&ip.addr()) {
-                        v.push(ip.addr());
-                    }
+            for ip in self.vips_of(d) {
+                if !v.contains(&ip) {
+                    v.push(ip);
                 }
             }
         }
         v
+    }
+
+    /// The VIPs one director's VRRP instances hold when it is master.
+    pub fn vips_of(&self, d: &Director) -> Vec<IpAddr> {
+        let mut v: Vec<IpAddr> = Vec::new();
+        for inst in &d.config.vrrp_instances {
+            for ip in &inst.virtual_ipaddresses {
+                if !v.contains(&ip.addr()) {
+                    v.push(ip.addr());
+                }
+            }
+        }
+        v
+    }
+
+    /// The real servers the scheduler may send a connection of `vs` to: every
+    /// one with a port in the cloud and a weight above 0 (weight 0 is quiesced).
+    pub fn paths_of(&self, vs: &VirtualServer) -> Vec<&RealServer> {
+        vs.real_servers
+            .iter()
+            .filter(|r| r.weight > 0)
+            .filter_map(|r| self.real_server_by_ip(r.addr))
+            .collect()
     }
 
     /// Virtual services of a director.
@@ -460,6 +544,63 @@ impl Scenario {
     pub fn real_server_by_ip(&self, ip: IpAddr) -> Option<&RealServer> {
         self.real_servers.iter().find(|r| r.ip == ip)
     }
+}
+
+/// A tenant does not see `binding:host_id`. For iptables_hybrid every port
+/// without one is placed on a compute host of its own, unless the scenario's
+/// `hosts:` says which ports share one; never "no host, so no rules".
+/// Network-owned ports (router, DHCP) are not VM ports and get no host.
+fn assign_unbound_hosts(
+    cloud: &mut Cloud,
+    hosts: &BTreeMap<String, Vec<String>>,
+    display: &str,
+    assumptions: &mut Vec<String>,
+) -> Result<(), CheckError> {
+    let mut declared: BTreeMap<String, String> = BTreeMap::new();
+    for (host, ports) in hosts {
+        for key in ports {
+            let port = find_port(cloud, key, display, "hosts")?;
+            declared.insert(port.id.clone(), host.clone());
+        }
+    }
+    let mut own = Vec::new();
+    let mut shared = Vec::new();
+    for p in cloud.ports.iter_mut() {
+        if !p.host_id.is_empty() || p.device_owner.starts_with("network:") {
+            continue;
+        }
+        let label = if p.name.is_empty() {
+            p.id.chars().take(8).collect()
+        } else {
+            p.name.clone()
+        };
+        match declared.get(&p.id) {
+            Some(h) => {
+                p.host_id = h.clone();
+                shared.push(format!("{label} on {h}"));
+            }
+            None => {
+                p.host_id = format!("own-host-{label}");
+                own.push(label);
+            }
+        }
+    }
+    if !own.is_empty() {
+        assumptions.push(format!(
+            "{} port(s) have no binding:host_id (a tenant's view of the API): {} each \
+             modelled on a compute host of its own with the full iptables_hybrid rules; \
+             say `hosts: {{HOST: [port, ...]}}` in the scenario when ports share a host",
+            own.len(),
+            own.join(", ")
+        ));
+    }
+    if !shared.is_empty() {
+        assumptions.push(format!(
+            "hosts from the scenario for ports without binding:host_id: {}",
+            shared.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 fn first_ipv4(p: &Port) -> Option<IpAddr> {

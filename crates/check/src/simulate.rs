@@ -2,11 +2,13 @@
 //! and the receiver's ingress firewall, ARP through the OVS agent's ARP spoofing
 //! protection. A flow stops at its first drop: later packets are never sent.
 
+use crate::consistency::findings;
+use crate::coverage::{coverage, Coverage};
 use crate::diagnose::{explain_arp_drop, explain_drop, Drop};
 use crate::error::CheckError;
 use crate::fabric::{Fabric, Hop, Side};
-use crate::lifecycle::{flows, host_warnings, Category, Flow, Payload, Warning};
-use crate::scenario::Scenario;
+use crate::lifecycle::{flows, host_warnings, Category, Flow, Payload, StepRole, Warning};
+use crate::scenario::{Finding, Scenario};
 use netfilter::Verdict;
 use serde::Serialize;
 
@@ -42,13 +44,23 @@ pub struct FlowResult {
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckReport {
     pub scenario: String,
+    /// What was and was not exercised.
+    pub coverage: Coverage,
+    /// The load balancer's own configuration is inconsistent (fails the check).
+    pub findings: Vec<Finding>,
+    /// What vipwire assumed where the inputs are silent.
+    pub assumptions: Vec<String>,
     pub flows: Vec<FlowResult>,
     pub warnings: Vec<Warning>,
 }
 
 impl CheckReport {
+    /// Every flow passes and the configuration is consistent. A check that
+    /// exercised no service path never passes.
     pub fn passed(&self) -> bool {
-        self.flows.iter().all(|f| f.outcome == Outcome::Pass)
+        self.findings.is_empty()
+            && !self.flows.is_empty()
+            && self.flows.iter().all(|f| f.outcome == Outcome::Pass)
     }
 
     /// (flows that pass, all flows).
@@ -79,6 +91,9 @@ pub fn run(sc: &Scenario) -> Result<CheckReport, CheckError> {
     }
     Ok(CheckReport {
         scenario: sc.source.clone(),
+        coverage: coverage(sc),
+        findings: findings(sc),
+        assumptions: sc.assumptions.clone(),
         flows: results,
         warnings: host_warnings(sc),
     })
@@ -110,6 +125,12 @@ fn run_flow(sc: &Scenario, fabric: &mut Fabric, flow: &Flow) -> FlowResult {
         match &step.payload {
             Payload::Arp(frame) => {
                 drop = explain_arp_drop(sc, fabric, &step.sender, frame);
+                if let (Some(d), StepRole::Resolution) = (drop.as_mut(), step.role) {
+                    d.reason += &format!(
+                        "; {} is never resolved, so no IP packet of this conversation is sent",
+                        frame.target_ip
+                    );
+                }
             }
             Payload::Ip(pkt) => {
                 let legs = [

@@ -22,13 +22,17 @@ fn dr_syn_dies_in_the_directors_anti_spoof_chain() {
     let report = run(&sc).unwrap();
     assert!(!report.passed());
     let drops: Vec<_> = report.drops().collect();
-    assert_eq!(drops.len(), 2, "master and, after failover, backup");
+    assert_eq!(
+        drops.len(),
+        8,
+        "4 real servers through the master and, after failover, the backup"
+    );
     for (flow, pkt, d) in drops {
         assert!(matches!(
             flow.category,
             Category::Service | Category::Failover
         ));
-        assert!(pkt.what.starts_with("DR SYN"), "{}", pkt.what);
+        assert!(pkt.what.starts_with("DR TCP SYN"), "{}", pkt.what);
         assert_eq!(d.kind, DropKind::AntiSpoof);
         assert!(d.chain.starts_with("neutron-openvswi-s"));
         assert!(d.rule_text.ends_with("-j DROP"));
@@ -102,7 +106,7 @@ fn fixed_dr_flow_is_invalid_in_the_directors_zone_yet_passes() {
     let ack = flow
         .packets
         .iter()
-        .find(|p| p.what.starts_with("ACK "))
+        .find(|p| p.what.starts_with("TCP ACK "))
         .unwrap();
     assert_eq!(ack.outcome, Outcome::Pass);
     let director_ingress = ack
@@ -114,7 +118,7 @@ fn fixed_dr_flow_is_invalid_in_the_directors_zone_yet_passes() {
     let syn_ack = flow
         .packets
         .iter()
-        .find(|p| p.what.starts_with("SYN-ACK"))
+        .find(|p| p.what.starts_with("TCP SYN-ACK"))
         .unwrap();
     let client_ingress = syn_ack.hops.last().unwrap();
     assert_eq!(client_ingress.trace.ctstate, "ESTABLISHED");
@@ -161,7 +165,7 @@ fn client_outside_the_group_needs_a_service_rule() {
         .drops()
         .find(|(f, _, _)| f.category == Category::Service)
         .unwrap();
-    assert!(pkt.what.starts_with("SYN "), "{}", pkt.what);
+    assert!(pkt.what.starts_with("TCP SYN "), "{}", pkt.what);
     assert_eq!(d.kind, DropKind::IngressPolicy, "{d:?}");
     assert!(d.chain.ends_with("sg-fallback"));
     let fix = find_fix(&sc, &report).unwrap();
@@ -225,7 +229,11 @@ fn external_clients_need_the_service_rule_the_report_added() {
         .drops()
         .find(|(f, _, _)| f.category == Category::Service)
         .unwrap();
-    assert!(pkt.what.starts_with("SYN 198.51.100.1:"), "{}", pkt.what);
+    assert!(
+        pkt.what.starts_with("TCP SYN 198.51.100.1:"),
+        "{}",
+        pkt.what
+    );
     assert_eq!(d.kind, DropKind::IngressPolicy);
     let fix = find_fix(&sc, &report).unwrap();
     assert!(fix.recheck.passed());

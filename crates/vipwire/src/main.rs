@@ -100,6 +100,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Like other Unix filters: a closed pipe (`vipwire check -v | head -1`) ends
+    // the report commands quietly by SIGPIPE instead of a panic in println!.
+    // Not the director: its health checks write to sockets a peer may close.
+    if !matches!(cli.command, Command::Director(_)) {
+        // SAFETY: restores a signal's default disposition before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
