@@ -68,6 +68,28 @@ pub fn coverage(sc: &Scenario) -> Coverage {
                 .into(),
         );
     }
+    // Sources the service must serve that no client class stands for.
+    for range in &sc.client_sources {
+        let covered: Vec<String> = sc
+            .clients
+            .iter()
+            .filter(|c| range.contains(&c.ip))
+            .map(|c| c.ip.to_string())
+            .collect();
+        let only_hosts = range.prefix_len() < range.max_prefix_len() && covered.len() <= 1;
+        if covered.is_empty() || (only_hosts && !sc.clients.iter().any(|c| c.external)) {
+            c.not_exercised.push(format!(
+                "client_sources {range}: exercised only from {}; sources elsewhere in it may \
+                 meet other rules (outside clients are in no remote group): declare them as \
+                 `clients: [{{cidr: ..., router_port: ...}}]`",
+                if covered.is_empty() {
+                    "no client class".to_string()
+                } else {
+                    covered.join(", ")
+                }
+            ));
+        }
+    }
     for d in &sc.directors {
         let label = sc.port_label(&d.port_id);
         if !holders.iter().any(|h| h.port_id == d.port_id) {

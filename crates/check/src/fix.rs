@@ -587,3 +587,55 @@ pub fn report_remedies(sc: &Scenario) -> Result<Vec<RemedyResult>, CheckError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(remote: Option<&str>, port: Option<u16>) -> Change {
+        Change::AddSecurityGroupRule {
+            group_id: "g".into(),
+            group: "g".into(),
+            ingress: true,
+            ethertype: "IPv4".into(),
+            protocol: Some("tcp".into()),
+            port,
+            remote_ip_prefix: remote.map(|r| r.parse().unwrap()),
+        }
+    }
+
+    fn pair(ip: &str, mac: Option<&str>) -> Change {
+        Change::AddAllowedAddressPair {
+            port_id: "p".into(),
+            port: "p".into(),
+            ip_address: ip.parse().unwrap(),
+            mac_address: mac.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_rule_from_anywhere_covers_host_rules_on_the_same_port() {
+        let wide = rule(Some("0.0.0.0/0"), Some(80));
+        let host = rule(Some("203.0.113.5/32"), Some(80));
+        assert!(covers(&wide, &host));
+        assert!(!covers(&host, &wide));
+        assert!(!covers(&wide, &rule(Some("203.0.113.5/32"), Some(443))));
+        assert!(covers(&rule(None, None), &host));
+    }
+
+    #[test]
+    fn pairs_cover_only_with_the_same_mac() {
+        assert!(covers(
+            &pair("0.0.0.0/0", None),
+            &pair("203.0.113.9/32", None)
+        ));
+        assert!(!covers(
+            &pair("0.0.0.0/0", None),
+            &pair("203.0.113.9/32", Some("fa:16:3e:00:00:01"))
+        ));
+        assert!(!covers(
+            &pair("203.0.113.0/24", None),
+            &pair("198.51.100.0/24", None)
+        ));
+    }
+}
