@@ -801,8 +801,8 @@ pub fn checker_view(check: &HealthCheck) -> CheckerView {
             connect_ip: None,
             connect_port: *connect_port,
         },
-        HealthCheck::Misc { .. } => CheckerView {
-            kind: "MISC_CHECK",
+        _ => CheckerView {
+            kind: check.kind_name(),
             wire: None,
             connect_ip: None,
             connect_port: None,
@@ -812,7 +812,7 @@ pub fn checker_view(check: &HealthCheck) -> CheckerView {
 
 /// The checkers of a real server.
 pub fn checks_of(rs: &lvs::keepalived::RealServer) -> Vec<&HealthCheck> {
-    rs.check.iter().collect()
+    rs.checks.iter().collect()
 }
 
 /// VRRP adverts in an IPsec AH header (`authentication { auth_type AH }`).

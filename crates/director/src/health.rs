@@ -80,6 +80,8 @@ pub fn check_once(
                 }
             }
         }
+        // Director-mode configurations carry only the three kinds above.
+        other => Err(format!("{} is not run by the director", other.kind_name())),
     }
 }
 
@@ -119,14 +121,6 @@ pub fn http_status(addr: SocketAddr, path: &str, timeout: Duration) -> Result<u1
     }
 }
 
-fn kind(check: &HealthCheck) -> &'static str {
-    match check {
-        HealthCheck::Tcp { .. } => "TCP_CHECK",
-        HealthCheck::HttpGet { .. } => "HTTP_GET",
-        HealthCheck::Misc { .. } => "MISC_CHECK",
-    }
-}
-
 /// Start one checker thread per real server with a check. Logs transitions
 /// to stderr like keepalived's `--log-console`.
 pub fn spawn_checkers(
@@ -144,8 +138,10 @@ pub fn spawn_checkers(
                 .iter()
                 .enumerate()
                 .filter_map(move |(di, rs)| {
-                    rs.check
-                        .clone()
+                    // Director mode allows one checker per real server.
+                    rs.checks
+                        .first()
+                        .cloned()
                         .map(|c| (si, di, c, vs.delay_loop, rs.addr, rs.port))
                 })
         })
@@ -158,7 +154,7 @@ pub fn spawn_checkers(
             h.insert(
                 (si, di),
                 HealthState {
-                    kind: kind(&check).into(),
+                    kind: check.kind_name().into(),
                     up: true,
                     ..Default::default()
                 },
@@ -176,7 +172,7 @@ pub fn spawn_checkers(
                         let up = t == Transition::Up;
                         eprintln!(
                             "{} check on service [{addr}]:{port}: {} {}",
-                            kind(&check),
+                            check.kind_name(),
                             if up {
                                 "success, adding"
                             } else {
@@ -230,6 +226,7 @@ mod tests {
     fn http(want: Option<u16>) -> HealthCheck {
         HealthCheck::HttpGet {
             urls: vec![("/health".into(), want)],
+            connect_ip: None,
             connect_port: None,
             connect_timeout: 1.0,
             retry: 1,
@@ -265,6 +262,7 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let tcp = HealthCheck::Tcp {
+            connect_ip: None,
             connect_port: None,
             connect_timeout: 1.0,
             retry: 1,

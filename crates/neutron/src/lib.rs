@@ -4,9 +4,11 @@
 pub mod firewall;
 pub mod load;
 pub mod model;
+pub mod unknown;
 
-pub use load::{load_file, load_json, LoadError};
+pub use load::{load_file, load_files, load_json, Conflict, LoadError, MissingGroup};
 pub use model::{
     AddressPair, Cloud, Ethertype, FixedIp, Network, Port, RuleDirection, SecurityGroup,
     SecurityGroupRule, Subnet,
 };
+pub use unknown::Unknown;

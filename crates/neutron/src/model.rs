@@ -7,6 +7,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde_json::{json, Map, Value};
 
+use crate::unknown::Unknown;
+
 /// Everything vipwire knows about one cloud (or the part of it loaded so far).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cloud {
@@ -14,6 +16,9 @@ pub struct Cloud {
     pub subnets: Vec<Subnet>,
     pub ports: Vec<Port>,
     pub security_groups: Vec<SecurityGroup>,
+    /// Fields no input carried (see [`Unknown`]); their values above are the
+    /// model's defaults, not facts. Empty for complete API or `show` inputs.
+    pub unknown: Vec<Unknown>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -222,9 +227,33 @@ impl Cloud {
         self.subnets.get(i)
     }
 
+    /// The fields no input carried for the object with this exact id (a port,
+    /// group, rule or subnet), e.g. `["allowed_address_pairs"]`.
+    pub fn unknown_fields(&self, id: &str) -> Vec<&'static str> {
+        self.unknown
+            .iter()
+            .filter(|u| u.id == id)
+            .map(|u| u.field)
+            .collect()
+    }
+
     /// Adds `other`'s resources; one with an id already present replaces the old one
-    /// in place (later files win), new ones are appended in their order.
+    /// in place (later files win), new ones are appended in their order. The
+    /// unknown fields of a replaced object are `other`'s. (`load::load_files`
+    /// merges files field by field instead and refuses conflicts.)
     pub fn merge(&mut self, other: Cloud) {
+        let replaced: std::collections::BTreeSet<&str> = other
+            .networks
+            .iter()
+            .map(|n| n.id.as_str())
+            .chain(other.subnets.iter().map(|s| s.id.as_str()))
+            .chain(other.ports.iter().map(|p| p.id.as_str()))
+            .chain(other.security_groups.iter().flat_map(|g| {
+                std::iter::once(g.id.as_str()).chain(g.rules.iter().map(|r| r.id.as_str()))
+            }))
+            .collect();
+        self.unknown.retain(|u| !replaced.contains(u.id.as_str()));
+        self.unknown.extend(other.unknown.iter().cloned());
         merge_by_id(&mut self.networks, other.networks, |n| n.id.clone());
         merge_by_id(&mut self.subnets, other.subnets, |s| s.id.clone());
         merge_by_id(&mut self.ports, other.ports, |p| p.id.clone());
@@ -246,6 +275,7 @@ impl Cloud {
 
     /// The API list-response shape (`{"networks": [...], "subnets": [...], "ports": [...],
     /// "security_groups": [...]}`); `load::load_json` reads it back to an equal `Cloud`.
+    /// Fields in [`Cloud::unknown`] are written as their defaults, as known values.
     pub fn to_json(&self) -> Value {
         json!({
             "networks": self.networks.iter().map(Network::to_json).collect::<Vec<_>>(),

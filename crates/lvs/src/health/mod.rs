@@ -21,23 +21,14 @@ pub struct CheckTiming {
 
 impl CheckTiming {
     /// From a real server's checker and its virtual server's delay_loop.
-    /// MISC_CHECK has no retry loop in vipwire; it gets retry 0.
+    /// MISC_CHECK has no retry loop in vipwire; it gets retry 0. FILE_CHECK
+    /// has no timing (keepalived reads the file when it changes).
     pub fn from_config(check: &HealthCheck, delay_loop: f64) -> CheckTiming {
         let secs = |f: f64| Duration::from_secs_f64(f.max(0.0));
-        let (retry, dbr, ct) = match check {
-            HealthCheck::Tcp {
-                retry,
-                delay_before_retry,
-                connect_timeout,
-                ..
-            }
-            | HealthCheck::HttpGet {
-                retry,
-                delay_before_retry,
-                connect_timeout,
-                ..
-            } => (*retry, *delay_before_retry, *connect_timeout),
-            HealthCheck::Misc { timeout, .. } => (0, 0.0, *timeout),
+        let (retry, dbr, ct) = match (check.retry_timing(), check) {
+            (Some(t), _) => t,
+            (None, HealthCheck::Misc { timeout, .. }) => (0, 0.0, *timeout),
+            (None, _) => (0, 0.0, 0.0),
         };
         CheckTiming {
             delay_loop: secs(delay_loop),
@@ -205,6 +196,7 @@ mod tests {
     fn timing_from_keepalived_defaults() {
         let t = CheckTiming::from_config(
             &HealthCheck::Tcp {
+                connect_ip: None,
                 connect_port: None,
                 connect_timeout: 5.0,
                 retry: 1,

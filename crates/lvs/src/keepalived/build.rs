@@ -1,42 +1,50 @@
-//! Statement tree -> typed model, with keepalived's defaults and validations.
+//! Statement tree -> typed model, with keepalived's defaults and validations:
+//! global settings, VRRP scripts, instances and sync groups. Virtual servers are
+//! in [`super::vs`], health checkers in [`super::checker`].
 //!
 //! Defaults and corrections follow keepalived 2.2.7 (`keepalived -t` on this test
 //! bed) and keepalived.conf(5); sources: keepalived/check/check_data.c
-//! (validate_check_config), check_misc.c, vrrp_parser.c.
+//! (validate_check_config), check_misc.c, vrrp_parser.c, vrrp.c
+//! (vrrp_complete_instance), vrrp_sync.c.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
 
 use super::error::ConfigError;
 use super::keywords::*;
+use super::lexer::Tokens;
 use super::tree::Stmt;
+use super::vs::{self, TrackFile};
 use super::*;
 
-/// keepalived IPVS_SVC_PERSISTENT_TIMEOUT: 6 minutes.
-const DEFAULT_PERSISTENCE: u32 = 360;
-const DEFAULT_CONNECT_TIMEOUT: f64 = 5.0;
-
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     sources: &'a [String],
-    warnings: Vec<String>,
-    config_errors: Vec<String>,
+    pub(super) warnings: Vec<String>,
+    pub(super) config_errors: Vec<String>,
+    pub(super) unmodelled: Vec<Unmodelled>,
+    strict: Strictness,
 }
 
 /// Where a statement is, for messages.
-struct At<'s> {
-    file: &'s str,
-    line: usize,
+pub(super) struct At<'s> {
+    pub(super) file: &'s str,
+    pub(super) line: usize,
 }
 
 impl Ctx<'_> {
-    fn at<'s>(&'s self, s: &Stmt) -> At<'s> {
+    /// Reading for `vipwire check` ([`Strictness::Check`]).
+    pub(super) fn check_mode(&self) -> bool {
+        self.strict == Strictness::Check
+    }
+
+    pub(super) fn at<'s>(&'s self, s: &Stmt) -> At<'s> {
         At {
             file: self.sources.get(s.file).map(String::as_str).unwrap_or("?"),
             line: s.line,
         }
     }
 
-    fn unknown(&self, s: &Stmt, context: &str) -> ConfigError {
+    pub(super) fn unknown(&self, s: &Stmt, context: &str) -> ConfigError {
         let at = self.at(s);
         ConfigError::UnknownKeyword {
             file: at.file.into(),
@@ -46,7 +54,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn unsupported(&self, s: &Stmt, context: &str, reason: &str) -> ConfigError {
+    pub(super) fn unsupported(&self, s: &Stmt, context: &str, reason: &str) -> ConfigError {
         let at = self.at(s);
         ConfigError::Unsupported {
             file: at.file.into(),
@@ -57,7 +65,12 @@ impl Ctx<'_> {
         }
     }
 
-    fn invalid(&self, s: &Stmt, context: &str, message: impl Into<String>) -> ConfigError {
+    pub(super) fn invalid(
+        &self,
+        s: &Stmt,
+        context: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
         let at = self.at(s);
         ConfigError::InvalidValue {
             file: at.file.into(),
@@ -68,7 +81,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn missing(&self, s: &Stmt, context: &str, keyword: &str) -> ConfigError {
+    pub(super) fn missing(&self, s: &Stmt, context: &str, keyword: &str) -> ConfigError {
         let at = self.at(s);
         ConfigError::Missing {
             file: at.file.into(),
@@ -78,7 +91,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn warn(&mut self, s: &Stmt, msg: impl AsRef<str>) {
+    pub(super) fn warn(&mut self, s: &Stmt, msg: impl AsRef<str>) {
         let at = self.at(s);
         let w = format!("{}:{}: {}", at.file, at.line, msg.as_ref());
         self.warnings.push(w);
@@ -87,7 +100,7 @@ impl Ctx<'_> {
     /// A known keyword vipwire does not model: a warning. Blocks of such
     /// keywords are keepalived value blocks (one value per line), so a nested
     /// `{` there is an error, as it is for keepalived.
-    fn ignored(&mut self, s: &Stmt, context: &str) -> Result<(), ConfigError> {
+    pub(super) fn ignored(&mut self, s: &Stmt, context: &str) -> Result<(), ConfigError> {
         if let Some(inner) = s
             .block
             .as_deref()
@@ -103,14 +116,84 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn config_error(&mut self, s: &Stmt, msg: impl AsRef<str>) {
+    /// A keyword the director cannot run: [`ConfigError::Unsupported`] in
+    /// Director mode; in Check mode `reason` goes to `unmodelled` (or to
+    /// `warnings` for [`Note::Warning`]) and parsing goes on.
+    pub(super) fn refuse(
+        &mut self,
+        s: &Stmt,
+        context: &str,
+        reason: &str,
+        note: Note,
+    ) -> Result<(), ConfigError> {
+        if !self.check_mode() {
+            return Err(self.unsupported(s, context, reason));
+        }
+        match note {
+            Note::Unmodelled => self.note(s, &s.keyword, reason),
+            Note::Warning => {
+                let msg = format!(
+                    "keyword \"{}\" in {context} is accepted but not modelled: {reason}",
+                    s.keyword
+                );
+                self.warn(s, msg);
+            }
+        }
+        Ok(())
+    }
+
+    /// Record what vipwire check does not model.
+    pub(super) fn note(&mut self, s: &Stmt, keyword: &str, what: impl Into<String>) {
+        let at = self.at(s);
+        let u = Unmodelled {
+            source: at.file.to_string(),
+            line: at.line,
+            keyword: keyword.to_string(),
+            what: what.into(),
+        };
+        self.unmodelled.push(u);
+    }
+
+    /// A known keyword: a warning, or in Check mode `unmodelled` when it is in
+    /// `table` (keywords that change network behaviour).
+    pub(super) fn ignored_or_unmodelled(
+        &mut self,
+        s: &Stmt,
+        context: &str,
+        table: &[(&str, &str)],
+    ) -> Result<(), ConfigError> {
+        match lookup(table, &s.keyword) {
+            Some(what) if self.check_mode() => {
+                self.note(s, &s.keyword, what);
+                Ok(())
+            }
+            _ => self.ignored(s, context),
+        }
+    }
+
+    /// A known keyword whose contents vipwire does not read (a whole block
+    /// such as `SSL { }`): a warning, nested blocks allowed.
+    pub(super) fn ignored_block(&mut self, s: &Stmt, context: &str) {
+        let msg = format!(
+            "keyword \"{}\" in {context} is accepted but not modelled",
+            s.keyword
+        );
+        self.warn(s, msg);
+    }
+
+    pub(super) fn config_error(&mut self, s: &Stmt, msg: impl AsRef<str>) {
         let at = self.at(s);
         let w = format!("{}:{}: {}", at.file, at.line, msg.as_ref());
         self.config_errors.push(w);
     }
 
     /// Exactly `n` arguments.
-    fn args<'s>(&self, s: &'s Stmt, ctx: &str, n: usize) -> Result<&'s [String], ConfigError> {
+    pub(super) fn args<'s>(
+        &self,
+        s: &'s Stmt,
+        ctx: &str,
+        n: usize,
+    ) -> Result<&'s [String], ConfigError> {
         if s.args.len() != n {
             return Err(self.invalid(
                 s,
@@ -121,30 +204,37 @@ impl Ctx<'_> {
         Ok(&s.args)
     }
 
-    fn one<'s>(&self, s: &'s Stmt, ctx: &str) -> Result<&'s str, ConfigError> {
+    pub(super) fn one<'s>(&self, s: &'s Stmt, ctx: &str) -> Result<&'s str, ConfigError> {
         Ok(&self.args(s, ctx, 1)?[0])
     }
 
-    fn no_block(&self, s: &Stmt, ctx: &str) -> Result<(), ConfigError> {
+    pub(super) fn no_block(&self, s: &Stmt, ctx: &str) -> Result<(), ConfigError> {
         if s.block.is_some() {
             return Err(self.invalid(s, ctx, "takes no { } block"));
         }
         Ok(())
     }
 
-    fn block<'s>(&self, s: &'s Stmt, ctx: &str) -> Result<&'s [Stmt], ConfigError> {
+    pub(super) fn block<'s>(&self, s: &'s Stmt, ctx: &str) -> Result<&'s [Stmt], ConfigError> {
         s.block
             .as_deref()
             .ok_or_else(|| self.invalid(s, ctx, "needs a { } block"))
     }
 
-    fn uint(&self, s: &Stmt, ctx: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+    pub(super) fn uint(&self, s: &Stmt, ctx: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
         self.no_block(s, ctx)?;
         let v = self.one(s, ctx)?;
         parse_uint(v, min, max).map_err(|m| self.invalid(s, ctx, m))
     }
 
-    fn int(&self, s: &Stmt, ctx: &str, v: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
+    pub(super) fn int(
+        &self,
+        s: &Stmt,
+        ctx: &str,
+        v: &str,
+        min: i64,
+        max: i64,
+    ) -> Result<i64, ConfigError> {
         let (neg, digits) = match v.strip_prefix('-') {
             Some(d) => (true, d),
             None => (false, v.strip_prefix('+').unwrap_or(v)),
@@ -157,30 +247,36 @@ impl Ctx<'_> {
         Ok(n)
     }
 
-    fn float(&self, s: &Stmt, ctx: &str, min: f64, max: f64) -> Result<f64, ConfigError> {
+    pub(super) fn float(
+        &self,
+        s: &Stmt,
+        ctx: &str,
+        min: f64,
+        max: f64,
+    ) -> Result<f64, ConfigError> {
         self.no_block(s, ctx)?;
         let v = self.one(s, ctx)?;
         parse_float(v, min, max).map_err(|m| self.invalid(s, ctx, m))
     }
 
-    fn ip(&self, s: &Stmt, ctx: &str, v: &str) -> Result<IpAddr, ConfigError> {
+    pub(super) fn ip(&self, s: &Stmt, ctx: &str, v: &str) -> Result<IpAddr, ConfigError> {
         v.parse::<IpAddr>()
             .map_err(|_| self.invalid(s, ctx, format!("\"{v}\" is not an IP address")))
     }
 
-    fn port(&self, s: &Stmt, ctx: &str, v: &str) -> Result<u16, ConfigError> {
+    pub(super) fn port(&self, s: &Stmt, ctx: &str, v: &str) -> Result<u16, ConfigError> {
         parse_uint(v, 0, 65535)
             .map(|p| p as u16)
             .map_err(|m| self.invalid(s, ctx, m))
     }
 
-    fn source(&self, s: &Stmt) -> String {
+    pub(super) fn source(&self, s: &Stmt) -> String {
         self.sources.get(s.file).cloned().unwrap_or_default()
     }
 }
 
 /// Unsigned decimal integer (keepalived rejects signs and trailing junk).
-fn parse_uint(v: &str, min: u64, max: u64) -> Result<u64, String> {
+pub(super) fn parse_uint(v: &str, min: u64, max: u64) -> Result<u64, String> {
     // keepalived reads numbers with strtoul: a leading '+' is fine.
     let v = v.strip_prefix('+').unwrap_or(v);
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -212,8 +308,19 @@ fn parse_float(v: &str, min: f64, max: f64) -> Result<f64, String> {
     Ok(n)
 }
 
-fn lookup<'a>(table: &'a [(&str, &str)], k: &str) -> Option<&'a str> {
+pub(super) fn lookup<'a>(table: &'a [(&str, &str)], k: &str) -> Option<&'a str> {
     table.iter().find(|(n, _)| *n == k).map(|(_, r)| *r)
+}
+
+/// A `*_UNSUPPORTED` table entry: reason and Check-mode note.
+pub(super) fn lookup3(
+    table: &'static [(&'static str, &'static str, Note)],
+    k: &str,
+) -> Option<(&'static str, Note)> {
+    table
+        .iter()
+        .find(|(n, _, _)| *n == k)
+        .map(|(_, r, n)| (*r, *n))
 }
 
 /// Global settings that feed instance defaults.
@@ -226,13 +333,15 @@ struct Globals {
 
 pub(crate) fn build(
     stmts: &[Stmt],
-    sources: &[String],
-    warnings: Vec<String>,
+    toks: &Tokens,
+    strict: Strictness,
 ) -> Result<KeepalivedConfig, ConfigError> {
     let mut cx = Ctx {
-        sources,
-        warnings,
-        config_errors: Vec::new(),
+        sources: &toks.sources,
+        warnings: toks.warnings.clone(),
+        config_errors: toks.config_errors.clone(),
+        unmodelled: toks.unmodelled.clone(),
+        strict,
     };
     let mut g = Globals {
         router_id: None,
@@ -244,22 +353,39 @@ pub(crate) fn build(
     for s in stmts.iter().filter(|s| s.keyword == "global_defs") {
         global_defs(&mut cx, s, &mut g)?;
     }
+    // Groups are linked to virtual servers after the whole file is read
+    // (check/ipwrapper.c, link_vsg_to_vs), so a group may come later.
+    let groups = if cx.check_mode() {
+        vs::groups(&mut cx, stmts)?
+    } else {
+        Vec::new()
+    };
     let mut scripts = Vec::new();
     let mut instances = Vec::new();
-    let mut servers = Vec::new();
+    let mut services = vs::Services::default();
+    let mut sync_stmts = Vec::new();
+    // Track files are looked up when FILE_CHECK is read: only earlier ones count.
+    let mut track_files: Vec<TrackFile> = Vec::new();
     for s in stmts {
         match s.keyword.as_str() {
             "global_defs" => {}
             "vrrp_script" => scripts.push(vrrp_script(&mut cx, s)?),
             "vrrp_instance" => instances.push(vrrp_instance(&mut cx, s, &g)?),
             "virtual_server" => {
-                if let Some(vs) = virtual_server(&mut cx, s)? {
-                    servers.push(vs);
+                vs::virtual_server(&mut cx, s, &groups, &track_files, &mut services)?
+            }
+            "vrrp_sync_group" if cx.check_mode() => sync_stmts.push(s),
+            "virtual_server_group" if cx.check_mode() => {}
+            "track_file" | "vrrp_track_file" if cx.check_mode() => {
+                if let Some(t) = track_file(&mut cx, s) {
+                    track_files.push(t);
                 }
             }
+            k if TOP_IGNORED.contains(&k) => cx.ignored_block(s, "configuration"),
             k => {
-                if let Some(r) = lookup(TOP_UNSUPPORTED, k) {
-                    return Err(cx.unsupported(s, "configuration", r));
+                if let Some((r, note)) = lookup3(TOP_UNSUPPORTED, k) {
+                    cx.refuse(s, "configuration", r, note)?;
+                    continue;
                 }
                 if k.starts_with('@') || k.starts_with('$') {
                     return Err(cx.unsupported(
@@ -291,8 +417,9 @@ pub(crate) fn build(
         }
         inst.track_scripts = kept;
     }
+    let sync_groups = sync_groups(&mut cx, &sync_stmts, &instances)?;
     let mut seen = HashSet::new();
-    for v in &servers {
+    for v in services.servers.iter().filter(|v| v.group.is_none()) {
         if !seen.insert((v.addr, v.port, v.protocol)) {
             cx.config_errors.push(format!(
                 "{}:{}: virtual server {} {} defined twice",
@@ -305,10 +432,144 @@ pub(crate) fn build(
         vrrp_version: g.vrrp_version,
         vrrp_scripts: scripts,
         vrrp_instances: instances,
-        virtual_servers: servers,
+        sync_groups,
+        virtual_servers: services.servers,
+        fwmark_services: services.fwmarks,
         warnings: cx.warnings,
+        unmodelled: cx.unmodelled,
         config_errors: cx.config_errors,
     })
+}
+
+/// `track_file NAME { file PATH; weight N; init_file ... }` (Check mode): the
+/// file a FILE_CHECK reads. Priority changes of VRRP instances tracking it are
+/// noted where an instance tracks it.
+fn track_file(cx: &mut Ctx, s: &Stmt) -> Option<TrackFile> {
+    cx.ignored_block(s, "configuration");
+    let name = s.args.first()?.clone();
+    let file = s
+        .block
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .find(|k| k.keyword == "file")
+        .and_then(|k| k.args.first().cloned());
+    match file {
+        Some(path) => Some(TrackFile { name, path }),
+        None => {
+            cx.config_error(s, format!("No file set for track_file {name} - ignoring"));
+            None
+        }
+    }
+}
+
+/// `vrrp_sync_group NAME { group { ... } ... }`, resolved against the
+/// instances as keepalived does after reading the file (vrrp_sync.c,
+/// vrrp_sync_set_group): unknown members and members of an earlier group are
+/// configuration errors and left out; a group left without members is dropped.
+fn sync_groups(
+    cx: &mut Ctx,
+    stmts: &[&Stmt],
+    instances: &[VrrpInstance],
+) -> Result<Vec<SyncGroup>, ConfigError> {
+    const C: &str = "vrrp_sync_group";
+    let mut out: Vec<SyncGroup> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut member_of: Vec<String> = Vec::new();
+    for s in stmts {
+        let [name] = s.args.as_slice() else {
+            cx.config_error(s, "vrrp_sync_group must have a name - skipping");
+            continue;
+        };
+        if names.contains(name) {
+            cx.config_error(s, format!("vrrp sync group {name} already defined"));
+            continue;
+        }
+        names.push(name.clone());
+        let mut members: Option<Vec<String>> = None;
+        for k in cx.block(s, C)? {
+            match k.keyword.as_str() {
+                "group" => {
+                    if members.is_some() {
+                        cx.config_error(
+                            k,
+                            format!("Group list already specified for sync group {name}"),
+                        );
+                        continue;
+                    }
+                    let mut m = Vec::new();
+                    for v in cx.block(k, "group")? {
+                        cx.no_block(v, "group")?;
+                        m.push(v.keyword.clone());
+                        m.extend(v.args.iter().cloned());
+                    }
+                    if m.is_empty() {
+                        cx.config_error(
+                            k,
+                            format!("Warning - sync group {name} has empty group block"),
+                        );
+                    }
+                    members = Some(m);
+                }
+                "global_tracking" => {
+                    cx.config_error(k, format!("({name}) global_tracking is deprecated. Use track_interface/script/file on the sync group"));
+                }
+                kw if SYNC_GROUP_IGNORED.contains(&kw) => cx.ignored(k, C)?,
+                _ => {
+                    if lookup(SYNC_GROUP_UNMODELLED, &k.keyword).is_some() {
+                        cx.ignored_or_unmodelled(k, C, SYNC_GROUP_UNMODELLED)?;
+                    } else {
+                        return Err(cx.unknown(k, C));
+                    }
+                }
+            }
+        }
+        let Some(members) = members.filter(|m| !m.is_empty()) else {
+            cx.config_error(
+                s,
+                format!("Sync group {name} has no virtual router(s). removing"),
+            );
+            continue;
+        };
+        let mut kept = Vec::new();
+        for m in members {
+            if !instances.iter().any(|i| i.name == m) {
+                cx.config_error(
+                    s,
+                    format!("Virtual router {m} specified in sync group {name} doesn't exist - ignoring"),
+                );
+            } else if member_of.contains(&m) || kept.contains(&m) {
+                cx.config_error(
+                    s,
+                    format!("Virtual router {m} cannot exist in more than one sync group; ignoring {name}"),
+                );
+            } else {
+                kept.push(m);
+            }
+        }
+        match kept.len() {
+            0 => {
+                cx.config_error(
+                    s,
+                    format!("Sync group {name}, no matching virtual router found in group declaration - removing"),
+                );
+                continue;
+            }
+            1 => cx.config_error(
+                s,
+                format!("Sync group {name} has only 1 virtual router(s) - this probably isn't what you want"),
+            ),
+            _ => {}
+        }
+        member_of.extend(kept.iter().cloned());
+        out.push(SyncGroup {
+            name: name.clone(),
+            instances: kept,
+            line: s.line,
+            source: cx.source(s),
+        });
+    }
+    Ok(out)
 }
 
 fn global_defs(cx: &mut Ctx, s: &Stmt, g: &mut Globals) -> Result<(), ConfigError> {
@@ -339,9 +600,11 @@ fn global_defs(cx: &mut Ctx, s: &Stmt, g: &mut Globals) -> Result<(), ConfigErro
                 cx.uint(k, C, 0, 4294)?;
                 cx.ignored(k, C)?
             }
-            kw if GLOBAL_IGNORED.contains(&kw) => cx.ignored(k, C)?,
-            kw => match lookup(GLOBAL_UNSUPPORTED, kw) {
-                Some(r) => return Err(cx.unsupported(k, C, r)),
+            kw if GLOBAL_IGNORED.contains(&kw) => {
+                cx.ignored_or_unmodelled(k, C, GLOBAL_IGNORED_UNMODELLED)?
+            }
+            kw => match lookup3(GLOBAL_UNSUPPORTED, kw) {
+                Some((r, note)) => cx.refuse(k, C, r, note)?,
                 None => return Err(cx.unknown(k, C)),
             },
         }
@@ -420,7 +683,8 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
     let mut vrid = None;
     let mut priority: Option<u8> = None;
     let mut advert_int = 1.0;
-    let mut auth_pass = None;
+    let mut auth: (Option<AuthType>, Option<String>) = (None, None);
+    let mut use_vmac = false;
     let mut vips: Vec<ipnet::IpNet> = Vec::new();
     let mut unicast_src_ip = None;
     let mut unicast_peers = Vec::new();
@@ -466,7 +730,16 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
             "priority" => priority = Some(cx.uint(k, C, 1, 255)? as u8),
             // keepalived accepts 0.01..255 here, then checks per version below.
             "advert_int" => advert_int = cx.float(k, C, 0.01, 255.0)?,
-            "authentication" => auth_pass = authentication(cx, k)?,
+            "authentication" => auth = authentication(cx, k)?,
+            "use_vmac" if cx.check_mode() => {
+                // `use_vmac [IFNAME]`: the interface name is vipwire's concern only
+                // through the MAC, which is 00:00:5e:00:01:VRID either way.
+                cx.no_block(k, C)?;
+                if k.args.len() > 1 {
+                    return Err(cx.invalid(k, C, "expected at most an interface name"));
+                }
+                use_vmac = true;
+            }
             "virtual_ipaddress" => {
                 for a in cx.block(k, "virtual_ipaddress")? {
                     vips.push(vip(cx, a, interface.as_deref())?);
@@ -524,11 +797,12 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
                         [w, n] if w == "weight" => Some(cx.int(t, T, n, -253, 253)? as i32),
                         [w, n, r] if w == "weight" && (r == "reverse" || r == "noreverse") => {
                             if r == "reverse" {
-                                return Err(cx.unsupported(
+                                cx.refuse(
                                     t,
                                     T,
-                                    "reverse weights are not modelled",
-                                ));
+                                    "reverse weights (priority changes while the script succeeds) are not modelled",
+                                    Note::Unmodelled,
+                                )?;
                             }
                             Some(cx.int(t, T, n, -253, 253)? as i32)
                         }
@@ -566,10 +840,10 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
                         format!("({name}) {kw} script already specified - ignoring"),
                     );
                 }
-                cx.ignored(k, C)?
+                cx.ignored_or_unmodelled(k, C, INSTANCE_IGNORED_UNMODELLED)?
             }
-            kw => match lookup(INSTANCE_UNSUPPORTED, kw) {
-                Some(r) => return Err(cx.unsupported(k, C, r)),
+            kw => match lookup3(INSTANCE_UNSUPPORTED, kw) {
+                Some((r, note)) => cx.refuse(k, C, r, note)?,
                 None => return Err(cx.unknown(k, C)),
             },
         }
@@ -602,11 +876,43 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
     } else {
         version.unwrap_or(g.vrrp_version)
     };
-    if version == 3 && auth_pass.is_some() {
-        cx.config_error(
-            s,
-            format!("({name}) VRRP version 3 does not support authentication. Ignoring."),
-        );
+    // No priority: an initial MASTER becomes the address owner (255), anything
+    // else 100 (keepalived vrrp.c, vrrp_complete_instance: base_priority default).
+    let priority = priority.unwrap_or(if state == VrrpStateCfg::Master {
+        255
+    } else {
+        100
+    });
+    // Authentication checks, in vrrp_complete_instance's order (one else-if chain).
+    let (mut auth_type, mut auth_pass) = auth;
+    if auth_type.is_some() {
+        if version == 3 {
+            cx.config_error(
+                s,
+                format!("({name}) VRRP version 3 does not support authentication. Ignoring."),
+            );
+            auth_type = None;
+        } else if auth_pass.is_none() {
+            cx.config_error(
+                s,
+                format!("({name}) Authentication specified but no password given. Ignoring"),
+            );
+            auth_type = None;
+        } else if auth_type == Some(AuthType::Ah)
+            && state == VrrpStateCfg::Master
+            && priority != 255
+        {
+            // AH needs a received sequence number before taking over.
+            cx.config_error(
+                s,
+                format!(
+                    "({name}) Initial state master is incompatible with AH authentication - clearing"
+                ),
+            );
+            state = VrrpStateCfg::Backup;
+        }
+    }
+    if auth_type.is_none() {
         auth_pass = None;
     }
     if version == 2 && advert_int.fract() != 0.0 {
@@ -640,13 +946,6 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
         );
         preempt_delay = 0.0;
     }
-    // No priority: an initial MASTER becomes the address owner (255), anything
-    // else 100 (keepalived vrrp.c, vrrp_complete_instance: base_priority default).
-    let priority = priority.unwrap_or(if state == VrrpStateCfg::Master {
-        255
-    } else {
-        100
-    });
     if nopreempt && state == VrrpStateCfg::Master {
         if let Some(k) = nopreempt_stmt {
             cx.config_error(
@@ -663,7 +962,9 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
         virtual_router_id,
         priority,
         advert_int,
+        auth_type,
         auth_pass,
+        use_vmac,
         virtual_ipaddresses: vips,
         unicast_src_ip,
         unicast_peers,
@@ -678,17 +979,21 @@ fn vrrp_instance(cx: &mut Ctx, s: &Stmt, g: &Globals) -> Result<VrrpInstance, Co
     })
 }
 
-fn authentication(cx: &mut Ctx, s: &Stmt) -> Result<Option<String>, ConfigError> {
+fn authentication(
+    cx: &mut Ctx,
+    s: &Stmt,
+) -> Result<(Option<AuthType>, Option<String>), ConfigError> {
     const C: &str = "authentication";
     let mut pass = None;
-    let mut typed = false;
+    let mut ty = None;
     for k in cx.block(s, C)? {
         match k.keyword.as_str() {
             "auth_type" => match cx.one(k, C)? {
-                "PASS" => typed = true,
-                "AH" => {
+                "PASS" => ty = Some(AuthType::Pass),
+                "AH" if !cx.check_mode() => {
                     return Err(cx.unsupported(k, C, "IPsec AH authentication is not modelled"))
                 }
+                "AH" => ty = Some(AuthType::Ah),
                 other => return Err(cx.invalid(k, C, format!("\"{other}\" is not PASS or AH"))),
             },
             "auth_pass" => {
@@ -704,24 +1009,16 @@ fn authentication(cx: &mut Ctx, s: &Stmt) -> Result<Option<String>, ConfigError>
             _ => return Err(cx.unknown(k, C)),
         }
     }
-    // keepalived authenticates only with auth_type PASS and a password.
-    match (typed, pass.is_some()) {
-        (true, false) => {
-            cx.config_error(
-                s,
-                "Authentication specified but no password given. Ignoring",
-            );
-        }
-        (false, true) => {
-            cx.warn(
-                s,
-                "auth_pass without auth_type PASS: keepalived sends no authentication",
-            );
-            pass = None;
-        }
-        _ => {}
+    // keepalived authenticates only with an auth_type and a password; the
+    // missing password is reported with the instance checks.
+    if ty.is_none() && pass.is_some() {
+        cx.warn(
+            s,
+            "auth_pass without auth_type: keepalived sends no authentication",
+        );
+        pass = None;
     }
-    Ok(pass)
+    Ok((ty, pass))
 }
 
 /// One `virtual_ipaddress` line: `ADDR[/LEN] [brd X] [dev X] [scope X] [label X] ...`.
@@ -784,417 +1081,4 @@ fn vip(cx: &mut Ctx, s: &Stmt, interface: Option<&str>) -> Result<ipnet::IpNet, 
         }
     }
     Ok(net)
-}
-
-/// Timing settings a virtual or real server hands down to its checkers.
-#[derive(Clone, Copy, Default)]
-struct CheckDefaults {
-    connect_timeout: Option<f64>,
-    retry: Option<u32>,
-    delay_before_retry: Option<f64>,
-}
-
-fn check_default(
-    cx: &mut Ctx,
-    k: &Stmt,
-    ctx: &str,
-    d: &mut CheckDefaults,
-) -> Result<bool, ConfigError> {
-    match k.keyword.as_str() {
-        "connect_timeout" => d.connect_timeout = Some(cx.float(k, ctx, 0.000001, 4294.967295)?),
-        "retry" => d.retry = Some(cx.uint(k, ctx, 1, u32::MAX as u64)? as u32),
-        "nb_get_retry" => {
-            // Removed in keepalived 2.x: 2.2.7 says "Unknown keyword" and ignores it.
-            d.retry = Some(cx.uint(k, ctx, 1, u32::MAX as u64)? as u32);
-            cx.config_error(
-                k,
-                "keepalived 2.2.7 no longer knows \"nb_get_retry\" (use \"retry\"); applied as retry",
-            );
-        }
-        "delay_before_retry" => d.delay_before_retry = Some(cx.float(k, ctx, 0.0, 1e6)?),
-        _ => return Ok(false),
-    }
-    Ok(true)
-}
-
-fn virtual_server(cx: &mut Ctx, s: &Stmt) -> Result<Option<VirtualServer>, ConfigError> {
-    const C: &str = "virtual_server";
-    let (addr, port) = match s.args.as_slice() {
-        [k, _] if k == "fwmark" || k == "group" => {
-            let mut named = s.clone();
-            named.keyword = format!("{} {k}", s.keyword);
-            named.block = None;
-            let why = if k == "fwmark" {
-                "fwmark virtual servers are not modelled"
-            } else {
-                "virtual server groups are not modelled"
-            };
-            return Err(cx.unsupported(&named, C, why));
-        }
-        [a] => (cx.ip(s, C, a)?, 0),
-        [a, p] => (cx.ip(s, C, a)?, cx.port(s, C, p)?),
-        _ => return Err(cx.invalid(s, C, "expected IP [PORT]")),
-    };
-    let ctx = format!("virtual_server {addr} {port}");
-    let mut protocol = None;
-    let mut lb_algo = None;
-    let mut lb_kind = None;
-    let mut delay_loop = 60.0;
-    let mut vs_weight = 1u32;
-    let mut persistence = None;
-    let mut defaults = CheckDefaults::default();
-    let mut rs_stmts = Vec::new();
-    for k in cx.block(s, C)? {
-        if check_default(cx, k, C, &mut defaults)? {
-            continue;
-        }
-        match k.keyword.as_str() {
-            "delay_loop" => delay_loop = cx.float(k, C, 0.000001, 1.8e13)?,
-            // Default weight of this server's real servers (check_data.c).
-            "weight" => vs_weight = cx.uint(k, C, 1, i32::MAX as u64)? as u32,
-            "lb_algo" | "lvs_sched" => {
-                cx.no_block(k, C)?;
-                let v = cx.one(k, C)?;
-                let sched = Scheduler::from_name(v)
-                    .ok_or_else(|| cx.invalid(k, C, format!("\"{v}\" is not an IPVS scheduler")))?;
-                lb_algo = Some(sched);
-            }
-            "lb_kind" | "lvs_method" => {
-                cx.no_block(k, C)?;
-                lb_kind = Some(match k.args.as_slice() {
-                    [m] if m == "NAT" => LbKind::Nat,
-                    [m] if m == "DR" => LbKind::Dr,
-                    [m] if m == "TUN" => LbKind::Tun,
-                    [m, t, ty] if m == "TUN" && t == "type" && ty == "ipip" => LbKind::Tun,
-                    [m, ..] if m == "TUN" => {
-                        return Err(cx.unsupported(k, C, "only IPIP tunnels are modelled"))
-                    }
-                    _ => return Err(cx.invalid(k, C, "expected NAT, DR or TUN")),
-                });
-            }
-            "persistence_timeout" => {
-                cx.no_block(k, C)?;
-                persistence = Some(match k.args.as_slice() {
-                    [] => DEFAULT_PERSISTENCE,
-                    [v] => parse_uint(v, 1, 2_678_400).map_err(|m| cx.invalid(k, C, m))? as u32,
-                    _ => return Err(cx.invalid(k, C, "expected at most one value")),
-                });
-            }
-            "protocol" => {
-                cx.no_block(k, C)?;
-                protocol = Some(match cx.one(k, C)? {
-                    "TCP" => L4Proto::Tcp,
-                    "UDP" => L4Proto::Udp,
-                    "SCTP" => return Err(cx.unsupported(k, C, "SCTP services are not modelled")),
-                    other => {
-                        return Err(cx.invalid(
-                            k,
-                            C,
-                            format!("\"{other}\" is not TCP, UDP or SCTP"),
-                        ))
-                    }
-                });
-            }
-            "real_server" => rs_stmts.push(k),
-            kw if VS_IGNORED.contains(&kw) => cx.ignored(k, C)?,
-            kw => match lookup(VS_UNSUPPORTED, kw) {
-                Some(r) => return Err(cx.unsupported(k, C, r)),
-                None => return Err(cx.unknown(k, C)),
-            },
-        }
-    }
-    let mut real_servers: Vec<RealServer> = Vec::new();
-    for k in rs_stmts {
-        real_servers.push(real_server(cx, k, port, delay_loop, vs_weight, defaults)?);
-    }
-    // keepalived's validate_check_config, in its order.
-    if real_servers.is_empty() {
-        cx.config_error(
-            s,
-            format!("Virtual server {addr} {port} has no real servers - ignoring"),
-        );
-        return Ok(None);
-    }
-    let protocol = protocol.unwrap_or_else(|| {
-        cx.config_error(
-            s,
-            format!("Virtual server {addr} {port}: no protocol set - defaulting to UDP"),
-        );
-        L4Proto::Udp
-    });
-    if port == 0 && persistence.is_none() {
-        cx.config_error(s, format!("Virtual server {addr} {port}: zero port only valid for persistent services - setting"));
-        persistence = Some(DEFAULT_PERSISTENCE);
-    }
-    let lb_algo = lb_algo.unwrap_or_else(|| {
-        cx.config_error(
-            s,
-            format!("Virtual server {addr} {port}: no scheduler set, setting default 'wlc'"),
-        );
-        Scheduler::Wlc
-    });
-    let mut kept: Vec<RealServer> = Vec::new();
-    for rs in real_servers {
-        if kept.iter().any(|r| r.addr == rs.addr && r.port == rs.port) {
-            cx.config_errors.push(format!(
-                "{}:{}: {ctx}: real server {} {} is duplicated - removing second rs",
-                cx.source(s),
-                rs.line,
-                rs.addr,
-                rs.port
-            ));
-            continue;
-        }
-        kept.push(rs);
-    }
-    let lb_kind = lb_kind.unwrap_or_else(|| {
-        cx.config_error(
-            s,
-            format!("Virtual server {addr} {port}: no forwarding method set, setting default NAT"),
-        );
-        LbKind::Nat
-    });
-    // DR and TUN cannot change the port: keepalived resets a different one.
-    if lb_kind != LbKind::Nat {
-        for rs in &mut kept {
-            if rs.port != port {
-                cx.config_errors.push(format!(
-                    "{}:{}: virtual server {addr} {port} and real server {} {} ports don't match - resetting",
-                    cx.source(s),
-                    rs.line,
-                    rs.addr,
-                    rs.port
-                ));
-                rs.port = port;
-            }
-        }
-    }
-    Ok(Some(VirtualServer {
-        addr,
-        port,
-        protocol,
-        lb_algo,
-        lb_kind,
-        delay_loop,
-        persistence_timeout: persistence,
-        real_servers: kept,
-        line: s.line,
-        source: cx.source(s),
-    }))
-}
-
-fn real_server(
-    cx: &mut Ctx,
-    s: &Stmt,
-    vs_port: u16,
-    delay_loop: f64,
-    vs_weight: u32,
-    vs_defaults: CheckDefaults,
-) -> Result<RealServer, ConfigError> {
-    const C: &str = "real_server";
-    let (addr, port) = match s.args.as_slice() {
-        [a] => (cx.ip(s, C, a)?, vs_port),
-        [a, p] => {
-            let p = cx.port(s, C, p)?;
-            (cx.ip(s, C, a)?, if p == 0 { vs_port } else { p })
-        }
-        _ => return Err(cx.invalid(s, C, "expected IP [PORT]")),
-    };
-    let mut weight = vs_weight;
-    let mut d = vs_defaults;
-    let mut checks: Vec<&Stmt> = Vec::new();
-    for k in s.block.as_deref().unwrap_or(&[]) {
-        if check_default(cx, k, C, &mut d)? {
-            continue;
-        }
-        match k.keyword.as_str() {
-            "weight" => weight = cx.uint(k, C, 0, i32::MAX as u64)? as u32,
-            "TCP_CHECK" | "HTTP_GET" | "MISC_CHECK" => checks.push(k),
-            kw if CHECKERS_UNSUPPORTED.contains(&kw) => {
-                return Err(cx.unsupported(
-                    k,
-                    C,
-                    "only TCP_CHECK, HTTP_GET and MISC_CHECK are modelled",
-                ))
-            }
-            kw if RS_IGNORED.contains(&kw) => cx.ignored(k, C)?,
-            kw => match lookup(RS_UNSUPPORTED, kw) {
-                Some(r) => return Err(cx.unsupported(k, C, r)),
-                None => return Err(cx.unknown(k, C)),
-            },
-        }
-    }
-    let mut check = None;
-    for (i, k) in checks.iter().enumerate() {
-        if i > 0 {
-            return Err(cx.unsupported(
-                k,
-                C,
-                "more than one health checker per real server is not modelled",
-            ));
-        }
-        check = checker(cx, k, delay_loop, d)?;
-    }
-    Ok(RealServer {
-        addr,
-        port,
-        weight,
-        check,
-        line: s.line,
-    })
-}
-
-fn checker(
-    cx: &mut Ctx,
-    s: &Stmt,
-    delay_loop: f64,
-    rs: CheckDefaults,
-) -> Result<Option<HealthCheck>, ConfigError> {
-    let kind = s.keyword.as_str();
-    let ctx = kind;
-    let mut own = CheckDefaults::default();
-    let mut connect_port = None;
-    let mut urls = Vec::new();
-    let mut misc_path = None;
-    let mut misc_timeout = None;
-    for k in cx.block(s, ctx)? {
-        // keepalived 2.2.7 gives MISC_CHECK no connection options.
-        let misc_connect = kind == "MISC_CHECK" && k.keyword == "connect_timeout";
-        if !misc_connect && check_default(cx, k, ctx, &mut own)? {
-            continue;
-        }
-        match (kind, k.keyword.as_str()) {
-            ("TCP_CHECK" | "HTTP_GET", "connect_port") => {
-                cx.no_block(k, ctx)?;
-                let v = cx.one(k, ctx)?;
-                let p = parse_uint(v, 1, 65535).map_err(|m| cx.invalid(k, ctx, m))?;
-                connect_port = Some(p as u16);
-            }
-            ("TCP_CHECK" | "HTTP_GET", "connect_ip") => {
-                return Err(cx.unsupported(
-                    k,
-                    ctx,
-                    "checks against another address are not modelled",
-                ))
-            }
-            ("HTTP_GET", "url") => urls.extend(url(cx, k)?),
-            ("HTTP_GET", kw) if HTTP_IGNORED.contains(&kw) => cx.ignored(k, ctx)?,
-            ("MISC_CHECK", "misc_path") => {
-                cx.no_block(k, ctx)?;
-                if k.args.is_empty() {
-                    return Err(cx.invalid(k, ctx, "no command given"));
-                }
-                misc_path = Some(k.args.join(" "));
-            }
-            ("MISC_CHECK", "misc_timeout") => misc_timeout = Some(cx.uint(k, ctx, 0, 4294)? as f64),
-            ("MISC_CHECK", "misc_dynamic") => {
-                return Err(cx.unsupported(
-                    k,
-                    ctx,
-                    "weights set by the check script are not modelled",
-                ))
-            }
-            ("MISC_CHECK", "user") => cx.ignored(k, ctx)?,
-            ("MISC_CHECK", kw) if MISC_IGNORED.contains(&kw) => cx.ignored(k, ctx)?,
-            ("TCP_CHECK" | "HTTP_GET", kw) if CHECKER_IGNORED.contains(&kw) => {
-                cx.ignored(k, ctx)?
-            }
-            _ => return Err(cx.unknown(k, ctx)),
-        }
-    }
-    // Precedence (check_data.c): checker, then real/virtual server, then the
-    // checker type's default; delay_before_retry falls back to delay_loop.
-    let connect_timeout = own
-        .connect_timeout
-        .or(rs.connect_timeout)
-        .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-    let (default_retry, default_dbr) = match kind {
-        "HTTP_GET" => (1, Some(3.0)),
-        "TCP_CHECK" => (1, Some(1.0)),
-        _ => (0, Some(1.0)),
-    };
-    let retry = own.retry.or(rs.retry).unwrap_or(default_retry);
-    let delay_before_retry = own
-        .delay_before_retry
-        .or(rs.delay_before_retry)
-        .or(default_dbr)
-        .unwrap_or(delay_loop);
-    Ok(Some(match kind {
-        "TCP_CHECK" => HealthCheck::Tcp {
-            connect_port,
-            connect_timeout,
-            retry,
-            delay_before_retry,
-        },
-        "HTTP_GET" if urls.is_empty() => {
-            // keepalived 2.2.7 reports this (and then crashes in `-t`).
-            cx.config_error(s, "HTTP/SSL_GET checker has no urls specified - ignoring");
-            return Ok(None);
-        }
-        "HTTP_GET" => HealthCheck::HttpGet {
-            urls,
-            connect_port,
-            connect_timeout,
-            retry,
-            delay_before_retry,
-        },
-        _ => match misc_path {
-            Some(path) => HealthCheck::Misc {
-                path,
-                // check_misc.c: 0 / unset -> the virtual server's delay_loop.
-                timeout: misc_timeout.filter(|t| *t > 0.0).unwrap_or(delay_loop),
-            },
-            None => {
-                // keepalived reports it and drops the checker.
-                cx.config_error(
-                    s,
-                    "No script path has been specified for MISC_CHECKER - skipping",
-                );
-                return Ok(None);
-            }
-        },
-    }))
-}
-
-fn url(cx: &mut Ctx, s: &Stmt) -> Result<Option<(String, Option<u16>)>, ConfigError> {
-    const C: &str = "url";
-    let mut path = None;
-    let mut status = None;
-    for k in cx.block(s, C)? {
-        match k.keyword.as_str() {
-            "path" => {
-                cx.no_block(k, C)?;
-                path = Some(cx.one(k, C)?.to_string());
-            }
-            "status_code" => {
-                cx.no_block(k, C)?;
-                status = match k.args.as_slice() {
-                    [v] if v == "200-299" => None,
-                    [v] if !v.contains('-') => {
-                        Some(parse_uint(v, 100, 599).map_err(|m| cx.invalid(k, C, m))? as u16)
-                    }
-                    [] => return Err(cx.invalid(k, C, "no status code given")),
-                    _ => {
-                        return Err(cx.unsupported(
-                            k,
-                            C,
-                            "status code ranges and lists are not modelled",
-                        ))
-                    }
-                };
-            }
-            kw if URL_IGNORED.contains(&kw) => cx.ignored(k, C)?,
-            kw if URL_UNSUPPORTED.contains(&kw) => {
-                return Err(cx.unsupported(k, C, "matching the response body is not modelled"))
-            }
-            _ => return Err(cx.unknown(k, C)),
-        }
-    }
-    match path {
-        Some(p) => Ok(Some((p, status))),
-        None => {
-            cx.config_error(s, "HTTP/SSL_GET checker url has no path - ignoring");
-            Ok(None)
-        }
-    }
 }

@@ -3,11 +3,15 @@
 //! keepalived's rules (keepalived.conf(5), "DESCRIPTION" and "Quoted strings"):
 //! `#` and `!` start a comment anywhere outside quotes; `"`/`'` quote parts of a
 //! word and are removed; `{` and `}` delimit blocks. `include GLOB` is expanded
-//! relative to the directory of the file that contains it.
+//! relative to the directory of the file that contains it. In Check mode each
+//! line first goes through [`super::preproc`] (`@ID`, `$NAME`, `~SEQ`), so an
+//! `include` may use parameters, as in keepalived.
 
 use std::path::{Path, PathBuf};
 
 use super::error::ConfigError;
+use super::preproc::Preproc;
+use super::{ParseOptions, Strictness, Unmodelled};
 
 /// Deepest include nesting we follow (guards against include loops).
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -31,7 +35,12 @@ pub(crate) struct Tokens {
     pub toks: Vec<Token>,
     pub sources: Vec<String>,
     pub warnings: Vec<String>,
+    /// keepalived configuration errors found while reading lines (bad `~SEQ`).
+    pub config_errors: Vec<String>,
+    /// Lines left out for want of a config id (Check mode).
+    pub unmodelled: Vec<Unmodelled>,
     next_lid: usize,
+    pre: Option<Preproc>,
 }
 
 impl Tokens {
@@ -39,9 +48,28 @@ impl Tokens {
         text: &str,
         source: &str,
         base_dir: Option<&Path>,
+        opts: &ParseOptions,
     ) -> Result<Tokens, ConfigError> {
         let mut t = Tokens::default();
+        if opts.strictness == Strictness::Check {
+            t.pre = Some(Preproc::new(opts.config_id.clone()));
+        }
         t.lex_into(text, source, base_dir, 0)?;
+        if let Some(p) = t.pre.take() {
+            t.warnings.extend(p.warnings);
+            t.config_errors.extend(p.config_errors);
+            for (id, source, line) in p.skipped_ids {
+                t.unmodelled.push(Unmodelled {
+                    source,
+                    line,
+                    keyword: format!("@{id}"),
+                    what: format!(
+                        "lines for config id {id} are left out: no config id was given \
+                         (keepalived's -i, ParseOptions.config_id)"
+                    ),
+                });
+            }
+        }
         Ok(t)
     }
 
@@ -54,31 +82,44 @@ impl Tokens {
     ) -> Result<(), ConfigError> {
         let file = self.sources.len();
         self.sources.push(source.to_string());
+        // `${_PWD}`: the directory of the file being read.
+        let pwd = match base_dir {
+            Some(d) => std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()),
+            None => std::env::current_dir().unwrap_or_default(),
+        };
+        let pwd = pwd.display().to_string();
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
-            let words = split_line(raw).map_err(|message| ConfigError::Syntax {
+            let syntax = |message: String| ConfigError::Syntax {
                 file: source.to_string(),
                 line,
                 message,
-            })?;
-            if words.is_empty() {
-                continue;
-            }
-            self.next_lid += 1;
-            let lid = self.next_lid;
-            if !words[0].1 && words[0].0 == "include" {
-                self.include(&words, source, line, base_dir, depth)?;
-                continue;
-            }
-            for (text, quoted) in words {
-                let brace = !quoted && (text == "{" || text == "}");
-                self.toks.push(Token {
-                    text,
-                    brace,
-                    file,
-                    line,
-                    lid,
-                });
+            };
+            let lines = match self.pre.as_mut() {
+                Some(p) => p.line(raw, source, line, &pwd).map_err(syntax)?,
+                None => vec![raw.to_string()],
+            };
+            for l in lines {
+                let words = split_line(&l).map_err(syntax)?;
+                if words.is_empty() {
+                    continue;
+                }
+                self.next_lid += 1;
+                let lid = self.next_lid;
+                if !words[0].1 && words[0].0 == "include" {
+                    self.include(&words, source, line, base_dir, depth)?;
+                    continue;
+                }
+                for (text, quoted) in words {
+                    let brace = !quoted && (text == "{" || text == "}");
+                    self.toks.push(Token {
+                        text,
+                        brace,
+                        file,
+                        line,
+                        lid,
+                    });
+                }
             }
         }
         Ok(())

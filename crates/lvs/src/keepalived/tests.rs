@@ -105,27 +105,29 @@ fn story_config() {
     assert_eq!((v.delay_loop, v.persistence_timeout), (6.0, Some(50)));
     assert_eq!(v.real_servers.len(), 3);
     assert_eq!(
-        v.real_servers[0].check,
-        Some(HealthCheck::Tcp {
+        v.real_servers[0].checks,
+        vec![HealthCheck::Tcp {
+            connect_ip: None,
             connect_port: Some(80),
             connect_timeout: 3.0,
             retry: 3,
             delay_before_retry: 3.0
-        })
+        }]
     );
     assert_eq!(
-        v.real_servers[1].check,
-        Some(HealthCheck::HttpGet {
+        v.real_servers[1].checks,
+        vec![HealthCheck::HttpGet {
             urls: vec![("/health".into(), Some(200)), ("/".into(), None)],
+            connect_ip: None,
             connect_port: None,
             connect_timeout: 5.0,
             retry: 1,
             delay_before_retry: 3.0,
-        })
+        }]
     );
     assert_eq!(
-        (v.real_servers[2].weight, v.real_servers[2].check.clone()),
-        (1, None)
+        (v.real_servers[2].weight, v.real_servers[2].checks.clone()),
+        (1, vec![])
     );
 }
 
@@ -152,13 +154,14 @@ fn defaults() {
     assert_eq!(c.config_errors.len(), 3, "{:?}", c.config_errors);
     assert!(!c.passes_keepalived_check());
     assert_eq!(
-        v.real_servers[0].check,
-        Some(HealthCheck::Tcp {
+        v.real_servers[0].checks,
+        vec![HealthCheck::Tcp {
+            connect_ip: None,
             connect_port: None,
             connect_timeout: 5.0,
             retry: 1,
             delay_before_retry: 1.0
-        })
+        }]
     );
 }
 

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use crate::keepalived::{VrrpInstance, VrrpScript, VrrpStateCfg};
+use crate::keepalived::{AuthType, VrrpInstance, VrrpScript, VrrpStateCfg};
 
 /// Why an instance cannot run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,6 +109,13 @@ impl VrrpConfig {
             name: inst.name.clone(),
             what,
         };
+        // Only Check-mode parses model these; the state machine does not run them.
+        if inst.auth_type == Some(AuthType::Ah) {
+            return Err(unsupported("IPsec AH authentication".into()));
+        }
+        if inst.use_vmac {
+            return Err(unsupported("use_vmac (a virtual MAC)".into()));
+        }
         let mut vips = Vec::new();
         for v in &inst.virtual_ipaddresses {
             match v.addr() {

@@ -1,0 +1,390 @@
+//! Objects with API field names: Neutron API responses (`GET /v2.0/ports`,
+//! `{"port": {...}}`) and the CLI's `show -f json` output (SDK attribute names
+//! such as `binding_host_id`, `security_group_ids`, `rules`).
+
+use ipnet::IpNet;
+use serde_json::{Map, Value};
+
+use super::read::{
+    boolean, dict_list, first, has, integer, opt_string, parse_ip, parse_mac, parse_net,
+    required_id, short, string, string_list, Ctx,
+};
+use super::{Item, Known, LoadError, Obj};
+use crate::model::{
+    AddressPair, Ethertype, FixedIp, Network, Port, RuleDirection, SecurityGroup,
+    SecurityGroupRule, Subnet,
+};
+
+/// Marks `field` known (strong) when one of `keys` is present and non-null.
+fn mark(known: &mut Known, obj: &Map<String, Value>, field: &'static str, keys: &[&'static str]) {
+    if has(obj, keys) {
+        known.insert(field, false);
+    }
+}
+
+pub(crate) fn network(cx: &Ctx, obj: &Map<String, Value>) -> Result<Obj<Network>, LoadError> {
+    let mut known = Known::new();
+    mark(&mut known, obj, "name", &["name"]);
+    Ok(Obj::new(
+        Network {
+            id: required_id(cx, obj, "id")?,
+            name: string(cx, obj, &["name"])?,
+        },
+        known,
+    ))
+}
+
+/// Key names of a subnet's fields in one input form.
+pub(crate) struct SubnetKeys {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub network_id: &'static str,
+    pub cidr: &'static str,
+    pub ip_version: &'static str,
+    pub gateway_ip: &'static str,
+}
+
+pub(crate) const API_SUBNET: SubnetKeys = SubnetKeys {
+    id: "id",
+    name: "name",
+    network_id: "network_id",
+    cidr: "cidr",
+    ip_version: "ip_version",
+    gateway_ip: "gateway_ip",
+};
+
+pub(crate) fn subnet(
+    cx: &Ctx,
+    obj: &Map<String, Value>,
+    k: &SubnetKeys,
+) -> Result<Obj<Subnet>, LoadError> {
+    let id = required_id(cx, obj, k.id)?;
+    let cidr_text = string(cx, obj, &[k.cidr])?;
+    if cidr_text.is_empty() {
+        return Err(cx.err(k.cidr, "missing"));
+    }
+    let cidr = parse_net(cx, k.cidr, &cidr_text)?;
+    let ip_version = match integer(cx, obj, k.ip_version, 255)? {
+        Some(4) => 4,
+        Some(6) => 6,
+        Some(n) => return Err(cx.err(k.ip_version, format!("{n} is not 4 or 6"))),
+        None => match cidr {
+            IpNet::V4(_) => 4,
+            IpNet::V6(_) => 6,
+        },
+    };
+    let family_ok = matches!((ip_version, cidr), (4, IpNet::V4(_)) | (6, IpNet::V6(_)));
+    if !family_ok {
+        return Err(cx.err(k.cidr, format!("\"{cidr_text}\" is not IPv{ip_version}")));
+    }
+    let gateway_ip = match opt_string(cx, obj, &[k.gateway_ip])? {
+        None => None,
+        Some(gw) => Some(parse_ip(cx, k.gateway_ip, &gw)?),
+    };
+    let mut known = Known::new();
+    mark(&mut known, obj, "name", &[k.name]);
+    mark(&mut known, obj, "network_id", &[k.network_id]);
+    known.insert("cidr", false);
+    known.insert("ip_version", false);
+    // A subnet without a gateway has `gateway_ip: null`: present means known.
+    if obj.contains_key(k.gateway_ip) {
+        known.insert("gateway_ip", false);
+    }
+    Ok(Obj::new(
+        Subnet {
+            id,
+            name: string(cx, obj, &[k.name])?,
+            network_id: string(cx, obj, &[k.network_id])?,
+            cidr,
+            ip_version,
+            gateway_ip,
+        },
+        known,
+    ))
+}
+
+pub(crate) fn fixed_ips(
+    cx: &Ctx,
+    obj: &Map<String, Value>,
+    key: &'static str,
+) -> Result<Vec<FixedIp>, LoadError> {
+    let mut out = Vec::new();
+    for (i, d) in dict_list(cx, obj, &[key])?.iter().enumerate() {
+        let field = format!("{key}[{i}].ip_address");
+        let ip = match d.get("ip_address") {
+            Some(Value::String(s)) => parse_ip(cx, &field, s)?,
+            None | Some(Value::Null) => return Err(cx.err(&field, "missing")),
+            Some(other) => return Err(cx.err(&field, format!("{} is not a string", short(other)))),
+        };
+        let subnet_id = match d.get("subnet_id") {
+            Some(Value::String(s)) => s.clone(),
+            None | Some(Value::Null) => String::new(),
+            Some(other) => {
+                return Err(cx.err(
+                    &format!("{key}[{i}].subnet_id"),
+                    format!("{} is not a string", short(other)),
+                ))
+            }
+        };
+        out.push(FixedIp {
+            subnet_id,
+            ip_address: ip,
+        });
+    }
+    Ok(out)
+}
+
+fn address_pairs(cx: &Ctx, obj: &Map<String, Value>) -> Result<Vec<AddressPair>, LoadError> {
+    let mut out = Vec::new();
+    for (i, d) in dict_list(cx, obj, &["allowed_address_pairs"])?
+        .iter()
+        .enumerate()
+    {
+        let field = format!("allowed_address_pairs[{i}].ip_address");
+        let ip_text = d
+            .get("ip_address")
+            .and_then(Value::as_str)
+            .map(|s| s.trim().to_string());
+        let ip_address = match d.get("ip_address") {
+            Some(Value::String(s)) => parse_net(cx, &field, s)?,
+            None | Some(Value::Null) => return Err(cx.err(&field, "missing")),
+            Some(other) => return Err(cx.err(&field, format!("{} is not a string", short(other)))),
+        };
+        let mfield = format!("allowed_address_pairs[{i}].mac_address");
+        let mac_address = match d.get("mac_address") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.is_empty() => None,
+            // Stored as given (Neutron keeps the pair MAC's case); only checked.
+            Some(Value::String(s)) => {
+                parse_mac(cx, &mfield, s)?;
+                Some(s.trim().to_string())
+            }
+            Some(other) => return Err(cx.err(&mfield, format!("{} is not a string", short(other)))),
+        };
+        out.push(AddressPair {
+            ip_address,
+            mac_address,
+            ip_text,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn mac(
+    cx: &Ctx,
+    obj: &Map<String, Value>,
+    key: &'static str,
+) -> Result<String, LoadError> {
+    let text = string(cx, obj, &[key])?;
+    if text.is_empty() {
+        Ok(String::new())
+    } else {
+        parse_mac(cx, key, &text)
+    }
+}
+
+const HOST: [&str; 2] = ["binding:host_id", "binding_host_id"];
+const GROUPS: [&str; 2] = ["security_groups", "security_group_ids"];
+const PSEC: [&str; 2] = ["port_security_enabled", "is_port_security_enabled"];
+
+pub(crate) fn port(cx: &Ctx, obj: &Map<String, Value>) -> Result<Obj<Port>, LoadError> {
+    let id = required_id(cx, obj, "id")?;
+    let (security_groups, groups_sorted) = string_list(cx, obj, &GROUPS)?;
+    let mut known = Known::new();
+    mark(&mut known, obj, "name", &["name"]);
+    mark(&mut known, obj, "network_id", &["network_id"]);
+    // Absent (a non-admin's API view), null (a non-admin's `port show`) or ""
+    // (an unbound port) all load as no host; only "" says so for certain.
+    mark(&mut known, obj, "binding:host_id", &HOST);
+    mark(&mut known, obj, "mac_address", &["mac_address"]);
+    mark(&mut known, obj, "fixed_ips", &["fixed_ips"]);
+    mark(
+        &mut known,
+        obj,
+        "allowed_address_pairs",
+        &["allowed_address_pairs"],
+    );
+    if has(obj, &GROUPS) {
+        known.insert("security_groups", groups_sorted);
+    }
+    // Without the port-security extension the field is absent and Neutron
+    // filters every port: absent or null is "enabled", not unknown.
+    known.insert("port_security_enabled", false);
+    mark(&mut known, obj, "device_owner", &["device_owner"]);
+    Ok(Obj::new(
+        Port {
+            id,
+            name: string(cx, obj, &["name"])?,
+            network_id: string(cx, obj, &["network_id"])?,
+            host_id: string(cx, obj, &HOST)?,
+            mac_address: mac(cx, obj, "mac_address")?,
+            fixed_ips: fixed_ips(cx, obj, "fixed_ips")?,
+            allowed_address_pairs: address_pairs(cx, obj)?,
+            security_groups,
+            port_security_enabled: boolean(cx, obj, &PSEC, true)?,
+            device_owner: string(cx, obj, &["device_owner"])?,
+        },
+        known,
+    ))
+}
+
+/// A group and its inline rules (as separate items, so they merge by id).
+pub(crate) fn group(cx: &Ctx, obj: &Map<String, Value>) -> Result<Vec<Item>, LoadError> {
+    let id = required_id(cx, obj, "id")?;
+    let mut known = Known::new();
+    mark(&mut known, obj, "name", &["name"]);
+    // Before the stateful-security-group extension every group was stateful.
+    known.insert("stateful", false);
+    let mut items = Vec::new();
+    if let Some((key, _)) = first(obj, &["security_group_rules", "rules"]) {
+        known.insert("security_group_rules", false);
+        for (i, r) in dict_list(cx, obj, &[key])?.iter().enumerate() {
+            let rcx = Ctx {
+                source: cx.source,
+                object: format!("{} {key}[{i}]", cx.object),
+            };
+            items.push(Item::Rule(rule(&rcx, r, Some(&id))?));
+        }
+    }
+    let group = SecurityGroup {
+        id,
+        name: string(cx, obj, &["name"])?,
+        stateful: boolean(cx, obj, &["stateful"], true)?,
+        rules: Vec::new(),
+    };
+    items.insert(0, Item::Group(Obj::new(group, known)));
+    Ok(items)
+}
+
+/// Checks a remote prefix against the rule's ethertype.
+pub(crate) fn check_family(
+    cx: &Ctx,
+    field: &str,
+    text: &str,
+    prefix: &IpNet,
+    ethertype: Ethertype,
+) -> Result<(), LoadError> {
+    let fam = match prefix {
+        IpNet::V4(_) => Ethertype::IPv4,
+        IpNet::V6(_) => Ethertype::IPv6,
+    };
+    if fam != ethertype {
+        return Err(cx.err(
+            field,
+            format!("\"{text}\" does not match ethertype {}", ethertype.as_str()),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses rules whose remote is an address group: vipwire does not model
+/// address groups, and reading the rule without it would open it to any source.
+pub(crate) fn refuse_address_group(
+    cx: &Ctx,
+    obj: &Map<String, Value>,
+    key: &'static str,
+) -> Result<(), LoadError> {
+    match opt_string(cx, obj, &[key])? {
+        None => Ok(()),
+        Some(g) => Err(cx.err(
+            key,
+            format!(
+                "remote address group {g}: vipwire does not model address groups \
+                 (the rule would read as open to any source); leave this group out of \
+                 the inputs or replace the rule by remote_ip_prefix rules to check"
+            ),
+        )),
+    }
+}
+
+pub(crate) fn direction(cx: &Ctx, field: &str, text: &str) -> Result<RuleDirection, LoadError> {
+    match text.to_ascii_lowercase().as_str() {
+        "ingress" => Ok(RuleDirection::Ingress),
+        "egress" => Ok(RuleDirection::Egress),
+        other => Err(cx.err(field, format!("\"{other}\" is not ingress or egress"))),
+    }
+}
+
+pub(crate) fn ethertype(cx: &Ctx, field: &str, text: &str) -> Result<Ethertype, LoadError> {
+    match text.to_ascii_lowercase().as_str() {
+        "ipv4" | "" => Ok(Ethertype::IPv4),
+        "ipv6" => Ok(Ethertype::IPv6),
+        _ => Err(cx.err(field, format!("\"{text}\" is not IPv4 or IPv6"))),
+    }
+}
+
+pub(crate) fn protocol(
+    cx: &Ctx,
+    obj: &Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<String>, LoadError> {
+    match first(obj, &[key]) {
+        None => Ok(None),
+        Some((_, Value::String(s))) if s.is_empty() || s == "None" => Ok(None),
+        Some((_, Value::String(s))) => Ok(Some(s.to_ascii_lowercase())),
+        Some((_, Value::Number(n))) => Ok(Some(n.to_string())),
+        Some((k, other)) => Err(cx.err(k, format!("{} is not a protocol", short(other)))),
+    }
+}
+
+pub(crate) fn rule(
+    cx: &Ctx,
+    obj: &Map<String, Value>,
+    group_id: Option<&str>,
+) -> Result<Obj<SecurityGroupRule>, LoadError> {
+    let direction = direction(cx, "direction", &string(cx, obj, &["direction"])?)?;
+    let ethertype = ethertype(
+        cx,
+        "ethertype",
+        &string(cx, obj, &["ethertype", "ether_type"])?,
+    )?;
+    let protocol = protocol(cx, obj, "protocol")?;
+    let port_range_min = integer(cx, obj, "port_range_min", 65535)?.map(|n| n as u32);
+    let port_range_max = integer(cx, obj, "port_range_max", 65535)?.map(|n| n as u32);
+    let remote_ip_prefix = match opt_string(cx, obj, &["remote_ip_prefix"])? {
+        None => None,
+        Some(text) => {
+            let p = parse_net(cx, "remote_ip_prefix", &text)?;
+            check_family(cx, "remote_ip_prefix", &text, &p, ethertype)?;
+            Some(p)
+        }
+    };
+    refuse_address_group(cx, obj, "remote_address_group_id")?;
+    let given_group = string(cx, obj, &["security_group_id"])?;
+    let security_group_id = match (given_group.is_empty(), group_id) {
+        (true, Some(g)) => g.to_string(),
+        _ => given_group,
+    };
+    let mut known = Known::new();
+    for f in [
+        "direction",
+        "ethertype",
+        "protocol",
+        "port_range",
+        "remote_ip_prefix",
+        "remote_group_id",
+    ] {
+        known.insert(f, false);
+    }
+    if !security_group_id.is_empty() {
+        known.insert("security_group_id", false);
+    }
+    mark(&mut known, obj, "standard_attr_id", &["standard_attr_id"]);
+    mark(&mut known, obj, "description", &["description"]);
+    Ok(Obj::new(
+        SecurityGroupRule {
+            id: string(cx, obj, &["id"])?,
+            security_group_id,
+            direction,
+            ethertype,
+            protocol,
+            port_range_min,
+            port_range_max,
+            remote_ip_prefix,
+            remote_group_id: opt_string(cx, obj, &["remote_group_id"])?,
+            standard_attr_id: integer(cx, obj, "standard_attr_id", u64::MAX)?,
+            description: string(cx, obj, &["description"])?,
+        },
+        known,
+    ))
+}
