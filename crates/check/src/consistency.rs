@@ -28,10 +28,32 @@ pub fn findings(sc: &Scenario) -> Vec<Finding> {
                     "director {label}'s keepalived.conf has no vrrp_instance: it never holds a \
                      VIP, so it never takes over"
                 ),
-                location: None,
+                location: Some(d.config_source.clone()),
+            });
+        }
+        for e in &d.config.config_errors {
+            out.push(Finding {
+                subject: label.clone(),
+                message: format!(
+                    "keepalived reports a configuration error and runs with a corrected value \
+                     (`keepalived -t` fails): {e}"
+                ),
+                location: Some(d.config_source.clone()),
             });
         }
         for vs in &d.config.virtual_servers {
+            if sc.paths_of(vs).is_empty() {
+                out.push(Finding {
+                    subject: label.clone(),
+                    message: format!(
+                        "virtual_server {}:{} on {label} has no real server the scheduler can \
+                         use (every one has weight 0 or is no port of the cloud): the service \
+                         answers nothing",
+                        vs.addr, vs.port
+                    ),
+                    location: Some(format!("{}:{}", vs.source, vs.line)),
+                });
+            }
             if !sc.vips_of(d).contains(&vs.addr) {
                 out.push(Finding {
                     subject: label.clone(),
@@ -44,6 +66,17 @@ pub fn findings(sc: &Scenario) -> Vec<Finding> {
                 });
             }
         }
+    }
+    if sc
+        .directors
+        .iter()
+        .all(|d| d.config.virtual_servers.is_empty())
+    {
+        out.push(Finding {
+            subject: "load balancer".into(),
+            message: "no director has a virtual_server: there is no service to check".into(),
+            location: Some(sc.source.clone()),
+        });
     }
     let members: Vec<&Director> = sc
         .directors

@@ -1,7 +1,7 @@
 //! What the check exercised and what it did not, so a PASS says "all of this
 //! passed", never "the one sample passed".
 
-use crate::lifecycle::{checker_view, checks_of, l4_name};
+use crate::lifecycle::{check_target, checker_view, checks_of, l4_name};
 use crate::scenario::Scenario;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -113,21 +113,19 @@ pub fn coverage(sc: &Scenario) -> Coverage {
                         ),
                     );
                 }
+                let Some(known) = sc.real_server_by_ip(rs.addr) else {
+                    continue;
+                };
                 for check in checks_of(rs) {
                     let view = checker_view(check);
-                    if view.wire.is_some() {
-                        if sc.real_server_by_ip(rs.addr).is_some() {
+                    match check_target(sc, d, &view, known, rs.port) {
+                        Ok(_) => {
                             *c.health_checks.entry(view.kind.to_string()).or_default() += 1;
                         }
-                    } else {
-                        push_unique(
+                        Err(why) => push_unique(
                             &mut c.not_exercised,
-                            format!(
-                                "{} of {rs_label} on {label}: runs on the director, nothing on \
-                                 the wire",
-                                view.kind
-                            ),
-                        );
+                            format!("{} of {rs_label} on {label}: {why}", view.kind),
+                        ),
                     }
                 }
             }

@@ -32,6 +32,9 @@ pub enum DropKind {
     ArpSpoof,
     /// The receiving host itself (not Neutron).
     Host,
+    /// The network layout: the two ports are on different Neutron networks, so an
+    /// ARP resolution (and a DR frame) cannot reach across.
+    Topology,
     /// Any other rule.
     Other,
 }
@@ -59,9 +62,17 @@ pub struct Drop {
 
 impl Drop {
     pub fn host(sc: &Scenario, step: &Step, reason: &str) -> Drop {
+        Self::not_neutron(DropKind::Host, sc, step, reason)
+    }
+
+    pub fn topology(sc: &Scenario, step: &Step, reason: &str) -> Drop {
+        Self::not_neutron(DropKind::Topology, sc, step, reason)
+    }
+
+    fn not_neutron(kind: DropKind, sc: &Scenario, step: &Step, reason: &str) -> Drop {
         let port_id = step.receiver.clone().unwrap_or_default();
         Drop {
-            kind: DropKind::Host,
+            kind,
             port: sc.port_label(&port_id),
             host: "(guest)".into(),
             port_id,

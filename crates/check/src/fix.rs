@@ -274,11 +274,17 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
     // A client's address stands for every source the service must serve.
     let client_ips: Vec<std::net::IpAddr> = sc.clients.iter().map(|c| c.ip).collect();
     let sources: Vec<IpNet> = if client_ips.contains(&src) {
-        sc.client_sources
+        let mut v: Vec<IpNet> = sc
+            .client_sources
             .iter()
             .filter(|n| n.addr().is_ipv4() == src.is_ipv4())
             .copied()
-            .collect()
+            .collect();
+        // A declared client outside client_sources is still a client to serve.
+        if !v.iter().any(|n| n.contains(&src)) {
+            v.push(host_net(src));
+        }
+        v
     } else {
         vec![host_net(src)]
     };
@@ -317,7 +323,7 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
                 })
                 .collect()
         }
-        DropKind::Host | DropKind::Other => vec![],
+        DropKind::Host | DropKind::Topology | DropKind::Other => vec![],
     }
 }
 

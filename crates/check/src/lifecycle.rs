@@ -443,6 +443,9 @@ impl<'a> Builder<'a> {
         };
         let pname = l4_name(vs.protocol).to_uppercase();
         let mut steps: Vec<Step> = self.client_resolves_vip(peer, holder, vip).to_vec();
+        // The holder is itself this real server: IPVS hands the connection to
+        // its own stack and it answers from the VIP; nothing is forwarded.
+        let local = rs.port_id == holder.port_id;
         let mut director_resolved = false;
         let mut rs_resolved = false;
         for l in script {
@@ -455,6 +458,9 @@ impl<'a> Builder<'a> {
                     Some(&holder.port_id),
                     Payload::Ip(Box::new(p.clone())),
                 ));
+                if local {
+                    continue;
+                }
                 if !director_resolved {
                     let dip = self.own_ip(&holder.port_id);
                     steps.extend(self.resolve(&holder.port_id, dip, rs.ip, &rs.port_id));
@@ -485,7 +491,8 @@ impl<'a> Builder<'a> {
                 }
                 steps.push(s);
             } else {
-                if !rs_resolved {
+                // The holder learnt the client's MAC from its who-has.
+                if !rs_resolved && !local {
                     let (owner, hop_ip) = self.next_hop_owner(peer);
                     let spa = self.rs_arp_source(rs, vip);
                     steps.extend(self.resolve(&rs.port_id, spa, hop_ip, &owner));
@@ -495,8 +502,10 @@ impl<'a> Builder<'a> {
                 set_l4(&mut p, &l);
                 steps.push(self.step(
                     format!(
-                        "{pname} {} {vip}:{vport} -> {cip}:{sport} from {}",
-                        l.label, rs.ip
+                        "{pname} {} {vip}:{vport} -> {cip}:{sport} from {}{}",
+                        l.label,
+                        rs.ip,
+                        if local { " (local real server)" } else { "" }
                     ),
                     &rs.port_id,
                     Some(&client),
@@ -528,16 +537,8 @@ impl<'a> Builder<'a> {
     ) -> Option<Flow> {
         let view = checker_view(check);
         let wire = view.wire?;
-        let target = view.connect_ip.unwrap_or(rs.ip);
-        let dport = view.connect_port.unwrap_or(rs_port_num);
-        let owner = self
-            .sc
-            .cloud
-            .ports
-            .iter()
-            .find(|p| p.fixed_ips.iter().any(|f| f.ip_address == target))
-            .map(|p| p.id.clone())
-            .unwrap_or_else(|| rs.port_id.clone());
+        let (target, dport, owner) =
+            check_target(self.sc, director, &view, rs, rs_port_num).ok()?;
         let dmac = self.mac(&director.port_id);
         let rmac = self.mac(&owner);
         let dip = self.own_ip(&director.port_id);
@@ -784,6 +785,41 @@ pub struct CheckerView {
     pub wire: Option<CheckWire>,
     pub connect_ip: Option<IpAddr>,
     pub connect_port: Option<u16>,
+}
+
+/// Where a checker of `director` connects: (address, port, owning port id).
+/// Err: it sends nothing this model can follow, and why.
+pub fn check_target(
+    sc: &Scenario,
+    director: &Director,
+    view: &CheckerView,
+    rs: &RealServer,
+    rs_port_num: u16,
+) -> Result<(IpAddr, u16, String), String> {
+    if view.wire.is_none() {
+        return Err("runs on the director, nothing on the wire".into());
+    }
+    let target = view.connect_ip.unwrap_or(rs.ip);
+    let port = view.connect_port.unwrap_or(rs_port_num);
+    let owner = match sc
+        .cloud
+        .ports
+        .iter()
+        .find(|p| p.fixed_ips.iter().any(|f| f.ip_address == target))
+    {
+        Some(p) => p.id.clone(),
+        None => return Err(format!("its target {target} is no port of the cloud")),
+    };
+    if owner == director.port_id {
+        return Err("it checks the director's own address: never leaves the VM".into());
+    }
+    if !sc.same_network(&owner, &director.port_id) {
+        return Err(format!(
+            "its target {target} is on another network: routed through a router, which is \
+             not modelled"
+        ));
+    }
+    Ok((target, port, owner))
 }
 
 /// The one place that reads the keepalived checker model.

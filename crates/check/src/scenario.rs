@@ -37,7 +37,7 @@ pub mod builtin {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScenarioFile {
-    neutron: String,
+    neutron: OneOrMany,
     #[serde(default = "default_driver")]
     firewall_driver: String,
     directors: Vec<DirectorEntry>,
@@ -52,6 +52,23 @@ struct ScenarioFile {
     /// For ports without `binding:host_id` (a tenant's view): which share a host.
     #[serde(default)]
     hosts: BTreeMap<String, Vec<String>>,
+}
+
+/// `neutron: file.json` or `neutron: [ports.json, groups.json, ...]` (merged by id).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn files(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(f) => vec![f.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
 }
 
 fn default_driver() -> String {
@@ -133,6 +150,8 @@ pub struct Director {
     pub config: KeepalivedConfig,
     /// The scenario gave no keepalived.conf for it (`config` is then empty).
     pub without_config: bool,
+    /// The keepalived.conf it was read from.
+    pub config_source: String,
 }
 
 /// Something wrong with the load balancer's own configuration (not a Neutron
@@ -269,16 +288,23 @@ impl Scenario {
                 )))
             }
         };
-        let neutron_text = files.read(&file.neutron)?;
-        let neutron_name = files.path(&file.neutron).display().to_string();
-        let mut cloud = neutron::load::load_json(&neutron_text, &neutron_name)
-            .map_err(|e| CheckError::Neutron(e.to_string()))?;
+        let mut inputs = Vec::new();
+        for name in file.neutron.files() {
+            inputs.push((files.read(&name)?, files.path(&name).display().to_string()));
+        }
+        if inputs.is_empty() {
+            return Err(CheckError::Invalid(format!(
+                "{display}: neutron: name at least one Neutron JSON file"
+            )));
+        }
+        let mut cloud =
+            neutron::load::load_files(&inputs).map_err(|e| CheckError::Neutron(e.to_string()))?;
 
         let mut directors = Vec::new();
         let mut findings = Vec::new();
         for entry in &file.directors {
             let port = find_port(&cloud, &entry.port, display, "directors")?;
-            let (config, without_config) = match &entry.keepalived {
+            let (config, without_config, config_source) = match &entry.keepalived {
                 Some(name) => {
                     let conf_path = files.path(name);
                     let conf_text = files.read(name)?;
@@ -288,18 +314,20 @@ impl Scenario {
                         conf_path.parent(),
                     )
                     .map_err(|e| CheckError::Keepalived(e.to_string()))?;
-                    (config, false)
+                    (config, false, conf_path.display().to_string())
                 }
                 None => (
                     lvs::keepalived::parse_str("", "(none)", None)
                         .map_err(|e| CheckError::Keepalived(e.to_string()))?,
                     true,
+                    display.to_string(),
                 ),
             };
             directors.push(Director {
                 port_id: port.id.clone(),
                 config,
                 without_config,
+                config_source,
             });
         }
         if directors.is_empty() {
@@ -383,7 +411,10 @@ impl Scenario {
             }
         }
         for o in &file.real_servers {
-            find_port(&cloud, &o.port, display, "real_servers")?;
+            // An override names a port (id or name) or a real_server address.
+            if !real_servers.iter().any(|r| r.ip.to_string() == o.port) {
+                find_port(&cloud, &o.port, display, "real_servers")?;
+            }
         }
 
         let mut assumptions = Vec::new();
@@ -465,6 +496,20 @@ impl Scenario {
         self.cloud
             .port(id)
             .expect("scenario ports are resolved at load time")
+    }
+
+    /// Both ports are on the same Neutron network (one L2 segment).
+    pub fn same_network(&self, a: &str, b: &str) -> bool {
+        self.port(a).network_id == self.port(b).network_id
+    }
+
+    /// A network's name, or its id's first 8 characters, for a port's network.
+    pub fn network_label(&self, port: &str) -> String {
+        let id = &self.port(port).network_id;
+        match self.cloud.network(id) {
+            Some(n) if !n.name.is_empty() => n.name.clone(),
+            _ => id.chars().take(8).collect(),
+        }
     }
 
     /// A short human name for a port: its name, or its id's first 8 characters.

@@ -134,7 +134,8 @@ fn run_flow(sc: &Scenario, fabric: &mut Fabric, flow: &Flow) -> FlowResult {
         let mut drop = None;
         match &step.payload {
             Payload::Arp(frame) => {
-                drop = explain_arp_drop(sc, fabric, &step.sender, frame);
+                drop =
+                    apart(sc, step).or_else(|| explain_arp_drop(sc, fabric, &step.sender, frame));
                 if let (Some(d), StepRole::Resolution) = (drop.as_mut(), step.role) {
                     d.reason += &format!(
                         "; {} is never resolved, so no IP packet of this conversation is sent",
@@ -194,4 +195,30 @@ fn run_flow(sc: &Scenario, fabric: &mut Fabric, flow: &Flow) -> FlowResult {
         },
         packets,
     }
+}
+
+/// An ARP answer between ports of different Neutron networks never happens:
+/// the who-has is broadcast on the asker's network only, and no router
+/// forwards ARP. DR therefore reaches only real servers on the director's own
+/// network (it rewrites nothing but the destination MAC).
+fn apart(sc: &Scenario, step: &crate::lifecycle::Step) -> Option<Drop> {
+    let asker = step.receiver.as_deref()?;
+    if step.role != StepRole::Resolution || sc.same_network(asker, &step.sender) {
+        return None;
+    }
+    let net = |p: &str| sc.network_label(p);
+    Some(Drop::topology(
+        sc,
+        step,
+        &format!(
+            "{} is on network {}, {} on network {}: ARP does not cross networks, so {} never \
+             resolves it (DR forwards only within the director's own network; no Neutron \
+             change fixes this, move the real server or use TUN/NAT)",
+            sc.port_label(&step.sender),
+            net(&step.sender),
+            sc.port_label(asker),
+            net(asker),
+            sc.port_label(asker),
+        ),
+    ))
 }

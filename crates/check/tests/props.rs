@@ -651,7 +651,6 @@ proptest! {
 /// they cannot help, the next round proposes nothing new, and the report neither
 /// passes nor says what it could not fix.
 #[test]
-#[ignore = "fix.rs propose: a client's source outside client_sources gets pairs for client_sources only; find_fix then stops without passing and without an unfixable entry"]
 fn fix_for_a_client_outside_client_sources_passes_or_says_why() {
     let mut sc = Scenario::builtin().unwrap();
     sc.client_sources = vec![net(OUTSIDE)];
