@@ -377,7 +377,7 @@ pub(crate) fn build(
             "vrrp_sync_group" if cx.check_mode() => sync_stmts.push(s),
             "virtual_server_group" if cx.check_mode() => {}
             "track_file" | "vrrp_track_file" if cx.check_mode() => {
-                if let Some(t) = track_file(&mut cx, s) {
+                if let Some(t) = track_file(&mut cx, s)? {
                     track_files.push(t);
                 }
             }
@@ -386,13 +386,6 @@ pub(crate) fn build(
                 if let Some((r, note)) = lookup3(TOP_UNSUPPORTED, k) {
                     cx.refuse(s, "configuration", r, note)?;
                     continue;
-                }
-                if k.starts_with('@') || k.starts_with('$') {
-                    return Err(cx.unsupported(
-                        s,
-                        "configuration",
-                        "conditional configuration and parameter substitution are not supported",
-                    ));
                 }
                 return Err(cx.unknown(s, "configuration"));
             }
@@ -417,7 +410,33 @@ pub(crate) fn build(
         }
         inst.track_scripts = kept;
     }
-    let sync_groups = sync_groups(&mut cx, &sync_stmts, &instances)?;
+    let (sync_groups, fixed_weight) = sync_groups(&mut cx, &sync_stmts, &instances)?;
+    // vrrp.c vrrp_complete_instance: members of a sync group (without
+    // sync_group_tracking_weight) and address owners ignore weighted scripts.
+    for inst in &mut instances {
+        let synced = fixed_weight.contains(&inst.name);
+        if !synced && inst.priority != 255 {
+            continue;
+        }
+        let why = if synced {
+            "SYNC group"
+        } else {
+            "address_owner"
+        };
+        let mut kept = Vec::new();
+        for (name, w) in std::mem::take(&mut inst.track_scripts) {
+            let weight = w.or_else(|| scripts.iter().find(|s| s.name == name).map(|s| s.weight));
+            if weight.unwrap_or(0) != 0 {
+                cx.config_errors.push(format!(
+                    "{}:{}: ({}) ignoring tracked script {name} with weights due to {why}",
+                    inst.source, inst.line, inst.name
+                ));
+                continue;
+            }
+            kept.push((name, w));
+        }
+        inst.track_scripts = kept;
+    }
     let mut seen = HashSet::new();
     for v in services.servers.iter().filter(|v| v.group.is_none()) {
         if !seen.insert((v.addr, v.port, v.protocol)) {
@@ -441,39 +460,94 @@ pub(crate) fn build(
     })
 }
 
-/// `track_file NAME { file PATH; weight N; init_file ... }` (Check mode): the
-/// file a FILE_CHECK reads. Priority changes of VRRP instances tracking it are
-/// noted where an instance tracks it.
-fn track_file(cx: &mut Ctx, s: &Stmt) -> Option<TrackFile> {
+/// `track_file NAME { file PATH; weight N [reverse]; init_file [V] [overwrite] }`
+/// (Check mode), checked as trackers/track_file.c does: the file a FILE_CHECK
+/// reads. Priority changes of instances tracking it are noted where tracked.
+fn track_file(cx: &mut Ctx, s: &Stmt) -> Result<Option<TrackFile>, ConfigError> {
+    const C: &str = "track_file";
     cx.ignored_block(s, "configuration");
-    let name = s.args.first()?.clone();
-    let file = s
-        .block
-        .as_deref()
-        .unwrap_or(&[])
-        .iter()
-        .find(|k| k.keyword == "file")
-        .and_then(|k| k.args.first().cloned());
-    match file {
+    let name = cx.one(s, C)?.to_string();
+    let mut file: Option<String> = None;
+    // keepalived's "weight already set" test is `weight != 1`.
+    let mut weight = 1i64;
+    for k in cx.block(s, C)? {
+        cx.no_block(k, C)?;
+        match k.keyword.as_str() {
+            "file" => match (k.args.first(), &file) {
+                (None, _) => cx.config_error(k, "track file file name missing"),
+                (Some(f), Some(_)) => cx.config_error(
+                    k,
+                    format!("File already set for track file {name} - ignoring {f}"),
+                ),
+                (Some(f), None) => file = Some(f.clone()),
+            },
+            "weight" => {
+                let Some(w) = k.args.first() else {
+                    cx.config_error(
+                        k,
+                        format!("No weight specified for track file {name} - ignoring"),
+                    );
+                    continue;
+                };
+                if weight != 1 {
+                    cx.config_error(
+                        k,
+                        format!("Weight already set for track file {name} - ignoring {w}"),
+                    );
+                    continue;
+                }
+                weight = match cx.int(k, C, w, -254, 254) {
+                    Ok(v) => v,
+                    Err(_) => {
+                        cx.config_error(k, format!("Weight ({w}) for track_file {name} must be between [-254..254] inclusive. Ignoring..."));
+                        1
+                    }
+                };
+                if let Some(opt) = k.args.get(1).filter(|o| *o != "reverse") {
+                    cx.config_error(k, format!("track_file {name} unknown weight option {opt}"));
+                }
+            }
+            "init_file" => {
+                for w in &k.args {
+                    if w.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+                        match cx.int(k, C, w, i32::MIN as i64, i32::MAX as i64) {
+                            Ok(v) if (-254..=254).contains(&v) => {}
+                            _ => cx.config_error(
+                                k,
+                                format!("Track file {name} init value {w} is invalid or outside [-254, 254]"),
+                            ),
+                        }
+                    } else if w != "overwrite" {
+                        cx.config_error(k, format!("Unknown track file init option {w}"));
+                    }
+                }
+            }
+            _ => return Err(cx.unknown(k, C)),
+        }
+    }
+    Ok(match file {
         Some(path) => Some(TrackFile { name, path }),
         None => {
             cx.config_error(s, format!("No file set for track_file {name} - ignoring"));
             None
         }
-    }
+    })
 }
 
 /// `vrrp_sync_group NAME { group { ... } ... }`, resolved against the
 /// instances as keepalived does after reading the file (vrrp_sync.c,
 /// vrrp_sync_set_group): unknown members and members of an earlier group are
 /// configuration errors and left out; a group left without members is dropped.
+/// Also the members whose scripts may not change priority (groups without
+/// `sync_group_tracking_weight`).
 fn sync_groups(
     cx: &mut Ctx,
     stmts: &[&Stmt],
     instances: &[VrrpInstance],
-) -> Result<Vec<SyncGroup>, ConfigError> {
+) -> Result<(Vec<SyncGroup>, Vec<String>), ConfigError> {
     const C: &str = "vrrp_sync_group";
     let mut out: Vec<SyncGroup> = Vec::new();
+    let mut fixed_weight: Vec<String> = Vec::new();
     let mut names: Vec<String> = Vec::new();
     let mut member_of: Vec<String> = Vec::new();
     for s in stmts {
@@ -487,6 +561,7 @@ fn sync_groups(
         }
         names.push(name.clone());
         let mut members: Option<Vec<String>> = None;
+        let mut tracking_weight = false;
         for k in cx.block(s, C)? {
             match k.keyword.as_str() {
                 "group" => {
@@ -513,6 +588,11 @@ fn sync_groups(
                 }
                 "global_tracking" => {
                     cx.config_error(k, format!("({name}) global_tracking is deprecated. Use track_interface/script/file on the sync group"));
+                    tracking_weight = true;
+                }
+                "sync_group_tracking_weight" => {
+                    cx.ignored(k, C)?;
+                    tracking_weight = true;
                 }
                 kw if SYNC_GROUP_IGNORED.contains(&kw) => cx.ignored(k, C)?,
                 _ => {
@@ -562,6 +642,9 @@ fn sync_groups(
             _ => {}
         }
         member_of.extend(kept.iter().cloned());
+        if !tracking_weight {
+            fixed_weight.extend(kept.iter().cloned());
+        }
         out.push(SyncGroup {
             name: name.clone(),
             instances: kept,
@@ -569,7 +652,7 @@ fn sync_groups(
             source: cx.source(s),
         });
     }
-    Ok(out)
+    Ok((out, fixed_weight))
 }
 
 fn global_defs(cx: &mut Ctx, s: &Stmt, g: &mut Globals) -> Result<(), ConfigError> {

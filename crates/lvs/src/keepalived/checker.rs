@@ -188,14 +188,14 @@ pub(super) fn checker(
                 cx.no_block(k, ctx)?;
                 if k.args.is_empty() {
                     cx.config_error(k, "UDP_CHECK payload requires a payload");
-                } else if !is_hex(&k.args.concat()) {
+                } else if !is_hex(&k.args.join(" "), false) {
                     cx.config_error(k, "Invalid hex string for UDP_CHECK payload");
                 }
             }
             ("UDP_CHECK", "require_reply") => {
                 cx.no_block(k, ctx)?;
                 require_reply = true;
-                if !k.args.is_empty() && !is_hex(&k.args.concat()) {
+                if !k.args.is_empty() && !is_hex(&k.args.join(" "), true) {
                     cx.config_error(k, "Invalid hex string for UDP_CHECK reply");
                 }
             }
@@ -398,9 +398,40 @@ fn file_check(
     }
 }
 
-/// Hex digits, as keepalived's read_hex_str wants them (spaces already gone).
-fn is_hex(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
+/// Whether keepalived's read_hex_str (lib/parser.c) accepts `s`: octets of one
+/// or two hex digits separated by blanks, `x` nibbles as wildcards in a reply.
+/// It marks errors with an octet value 0xff, so a string whose last octet is
+/// ff is refused too (keepalived 2.2.7 behaviour).
+fn is_hex(s: &str, wildcard: bool) -> bool {
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => Some(c),
+        b'x' | b'X' if wildcard => Some(b'0'),
+        _ => None,
+    };
+    let b = s.as_bytes();
+    let (mut i, mut last) = (0, None);
+    loop {
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        if i == b.len() {
+            break;
+        }
+        let Some(hi) = nibble(b[i]) else {
+            return false;
+        };
+        i += 1;
+        let mut digits = vec![hi];
+        if i < b.len() && b[i] != b' ' {
+            let Some(lo) = nibble(b[i]) else {
+                return false;
+            };
+            digits.push(lo);
+            i += 1;
+        }
+        last = u8::from_str_radix(std::str::from_utf8(&digits).unwrap_or("0"), 16).ok();
+    }
+    last.is_some_and(|v| v != 0xff)
 }
 
 fn url(cx: &mut Ctx, s: &Stmt) -> Result<Option<(String, Option<u16>)>, ConfigError> {
@@ -415,12 +446,23 @@ fn url(cx: &mut Ctx, s: &Stmt) -> Result<Option<(String, Option<u16>)>, ConfigEr
             }
             "status_code" => {
                 cx.no_block(k, C)?;
-                status = match k.args.as_slice() {
-                    [v] if v == "200-299" => None,
-                    [v] if !v.contains('-') => {
-                        Some(parse_uint(v, 100, 599).map_err(|m| cx.invalid(k, C, m))? as u16)
+                if k.args.is_empty() {
+                    return Err(cx.invalid(k, C, "no status code given"));
+                }
+                // check_http.c status_code_handler: codes and ranges, each in
+                // 100..=599; invalid ones are reported and skipped.
+                let mut codes: Vec<(u64, u64)> = Vec::new();
+                for v in &k.args {
+                    let (lo, hi) = v.split_once('-').unwrap_or((v, v));
+                    match (parse_uint(lo, 100, 599), parse_uint(hi, 100, 599)) {
+                        (Ok(a), Ok(b)) if a <= b => codes.push((a, b)),
+                        _ => cx.config_error(k, format!("Invalid HTTP_GET status code '{v}'")),
                     }
-                    [] => return Err(cx.invalid(k, C, "no status code given")),
+                }
+                status = match codes.as_slice() {
+                    [] => None,
+                    [(200, 299)] => None,
+                    [(a, b)] if a == b => Some(*a as u16),
                     _ => {
                         cx.refuse(
                             k,

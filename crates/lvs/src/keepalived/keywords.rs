@@ -200,8 +200,7 @@ pub(super) const CHECKER_IGNORED: &[&str] = &[
 #[rustfmt::skip]
 pub(super) const SYNC_GROUP_IGNORED: &[&str] = &[
     "notify", "notify_backup", "notify_fault", "notify_master", "notify_stop",
-    "notify_priority_changes", "smtp_alert", "sync_group_tracking_weight",
-    "track_interface",
+    "notify_priority_changes", "smtp_alert", "track_interface",
 ];
 
 /// `vrrp_sync_group` keywords that change failover (Check mode: unmodelled).

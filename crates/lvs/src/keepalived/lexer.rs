@@ -97,7 +97,10 @@ impl Tokens {
             };
             let lines = match self.pre.as_mut() {
                 Some(p) => p.line(raw, source, line, &pwd).map_err(syntax)?,
-                None => vec![raw.to_string()],
+                None => {
+                    director_refuses(raw, source, line)?;
+                    vec![raw.to_string()]
+                }
             };
             for l in lines {
                 let words = split_line(&l).map_err(syntax)?;
@@ -171,6 +174,30 @@ impl Tokens {
         }
         Ok(())
     }
+}
+
+/// Director mode: keepalived's preprocessor lines (`@ID`, `$NAME`, `~SEQ`)
+/// are refused wherever they are, naming their first word.
+fn director_refuses(raw: &str, source: &str, line: usize) -> Result<(), ConfigError> {
+    let text = super::preproc::decomment(raw);
+    let reason = match text.chars().next() {
+        Some('@') => "conditional configuration (@ID lines) is not supported by the director",
+        Some('$') => "parameter substitution ($NAME) is not supported by the director",
+        Some('~') => "sequences (~SEQ, ~LST) are not supported by the director",
+        _ => return Ok(()),
+    };
+    let keyword = text
+        .split([' ', '\t', '(', '='])
+        .next()
+        .unwrap_or("")
+        .to_string();
+    Err(ConfigError::Unsupported {
+        file: source.to_string(),
+        line,
+        keyword,
+        context: "configuration".into(),
+        reason: reason.into(),
+    })
 }
 
 /// Split one line into words, dropping comments. Returns (word, had_quotes).

@@ -629,3 +629,6 @@ impl HealthCheck {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod check_tests;

@@ -20,6 +20,10 @@
 //!
 //! Comments are removed first (keepalived's decomment: `#` or `!` outside
 //! double quotes; `\#` and `\!` outside quotes stand for the character).
+//!
+//! Not like keepalived: redefining a multiline parameter while its lines are
+//! being expanded (a value whose own line is `$SAME=`) makes keepalived read
+//! freed memory; here the expansion finishes with the old lines.
 
 use std::collections::VecDeque;
 

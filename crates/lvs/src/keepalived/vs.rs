@@ -245,11 +245,19 @@ struct Body<'s> {
     delay_loop: f64,
     persistence: Option<u32>,
     ha_suspend: bool,
+    /// The last `lb_kind` statement.
+    lb_kind_stmt: Option<&'s Stmt>,
     /// (real server, its port as written: 0 = none).
     real_servers: Vec<(RealServer, u16)>,
+    /// The `lb_kind` in force where each real server was declared.
+    rs_kinds: Vec<Option<LbKind>>,
     sorry: Option<(IpAddr, u16, &'s Stmt)>,
     sorry_inhibit: bool,
+    /// `sorry_server_lvs_method`, else the `lb_kind` in force at `sorry_server`.
     sorry_kind: Option<LbKind>,
+    /// `quorum` (default 1) and `hysteresis` (default 0).
+    quorum: u64,
+    hysteresis: u64,
 }
 
 /// `lb_kind` / `lvs_method` / `sorry_server_lvs_method`:
@@ -314,7 +322,6 @@ pub(super) fn virtual_server(
         Head::Fwmark(fw) => by_fwmark(cx, s, b, fw, out),
         Head::Group(name) => by_group(cx, s, b, &name, groups, out),
     }
-    Ok(())
 }
 
 fn body<'s>(cx: &mut Ctx, s: &'s Stmt, track_files: &[TrackFile]) -> Result<Body<'s>, ConfigError> {
@@ -327,10 +334,14 @@ fn body<'s>(cx: &mut Ctx, s: &'s Stmt, track_files: &[TrackFile]) -> Result<Body
         delay_loop: 60.0,
         persistence: None,
         ha_suspend: false,
+        lb_kind_stmt: None,
         real_servers: Vec::new(),
+        rs_kinds: Vec::new(),
         sorry: None,
         sorry_inhibit: false,
         sorry_kind: None,
+        quorum: 1,
+        hysteresis: 0,
     };
     let mut vs_weight = 1u32;
     let mut defaults = CheckDefaults::default();
@@ -350,7 +361,10 @@ fn body<'s>(cx: &mut Ctx, s: &'s Stmt, track_files: &[TrackFile]) -> Result<Body
                     .ok_or_else(|| cx.invalid(k, C, format!("\"{v}\" is not an IPVS scheduler")))?;
                 b.lb_algo = Some(sched);
             }
-            "lb_kind" | "lvs_method" => b.lb_kind = Some(lb_kind(cx, k, C)?),
+            "lb_kind" | "lvs_method" => {
+                b.lb_kind = Some(lb_kind(cx, k, C)?);
+                b.lb_kind_stmt = Some(k);
+            }
             "persistence_timeout" => {
                 cx.no_block(k, C)?;
                 b.persistence = Some(match k.args.as_slice() {
@@ -383,7 +397,9 @@ fn body<'s>(cx: &mut Ctx, s: &'s Stmt, track_files: &[TrackFile]) -> Result<Body
                     }
                 });
             }
-            "real_server" => rs_stmts.push(k),
+            // check_data.c alloc_rs: a real server takes the forwarding
+            // method in force when it is read.
+            "real_server" => rs_stmts.push((k, b.lb_kind)),
             "sorry_server" if cx.check_mode() => {
                 cx.no_block(k, C)?;
                 let (a, p) = match k.args.as_slice() {
@@ -392,6 +408,7 @@ fn body<'s>(cx: &mut Ctx, s: &'s Stmt, track_files: &[TrackFile]) -> Result<Body
                     _ => return Err(cx.invalid(k, C, "expected IP [PORT]")),
                 };
                 b.sorry = Some((a, p, k));
+                b.sorry_kind = b.lb_kind;
             }
             "sorry_server_inhibit" if cx.check_mode() => {
                 if b.sorry.is_some() {
@@ -415,6 +432,20 @@ fn body<'s>(cx: &mut Ctx, s: &'s Stmt, track_files: &[TrackFile]) -> Result<Body
                 b.ha_suspend = true;
                 cx.ignored(k, C)?
             }
+            "quorum" | "hysteresis" => {
+                cx.no_block(k, C)?;
+                let min = u64::from(k.keyword == "quorum");
+                match k.args.first().map(|v| parse_uint(v, min, u32::MAX as u64)) {
+                    Some(Ok(n)) if k.keyword == "quorum" => b.quorum = n,
+                    Some(Ok(n)) => b.hysteresis = n,
+                    _ if k.keyword == "quorum" => {
+                        cx.config_error(k, "Quorum must be in [1, 4294967295]. Setting to 1.");
+                        b.quorum = 1;
+                    }
+                    _ => cx.config_error(k, "Hysteresis must be in [0, 4294967295] - ignoring"),
+                }
+                cx.ignored(k, C)?
+            }
             kw if VS_IGNORED.contains(&kw) => cx.ignored(k, C)?,
             kw => match lookup3(VS_UNSUPPORTED, kw) {
                 Some((r, note)) => cx.refuse(k, C, r, note)?,
@@ -422,9 +453,10 @@ fn body<'s>(cx: &mut Ctx, s: &'s Stmt, track_files: &[TrackFile]) -> Result<Body
             },
         }
     }
-    for k in rs_stmts {
+    for (k, kind) in rs_stmts {
         let rs = real_server(cx, k, b.delay_loop, vs_weight, defaults, track_files)?;
         b.real_servers.push(rs);
+        b.rs_kinds.push(kind);
     }
     Ok(b)
 }
@@ -524,34 +556,6 @@ fn pin_check_ports(cx: &mut Ctx, source: &str, rs: &mut RealServer, written: u16
     }
 }
 
-/// Real servers with duplicates (same address and port) removed, as
-/// keepalived does ("real server is duplicated - removing second rs").
-fn dedupe(
-    cx: &mut Ctx,
-    s: &Stmt,
-    what: &str,
-    rss: Vec<(RealServer, u16)>,
-) -> Vec<(RealServer, u16)> {
-    let mut kept: Vec<(RealServer, u16)> = Vec::new();
-    for (rs, w) in rss {
-        if kept
-            .iter()
-            .any(|(r, _)| r.addr == rs.addr && r.port == rs.port)
-        {
-            cx.config_errors.push(format!(
-                "{}:{}: {what}: real server {} {} is duplicated - removing second rs",
-                cx.source(s),
-                rs.line,
-                rs.addr,
-                rs.port
-            ));
-            continue;
-        }
-        kept.push((rs, w));
-    }
-    kept
-}
-
 fn lb_algo_or_default(cx: &mut Ctx, s: &Stmt, b: &Body, what: &str) -> Scheduler {
     b.lb_algo.unwrap_or_else(|| {
         cx.config_error(
@@ -562,14 +566,91 @@ fn lb_algo_or_default(cx: &mut Ctx, s: &Stmt, b: &Body, what: &str) -> Scheduler
     })
 }
 
-fn lb_kind_or_default(cx: &mut Ctx, s: &Stmt, b: &Body, what: &str) -> LbKind {
-    b.lb_kind.unwrap_or_else(|| {
+/// The forwarding method of the real servers: each has the `lb_kind` in force
+/// where it was declared, else the last one, else NAT (a config error). One
+/// virtual server has one method in the model, so differing ones are refused
+/// (Director) or noted (Check: the first real server's is used). Also drops
+/// duplicate real servers and checks the quorum (validate_check_config).
+fn resolve_kind(
+    cx: &mut Ctx,
+    s: &Stmt,
+    b: &mut Body,
+    what: &str,
+) -> Result<(LbKind, Vec<(RealServer, u16)>), ConfigError> {
+    let rss: Vec<_> = b
+        .real_servers
+        .iter()
+        .cloned()
+        .zip(b.rs_kinds.iter().copied())
+        .collect();
+    // "real server is duplicated - removing second rs".
+    let mut kept: Vec<((RealServer, u16), Option<LbKind>)> = Vec::new();
+    for ((rs, w), kind) in rss {
+        if kept
+            .iter()
+            .any(|((r, _), _)| r.addr == rs.addr && r.port == rs.port)
+        {
+            cx.config_errors.push(format!(
+                "{}:{}: virtual_server {what}: real server {} {} is duplicated - removing second rs",
+                cx.source(s),
+                rs.line,
+                rs.addr,
+                rs.port
+            ));
+            continue;
+        }
+        kept.push(((rs, w), kind));
+    }
+    let needs_default =
+        kept.iter().any(|(_, k)| k.is_none()) || (b.sorry.is_some() && b.sorry_kind.is_none());
+    let last = match b.lb_kind {
+        Some(k) => k,
+        None => {
+            if needs_default {
+                cx.config_error(
+                    s,
+                    format!("Virtual server {what}: no forwarding method set, setting default NAT"),
+                );
+            }
+            LbKind::Nat
+        }
+    };
+    let kinds: Vec<LbKind> = kept.iter().map(|(_, k)| k.unwrap_or(last)).collect();
+    let kind = kinds.first().copied().unwrap_or(last);
+    if kinds.iter().any(|k| *k != kind) {
+        let at = b.lb_kind_stmt.unwrap_or(s);
+        cx.refuse(
+            at,
+            "virtual_server",
+            "real servers declared before and after this lb_kind forward differently \
+             (per-real-server forwarding methods are not modelled; the first real server's is used)",
+            Note::Unmodelled,
+        )?;
+    }
+    if b.sorry_kind.is_none() {
+        b.sorry_kind = Some(last);
+    }
+    let kept: Vec<(RealServer, u16)> = kept.into_iter().map(|(r, _)| r).collect();
+    // The quorum cannot exceed the real servers' total weight.
+    let sum: u64 = kept.iter().map(|(r, _)| u64::from(r.weight)).sum();
+    let mut quorum = b.quorum;
+    if quorum > sum {
         cx.config_error(
             s,
-            format!("Virtual server {what}: no forwarding method set, setting default NAT"),
+            format!("Warning - quorum {quorum} for {what} exceeds total weight of real servers {sum}, reducing quorum to {sum}"),
         );
-        LbKind::Nat
-    })
+        quorum = sum;
+    }
+    if b.hysteresis >= quorum {
+        cx.config_error(
+            s,
+            format!(
+                "Virtual server {what}: hysteresis {} >= quorum {quorum}",
+                b.hysteresis
+            ),
+        );
+    }
+    Ok((kind, kept))
 }
 
 /// The sorry server with its forwarding method, before port handling.
@@ -598,7 +679,14 @@ fn sorry_base(
     })
 }
 
-fn by_address(cx: &mut Ctx, s: &Stmt, b: Body, addr: IpAddr, port: u16, out: &mut Services) {
+fn by_address(
+    cx: &mut Ctx,
+    s: &Stmt,
+    mut b: Body,
+    addr: IpAddr,
+    port: u16,
+    out: &mut Services,
+) -> Result<(), ConfigError> {
     let what = format!("{addr} {port}");
     // keepalived's validate_check_config, in its order.
     if b.real_servers.is_empty() {
@@ -606,7 +694,7 @@ fn by_address(cx: &mut Ctx, s: &Stmt, b: Body, addr: IpAddr, port: u16, out: &mu
             s,
             format!("Virtual server {what} has no real servers - ignoring"),
         );
-        return;
+        return Ok(());
     }
     let protocol = b.protocol.unwrap_or_else(|| {
         if !b.sctp {
@@ -628,15 +716,13 @@ fn by_address(cx: &mut Ctx, s: &Stmt, b: Body, addr: IpAddr, port: u16, out: &mu
         persistence = Some(DEFAULT_PERSISTENCE);
     }
     let lb_algo = lb_algo_or_default(cx, s, &b, &what);
-    let mut rss = b.real_servers.clone();
     // No port: the virtual server's.
-    for (rs, _) in &mut rss {
+    for (rs, _) in &mut b.real_servers {
         if rs.port == 0 {
             rs.port = port;
         }
     }
-    let mut kept = dedupe(cx, s, &format!("virtual_server {what}"), rss);
-    let lb_kind = lb_kind_or_default(cx, s, &b, &what);
+    let (lb_kind, mut kept) = resolve_kind(cx, s, &mut b, &what)?;
     // DR and TUN cannot change the port: keepalived resets a different one.
     if lb_kind != LbKind::Nat {
         for (rs, _) in &mut kept {
@@ -675,7 +761,7 @@ fn by_address(cx: &mut Ctx, s: &Stmt, b: Body, addr: IpAddr, port: u16, out: &mu
         })
         .collect();
     if b.sctp {
-        return;
+        return Ok(());
     }
     out.servers.push(VirtualServer {
         addr,
@@ -691,16 +777,32 @@ fn by_address(cx: &mut Ctx, s: &Stmt, b: Body, addr: IpAddr, port: u16, out: &mu
         line: s.line,
         source,
     });
+    Ok(())
 }
 
-fn by_fwmark(cx: &mut Ctx, s: &Stmt, b: Body, fw: u32, out: &mut Services) {
+fn by_fwmark(
+    cx: &mut Ctx,
+    s: &Stmt,
+    mut b: Body,
+    fw: u32,
+    out: &mut Services,
+) -> Result<(), ConfigError> {
     let what = format!("FWM {fw}");
+    if fw == 0 {
+        // A zero mark is no mark: keepalived then takes it for an address
+        // service without an address and `keepalived -t` fails.
+        cx.config_error(
+            s,
+            "virtual server fwmark 0 is not a firewall mark - ignoring",
+        );
+        return Ok(());
+    }
     if b.real_servers.is_empty() {
         cx.config_error(
             s,
             format!("Virtual server {what} has no real servers - ignoring"),
         );
-        return;
+        return Ok(());
     }
     if b.ha_suspend {
         cx.config_error(
@@ -717,13 +819,7 @@ fn by_fwmark(cx: &mut Ctx, s: &Stmt, b: Body, fw: u32, out: &mut Services) {
         );
     }
     let lb_algo = lb_algo_or_default(cx, s, &b, &what);
-    let kept = dedupe(
-        cx,
-        s,
-        &format!("virtual_server fwmark {fw}"),
-        b.real_servers.clone(),
-    );
-    let lb_kind = lb_kind_or_default(cx, s, &b, &what);
+    let (lb_kind, kept) = resolve_kind(cx, s, &mut b, &what)?;
     let source = cx.source(s);
     let mut real_servers = Vec::new();
     for (mut rs, w) in kept {
@@ -760,9 +856,17 @@ fn by_fwmark(cx: &mut Ctx, s: &Stmt, b: Body, fw: u32, out: &mut Services) {
         line: s.line,
         source,
     });
+    Ok(())
 }
 
-fn by_group(cx: &mut Ctx, s: &Stmt, b: Body, name: &str, groups: &[VsGroup], out: &mut Services) {
+fn by_group(
+    cx: &mut Ctx,
+    s: &Stmt,
+    mut b: Body,
+    name: &str,
+    groups: &[VsGroup],
+    out: &mut Services,
+) -> Result<(), ConfigError> {
     let what = format!("group {name}");
     let Some(g) = groups.iter().find(|g| g.name == name) else {
         // ipwrapper.c link_vsg_to_vs: logged, not a configuration error.
@@ -770,14 +874,14 @@ fn by_group(cx: &mut Ctx, s: &Stmt, b: Body, name: &str, groups: &[VsGroup], out
             s,
             format!("Virtual server group {name} specified but not configured - ignoring virtual server"),
         );
-        return;
+        return Ok(());
     };
     if b.real_servers.is_empty() {
         cx.config_error(
             s,
             format!("Virtual server {what} has no real servers - ignoring"),
         );
-        return;
+        return Ok(());
     }
     let has_addr = g
         .entries
@@ -821,13 +925,7 @@ fn by_group(cx: &mut Ctx, s: &Stmt, b: Body, name: &str, groups: &[VsGroup], out
         );
     }
     let lb_algo = lb_algo_or_default(cx, s, &b, &what);
-    let kept = dedupe(
-        cx,
-        s,
-        &format!("virtual_server {what}"),
-        b.real_servers.clone(),
-    );
-    let lb_kind = lb_kind_or_default(cx, s, &b, &what);
+    let (lb_kind, kept) = resolve_kind(cx, s, &mut b, &what)?;
     let sorry = sorry_base(cx, &b, lb_kind, None);
     let source = cx.source(s);
     // Port checks without corrections (check_data.c: for groups only reported).
@@ -956,4 +1054,5 @@ fn by_group(cx: &mut Ctx, s: &Stmt, b: Body, name: &str, groups: &[VsGroup], out
             }
         }
     }
+    Ok(())
 }
