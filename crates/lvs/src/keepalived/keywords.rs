@@ -117,6 +117,8 @@ pub(super) const INSTANCE_IGNORED_UNMODELLED: &[(&str, &str)] = &[
     ("mcast_src_ip", "a VRRP advert source other than the interface address is not modelled"),
     ("strict_mode", "strict mode (no authentication, firewall rules dropping VIP traffic without accept) is not modelled"),
     ("unicast_ttl", "the TTL of unicast adverts is not modelled"),
+    ("track_interface", "priority changes and FAULT from tracked interfaces are not modelled"),
+    ("lvs_sync_daemon_interface", "the IPVS connection sync daemon (its multicast traffic) is not modelled"),
 ];
 
 /// Keywords in `GLOBAL_IGNORED` that change network behaviour (Check mode: `unmodelled`).
