@@ -418,6 +418,7 @@ impl Scenario {
         }
 
         let mut assumptions = Vec::new();
+        report_unknowns(&cloud, &mut findings, &mut assumptions);
         assign_unbound_hosts(&mut cloud, &file.hosts, display, &mut assumptions)?;
         let mut clients = Vec::new();
         for c in &file.clients {
@@ -588,6 +589,53 @@ impl Scenario {
 
     pub fn real_server_by_ip(&self, ip: IpAddr) -> Option<&RealServer> {
         self.real_servers.iter().find(|r| r.ip == ip)
+    }
+}
+
+/// Fields no input carried. Most can only make the model stricter than the
+/// cloud (an unknown pair list is empty, so more is dropped): they are listed.
+/// Three could make it looser, so a PASS would not mean pass: a rule whose ICMP
+/// type or code the rule list did not print (read as "any"), and a group whose
+/// `stateful` is unknown (read as stateful, whose conntrack admits replies a
+/// stateless group would drop). Those are findings.
+fn report_unknowns(cloud: &Cloud, findings: &mut Vec<Finding>, assumptions: &mut Vec<String>) {
+    const LOOSER: [&str; 3] = ["port_range_min", "port_range_max", "stateful"];
+    // One line per (kind, field, source): the objects it concerns, and one hint.
+    let mut groups: Vec<(bool, String, Vec<String>, String)> = Vec::new();
+    for u in &cloud.unknown {
+        let looser = LOOSER.contains(&u.field);
+        let head = format!(
+            "{} unknown for {}s read from {}",
+            u.what(),
+            u.kind,
+            u.read_from.join(", ")
+        );
+        let who = if u.name.is_empty() || u.name == u.id {
+            u.id.chars().take(8).collect()
+        } else {
+            u.name.clone()
+        };
+        match groups.iter_mut().find(|g| g.1 == head) {
+            Some(g) => g.2.push(who),
+            None => groups.push((looser, head, vec![who], u.hint.clone())),
+        }
+    }
+    for (looser, head, who, hint) in groups {
+        let line = format!("{head}: {}; for example: {hint}", who.join(", "));
+        if looser {
+            findings.push(Finding {
+                subject: "Neutron inputs".into(),
+                message: format!(
+                    "{line}. The check can only read it as wider than it may be, so it \
+                     cannot pass"
+                ),
+                location: None,
+            });
+        } else {
+            assumptions.push(format!(
+                "{line} (read in the strictest way: it can only add drops, never a pass)"
+            ));
+        }
     }
 }
 

@@ -56,6 +56,8 @@ pub struct CheckReport {
     pub findings: Vec<Finding>,
     /// What vipwire assumed where the inputs are silent.
     pub assumptions: Vec<String>,
+    /// Every field no Neutron input carried.
+    pub unknown_inputs: Vec<String>,
     pub flows: Vec<FlowResult>,
     pub warnings: Vec<Warning>,
 }
@@ -100,6 +102,7 @@ pub fn run(sc: &Scenario) -> Result<CheckReport, CheckError> {
         coverage: coverage(sc),
         findings: findings(sc),
         assumptions: sc.assumptions.clone(),
+        unknown_inputs: sc.cloud.unknown.iter().map(|u| u.to_string()).collect(),
         flows: results,
         warnings: host_warnings(sc),
     })

@@ -61,9 +61,10 @@ enum Command {
     },
     /// Print the rules Neutron's iptables_hybrid driver programs on a host.
     Rules {
-        /// Neutron API JSON (ports, security_groups, ...). Omit for the built-in example.
+        /// Neutron JSON (API responses or openstack CLI output; repeat to merge several
+        /// files, docs/inputs.md). Omit for the built-in example.
         #[arg(long)]
-        neutron: Option<PathBuf>,
+        neutron: Vec<PathBuf>,
         /// Compute host (binding:host_id).
         #[arg(long)]
         host: String,
@@ -174,12 +175,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ipsets,
             out,
         } => {
-            let cloud = match &neutron {
-                Some(p) => neutron::load::load_json(&read(p)?, &p.display().to_string())?,
-                None => neutron::load::load_json(
+            let cloud = if neutron.is_empty() {
+                neutron::load::load_json(
                     check::scenario::builtin::NEUTRON,
                     "examples/lvs-dr/neutron.json",
-                )?,
+                )?
+            } else {
+                let mut inputs = Vec::new();
+                for p in &neutron {
+                    inputs.push((read(p)?, p.display().to_string()));
+                }
+                neutron::load::load_files(&inputs)?
             };
             if !cloud.ports.iter().any(|p| p.host_id == host) {
                 // Like the agent on such a host: nothing is programmed.
