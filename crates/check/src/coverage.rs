@@ -47,6 +47,12 @@ pub fn coverage(sc: &Scenario) -> Coverage {
             for rs in sc.paths_of(vs) {
                 push_unique(&mut c.real_servers, sc.port_label(&rs.port_id));
             }
+            if let Some(sorry) = sc.sorry_path_of(vs) {
+                push_unique(
+                    &mut c.real_servers,
+                    format!("{} (sorry server)", sc.port_label(&sorry.port_id)),
+                );
+            }
         }
     }
     for client in &sc.clients {
@@ -92,12 +98,43 @@ pub fn coverage(sc: &Scenario) -> Coverage {
     }
     for d in &sc.directors {
         let label = sc.port_label(&d.port_id);
+        for u in &d.config.unmodelled {
+            push_unique(&mut c.not_exercised, format!("{label}: {u}"));
+        }
+        for fw in &d.config.fwmark_services {
+            push_unique(
+                &mut c.not_exercised,
+                format!(
+                    "{label}: virtual_server fwmark {} ({}:{}): which packets carry the mark is \
+                     decided by firewall rules inside the director, so its {} real server \
+                     path(s) are not exercised",
+                    fw.fwmark,
+                    fw.source,
+                    fw.line,
+                    fw.real_servers.len()
+                ),
+            );
+        }
+        for vs in sc.services(d) {
+            if let Some(sorry) = &vs.sorry_server {
+                if sorry.lb_kind != lvs::keepalived::LbKind::Dr {
+                    push_unique(
+                        &mut c.not_exercised,
+                        format!(
+                            "{label}: sorry_server {} of {}:{} is reached by {:?}, which the \
+                             check does not model yet",
+                            sorry.addr, vs.addr, vs.port, sorry.lb_kind
+                        ),
+                    );
+                }
+            }
+        }
         if !holders.iter().any(|h| h.port_id == d.port_id) {
             c.not_exercised.push(format!(
                 "{label} as VIP holder: it runs no VRRP instance with a VIP"
             ));
         }
-        for vs in sc.services(d) {
+        for vs in sc.checked_services(d) {
             for rs in &vs.real_servers {
                 let rs_label = sc
                     .real_server_by_ip(rs.addr)

@@ -133,6 +133,7 @@ fn proto_name(p: u8) -> String {
         proto::ICMP => "icmp".into(),
         proto::ICMPV6 => "ipv6-icmp".into(),
         proto::VRRP => "vrrp (112)".into(),
+        51 => "ah (51)".into(),
         n => n.to_string(),
     }
 }

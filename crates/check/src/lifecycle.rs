@@ -99,6 +99,12 @@ const VRRP_MAC: &str = "01:00:5e:00:00:12";
 /// IP protocol of VRRP adverts carried in an IPsec AH header (`auth_type AH`).
 const IP_PROTO_AH: u8 = 51;
 
+/// The VRRP virtual MAC of an instance: 00:00:5e:00:01:VRID (RFC 5798 7.3),
+/// which keepalived uses with `use_vmac`.
+fn vrrp_vmac(inst: &lvs::keepalived::VrrpInstance) -> String {
+    format!("00:00:5e:00:01:{:02x}", inst.virtual_router_id)
+}
+
 /// The protocol name used in labels and the coverage line.
 pub fn l4_name(p: L4Proto) -> &'static str {
     match p {
@@ -199,6 +205,19 @@ impl<'a> Builder<'a> {
         self.sc.port(port).mac_address.to_lowercase()
     }
 
+    /// The MAC a port answers for `ip` with: the VRRP virtual MAC when `ip` is a
+    /// VIP of a `use_vmac` instance of that director, else the port's own.
+    fn answer_mac(&self, port: &str, ip: IpAddr) -> String {
+        self.sc
+            .directors
+            .iter()
+            .filter(|d| d.port_id == port)
+            .flat_map(|d| &d.config.vrrp_instances)
+            .find(|i| i.use_vmac && i.virtual_ipaddresses.iter().any(|v| v.addr() == ip))
+            .map(vrrp_vmac)
+            .unwrap_or_else(|| self.mac(port))
+    }
+
     /// The port's own first IPv4 fixed IP.
     fn own_ip(&self, port: &str) -> IpAddr {
         self.sc
@@ -257,9 +276,10 @@ impl<'a> Builder<'a> {
             sender_ip: asker_ip,
             target_ip: target,
         };
+        let owner_mac = self.answer_mac(owner, target);
         let answer = ArpFrame {
             reply: true,
-            sender_mac: self.mac(owner),
+            sender_mac: owner_mac.clone(),
             sender_ip: target,
             target_ip: asker_ip,
         };
@@ -270,7 +290,7 @@ impl<'a> Builder<'a> {
             Payload::Arp(ask),
         );
         let mut b = self.step(
-            format!("ARP {target} is-at {}", self.mac(owner)),
+            format!("ARP {target} is-at {owner_mac}"),
             owner,
             Some(asker),
             Payload::Arp(answer),
@@ -283,11 +303,11 @@ impl<'a> Builder<'a> {
     fn garp(&self, sender: &str, vip: IpAddr) -> Step {
         let frame = ArpFrame {
             reply: false,
-            sender_mac: self.mac(sender),
+            sender_mac: self.answer_mac(sender, vip),
             sender_ip: vip,
             target_ip: vip,
         };
-        let what = format!("gratuitous ARP {vip} is-at {}", self.mac(sender));
+        let what = format!("gratuitous ARP {vip} is-at {}", frame.sender_mac);
         self.step(what, sender, None, Payload::Arp(frame))
     }
 
@@ -312,7 +332,11 @@ impl<'a> Builder<'a> {
             } else {
                 proto::VRRP
             };
-            let smac = self.mac(&master.port_id);
+            let smac = if inst.use_vmac {
+                vrrp_vmac(inst)
+            } else {
+                self.mac(&master.port_id)
+            };
             let mut p = self.ip_packet(&smac, &dmac, src, dst, ip_proto, 0, 0);
             p.ttl = 255;
             let what = format!(
@@ -351,7 +375,7 @@ impl<'a> Builder<'a> {
     fn ping(&mut self, peer: &Peer, holder: &Director, vip: IpAddr, category: Category) -> Flow {
         let client = peer.client.port_id.clone();
         let cmac = self.mac(&client);
-        let dmac = self.mac(&holder.port_id);
+        let dmac = self.answer_mac(&holder.port_id, vip);
         let cip = peer.client.ip;
         let id = self.fresh_port();
         let mut req = self.ip_packet(&cmac, &dmac, cip, vip, proto::ICMP, 0, 0);
@@ -433,8 +457,15 @@ impl<'a> Builder<'a> {
         let client = peer.client.port_id.clone();
         let (vip, vport) = (vs.addr, vs.port);
         let cmac = self.mac(&client);
+        // The client sends to the MAC the VIP resolved to; the DR copy leaves
+        // with the director's own (IPVS routes it out of the port's interface).
+        let vmac = self.answer_mac(&holder.port_id, vip);
         let dmac = self.mac(&holder.port_id);
-        let rmac = self.mac(&rs.port_id);
+        let rmac = if rs.port_id == holder.port_id {
+            vmac.clone()
+        } else {
+            self.mac(&rs.port_id)
+        };
         let cip = peer.client.ip;
         let sport = self.fresh_port();
         let (ip_proto, script) = match vs.protocol {
@@ -450,7 +481,7 @@ impl<'a> Builder<'a> {
         let mut rs_resolved = false;
         for l in script {
             if l.from_initiator {
-                let mut p = self.ip_packet(&cmac, &dmac, cip, vip, ip_proto, sport, vport);
+                let mut p = self.ip_packet(&cmac, &vmac, cip, vip, ip_proto, sport, vport);
                 set_l4(&mut p, &l);
                 steps.push(self.step(
                     format!("{pname} {} {cip}:{sport} -> {vip}:{vport}", l.label),
@@ -703,13 +734,18 @@ pub fn flows(sc: &Scenario) -> Vec<Flow> {
                 for rs in sc.paths_of(vs) {
                     out.push(b.dr_conversation(&peer, holder, vs, rs, svc_cat));
                 }
+                if let Some(sorry) = sc.sorry_path_of(vs) {
+                    let mut flow = b.dr_conversation(&peer, holder, vs, sorry, svc_cat);
+                    flow.name += " (sorry server, when no real server is up)";
+                    out.push(flow);
+                }
             }
         }
     }
 
     // Health checks: every director runs its checkers, master or not.
     for d in &sc.directors {
-        for vs in sc.services(d) {
+        for vs in sc.checked_services(d) {
             for kr in &vs.real_servers {
                 let Some(rs) = sc.real_server_by_ip(kr.addr) else {
                     continue;
@@ -824,20 +860,45 @@ pub fn check_target(
 
 /// The one place that reads the keepalived checker model.
 pub fn checker_view(check: &HealthCheck) -> CheckerView {
+    let view = |wire, connect_ip: &Option<IpAddr>, connect_port: &Option<u16>| CheckerView {
+        kind: check.kind_name(),
+        wire: Some(wire),
+        connect_ip: *connect_ip,
+        connect_port: *connect_port,
+    };
     match check {
-        HealthCheck::Tcp { connect_port, .. } => CheckerView {
-            kind: "TCP_CHECK",
-            wire: Some(CheckWire::TcpConnect),
-            connect_ip: None,
-            connect_port: *connect_port,
-        },
-        HealthCheck::HttpGet { connect_port, .. } => CheckerView {
-            kind: "HTTP_GET",
-            wire: Some(CheckWire::TcpRequest),
-            connect_ip: None,
-            connect_port: *connect_port,
-        },
-        _ => CheckerView {
+        HealthCheck::Tcp {
+            connect_ip,
+            connect_port,
+            ..
+        }
+        | HealthCheck::Smtp {
+            connect_ip,
+            connect_port,
+            ..
+        } => view(CheckWire::TcpConnect, connect_ip, connect_port),
+        HealthCheck::HttpGet {
+            connect_ip,
+            connect_port,
+            ..
+        }
+        | HealthCheck::SslGet {
+            connect_ip,
+            connect_port,
+            ..
+        } => view(CheckWire::TcpRequest, connect_ip, connect_port),
+        HealthCheck::Udp {
+            connect_ip,
+            connect_port,
+            ..
+        }
+        | HealthCheck::Dns {
+            connect_ip,
+            connect_port,
+            ..
+        } => view(CheckWire::Udp, connect_ip, connect_port),
+        HealthCheck::Ping { connect_ip, .. } => view(CheckWire::Icmp, connect_ip, &None),
+        HealthCheck::Misc { .. } | HealthCheck::File { .. } => CheckerView {
             kind: check.kind_name(),
             wire: None,
             connect_ip: None,
@@ -852,6 +913,6 @@ pub fn checks_of(rs: &lvs::keepalived::RealServer) -> Vec<&HealthCheck> {
 }
 
 /// VRRP adverts in an IPsec AH header (`authentication { auth_type AH }`).
-fn uses_ah(_inst: &lvs::keepalived::VrrpInstance) -> bool {
-    false
+fn uses_ah(inst: &lvs::keepalived::VrrpInstance) -> bool {
+    inst.auth_type == Some(lvs::keepalived::AuthType::Ah)
 }

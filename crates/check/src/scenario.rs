@@ -4,7 +4,7 @@
 
 use crate::error::CheckError;
 use ipnet::IpNet;
-use lvs::keepalived::{KeepalivedConfig, LbKind, VirtualServer};
+use lvs::keepalived::{KeepalivedConfig, LbKind, ParseOptions, VirtualServer};
 use neutron::firewall::FirewallDriver;
 use neutron::model::{Cloud, Port};
 use serde::{Deserialize, Serialize};
@@ -80,6 +80,8 @@ fn default_driver() -> String {
 struct DirectorEntry {
     port: String,
     keepalived: Option<String>,
+    /// keepalived's `-i` config id for `@ID` lines (keepalived.conf(5)).
+    config_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -308,10 +310,13 @@ impl Scenario {
                 Some(name) => {
                     let conf_path = files.path(name);
                     let conf_text = files.read(name)?;
-                    let config = lvs::keepalived::parse_str(
+                    // Check strictness: everything keepalived accepts loads; what
+                    // the check does not model is listed, never silently dropped.
+                    let config = lvs::keepalived::parse_str_with(
                         &conf_text,
                         &conf_path.display().to_string(),
                         conf_path.parent(),
+                        &ParseOptions::check(entry.config_id.as_deref()),
                     )
                     .map_err(|e| CheckError::Keepalived(e.to_string()))?;
                     (config, false, conf_path.display().to_string())
@@ -366,27 +371,37 @@ impl Scenario {
         let mut real_servers: Vec<RealServer> = Vec::new();
         for d in &directors {
             for vs in &d.config.virtual_servers {
-                for rs in &vs.real_servers {
-                    if real_servers.iter().any(|r| r.ip == rs.addr) {
+                // Real servers, and the sorry server IPVS uses when none is up.
+                let targets = vs
+                    .real_servers
+                    .iter()
+                    .map(|r| (r.addr, r.line, "real_server"))
+                    .chain(
+                        vs.sorry_server
+                            .iter()
+                            .map(|s| (s.addr, s.line, "sorry_server")),
+                    );
+                for (addr, line, keyword) in targets {
+                    if real_servers.iter().any(|r| r.ip == addr) {
                         continue;
                     }
                     let Some(port) = cloud
                         .ports
                         .iter()
-                        .find(|p| p.fixed_ips.iter().any(|f| f.ip_address == rs.addr))
+                        .find(|p| p.fixed_ips.iter().any(|f| f.ip_address == addr))
                     else {
-                        let location = format!("{}:{}", vs.source, rs.line);
+                        let location = format!("{}:{}", vs.source, line);
                         if !findings
                             .iter()
-                            .any(|f: &Finding| f.subject == rs.addr.to_string())
+                            .any(|f: &Finding| f.subject == addr.to_string())
                         {
                             findings.push(Finding {
-                                subject: rs.addr.to_string(),
+                                subject: addr.to_string(),
                                 message: format!(
-                                    "real_server {} of virtual_server {}:{} is not a port of the \
-                                     cloud (no port has that fixed IP): its path cannot be \
+                                    "{keyword} {addr} of virtual_server {}:{} is not a port of \
+                                     the cloud (no port has that fixed IP): its path cannot be \
                                      checked; add its port to the Neutron inputs",
-                                    rs.addr, vs.addr, vs.port
+                                    vs.addr, vs.port
                                 ),
                                 location: Some(location),
                             });
@@ -395,7 +410,7 @@ impl Scenario {
                     };
                     let mut settings = file.real_server_defaults;
                     if let Some(o) = file.real_servers.iter().find(|o| {
-                        o.port == port.id || o.port == port.name || o.port == rs.addr.to_string()
+                        o.port == port.id || o.port == port.name || o.port == addr.to_string()
                     }) {
                         settings.vip_on_lo = o.settings.vip_on_lo.unwrap_or(settings.vip_on_lo);
                         settings.arp_ignore = o.settings.arp_ignore.unwrap_or(settings.arp_ignore);
@@ -404,7 +419,7 @@ impl Scenario {
                     }
                     real_servers.push(RealServer {
                         port_id: port.id.clone(),
-                        ip: rs.addr,
+                        ip: addr,
                         settings,
                     });
                 }
@@ -419,6 +434,21 @@ impl Scenario {
 
         let mut assumptions = Vec::new();
         report_unknowns(&cloud, &mut findings, &mut assumptions);
+        for d in &directors {
+            for g in &d.config.sync_groups {
+                let note = format!(
+                    "vrrp_sync_group {} ({}:{}): {} fail over together; the check moves every \
+                     instance of a director at once, which is what a sync group enforces",
+                    g.name,
+                    g.source,
+                    g.line,
+                    g.instances.join(", ")
+                );
+                if !assumptions.contains(&note) {
+                    assumptions.push(note);
+                }
+            }
+        }
         assign_unbound_hosts(&mut cloud, &file.hosts, display, &mut assumptions)?;
         let mut clients = Vec::new();
         for c in &file.clients {
@@ -582,9 +612,36 @@ impl Scenario {
             .collect()
     }
 
+    /// The sorry server IPVS sends to when no real server is up, when it is a
+    /// port and forwarded in DR like the real servers.
+    pub fn sorry_path_of(&self, vs: &VirtualServer) -> Option<&RealServer> {
+        vs.sorry_server
+            .as_ref()
+            .filter(|s| s.lb_kind == LbKind::Dr)
+            .and_then(|s| self.real_server_by_ip(s.addr))
+    }
+
     /// Virtual services of a director.
     pub fn services<'a>(&self, d: &'a Director) -> &'a [VirtualServer] {
         &d.config.virtual_servers
+    }
+
+    /// The services whose real servers a director's checkers test: a
+    /// `virtual_server group` runs one set of checkers for all its members.
+    pub fn checked_services<'a>(&self, d: &'a Director) -> Vec<&'a VirtualServer> {
+        let mut seen: Vec<&str> = Vec::new();
+        d.config
+            .virtual_servers
+            .iter()
+            .filter(|vs| match &vs.group {
+                Some(g) if seen.contains(&g.as_str()) => false,
+                Some(g) => {
+                    seen.push(g);
+                    true
+                }
+                None => true,
+            })
+            .collect()
     }
 
     pub fn real_server_by_ip(&self, ip: IpAddr) -> Option<&RealServer> {

@@ -162,6 +162,13 @@ fn run_flow(sc: &Scenario, fabric: &mut Fabric, flow: &Flow) -> FlowResult {
                         break;
                     }
                 }
+                if let (Some(d), Category::Vrrp) = (drop.as_mut(), flow.category) {
+                    d.reason += &format!(
+                        "; {} never hears this master's adverts, so it becomes MASTER too and \
+                         both answer ARP for the VIP (split brain)",
+                        to
+                    );
+                }
                 if drop.is_none() {
                     if let Some(reason) = &step.host_refusal {
                         drop = Some(Drop::host(sc, step, reason));
