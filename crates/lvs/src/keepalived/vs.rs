@@ -821,29 +821,63 @@ fn by_fwmark(
     let lb_algo = lb_algo_or_default(cx, s, &b, &what);
     let (lb_kind, kept) = resolve_kind(cx, s, &mut b, &what)?;
     let source = cx.source(s);
-    let mut real_servers = Vec::new();
-    for (mut rs, w) in kept {
-        if lb_kind != LbKind::Nat && rs.port != 0 {
-            cx.config_errors.push(format!(
-                "{source}:{}: WARNING - fwmark virtual server {what}, real server {} {} has port specified - clearing",
-                rs.line, rs.addr, rs.port
-            ));
-            rs.port = 0;
-        }
-        pin_check_ports(cx, &source, &mut rs, w);
-        real_servers.push(rs);
+    // Each port fwmark_service clears is a config error here (a group's are
+    // reported without the correction, by_group).
+    for (rs, _) in kept
+        .iter()
+        .filter(|(r, _)| lb_kind != LbKind::Nat && r.port != 0)
+    {
+        cx.config_errors.push(format!(
+            "{source}:{}: WARNING - fwmark virtual server {what}, real server {} {} has port specified - clearing",
+            rs.line, rs.addr, rs.port
+        ));
     }
-    let mut sorry = sorry_base(cx, &b, lb_kind, None);
-    if let Some(ss) = &mut sorry {
-        if ss.lb_kind != LbKind::Nat && ss.port != 0 {
-            cx.config_errors.push(format!(
-                "{source}:{}: WARNING - virtual server {what}, sorry server has port specified - clearing",
-                ss.line
-            ));
+    let sorry = sorry_base(cx, &b, lb_kind, None);
+    if let Some(ss) = sorry
+        .as_ref()
+        .filter(|ss| ss.lb_kind != LbKind::Nat && ss.port != 0)
+    {
+        cx.config_errors.push(format!(
+            "{source}:{}: WARNING - virtual server {what}, sorry server has port specified - clearing",
+            ss.line
+        ));
+    }
+    let service = fwmark_service(cx, s, &b, fw, (lb_algo, lb_kind), kept, sorry);
+    out.fwmarks.push(service);
+    Ok(())
+}
+
+/// The service of firewall mark `fw` (not in a group; by_group sets its own
+/// persistence and group): DR and TUN forward by mark alone, so keepalived
+/// clears the real and sorry servers' ports (NAT keeps them); the checkers
+/// keep the ports as written.
+fn fwmark_service(
+    cx: &mut Ctx,
+    s: &Stmt,
+    b: &Body,
+    fw: u32,
+    (lb_algo, lb_kind): (Scheduler, LbKind),
+    kept: Vec<(RealServer, u16)>,
+    sorry: Option<SorryServer>,
+) -> FwmarkService {
+    let source = cx.source(s);
+    let real_servers = kept
+        .into_iter()
+        .map(|(mut rs, w)| {
+            if lb_kind != LbKind::Nat {
+                rs.port = 0;
+            }
+            pin_check_ports(cx, &source, &mut rs, w);
+            rs
+        })
+        .collect();
+    let sorry_server = sorry.map(|mut ss| {
+        if ss.lb_kind != LbKind::Nat {
             ss.port = 0;
         }
-    }
-    out.fwmarks.push(FwmarkService {
+        ss
+    });
+    FwmarkService {
         fwmark: fw,
         protocol: b.protocol,
         lb_algo,
@@ -851,12 +885,11 @@ fn by_fwmark(
         delay_loop: b.delay_loop,
         persistence_timeout: b.persistence,
         real_servers,
-        sorry_server: sorry,
+        sorry_server,
         group: None,
         line: s.line,
         source,
-    });
-    Ok(())
+    }
 }
 
 fn by_group(
@@ -1021,35 +1054,11 @@ fn by_group(
                 }
             }
             GroupEntry::Fwmark(fw) => {
-                let real_servers = kept
-                    .iter()
-                    .map(|(rs, w)| {
-                        let mut rs = rs.clone();
-                        if lb_kind != LbKind::Nat {
-                            rs.port = 0;
-                        }
-                        pin_check_ports(cx, &source, &mut rs, *w);
-                        rs
-                    })
-                    .collect();
-                let sorry = sorry.clone().map(|mut ss| {
-                    if ss.lb_kind != LbKind::Nat {
-                        ss.port = 0;
-                    }
-                    ss
-                });
+                let kind = (lb_algo, lb_kind);
                 out.fwmarks.push(FwmarkService {
-                    fwmark: fw,
-                    protocol: b.protocol,
-                    lb_algo,
-                    lb_kind,
-                    delay_loop: b.delay_loop,
                     persistence_timeout: persistence,
-                    real_servers,
-                    sorry_server: sorry,
                     group: Some(name.to_string()),
-                    line: s.line,
-                    source: source.clone(),
+                    ..fwmark_service(cx, s, &b, fw, kind, kept.clone(), sorry.clone())
                 });
             }
         }
