@@ -256,14 +256,15 @@ pub(crate) fn group(cx: &Ctx, obj: &Map<String, Value>) -> Result<Vec<Item>, Loa
     Ok(items)
 }
 
-/// Checks a remote prefix against the rule's ethertype.
-pub(crate) fn check_family(
+/// A rule's remote prefix (`text`, read from `field`), which must be of the
+/// rule's ethertype.
+pub(crate) fn remote_prefix(
     cx: &Ctx,
     field: &str,
     text: &str,
-    prefix: &IpNet,
     ethertype: Ethertype,
-) -> Result<(), LoadError> {
+) -> Result<IpNet, LoadError> {
+    let prefix = parse_net(cx, field, text)?;
     let fam = match prefix {
         IpNet::V4(_) => Ethertype::IPv4,
         IpNet::V6(_) => Ethertype::IPv6,
@@ -274,7 +275,7 @@ pub(crate) fn check_family(
             format!("\"{text}\" does not match ethertype {}", ethertype.as_str()),
         ));
     }
-    Ok(())
+    Ok(prefix)
 }
 
 /// Refuses rules whose remote is an address group: vipwire does not model
@@ -341,14 +342,9 @@ pub(crate) fn rule(
     let protocol = protocol(cx, obj, "protocol")?;
     let port_range_min = integer(cx, obj, "port_range_min", 65535)?.map(|n| n as u32);
     let port_range_max = integer(cx, obj, "port_range_max", 65535)?.map(|n| n as u32);
-    let remote_ip_prefix = match opt_string(cx, obj, &["remote_ip_prefix"])? {
-        None => None,
-        Some(text) => {
-            let p = parse_net(cx, "remote_ip_prefix", &text)?;
-            check_family(cx, "remote_ip_prefix", &text, &p, ethertype)?;
-            Some(p)
-        }
-    };
+    let remote_ip_prefix = opt_string(cx, obj, &["remote_ip_prefix"])?
+        .map(|text| remote_prefix(cx, "remote_ip_prefix", &text, ethertype))
+        .transpose()?;
     refuse_address_group(cx, obj, "remote_address_group_id")?;
     let given_group = string(cx, obj, &["security_group_id"])?;
     let security_group_id = match (given_group.is_empty(), group_id) {

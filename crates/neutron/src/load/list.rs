@@ -23,10 +23,10 @@
 use serde_json::{Map, Value};
 
 use super::api::{
-    check_family, direction, ethertype, fixed_ips, mac, protocol, refuse_address_group, subnet,
+    direction, ethertype, fixed_ips, mac, protocol, refuse_address_group, remote_prefix, subnet,
     SubnetKeys,
 };
-use super::read::{first, opt_string, parse_net, required_id, short, string, string_list, Ctx};
+use super::read::{first, opt_string, required_id, short, string, string_list, Ctx};
 use super::{Form, Item, Known, LoadError, Obj};
 use crate::model::{Network, Port, SecurityGroup, SecurityGroupRule};
 
@@ -214,9 +214,7 @@ fn rule(cx: &Ctx, obj: &Map<String, Value>) -> Result<Obj<SecurityGroupRule>, Lo
     // A remote-group rule has no prefix; 4.0.0+ prints it as the family's /0.
     let remote_ip_prefix = match opt_string(cx, obj, &["IP Range"])? {
         Some(text) if remote_group_id.is_none() => {
-            let p = parse_net(cx, "IP Range", &text)?;
-            check_family(cx, "IP Range", &text, &p, ethertype)?;
-            Some(p)
+            Some(remote_prefix(cx, "IP Range", &text, ethertype)?)
         }
         _ => None,
     };
