@@ -250,29 +250,27 @@ fn rule(cx: &Ctx, obj: &Map<String, Value>) -> Result<Obj<SecurityGroupRule>, Lo
     ))
 }
 
+/// `ID` and `Name`, all that a group or network list row gives of what the
+/// model keeps (the name known).
+fn id_and_name(cx: &Ctx, obj: &Map<String, Value>) -> Result<(String, String, Known), LoadError> {
+    let id = required_id(cx, obj, "ID")?;
+    let name = string(cx, obj, &["Name"])?;
+    Ok((id, name, Known::from([("name", false)])))
+}
+
 fn group(cx: &Ctx, obj: &Map<String, Value>) -> Result<Obj<SecurityGroup>, LoadError> {
-    let mut known = Known::new();
-    known.insert("name", false);
-    Ok(Obj::new(
-        SecurityGroup {
-            id: required_id(cx, obj, "ID")?,
-            name: string(cx, obj, &["Name"])?,
-            ..SecurityGroup::default()
-        },
-        known,
-    ))
+    let (id, name, known) = id_and_name(cx, obj)?;
+    let group = SecurityGroup {
+        id,
+        name,
+        ..SecurityGroup::default()
+    };
+    Ok(Obj::new(group, known))
 }
 
 fn network(cx: &Ctx, obj: &Map<String, Value>) -> Result<Obj<Network>, LoadError> {
-    let mut known = Known::new();
-    known.insert("name", false);
-    Ok(Obj::new(
-        Network {
-            id: required_id(cx, obj, "ID")?,
-            name: string(cx, obj, &["Name"])?,
-        },
-        known,
-    ))
+    let (id, name, known) = id_and_name(cx, obj)?;
+    Ok(Obj::new(Network { id, name }, known))
 }
 
 const LIST_SUBNET: SubnetKeys = SubnetKeys {
