@@ -821,17 +821,8 @@ fn by_fwmark(
     let lb_algo = lb_algo_or_default(cx, s, &b, &what);
     let (lb_kind, kept) = resolve_kind(cx, s, &mut b, &what)?;
     let source = cx.source(s);
-    // Each port fwmark_service clears is a config error here (a group's are
-    // reported without the correction, by_group).
-    for (rs, _) in kept
-        .iter()
-        .filter(|(r, _)| lb_kind != LbKind::Nat && r.port != 0)
-    {
-        cx.config_errors.push(format!(
-            "{source}:{}: WARNING - fwmark virtual server {what}, real server {} {} has port specified - clearing",
-            rs.line, rs.addr, rs.port
-        ));
-    }
+    // The ports fwmark_service clears.
+    report_fwmark_ports(cx, &source, &what, lb_kind, &kept, "clearing");
     let sorry = sorry_base(cx, &b, lb_kind, None);
     if let Some(ss) = sorry
         .as_ref()
@@ -845,6 +836,27 @@ fn by_fwmark(
     let service = fwmark_service(cx, s, &b, fw, (lb_algo, lb_kind), kept, sorry);
     out.fwmarks.push(service);
     Ok(())
+}
+
+/// keepalived's config error for each DR/TUN real server of fwmark service
+/// `what` written with a port; `outcome` ends it (what keepalived does).
+fn report_fwmark_ports(
+    cx: &mut Ctx,
+    source: &str,
+    what: &str,
+    lb_kind: LbKind,
+    kept: &[(RealServer, u16)],
+    outcome: &str,
+) {
+    if lb_kind == LbKind::Nat {
+        return;
+    }
+    for (rs, _) in kept.iter().filter(|(r, _)| r.port != 0) {
+        cx.config_errors.push(format!(
+            "{source}:{}: WARNING - fwmark virtual server {what}, real server {} {} has port specified - {outcome}",
+            rs.line, rs.addr, rs.port
+        ));
+    }
 }
 
 /// The service of firewall mark `fw` (not in a group; by_group sets its own
@@ -963,15 +975,7 @@ fn by_group(
     let source = cx.source(s);
     // Port checks without corrections (check_data.c: for groups only reported).
     if has_fw {
-        for (rs, _) in kept
-            .iter()
-            .filter(|(r, _)| lb_kind != LbKind::Nat && r.port != 0)
-        {
-            cx.config_errors.push(format!(
-                "{source}:{}: WARNING - fwmark virtual server {what}, real server {} {} has port specified - port will be ignored",
-                rs.line, rs.addr, rs.port
-            ));
-        }
+        report_fwmark_ports(cx, &source, &what, lb_kind, &kept, "port will be ignored");
     }
     for e in &g.entries {
         if let GroupEntry::Range { port, first, .. } = e {
