@@ -17,7 +17,7 @@ use std::net::IpAddr;
 /// Chain prefix of the OVS agent (`neutron-openvswitch-agent` cut to 16 chars).
 pub const CHAIN_PREFIX: &str = "neutron-openvswi-";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DropKind {
     /// The port's `s` chain: source (IP, MAC) not allowed.

@@ -579,6 +579,7 @@ impl<'a> Builder<'a> {
         let (ip_proto, script) = match wire {
             CheckWire::Icmp => (proto::ICMP, vec![]),
             CheckWire::Udp => (proto::UDP, udp_script(32, 64).into_iter().take(2).collect()),
+            CheckWire::UdpOneWay => (proto::UDP, udp_script(32, 64).into_iter().take(1).collect()),
             CheckWire::TcpRequest => (proto::TCP, tcp_script(90, 300)),
             CheckWire::TcpConnect => (proto::TCP, connect_close_script()),
         };
@@ -806,8 +807,10 @@ pub enum CheckWire {
     TcpConnect,
     /// Connect, request, response, close (HTTP_GET, SSL_GET).
     TcpRequest,
-    /// A datagram and its answer (UDP_CHECK, DNS_CHECK).
+    /// A datagram and its answer (UDP_CHECK with `require_reply`, DNS_CHECK).
     Udp,
+    /// A datagram alone (UDP_CHECK without `require_reply`).
+    UdpOneWay,
     /// ICMP echo (PING_CHECK).
     Icmp,
 }
@@ -887,6 +890,14 @@ pub fn checker_view(check: &HealthCheck) -> CheckerView {
             connect_port,
             ..
         } => view(CheckWire::TcpRequest, connect_ip, connect_port),
+        // Without `require_reply` a UDP_CHECK passes unless an ICMP port
+        // unreachable comes back: only the datagram itself must get through.
+        HealthCheck::Udp {
+            connect_ip,
+            connect_port,
+            require_reply: false,
+            ..
+        } => view(CheckWire::UdpOneWay, connect_ip, connect_port),
         HealthCheck::Udp {
             connect_ip,
             connect_port,

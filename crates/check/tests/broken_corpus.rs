@@ -67,38 +67,10 @@ struct Expect {
 struct DropExpect {
     flow: Option<String>,
     packet: Option<String>,
-    kind: Option<DropKindName>,
+    kind: Option<DropKind>,
     chain_prefix: Option<String>,
     port: Option<String>,
     sent_before: Option<usize>,
-}
-
-/// `DropKind` as written in expect.yaml (its serde name).
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-enum DropKindName {
-    AntiSpoof,
-    IngressPolicy,
-    EgressPolicy,
-    Invalid,
-    ArpSpoof,
-    Host,
-    Other,
-}
-
-impl DropKindName {
-    fn matches(self, k: DropKind) -> bool {
-        matches!(
-            (self, k),
-            (DropKindName::AntiSpoof, DropKind::AntiSpoof)
-                | (DropKindName::IngressPolicy, DropKind::IngressPolicy)
-                | (DropKindName::EgressPolicy, DropKind::EgressPolicy)
-                | (DropKindName::Invalid, DropKind::Invalid)
-                | (DropKindName::ArpSpoof, DropKind::ArpSpoof)
-                | (DropKindName::Host, DropKind::Host)
-                | (DropKindName::Other, DropKind::Other)
-        )
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,7 +170,7 @@ fn compare(c: &Checked, fix: Option<&FixReport>, e: &Expect) -> Vec<String> {
         let hit = drops.iter().any(|(f, p, x)| {
             d.flow.as_deref().is_none_or(|s| starts(&f.name, s))
                 && d.packet.as_deref().is_none_or(|s| starts(&p.what, s))
-                && d.kind.is_none_or(|k| k.matches(x.kind))
+                && d.kind.is_none_or(|k| k == x.kind)
                 && d.chain_prefix
                     .as_deref()
                     .is_none_or(|s| starts(&x.chain, s))
