@@ -131,12 +131,21 @@ def _icmp(pkt, src, dst, payload, v6):
     return msg[:2] + struct.pack('!H', c) + msg[4:]
 
 
-def _vrrp(payload):
-    # VRRPv2 advert: version 2, type 1, vrid 51, prio 100, 1 address, PASS auth,
-    # advert 1 s; no pseudo-header in the v2 checksum (RFC 3768 5.3.8).
-    msg = struct.pack('!BBBBBBH4s8s', 0x21, 51, 100, 1, 1, 1, 0,
-                      bytes([203, 0, 113, 241]), b'pass\0\0\0\0')
+def _vrrp(payload, auth=1):
+    # VRRPv2 advert: version 2, type 1, vrid 51, prio 100, 1 address, PASS auth
+    # (or type 2, IP Authentication Header, with zero auth data), advert 1 s;
+    # no pseudo-header in the v2 checksum (RFC 3768 5.3.8).
+    msg = struct.pack('!BBBBBBH4s8s', 0x21, 51, 100, 1, auth, 1, 0,
+                      bytes([203, 0, 113, 241]), b'pass\0\0\0\0' if auth == 1 else b'\0' * 8)
     return msg[:6] + struct.pack('!H', csum(msg)) + msg[8:]
+
+
+def _ah(payload):
+    # keepalived's `auth_type AH`: an IP Authentication Header (RFC 4302; next
+    # header VRRP, 12-byte ICV as HMAC-MD5-96: 24 bytes, payload length 6-2),
+    # SPI and sequence number, then the VRRP advert. Nothing on the path
+    # verifies the ICV (conntrack tracks protocol 51 generically).
+    return struct.pack('!BBHII12s', 112, 4, 0, 0x100, 1, b'\0' * 12) + _vrrp(payload, auth=2)
 
 
 def build_frame(pkt, marker):
@@ -153,6 +162,8 @@ def build_frame(pkt, marker):
         l4 = _icmp(pkt, src, dst, payload, v6)
     elif proto == 112:
         l4 = _vrrp(payload)
+    elif proto == 51:
+        l4 = _ah(payload)
     else:
         l4 = payload or b'\0' * 8
     ttl = int(pkt.get('ttl', 64))

@@ -80,6 +80,22 @@ class FrameTests(unittest.TestCase):
         self.assertEqual((sport, dport, seq, ack, flags), (40000, 80, 5, 6, 0x11))
         self.assertEqual(f[0:6], bytes.fromhex('fa163e000002'))
 
+    def test_vrrp_and_ah(self):
+        vrrp = build_frame({**BASE, 'src': '203.0.113.5', 'dst': '224.0.0.18', 'proto': 112,
+                            'smac': '00:00:5e:00:01:33'}, 5)
+        self.assertEqual(vrrp[6:12], bytes.fromhex('00005e000133'))
+        self.assertEqual((vrrp[23], vrrp[34], vrrp[38]), (112, 0x21, 1))
+        self.assertEqual(csum(vrrp[34:]), 0)
+        ah = build_frame({**BASE, 'src': '203.0.113.5', 'dst': '224.0.0.18', 'proto': 51}, 6)
+        self.assertEqual(csum(ah[14:34]), 0)
+        self.assertEqual(ah[23], 51)
+        nh, plen = ah[34], ah[35]
+        self.assertEqual(nh, 112)
+        self.assertEqual((plen + 2) * 4, 24)  # AH length in 32-bit words, minus 2
+        self.assertEqual((ah[58], ah[62]), (0x21, 2))  # the advert, auth type 2 (AH)
+        self.assertEqual(csum(ah[58:]), 0)
+        self.assertEqual(frame_marker(ah), ('ip', 6))
+
     def test_barrier(self):
         self.assertEqual(frame_marker(barrier_frame(BASE['smac'], BASE['dmac'], 99)),
                          ('barrier', 99))
