@@ -43,7 +43,7 @@ sys.path.insert(0, HERE)
 
 from compare import delta, parse_counters  # noqa: E402
 from frames import FLAG_BITS, barrier_frame, build_frame  # noqa: E402
-from lab import Lab, NetnsSocket, ip_batch, sh  # noqa: E402
+from lab import Lab, NetnsSocket, dev_names, ip_batch, sh  # noqa: E402
 from variants import name_of, one_host, variant, write  # noqa: E402
 
 LAB_HOST = 'checklab-host'
@@ -85,6 +85,30 @@ def is_multicast(mac):
     return bool(int(mac.split(':')[0], 16) & 1)
 
 
+VIA = re.compile(r' via (\S+) to (\S+)')
+
+
+def features(flow, pkt):
+    """Tags of one IP packet for the run's tally of keepalived features:
+    AH adverts (protocol 51), frames from or to the VRRP MAC (use_vmac),
+    conversations with a director that is its own real server, with the sorry
+    server, and each health checker kind."""
+    p = pkt['payload']
+    tags = []
+    if int(p['proto']) == 51:
+        tags.append('AH')
+    if any(mac_text(p[k]).startswith('00:00:5e:00:01:') for k in ('src_mac', 'dst_mac')):
+        tags.append('VRRP MAC')
+    m = VIA.search(flow['name'])
+    if m and m.group(1) == m.group(2):
+        tags.append('own real server')
+    if '(sorry server' in flow['name']:
+        tags.append('sorry server')
+    if flow.get('category') == 'health-check':
+        tags.append(flow['name'].split()[0])
+    return tags
+
+
 # -- the lab ----------------------------------------------------------------
 
 class CheckLab(Lab):
@@ -98,6 +122,27 @@ class CheckLab(Lab):
         self.direct_ns = ['vwk-%s-net%d' % (tag, i) for i in range(len(direct_ports))]
         self.direct_sock = []
         self.index = {p['id']: i for i, p in enumerate(vm_ports + direct_ports)}
+        self.own_macs = {p['mac'].lower() for p in vm_ports + direct_ports}
+        self.steered = {}  # MAC no port owns (use_vmac's VRRP MAC) -> br-int port
+
+    def br_int_dev(self, i):
+        """br-int's device for port index `i`: qvo<id>, or qr-<id> for a network port."""
+        n = len(self.ports)
+        return dev_names(self.ports[i]['id'])['qvo'] if i < n else \
+            'qr-' + self.direct[i - n]['id'][:11]
+
+    def steer(self, mac, receiver):
+        """Forward unicast frames to `mac`, a MAC no lab port owns (keepalived's
+        use_vmac: 00:00:5e:00:01:<VRID>), to port `receiver`. On a real host
+        OVS's br-int learns it from the holder's gratuitous ARP and adverts, and
+        learns it again on failover; the lab's bridges learn nothing (spoofed
+        source MACs must not move entries), so the entry is set by hand. Without
+        it br-int would flood the frame through every other port's qbr."""
+        dev = self.br_int_dev(receiver)
+        if self.steered.get(mac) != dev:
+            sh(['bridge', '-n', self.host, 'fdb', 'replace', mac, 'dev', dev, 'master',
+                'static'])
+            self.steered[mac] = dev
 
     def create(self):
         super().create()
@@ -152,6 +197,8 @@ class CheckLab(Lab):
         """Send `frame` from port index `sender`, then a barrier frame to the
         same MAC. Returns (left the sender's qbr, reached the receiver); a
         network-owned sender has no qbr (True); no receiver: None."""
+        if receiver is not None and not is_multicast(dmac) and dmac not in self.own_macs:
+            self.steer(dmac, receiver)
         self.drain()
         out = self._sock(sender)
         out.send(frame)
@@ -308,6 +355,7 @@ class Stats:
         self.outcomes = Counter()
         self.paths = self.path_diff = self.path_explained = 0
         self.host_drops = 0
+        self.features = Counter()  # (tag, check's verdict): IP packets replayed
         self.t = Counter()
 
 
@@ -413,6 +461,8 @@ class Runner:
                         else 'dropped at ingress' if kern['passed'] else 'dropped at egress')
                 st.outcomes['check %s, kernel %s' % (
                     'PASS' if check_fw_pass(pkt) else 'DROP', fate)] += 1
+                for tag in features(flow, pkt):
+                    st.features[(tag, 'PASS' if check_fw_pass(pkt) else 'DROP')] += 1
                 observed.append({'flow': flow['name'], 'packet': i, 'what': pkt['what'],
                                  'passed': kern['passed'], 'delivered': kern['delivered'],
                                  'counted': sorted('%s:%s:%s x%d' % (k + (n,)) for k, n in
@@ -525,10 +575,40 @@ def summary_text(d):
     short = ' '.join('%s=%s' % (k.replace('director-', 'd').replace('rs-', 'rs').replace(
         'client-', 'c'), pairs[k]) for k in pairs)
     off = v.get('port_security_off') or []
-    return '%s %s, clients %s, groups %s%s, hosts %s, pairs %s%s' % (
+    return '%s %s, clients %s, groups %s%s, hosts %s, pairs %s%s%s' % (
         v.get('service'), v.get('checker'), v.get('clients'), v.get('groups'),
         ' (stateless %s)' % ','.join(v['stateless']) if v.get('stateless') else '',
-        v.get('hosts'), short, ', port security off: ' + ','.join(off) if off else '')
+        v.get('hosts'), short, ', port security off: ' + ','.join(off) if off else '',
+        ext_text(v.get('ext')))
+
+
+def ext_text(ext):
+    """variants.py's extensions, short: `; use_vmac d1,d2 (VMAC pairs d1=vip d2=any),
+    auth AH (rule ah-group), own real server d1, checkers DNS_CHECK+PING_CHECK (rule
+    ...), sorry rs-4`."""
+    if not ext:
+        return ''
+
+    def short(n):
+        return n.replace('director-', 'd')
+    parts = []
+    if ext.get('use_vmac') or ext.get('vmac_pairs'):
+        pairs = ext.get('vmac_pairs') or {}
+        parts.append('use_vmac %s%s' % (','.join(map(short, ext.get('use_vmac', []))) or 'none',
+                                        ' (VMAC pairs %s)' % ' '.join(
+                                            '%s=%s' % (short(k), pairs[k]) for k in pairs)
+                                        if pairs else ''))
+    if ext.get('auth') or ext.get('vrrp_rule'):
+        parts.append('auth %s%s' % (ext.get('auth', 'PASS'), ' (rule %s)' % ext['vrrp_rule']
+                               if ext.get('vrrp_rule') else ''))
+    if ext.get('local_rs'):
+        parts.append('own real server %s' % ','.join(map(short, ext['local_rs'])))
+    if ext.get('checkers'):
+        parts.append('checkers %s%s' % ('+'.join(ext['checkers']), ' (rule %s)' %
+                                        ext['checker_rule'] if ext.get('checker_rule') else ''))
+    if ext.get('sorry_server'):
+        parts.append('sorry %s' % ext['sorry_server'])
+    return '; ' + ', '.join(parts)
 
 
 # -- recorded mode (no root) --------------------------------------------------
@@ -643,6 +723,10 @@ def finish(st, start):
           '%d host refusals (delivered; the guest refuses)' % (
               ', '.join('%s %d' % kv for kv in sorted(st.outcomes.items())) or 'nothing',
               st.arp, st.arp_drop, st.host_drops))
+    if st.features:
+        tags = sorted({t for t, _ in st.features})
+        print('features (IP packets replayed, check PASS/DROP): ' + ', '.join(
+            '%s %d/%d' % (t, st.features[(t, 'PASS')], st.features[(t, 'DROP')]) for t in tags))
     print('flows: %d replayed (check: %s), kernel agrees on %d; variants: %d, %d with '
           'disagreements' % (st.flows, ', '.join('%s %d' % kv for kv in
                                                   sorted(st.check_flows.items())),

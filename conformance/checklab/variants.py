@@ -25,6 +25,23 @@ directors, four real servers, a client VM, the tenant router) with drawn:
   every port (a tenant's view of the API; vipwire then puts each port on a
   host of its own).
 
+A second stream (`random.Random("checklab/S/I/ext")`), drawn after the base
+draw above (which it leaves unchanged), adds keepalived features and the
+Neutron settings that decide them:
+
+- `use_vmac` on one or both directors (adverts, gratuitous ARP, ARP and ping
+  answers from the VRRP MAC 00:00:5e:00:01:33), with pairs for that MAC on
+  the directors: none, (VIP, VMAC), (VIP and own IP, VMAC), (0.0.0.0/0, VMAC);
+- `auth_type AH` (adverts are IP protocol 51; both directors `state BACKUP`,
+  as keepalived refuses an initial MASTER with AH), with VRRP rules that allow
+  protocol 112 only, 51 (`ah` or `51`), or everything from the remote group;
+- a director that is its own real server (`real_server <own IP>`);
+- other health checkers: HTTP_GET, SSL_GET (443), DNS_CHECK (udp 53),
+  UDP_CHECK (with or without require_reply), PING_CHECK, SMTP_CHECK (25),
+  one kind for all real servers or mixed, with rules that allow their ports
+  or miss them;
+- `sorry_server <rs-4> <port>`.
+
 Only documentation addresses appear: 203.0.113.0/24 (the tenant subnet),
 198.51.100.0/24 (outside clients), 192.0.2.0/24 (other rule prefixes; the lab
 host itself uses 192.0.2.254). A variant is a function of (seed, index) alone:
@@ -53,6 +70,12 @@ REAL_SERVERS = ['rs-1', 'rs-2', 'rs-3', 'rs-4']
 HOSTS = ['compute-1', 'compute-2', 'compute-3']
 # Prefixes a drawn rule may name besides 0.0.0.0/0 (documentation ranges only).
 PREFIXES = ['203.0.113.0/24', '198.51.100.0/24', '192.0.2.0/24']
+VRID = 51
+VMAC = '00:00:5e:00:01:%02x' % VRID  # keepalived's use_vmac: the VRRP virtual MAC
+# Health checkers: (IP protocol, port on the wire; None = the real server's port).
+CHECKERS = {'TCP_CHECK': ('tcp', None), 'HTTP_GET': ('tcp', None), 'SSL_GET': ('tcp', 443),
+            'DNS_CHECK': ('udp', 53), 'UDP_CHECK': ('udp', None), 'PING_CHECK': ('icmp', None),
+            'SMTP_CHECK': ('tcp', 25), 'MISC_CHECK': (None, None)}
 
 
 def base_cloud():
@@ -69,16 +92,24 @@ class Draw:
 
     def __init__(self, seed, index):
         self.rng = random.Random('checklab/%d/%d' % (seed, index))
+        # the extensions' own stream: the base draw stays what it was
+        self.ext = random.Random('checklab/%d/%d/ext' % (seed, index))
         self.name = name_of(seed, index)
         self.cloud = base_cloud()
         self.ports = {p['name']: p for p in self.cloud['ports']}
         self.attr_id = 2000
         self.summary = {}
+        # extensions (extensions() draws them; these defaults are the base draw)
+        self.vmac_dirs = set()
+        self.auth = 'PASS'
+        self.local = set()
+        self.rs_checkers = None  # {real server: [checker kinds]}
+        self.sorry = None        # the sorry_server's port name
 
     # -- helpers -------------------------------------------------------------
 
-    def uid(self):
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+    def uid(self, rng=None):
+        return str(uuid.UUID(int=(rng or self.rng).getrandbits(128), version=4))
 
     def mac(self, name):
         return self.ports[name]['mac_address']
@@ -133,35 +164,69 @@ class Draw:
     def keepalived(self, director):
         prio = 150 if director == self.master else 100
         state = 'MASTER' if director == self.master else 'BACKUP'
+        # keepalived refuses an initial MASTER with AH: both start as BACKUP
+        # and the priority elects the master
+        conf_state = 'BACKUP' if self.auth == 'AH' else state
         other = [d for d in DIRECTORS if d != director][0]
-        lines = ['! keepalived.conf of %s (%s), checklab variant %s' % (director, state, self.name),
+        role = state if conf_state == state else '%s by priority' % state
+        lines = ['! keepalived.conf of %s (%s), checklab variant %s' % (director, role, self.name),
                  'global_defs {', '    router_id LVS_%s' % director.replace('-', '_').upper(), '}',
-                 '', 'vrrp_instance VI_1 {', '    state %s' % state, '    interface eth0',
-                 '    virtual_router_id 51', '    priority %d' % prio, '    advert_int 1']
+                 '', 'vrrp_instance VI_1 {', '    state %s' % conf_state, '    interface eth0']
+        if director in self.vmac_dirs:
+            lines.append('    use_vmac')
+        lines += ['    virtual_router_id %d' % VRID, '    priority %d' % prio, '    advert_int 1']
         if self.unicast:
             lines += ['    unicast_src_ip %s' % self.ip(director),
                       '    unicast_peer {', '        %s' % self.ip(other), '    }']
-        lines += ['    authentication {', '        auth_type PASS', '        auth_pass vipwire',
+        lines += ['    authentication {', '        auth_type %s' % self.auth,
+                  '        auth_pass vipwire',
                   '    }', '    virtual_ipaddress {', '        %s' % VIP, '    }', '}', '',
                   'virtual_server %s %d {' % (VIP, self.port), '    delay_loop 6',
                   '    lb_algo %s' % self.lb_algo, '    lb_kind DR',
                   '    protocol %s' % self.proto.upper()]
-        for name in self.rs:
+        if self.sorry:
+            lines.append('    sorry_server %s %d' % (self.ip(self.sorry), self.port))
+        servers = ([director] if director in self.local else []) + self.rs
+        for name in servers:
+            weight = 1 if name in DIRECTORS else 1 + REAL_SERVERS.index(name) % 2
             lines += ['', '    real_server %s %d {' % (self.ip(name), self.port),
-                      '        weight %d' % (1 + REAL_SERVERS.index(name) % 2)]
-            if self.checker == 'TCP_CHECK':
-                lines += ['        TCP_CHECK {', '            connect_timeout 3',
-                          '            connect_port %d' % self.port, '        }']
-            elif self.checker == 'HTTP_GET':
-                lines += ['        HTTP_GET {', '            url {', '                path /',
-                          '                status_code 200', '            }',
-                          '            connect_timeout 3', '        }']
-            elif self.checker == 'MISC_CHECK':
-                lines += ['        MISC_CHECK {',
-                          '            misc_path "/usr/bin/true"', '        }']
+                      '        weight %d' % weight]
+            kinds = self.rs_checkers.get(name, [self.checker]) if self.rs_checkers else \
+                [self.checker]
+            for kind in kinds:
+                lines += self.checker_lines(kind)
             lines.append('    }')
         lines += ['}', '']
         return '\n'.join(lines)
+
+    def checker_lines(self, kind):
+        """One checker block inside real_server { } (8 spaces deep)."""
+        url = ['            url {', '                path /',
+               '                status_code 200', '            }']
+        if kind == 'TCP_CHECK':
+            body = ['connect_timeout 3', 'connect_port %d' % self.port]
+        elif kind == 'HTTP_GET':
+            body = url + ['connect_timeout 3'] + \
+                (['connect_port 80'] if self.proto == 'udp' else [])
+        elif kind == 'SSL_GET':
+            body = url + ['connect_timeout 3', 'connect_port 443']
+        elif kind == 'DNS_CHECK':
+            body = ['connect_port 53', 'type A', 'name example.org']
+        elif kind in ('UDP_CHECK', 'UDP_CHECK require_reply'):
+            body = ['connect_timeout 3'] + \
+                (['connect_port 53'] if self.proto != 'udp' else []) + ['payload 00 01 02 03'] + \
+                (['require_reply 00 01'] if kind.endswith('require_reply') else [])
+        elif kind == 'PING_CHECK':
+            body = ['retry 2']
+        elif kind == 'SMTP_CHECK':
+            body = ['connect_timeout 3', 'connect_port 25', 'helo_name checklab.example.org']
+        elif kind == 'MISC_CHECK':
+            body = ['misc_path "/usr/bin/true"']
+        else:
+            return []
+        return (['        %s {' % kind.split()[0]] +
+                [b if b.startswith('    ') else '            ' + b for b in body] +
+                ['        }'])
 
     # -- pairs ---------------------------------------------------------------
 
@@ -238,9 +303,9 @@ class Draw:
     # -- security groups -----------------------------------------------------
 
     def rule(self, group, direction, ethertype='IPv4', protocol=None, pmin=None, pmax=None,
-             prefix=None, remote_group=None):
+             prefix=None, remote_group=None, rng=None):
         self.attr_id += 1
-        return {'id': self.uid(), 'security_group_id': group['id'], 'direction': direction,
+        return {'id': self.uid(rng), 'security_group_id': group['id'], 'direction': direction,
                 'ethertype': ethertype, 'protocol': protocol, 'port_range_min': pmin,
                 'port_range_max': pmax, 'remote_ip_prefix': prefix,
                 'remote_group_id': remote_group, 'standard_attr_id': self.attr_id,
@@ -342,6 +407,7 @@ class Draw:
         if stateless:
             self.summary['stateless'] = stateless
         self.cloud['security_groups'] = groups
+        self.role_group = {role: role_group.get(role, default) for role in ('clients', 'lb', 'rs')}
         for name, p in self.ports.items():
             if p['device_owner'].startswith('network:'):
                 continue
@@ -377,6 +443,102 @@ class Draw:
             elif mode == 'redrawn' and not p['device_owner'].startswith('network:'):
                 p['binding:host_id'] = r.choice(HOSTS)
 
+    # -- extensions (their own stream: the base draw above is unchanged) -----
+
+    def extensions(self):
+        """use_vmac (and pairs for its MAC), AH adverts (and the VRRP rules
+        that decide them), directors that are their own real servers, the
+        other health checkers (and rules for their ports), a sorry server."""
+        x = self.ext
+        ext = {}
+        secured = [d for d in DIRECTORS if self.ports[d].get('port_security_enabled') is not False]
+        # use_vmac: on both directors, or on one
+        if x.random() < 0.3:
+            self.vmac_dirs = set(DIRECTORS if x.random() < 0.8 else [x.choice(DIRECTORS)])
+            ext['use_vmac'] = sorted(self.vmac_dirs)
+        # pairs for the VMAC: mostly with use_vmac, now and then without it
+        if self.vmac_dirs or x.random() < 0.05:
+            kinds = ['none', 'vip', 'vip+own', 'any']
+            first = x.choices(kinds, [20, 30, 25, 25] if self.vmac_dirs else [0, 1, 1, 1])[0]
+            same = x.random() < 0.7
+            vp = {}
+            for d in DIRECTORS:
+                kind = first if same or d == DIRECTORS[0] else x.choice(kinds)
+                if d not in secured:
+                    continue
+                add = {'none': [], 'vip': [(VIP, VMAC)],
+                       'vip+own': [(VIP, VMAC), (self.ip(d), VMAC)],
+                       'any': [('0.0.0.0/0', VMAC)]}[kind]
+                have = [(a['ip_address'], a['mac_address'])
+                        for a in self.ports[d]['allowed_address_pairs']]
+                self.set_pairs(d, have + add)
+                vp[d] = kind
+            ext['vmac_pairs'] = vp
+        # AH adverts (IP protocol 51), and which VRRP rule the directors' group has
+        if x.random() < 0.3:
+            self.auth = 'AH'
+            ext['auth'] = 'AH'
+        if x.random() < (0.6 if self.auth == 'AH' else 0.08):
+            g = self.role_group['lb']
+            if self.auth == 'AH':
+                kind = x.choice(['vrrp-group', '112-net', 'ah-group', '51-net', 'any-group'])
+            else:
+                kind = x.choice(['ah-group', '51-net'])
+            proto = {'vrrp': 'vrrp', '112': '112', 'ah': 'ah', '51': '51', 'any': None}[
+                kind.split('-')[0]]
+            if kind.endswith('group'):
+                r = self.rule(g, 'ingress', protocol=proto, remote_group=g['id'], rng=x)
+            else:
+                r = self.rule(g, 'ingress', protocol=proto, prefix='203.0.113.0/24', rng=x)
+            g['security_group_rules'] = dedup_rules(g['security_group_rules'] + [r])
+            ext['vrrp_rule'] = kind
+        # a director that is also one of its own real servers
+        if x.random() < 0.25:
+            self.local = set(x.choice([[self.master], [d for d in DIRECTORS if d != self.master],
+                                       DIRECTORS]))
+            ext['local_rs'] = sorted(self.local)
+        # health checkers beyond the base draw's: one kind for all, or mixed
+        if x.random() < 0.5:
+            kinds = ['TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'DNS_CHECK', 'UDP_CHECK',
+                     'UDP_CHECK require_reply', 'PING_CHECK', 'SMTP_CHECK']
+            if x.random() < 0.6:
+                one = x.choice(kinds)
+                self.rs_checkers = {n: [one] for n in REAL_SERVERS + DIRECTORS}
+                self.checker = one
+            else:
+                self.rs_checkers = {n: x.sample(kinds, x.choice([1, 1, 2]))
+                                    for n in REAL_SERVERS + DIRECTORS}
+                self.checker = 'mixed'
+            used = sorted({k for n in self.rs + sorted(self.local) for k in self.rs_checkers[n]})
+            ext['checkers'] = used
+            self.summary['checker'] = self.checker
+            # a rule for a checker's port on the real servers' group, or a near miss
+            if x.random() < 0.6:
+                kind = x.choice(used)
+                proto, port = CHECKERS[kind.split()[0]]
+                if proto != 'icmp':
+                    port = port or (80 if kind == 'HTTP_GET' else
+                                    53 if kind.startswith('UDP_CHECK') else self.port)
+                g = self.role_group['rs']
+                how = x.choices(['any', 'net', 'group', 'other-net', 'other-proto'],
+                                [25, 25, 25, 12, 13])[0]
+                if how == 'other-proto' and proto != 'icmp':
+                    proto = 'udp' if proto == 'tcp' else 'tcp'
+                pmin = None if proto == 'icmp' else port
+                kw = {'any': {'prefix': r_any(x)}, 'net': {'prefix': '203.0.113.0/24'},
+                      'group': {'remote_group': self.role_group['lb']['id']},
+                      'other-net': {'prefix': '198.51.100.0/24'},
+                      'other-proto': {'prefix': '203.0.113.0/24'}}[how]
+                r = self.rule(g, 'ingress', protocol=proto, pmin=pmin, pmax=pmin, rng=x, **kw)
+                g['security_group_rules'] = dedup_rules(g['security_group_rules'] + [r])
+                ext['checker_rule'] = '%s %s/%s %s' % (kind.split()[0], proto, pmin or '-', how)
+        # sorry_server: rs-4 (a path like a real server's)
+        if x.random() < 0.25:
+            self.sorry = 'rs-4'
+            ext['sorry_server'] = 'rs-4'
+        if ext:
+            self.summary['ext'] = ext
+
     # -- the scenario --------------------------------------------------------
 
     def scenario(self):
@@ -400,6 +562,7 @@ class Draw:
         self.pairs()
         self.port_security()
         self.hosts()
+        self.extensions()
         files = {'neutron.json': json.dumps(self.cloud, indent=1) + '\n',
                  'scenario.yaml': self.scenario(),
                  'variant.json': json.dumps({'name': self.name, **self.summary},
@@ -407,6 +570,11 @@ class Draw:
         for d in DIRECTORS:
             files['keepalived-%s.conf' % d] = self.keepalived(d)
         return files
+
+
+def r_any(rng):
+    """No remote prefix or 0.0.0.0/0: the same rule to the API."""
+    return rng.choice([None, '0.0.0.0/0'])
 
 
 def rule_key(rule):
@@ -420,7 +588,7 @@ def dedup_rules(rules):
     seen, out = set(), []
     for r in rules:
         k = list(rule_key(r))
-        k[2] = {'vrrp': '112'}.get(k[2], k[2])
+        k[2] = {'vrrp': '112', 'ah': '51'}.get(k[2], k[2])
         k[5] = None if k[5] == '0.0.0.0/0' else k[5]
         if tuple(k) in seen:
             continue
