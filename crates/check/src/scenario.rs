@@ -269,10 +269,14 @@ impl Scenario {
         display: &str,
     ) -> Result<Scenario, CheckError> {
         let text = files.read(name)?;
-        let file: ScenarioFile = serde_yaml::from_str(&text).map_err(|e| {
+        let file: ScenarioFile = serde_saphyr::from_str_with_options(
+            &text,
+            serde_saphyr::options! { with_snippet: false, strict_booleans: true },
+        )
+        .map_err(|e| {
             let (line, col) = e
                 .location()
-                .map(|l| (l.line(), l.column()))
+                .map(|l| (l.line() as usize, l.column() as usize))
                 .unwrap_or((0, 0));
             CheckError::Scenario {
                 source_name: display.to_string(),

@@ -114,7 +114,8 @@ fn load_expect(dir: &Path) -> Result<Expect, String> {
     let path = dir.join("expect.yaml");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("{}: {e} (every case needs one)", path.display()))?;
-    serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    serde_saphyr::from_str_with_options(&text, serde_saphyr::options! { strict_booleans: true })
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// What the CLI would do: the loaded scenario and report, or exit 2.

@@ -119,6 +119,40 @@ fn bad_scenario_names_file_and_line_and_exits_2() {
 }
 
 #[test]
+fn yaml_syntax_error_names_file_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("vipwire-cli-syntax-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("scenario.yaml");
+    // (text, where the YAML parser must point)
+    let cases = [
+        // `keepalived` is indented one column short of the list item's keys.
+        (
+            "neutron: n.json\ndirectors:\n  - port: a\n   keepalived: x.conf\n",
+            "scenario.yaml:4:4: ",
+        ),
+        // A double-quoted scalar that is never closed: the quote opens at 3:11.
+        (
+            "neutron: n.json\ndirectors:\n  - port: \"a\n",
+            "scenario.yaml:3:11: ",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, want) in cases {
+        std::fs::write(&path, text).unwrap();
+        let o = vipwire(&["check", path.to_str().unwrap()]);
+        let err = stderr(&o);
+        if o.status.code() != Some(2) || !err.contains(want) || err.trim_end().contains('\n') {
+            failures.push(format!(
+                "want exit 2 and one line with {want:?}, got {:?}:\n{err}",
+                o.status.code()
+            ));
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
 fn missing_file_exits_2() {
     let o = vipwire(&["check", "/nonexistent/scenario.yaml"]);
     assert_eq!(o.status.code(), Some(2));
