@@ -224,8 +224,10 @@ pub enum AddrType {
 /// ICMP type with optional code (`8/0`, `echo-request`, `any`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IcmpSpec {
-    /// None for `any`.
+    /// None for `any`: IPv4 type 255 with any code, which the kernel matches
+    /// against every ICMP type and code.
     pub ty: Option<u8>,
+    /// None: every code.
     pub code: Option<u8>,
 }
 
@@ -472,69 +474,129 @@ fn parse_tcp_flag_list(s: &str) -> Option<u8> {
     Some(bits)
 }
 
+/// ICMP type names iptables 1.8.9 knows (`libxt_icmp.h` `icmp_codes`), with
+/// the code they fix (`None`: every code). Checked on the test bed by restoring
+/// each name and reading `iptables-save` back.
+const ICMP_NAMES: &[(&str, u8, Option<u8>)] = &[
+    ("any", 255, None),
+    ("echo-reply", 0, None),
+    ("pong", 0, None),
+    ("destination-unreachable", 3, None),
+    ("network-unreachable", 3, Some(0)),
+    ("host-unreachable", 3, Some(1)),
+    ("protocol-unreachable", 3, Some(2)),
+    ("port-unreachable", 3, Some(3)),
+    ("fragmentation-needed", 3, Some(4)),
+    ("source-route-failed", 3, Some(5)),
+    ("network-unknown", 3, Some(6)),
+    ("host-unknown", 3, Some(7)),
+    ("network-prohibited", 3, Some(9)),
+    ("host-prohibited", 3, Some(10)),
+    ("TOS-network-unreachable", 3, Some(11)),
+    ("TOS-host-unreachable", 3, Some(12)),
+    ("communication-prohibited", 3, Some(13)),
+    ("host-precedence-violation", 3, Some(14)),
+    ("precedence-cutoff", 3, Some(15)),
+    ("source-quench", 4, None),
+    ("redirect", 5, None),
+    ("network-redirect", 5, Some(0)),
+    ("host-redirect", 5, Some(1)),
+    ("TOS-network-redirect", 5, Some(2)),
+    ("TOS-host-redirect", 5, Some(3)),
+    ("echo-request", 8, None),
+    ("ping", 8, None),
+    ("router-advertisement", 9, None),
+    ("router-solicitation", 10, None),
+    ("time-exceeded", 11, None),
+    ("ttl-exceeded", 11, None),
+    ("ttl-zero-during-transit", 11, Some(0)),
+    ("ttl-zero-during-reassembly", 11, Some(1)),
+    ("parameter-problem", 12, None),
+    ("ip-header-bad", 12, Some(0)),
+    ("required-option-missing", 12, Some(1)),
+    ("timestamp-request", 13, None),
+    ("timestamp-reply", 14, None),
+    ("address-mask-request", 17, None),
+    ("address-mask-reply", 18, None),
+];
+
+/// ICMPv6 type names of ip6tables 1.8.9 (`libip6t_icmp6.c`); there is no `any`,
+/// and the `mld-listener-*` names only came with 1.8.10.
+const ICMPV6_NAMES: &[(&str, u8, Option<u8>)] = &[
+    ("destination-unreachable", 1, None),
+    ("no-route", 1, Some(0)),
+    ("communication-prohibited", 1, Some(1)),
+    ("beyond-scope", 1, Some(2)),
+    ("address-unreachable", 1, Some(3)),
+    ("port-unreachable", 1, Some(4)),
+    ("failed-policy", 1, Some(5)),
+    ("reject-route", 1, Some(6)),
+    ("packet-too-big", 2, None),
+    ("time-exceeded", 3, None),
+    ("ttl-exceeded", 3, None),
+    ("ttl-zero-during-transit", 3, Some(0)),
+    ("ttl-zero-during-reassembly", 3, Some(1)),
+    ("parameter-problem", 4, None),
+    ("bad-header", 4, Some(0)),
+    ("unknown-header-type", 4, Some(1)),
+    ("unknown-option", 4, Some(2)),
+    ("echo-request", 128, None),
+    ("ping", 128, None),
+    ("echo-reply", 129, None),
+    ("pong", 129, None),
+    ("router-solicitation", 133, None),
+    ("router-advertisement", 134, None),
+    ("neighbour-solicitation", 135, None),
+    ("neighbor-solicitation", 135, None),
+    ("neighbour-advertisement", 136, None),
+    ("neighbor-advertisement", 136, None),
+    ("redirect", 137, None),
+];
+
+/// A number as `xtables_strtoui` (base 0) reads it: decimal, `0x` hex or
+/// leading-zero octal, an optional `+`, at most 255.
+fn parse_icmp_number(s: &str) -> Option<u8> {
+    let s = s.strip_prefix('+').unwrap_or(s);
+    let n = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u32::from_str_radix(h, 16).ok()?
+    } else if s.len() > 1 && s.starts_with('0') {
+        u32::from_str_radix(&s[1..], 8).ok()?
+    } else {
+        s.parse::<u32>().ok()?
+    };
+    u8::try_from(n).ok()
+}
+
+/// `--icmp-type` / `--icmpv6-type` as iptables 1.8.9 parses it: a name, or
+/// an unambiguous case-insensitive prefix of one (`echo-req`; `echo` is
+/// refused), else `TYPE` (every code) or `TYPE/CODE`. `None`: iptables
+/// refuses it.
+///
+/// IPv4 type 255 is "any", whatever the code: the kernel's icmp match
+/// (net/netfilter/xt_tcpudp.c `icmp_type_code_match`) passes every ICMP packet
+/// when the rule's type is 0xFF, and iptables-save 1.8.9 (libxt_icmp.c
+/// `icmp_save`) prints every type-255 match as `--icmp-type any`. ICMPv6 has
+/// no such case (`icmp6_type_code_match`): type 255 is just type 255.
 fn parse_icmp(s: &str, v6: bool) -> Option<IcmpSpec> {
-    if s == "any" {
+    let names = if v6 { ICMPV6_NAMES } else { ICMP_NAMES };
+    let mut hits = names.iter().filter(|(name, _, _)| {
+        name.len() >= s.len() && name.as_bytes()[..s.len()].eq_ignore_ascii_case(s.as_bytes())
+    });
+    let (ty, code) = match (s.is_empty(), hits.next(), hits.next()) {
+        (false, Some(&(_, t, c)), None) => (t, c),
+        (false, Some(_), Some(_)) => return None,
+        _ => match s.split_once('/') {
+            Some((t, c)) => (parse_icmp_number(t)?, Some(parse_icmp_number(c)?)),
+            None => (parse_icmp_number(s)?, None),
+        },
+    };
+    if !v6 && ty == 255 {
         return Some(IcmpSpec {
             ty: None,
             code: None,
         });
     }
-    if let Some((t, c)) = s.split_once('/') {
-        return Some(IcmpSpec {
-            ty: Some(t.parse().ok()?),
-            code: Some(c.parse().ok()?),
-        });
-    }
-    if let Ok(t) = s.parse() {
-        return Some(IcmpSpec {
-            ty: Some(t),
-            code: None,
-        });
-    }
-    let (t, c) = if v6 {
-        match s {
-            "destination-unreachable" => (1, None),
-            "no-route" => (1, Some(0)),
-            "communication-prohibited" => (1, Some(1)),
-            "address-unreachable" => (1, Some(3)),
-            "port-unreachable" => (1, Some(4)),
-            "packet-too-big" => (2, None),
-            "time-exceeded" | "ttl-exceeded" => (3, None),
-            "parameter-problem" => (4, None),
-            "echo-request" => (128, None),
-            "echo-reply" => (129, None),
-            "router-solicitation" => (133, None),
-            "router-advertisement" => (134, None),
-            "neighbour-solicitation" | "neighbor-solicitation" => (135, None),
-            "neighbour-advertisement" | "neighbor-advertisement" => (136, None),
-            "redirect" => (137, None),
-            _ => return None,
-        }
-    } else {
-        match s {
-            "echo-reply" | "pong" => (0, None),
-            "destination-unreachable" => (3, None),
-            "network-unreachable" => (3, Some(0)),
-            "host-unreachable" => (3, Some(1)),
-            "protocol-unreachable" => (3, Some(2)),
-            "port-unreachable" => (3, Some(3)),
-            "fragmentation-needed" => (3, Some(4)),
-            "source-quench" => (4, None),
-            "redirect" => (5, None),
-            "echo-request" | "ping" => (8, None),
-            "router-advertisement" => (9, None),
-            "router-solicitation" => (10, None),
-            "time-exceeded" | "ttl-exceeded" => (11, None),
-            "parameter-problem" => (12, None),
-            "timestamp-request" => (13, None),
-            "timestamp-reply" => (14, None),
-            _ => return None,
-        }
-    };
-    Some(IcmpSpec {
-        ty: Some(t),
-        code: c,
-    })
+    Some(IcmpSpec { ty: Some(ty), code })
 }
 
 fn parse_u32(s: &str) -> Option<u32> {
@@ -1518,6 +1580,59 @@ mod tests {
         assert!(
             matches!(&r.parts[1], Part::Module(m) if matches!(&m.opts[0], MatchOpt::IcmpType(false, v) if v.value.ty == Some(8)))
         );
+    }
+
+    #[test]
+    fn icmp_type_forms_as_iptables_1_8_9_reads_them() {
+        // Measured: restore `--icmp-type X` (`--icmpv6-type X`) in a netns and
+        // read iptables-save back; `any` there means the type-255 "any" match.
+        let spec = |ty, code| Some(IcmpSpec { ty, code });
+        let any = spec(None, None);
+        for (text, want) in [
+            ("any", any),
+            ("255", any),
+            ("255/0", any),
+            ("255/7", any),
+            ("255/255", any),
+            ("0", spec(Some(0), None)),
+            ("0/0", spec(Some(0), Some(0))),
+            ("8/255", spec(Some(8), Some(255))),
+            ("254/3", spec(Some(254), Some(3))),
+            ("echo-request", spec(Some(8), None)),
+            ("ECHO-REQUEST", spec(Some(8), None)),
+            ("echo-req", spec(Some(8), None)),
+            ("host-unr", spec(Some(3), Some(1))),
+            ("port-unreachable", spec(Some(3), Some(3))),
+            ("address-mask-reply", spec(Some(18), None)),
+            ("0x8", spec(Some(8), None)),
+            ("010", spec(Some(8), None)),
+            ("+8", spec(Some(8), None)),
+            ("8/0x3", spec(Some(8), Some(3))),
+            ("echo", None),
+            ("t", None),
+            ("256", None),
+            ("8/256", None),
+            ("8/", None),
+            ("8/3/4", None),
+            ("-1", None),
+        ] {
+            assert_eq!(parse_icmp(text, false), want, "icmp {text}");
+        }
+        for (text, want) in [
+            ("255", spec(Some(255), None)),
+            ("255/0", spec(Some(255), Some(0))),
+            ("0/0", spec(Some(0), Some(0))),
+            ("128/255", spec(Some(128), Some(255))),
+            ("echo-request", spec(Some(128), None)),
+            ("port-unreachable", spec(Some(1), Some(4))),
+            ("neighbor-solicitation", spec(Some(135), None)),
+            ("0x80", spec(Some(128), None)),
+            ("any", None),
+            ("mld-listener-query", None),
+            ("300", None),
+        ] {
+            assert_eq!(parse_icmp(text, true), want, "icmpv6 {text}");
+        }
     }
 
     #[test]

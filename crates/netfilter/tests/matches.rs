@@ -147,6 +147,55 @@ fn icmp_types() {
     assert_eq!(t[0].verdict, Verdict::Accept);
 }
 
+/// IPv4 type 255 is the kernel's "any" whatever the code (xt_tcpudp.c
+/// `icmp_type_code_match`), so `! 255/C` matches nothing; ICMPv6 type 255 is
+/// only type 255. A type without code takes every code.
+#[test]
+fn icmp_type_255_and_codes() {
+    let unreach = "src=192.0.2.1 dst=203.0.113.8 proto=icmp icmp_type=3 icmp_code=3";
+    let t255 = "src=192.0.2.1 dst=203.0.113.8 proto=icmp icmp_type=255 icmp_code=9";
+    let all = [PING, unreach, t255];
+    for m in ["255", "255/0", "255/7", "255/255", "any"] {
+        let rule = format!("-p icmp -m icmp --icmp-type {m}");
+        assert_eq!(accepts(&rule, &all), [true, true, true], "{m}");
+        let rule = format!("-p icmp -m icmp ! --icmp-type {m}");
+        assert_eq!(accepts(&rule, &all), [false, false, false], "! {m}");
+    }
+    assert_eq!(
+        accepts("-p icmp -m icmp --icmp-type 3", &all),
+        [false, true, false]
+    );
+    assert_eq!(
+        accepts("-p icmp -m icmp --icmp-type 3/0", &all),
+        [false, false, false]
+    );
+    assert_eq!(
+        accepts("-p icmp -m icmp --icmp-type 0/0", &all),
+        [false, false, false]
+    );
+    let v6 = |t: u8, c: u8| {
+        format!("src=2001:db8::1 dst=2001:db8::2 proto=icmpv6 icmp_type={t} icmp_code={c}")
+    };
+    let pkts = [v6(128, 0), v6(255, 0), v6(255, 4)];
+    let pkts: Vec<&str> = pkts.iter().map(String::as_str).collect();
+    for (m, want) in [
+        ("255", [false, true, true]),
+        ("255/0", [false, true, false]),
+        ("! 255", [true, false, false]),
+        ("128/0", [true, false, false]),
+    ] {
+        let (neg, m) = m.strip_prefix("! ").map_or(("", m), |r| ("! ", r));
+        let rules = format!(
+            "*filter\n:FORWARD DROP [0:0]\n-A FORWARD -p ipv6-icmp -m icmp6 {neg}--icmpv6-type {m} -j ACCEPT\nCOMMIT\n"
+        );
+        let got: Vec<bool> = run_all(&rules, &pkts, &[])
+            .iter()
+            .map(|t| t.verdict == Verdict::Accept)
+            .collect();
+        assert_eq!(got, want, "icmpv6 {neg}{m}");
+    }
+}
+
 #[test]
 fn multiport() {
     let m = "-p tcp -m multiport --dports 22,1000:2000";
