@@ -185,6 +185,22 @@ pub fn canonical_net(text: &str) -> Option<IpNet> {
     text.parse::<IpAddr>().ok().map(IpNet::from)
 }
 
+/// An IPv4 `--icmp-type` value as Neutron writes it (`T` or `T/C`, decimal,
+/// 0-255 each) the way iptables-save 1.8.9 prints it back: type 255 is the
+/// kernel's "any" (net/netfilter/xt_tcpudp.c `icmp_type_code_match` passes
+/// every ICMP packet when the type is 0xFF) and libxt_icmp.c `icmp_save`
+/// prints every type-255 match as `any`, whatever the code (iptables 1.8.10
+/// prints `255/C` unless the codes are 0-255). `--icmpv6-type` has no such
+/// case and prints as written.
+fn saved_icmp_type(value: &str) -> String {
+    let ty = value.split_once('/').map_or(value, |(t, _)| t);
+    if ty.parse::<u8>() == Ok(255) {
+        "any".to_string()
+    } else {
+        value.to_string()
+    }
+}
+
 /// Neutron's rule text (after `-A CHAIN`) as `iptables-save` prints it back.
 pub fn saved_form(neutron_text: &str) -> String {
     let w = words(neutron_text);
@@ -233,6 +249,11 @@ pub fn saved_form(neutron_text: &str) -> String {
                 out.push(save_string(v));
                 i += 2;
             }
+            ("--icmp-type", Some(v)) => {
+                out.push(word.to_string());
+                out.push(saved_icmp_type(v));
+                i += 2;
+            }
             _ => {
                 out.push(word.to_string());
                 i += 1;
@@ -257,6 +278,26 @@ mod tests {
         assert_eq!(neutron_protocol_name("ipip").as_deref(), Some("ipencap"));
         assert_eq!(neutron_protocol_name("0"), None);
         assert_eq!(neutron_protocol_name("tcp").as_deref(), Some("tcp"));
+    }
+
+    #[test]
+    fn icmp_type_255_prints_as_any() {
+        // Seen on the test bed (iptables 1.8.9, nft and legacy) with the real
+        // Neutron 29.0.0 rules for ICMP type 255.
+        for t in ["255", "255/0", "255/7", "255/255"] {
+            assert_eq!(
+                saved_form(&format!("-p icmp -m icmp --icmp-type {t} -j RETURN")),
+                "-p icmp -m icmp --icmp-type any -j RETURN"
+            );
+        }
+        for t in ["0", "0/0", "8/255", "254/3"] {
+            let text = format!("-p icmp -m icmp --icmp-type {t} -j RETURN");
+            assert_eq!(saved_form(&text), text);
+        }
+        for t in ["255", "255/0", "0/0"] {
+            let text = format!("-p ipv6-icmp -m icmp6 --icmpv6-type {t} -j RETURN");
+            assert_eq!(saved_form(&text), text);
+        }
     }
 
     #[test]
