@@ -10,12 +10,11 @@ use crate::lifecycle::{ArpFrame, Step, StepRole};
 use crate::scenario::Scenario;
 use netfilter::packet::proto;
 use netfilter::Packet;
+use neutron::firewall::iptables_hybrid::device_name;
+use neutron::firewall::provenance::Origin;
 use neutron::model::Port;
 use serde::Serialize;
 use std::net::IpAddr;
-
-/// Chain prefix of the OVS agent (`neutron-openvswitch-agent` cut to 16 chars).
-pub const CHAIN_PREFIX: &str = "neutron-openvswi-";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -58,6 +57,8 @@ pub struct Drop {
     pub dport: Option<u16>,
     /// The packet was the director's DR copy of a client packet.
     pub dr_forward: bool,
+    /// The Neutron objects and agent behaviour behind the deciding rule.
+    pub decided_by: Vec<Origin>,
 }
 
 impl Drop {
@@ -87,14 +88,9 @@ impl Drop {
             protocol: None,
             dport: None,
             dr_forward: false,
+            decided_by: Vec::new(),
         }
     }
-}
-
-/// The name of a per-port chain (`i`, `o` or `s`): prefix, letter, first 10 chars of the id.
-pub fn port_chain(letter: char, port_id: &str) -> String {
-    let short: String = port_id.chars().take(10).collect();
-    format!("{CHAIN_PREFIX}{letter}{short}")
 }
 
 fn mac_string(m: &netfilter::MacAddr) -> String {
@@ -173,6 +169,22 @@ fn group_names(sc: &Scenario, port: &Port) -> String {
         .join(", ")
 }
 
+/// The kind of a drop, from the origin of the rule that decided it (never from
+/// its chain name or text): the anti-spoof chain's drop, the INVALID drop, or
+/// the fallback when no group rule matched, in the direction of the crossing.
+pub fn kind_of(decided_by: &[Origin], side: Side) -> DropKind {
+    let policy = match side {
+        Side::Ingress => DropKind::IngressPolicy,
+        Side::Egress => DropKind::EgressPolicy,
+    };
+    match decided_by.first() {
+        Some(Origin::SpoofDrop { .. }) => DropKind::AntiSpoof,
+        Some(Origin::ConntrackInvalid { .. }) => DropKind::Invalid,
+        Some(Origin::DefaultDrop | Origin::NoRuleMatched { .. }) => policy,
+        _ => DropKind::Other,
+    }
+}
+
 /// Explain an IP packet dropped at `hop`.
 pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop {
     let port = sc.port(&hop.port_id);
@@ -195,23 +207,7 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
         None => hop.trace.ctstate.clone(),
     };
     let zone = hop.trace.zone;
-    let in_chain = |letter| {
-        hop.trace
-            .path
-            .iter()
-            .any(|s| s.chain == port_chain(letter, &port.id))
-    };
-    let kind = if chain == port_chain('s', &port.id) {
-        DropKind::AntiSpoof
-    } else if rule_text.contains("INVALID") {
-        DropKind::Invalid
-    } else if chain.ends_with("sg-fallback") && in_chain('i') {
-        DropKind::IngressPolicy
-    } else if chain.ends_with("sg-fallback") && in_chain('o') {
-        DropKind::EgressPolicy
-    } else {
-        DropKind::Other
-    };
+    let kind = kind_of(&hop.decided_by, hop.side);
     let vips = sc.vips();
     let reason = match kind {
         DropKind::AntiSpoof => {
@@ -277,6 +273,7 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
         protocol: Some(pkt.proto),
         dport: Some(pkt.dport),
         dr_forward,
+        decided_by: hop.decided_by.clone(),
     }
 }
 
@@ -318,12 +315,12 @@ pub fn explain_arp_drop(
         return None;
     }
     let label = sc.port_label(sender);
-    let short: String = port.id.chars().take(11).collect();
+    let qvo = device_name("qvo", &port.id);
     let (chain, rule_text, reason) = if !ip_ok {
         (
             "table 24 (ARP spoofing protection)".to_string(),
             format!(
-                "arp,in_port=qvo{short}: arp_spa not in {{{}}} -> drop",
+                "arp,in_port={qvo}: arp_spa not in {{{}}} -> drop",
                 allowed
                     .iter()
                     .map(|n| n.to_string())
@@ -340,7 +337,7 @@ pub fn explain_arp_drop(
         (
             "table 25 (MAC spoofing protection)".to_string(),
             format!(
-                "in_port=qvo{short}: dl_src not in {{{}}} -> drop",
+                "in_port={qvo}: dl_src not in {{{}}} -> drop",
                 macs.join(", ")
             ),
             format!(
@@ -365,5 +362,6 @@ pub fn explain_arp_drop(
         protocol: None,
         dport: None,
         dr_forward: false,
+        decided_by: Vec::new(),
     })
 }

@@ -9,6 +9,7 @@ use crate::error::CheckError;
 use netfilter::conntrack::Conntrack;
 use netfilter::ipset::IpsetStore;
 use netfilter::{Engine, Packet, PacketTrace, PathKind, Rulesets};
+use neutron::firewall::provenance::Origin;
 use neutron::firewall::{FirewallDriver, HostRules, PortPlumbing};
 use neutron::model::Cloud;
 use serde::Serialize;
@@ -31,6 +32,9 @@ pub struct Hop {
     pub host: String,
     pub side: Side,
     pub trace: PacketTrace,
+    /// Where the rule that decided the verdict comes from (the last step's
+    /// rule): the Neutron objects and agent behaviour behind it.
+    pub decided_by: Vec<Origin>,
 }
 
 struct Host {
@@ -114,11 +118,23 @@ impl Fabric {
             }
         }
         let trace = host.engine.eval(&mut host.conntrack, &p, PathKind::Bridged);
+        let family = if pkt.src.is_ipv4() { 4 } else { 6 };
+        let decided_by = trace
+            .path
+            .last()
+            .map(|s| {
+                host.rules
+                    .provenance
+                    .origins(family, &s.table, &s.chain, s.rule_num)
+                    .to_vec()
+            })
+            .unwrap_or_default();
         Some(Hop {
             port_id: port_id.to_string(),
             host: host_name.clone(),
             side,
             trace,
+            decided_by,
         })
     }
 }

@@ -26,6 +26,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use ipnet::IpNet;
 
 use super::iptables_text::{canonical_net, neutron_protocol_name, saved_form};
+use super::provenance::{Origin, PairSource, Provenance, RuleRef};
 use super::SaveFlavor;
 use crate::model::{mac_bytes, Cloud, Ethertype, Port, RuleDirection, SecurityGroup};
 
@@ -63,6 +64,8 @@ pub struct HostRules {
     pub ipset_save: String,
     /// Every port bound to the host, in port-id order.
     pub ports: Vec<PortPlumbing>,
+    /// Which Neutron object made each rule of the two saves.
+    pub provenance: Provenance,
 }
 
 /// The Linux devices Nova and the agent create for one hybrid-plugged port.
@@ -149,6 +152,7 @@ struct Rule {
     /// Neutron's text after `-A CHAIN`; duplicates are judged on it.
     text: String,
     top: bool,
+    origin: Origin,
 }
 
 /// One table as `IptablesTable` holds it.
@@ -163,24 +167,27 @@ impl Table {
         self.chains.insert(name.to_string());
     }
 
-    fn add(&mut self, chain: &str, text: impl Into<String>) {
+    fn add(&mut self, chain: &str, text: impl Into<String>, origin: Origin) {
         self.rules.push(Rule {
             chain: chain.to_string(),
             text: text.into(),
             top: false,
+            origin,
         });
     }
 
-    fn add_top(&mut self, chain: &str, text: impl Into<String>) {
+    fn add_top(&mut self, chain: &str, text: impl Into<String>, origin: Origin) {
         self.rules.push(Rule {
             chain: chain.to_string(),
             text: text.into(),
             top: true,
+            origin,
         });
     }
 
-    /// The rules in the order the kernel ends up with them, per chain.
-    fn ordered(&self) -> BTreeMap<String, Vec<String>> {
+    /// The rules in the order the kernel ends up with them, per chain, each
+    /// with the origins of every copy that was folded into it.
+    fn ordered(&self) -> BTreeMap<String, Vec<(String, Vec<Origin>)>> {
         let all: Vec<&Rule> = self
             .rules
             .iter()
@@ -188,20 +195,28 @@ impl Table {
             .chain(self.rules.iter().filter(|r| !r.top))
             .collect();
         // _weed_out_duplicates walks the list backwards: the last copy stays.
-        let mut seen = BTreeSet::new();
-        let mut kept: Vec<&Rule> = Vec::new();
+        let mut at: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        let mut kept: Vec<(&Rule, Vec<Origin>)> = Vec::new();
         for r in all.iter().rev() {
-            if seen.insert((r.chain.as_str(), r.text.as_str())) {
-                kept.push(r);
+            match at.get(&(r.chain.as_str(), r.text.as_str())) {
+                Some(&i) => {
+                    if !kept[i].1.contains(&r.origin) {
+                        kept[i].1.push(r.origin.clone());
+                    }
+                }
+                None => {
+                    at.insert((r.chain.as_str(), r.text.as_str()), kept.len());
+                    kept.push((r, vec![r.origin.clone()]));
+                }
             }
         }
         kept.reverse();
-        let mut by_chain: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for r in kept {
+        let mut by_chain: BTreeMap<String, Vec<(String, Vec<Origin>)>> = BTreeMap::new();
+        for (r, origins) in kept {
             by_chain
                 .entry(r.chain.clone())
                 .or_default()
-                .push(saved_form(&r.text));
+                .push((saved_form(&r.text), origins));
         }
         by_chain
     }
@@ -238,7 +253,7 @@ impl Fam {
 }
 
 /// A security group rule as the agent's shim hands it to the driver.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 struct AgentRule {
     direction: RuleDirection,
     ethertype: Ethertype,
@@ -251,10 +266,47 @@ struct AgentRule {
     dest_ip_prefix: Option<String>,
     remote_group_id: Option<String>,
     stateful: bool,
+    /// The security group rules this one stands for (equal rules fold).
+    refs: Vec<RuleRef>,
+    /// A provider rule of the server instead: what it is for.
+    provider: Option<&'static str>,
 }
 
+impl PartialEq for AgentRule {
+    /// Equal as the agent compares rule dicts: the origin does not count.
+    fn eq(&self, o: &Self) -> bool {
+        (
+            self.direction,
+            self.ethertype,
+            &self.protocol,
+            self.port_range_min,
+            self.port_range_max,
+            self.source_port_range_min,
+            self.source_port_range_max,
+            &self.source_ip_prefix,
+            &self.dest_ip_prefix,
+            &self.remote_group_id,
+            self.stateful,
+        ) == (
+            o.direction,
+            o.ethertype,
+            &o.protocol,
+            o.port_range_min,
+            o.port_range_max,
+            o.source_port_range_min,
+            o.source_port_range_max,
+            &o.source_ip_prefix,
+            &o.dest_ip_prefix,
+            &o.remote_group_id,
+            o.stateful,
+        )
+    }
+}
+
+impl Eq for AgentRule {}
+
 impl AgentRule {
-    fn provider(ethertype: Ethertype) -> AgentRule {
+    fn provider(ethertype: Ethertype, what: &'static str) -> AgentRule {
         AgentRule {
             direction: RuleDirection::Ingress,
             ethertype,
@@ -267,6 +319,8 @@ impl AgentRule {
             dest_ip_prefix: None,
             remote_group_id: None,
             stateful: true,
+            refs: Vec::new(),
+            provider: Some(what),
         }
     }
 }
@@ -298,9 +352,15 @@ fn agent_rules(group: &SecurityGroup) -> Vec<AgentRule> {
             dest_ip_prefix,
             remote_group_id: r.remote_group_id.clone().filter(|g| !g.is_empty()),
             stateful: group.stateful,
+            refs: vec![RuleRef {
+                group_id: group.id.clone(),
+                rule_id: r.id.clone(),
+            }],
+            provider: None,
         };
-        if !out.contains(&a) {
-            out.push(a);
+        match out.iter_mut().find(|o| **o == a) {
+            Some(o) => o.refs.extend(a.refs),
+            None => out.push(a),
         }
     }
     out
@@ -395,32 +455,42 @@ impl<'a> Renderer<'a> {
     fn setup_manager(&mut self) {
         self.both(|t| {
             t.filter.chain("neutron-filter-top");
-            t.filter.add_top("FORWARD", "-j neutron-filter-top");
-            t.filter.add_top("OUTPUT", "-j neutron-filter-top");
+            let d = || Origin::Dispatch;
+            t.filter.add_top("FORWARD", "-j neutron-filter-top", d());
+            t.filter.add_top("OUTPUT", "-j neutron-filter-top", d());
             t.filter.chain(&wrapped("local"));
-            t.filter
-                .add("neutron-filter-top", format!("-j {}", wrapped("local")));
+            t.filter.add(
+                "neutron-filter-top",
+                format!("-j {}", wrapped("local")),
+                d(),
+            );
             for c in ["INPUT", "OUTPUT", "FORWARD"] {
                 t.filter.chain(&wrapped(c));
-                t.filter.add(c, format!("-j {}", wrapped(c)));
+                t.filter.add(c, format!("-j {}", wrapped(c)), d());
             }
             for c in ["PREROUTING", "OUTPUT"] {
                 t.raw.chain(&wrapped(c));
-                t.raw.add(c, format!("-j {}", wrapped(c)));
+                t.raw.add(c, format!("-j {}", wrapped(c)), d());
             }
             t.nat.chain(&wrapped("PREROUTING"));
             t.nat
-                .add("PREROUTING", format!("-j {}", wrapped("PREROUTING")));
+                .add("PREROUTING", format!("-j {}", wrapped("PREROUTING")), d());
             t.filter.chain(&wrapped("sg-fallback"));
             t.filter.add(
                 &wrapped("sg-fallback"),
                 commented("-j DROP", C_UNMATCH_DROP),
+                Origin::DefaultDrop,
             );
         });
     }
 
-    fn nat_short_circuit(&mut self, tap: &str) {
+    fn nat_short_circuit(&mut self, port: &Port) {
+        let tap = device_name("tap", &port.id);
         let chain = wrapped("PREROUTING");
+        let origin = Origin::Infrastructure {
+            port_id: port.id.clone(),
+            what: "no NAT for the port's bridged traffic".into(),
+        };
         self.both(|t| {
             for dir in ["physdev-out", "physdev-in"] {
                 t.nat.add(
@@ -429,6 +499,7 @@ impl<'a> Renderer<'a> {
                         &format!("-m physdev --{dir} {tap} -j ACCEPT"),
                         C_TRUSTED_ACCEPT,
                     ),
+                    origin.clone(),
                 );
             }
         });
@@ -437,6 +508,9 @@ impl<'a> Renderer<'a> {
     fn trusted_port(&mut self, port: &Port) {
         let tap = device_name("tap", &port.id);
         let fwd = wrapped("FORWARD");
+        let origin = Origin::TrustedPort {
+            port_id: port.id.clone(),
+        };
         self.both(|t| {
             for dir in ["physdev-out", "physdev-in"] {
                 t.filter.add(
@@ -445,10 +519,11 @@ impl<'a> Renderer<'a> {
                         &format!("-m physdev --{dir} {tap} --physdev-is-bridged -j ACCEPT"),
                         C_TRUSTED_ACCEPT,
                     ),
+                    origin.clone(),
                 );
             }
         });
-        self.nat_short_circuit(&tap);
+        self.nat_short_circuit(port);
     }
 
     fn unfiltered_port(&mut self, port: &Port) {
@@ -460,12 +535,15 @@ impl<'a> Renderer<'a> {
                 C_PORT_SEC_ACCEPT,
             )
         };
+        let origin = Origin::PortSecurityOff {
+            port_id: port.id.clone(),
+        };
         self.both(|t| {
-            t.filter.add(&fwd, rule("physdev-out"));
-            t.filter.add(&fwd, rule("physdev-in"));
-            t.filter.add(&input, rule("physdev-in"));
+            t.filter.add(&fwd, rule("physdev-out"), origin.clone());
+            t.filter.add(&fwd, rule("physdev-in"), origin.clone());
+            t.filter.add(&input, rule("physdev-in"), origin.clone());
         });
-        self.nat_short_circuit(&tap);
+        self.nat_short_circuit(port);
     }
 
     fn zone_for(&mut self, port: &Port, host: &str) -> Result<u16, RenderError> {
@@ -530,6 +608,9 @@ impl<'a> Renderer<'a> {
                 t.raw.add(
                     &chain,
                     format!("{m} -m comment --comment \"{comment}\" -j CT {target}"),
+                    Origin::ConntrackZone {
+                        port_id: port.id.clone(),
+                    },
                 );
             }
         });
@@ -559,10 +640,10 @@ impl<'a> Renderer<'a> {
         );
         self.both(|t| {
             t.filter.chain(&chain);
-            t.filter.add_top(&fwd, to_sg.clone());
-            t.filter.add(&sg_chain, to_port.clone());
+            t.filter.add_top(&fwd, to_sg.clone(), Origin::Dispatch);
+            t.filter.add(&sg_chain, to_port.clone(), Origin::Dispatch);
             if direction == RuleDirection::Egress {
-                t.filter.add(&input, input_rule.clone());
+                t.filter.add(&input, input_rule.clone(), Origin::Dispatch);
             }
         });
         for fam in [Fam::V4, Fam::V6] {
@@ -571,16 +652,19 @@ impl<'a> Renderer<'a> {
                 (RuleDirection::Egress, _) => self.fixed_egress_rules(port, fam, &mut rules),
                 (RuleDirection::Ingress, Fam::V6) => {
                     for t in [130, 135, 136] {
-                        rules.push(format!("-p ipv6-icmp -m icmp6 --icmpv6-type {t} -j RETURN"));
+                        rules.push((
+                            format!("-p ipv6-icmp -m icmp6 --icmpv6-type {t} -j RETURN"),
+                            infrastructure(port, "IPv6 multicast listener and neighbour discovery"),
+                        ));
                     }
                 }
                 (RuleDirection::Ingress, Fam::V4) => {}
             }
             let selected = self.select_rules(port, direction, fam);
-            rules.extend(self.convert_rules(&selected, fam));
+            rules.extend(self.convert_rules(port, direction, &selected, fam));
             let t = self.fam(fam);
-            for r in rules {
-                t.filter.add(&chain, r);
+            for (r, origin) in rules {
+                t.filter.add(&chain, r, origin);
             }
         }
     }
@@ -614,26 +698,62 @@ impl<'a> Renderer<'a> {
 
     /// `_convert_sgr_to_iptables_rules`: established first, rules once each,
     /// invalid drop, fallback.
-    fn convert_rules(&self, rules: &[AgentRule], fam: Fam) -> Vec<String> {
-        let mut out = vec![commented(
-            "-m state --state RELATED,ESTABLISHED -j RETURN",
-            C_ALLOW_ASSOC,
+    fn convert_rules(
+        &self,
+        port: &Port,
+        direction: RuleDirection,
+        rules: &[AgentRule],
+        fam: Fam,
+    ) -> Vec<(String, Origin)> {
+        let port_id = port.id.clone();
+        let mut out = vec![(
+            commented(
+                "-m state --state RELATED,ESTABLISHED -j RETURN",
+                C_ALLOW_ASSOC,
+            ),
+            Origin::ConntrackEstablished {
+                port_id: port_id.clone(),
+            },
         )];
-        let mut seen = BTreeSet::new();
         for r in rules {
-            if let Some(text) = self.rule_text(r, fam) {
-                if seen.insert(text.clone()) {
-                    out.push(text);
+            let Some(text) = self.rule_text(r, fam) else {
+                continue;
+            };
+            // Equal texts are emitted once; the first carries every rule behind it.
+            match out.iter_mut().find(|(t, _)| *t == text) {
+                Some((_, Origin::GroupRule { rules, .. })) => {
+                    for x in &r.refs {
+                        if !rules.contains(x) {
+                            rules.push(x.clone());
+                        }
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    let origin = match r.provider {
+                        Some(what) => Origin::ProviderRule {
+                            port_id: port_id.clone(),
+                            what: what.into(),
+                        },
+                        None => Origin::GroupRule {
+                            port_id: port_id.clone(),
+                            direction,
+                            rules: r.refs.clone(),
+                        },
+                    };
+                    out.push((text, origin));
                 }
             }
         }
-        out.push(commented(
-            "-m state --state INVALID -j DROP",
-            C_INVALID_DROP,
+        out.push((
+            commented("-m state --state INVALID -j DROP", C_INVALID_DROP),
+            Origin::ConntrackInvalid {
+                port_id: port_id.clone(),
+            },
         ));
-        out.push(commented(
-            &format!("-j {}", wrapped("sg-fallback")),
-            C_UNMATCHED,
+        out.push((
+            commented(&format!("-j {}", wrapped("sg-fallback")), C_UNMATCHED),
+            Origin::NoRuleMatched { port_id, direction },
         ));
         out
     }
@@ -665,17 +785,24 @@ impl<'a> Renderer<'a> {
     }
 
     /// `_spoofing_rule` + `_drop_dhcp_rule`; creates the `s` chain when the family has pairs.
-    fn fixed_egress_rules(&mut self, port: &Port, fam: Fam, rules: &mut Vec<String>) {
+    fn fixed_egress_rules(&mut self, port: &Port, fam: Fam, rules: &mut Vec<(String, Origin)>) {
+        let infra = |what: &str| infrastructure(port, what);
         match fam {
-            Fam::V4 => rules.push(commented(
-                "-s 0.0.0.0/32 -d 255.255.255.255/32 -p udp -m udp --sport 68 --dport 67 -j RETURN",
-                C_DHCP_CLIENT,
+            Fam::V4 => rules.push((
+                commented(
+                    "-s 0.0.0.0/32 -d 255.255.255.255/32 -p udp -m udp --sport 68 --dport 67 -j RETURN",
+                    C_DHCP_CLIENT,
+                ),
+                infra("DHCP discovery"),
             )),
             Fam::V6 => {
                 for t in [131, 135, 143] {
-                    rules.push(commented(
-                        &format!("-s ::/128 -d ff02::/16 -p ipv6-icmp -m icmp6 --icmpv6-type {t} -j RETURN"),
-                        C_IPV6_ICMP_ALLOW,
+                    rules.push((
+                        commented(
+                            &format!("-s ::/128 -d ff02::/16 -p ipv6-icmp -m icmp6 --icmpv6-type {t} -j RETURN"),
+                            C_IPV6_ICMP_ALLOW,
+                        ),
+                        infra("IPv6 multicast listener and neighbour discovery"),
                     ));
                 }
             }
@@ -685,42 +812,62 @@ impl<'a> Renderer<'a> {
             let s = port_chain('s', &port.id);
             let t = &mut self.fam(fam).filter;
             t.chain(&s);
-            for (mac, ip) in &pairs {
+            for (mac, ip, from) in &pairs {
                 let rule = match ip {
                     None => format!("-m mac --mac-source {mac} -j RETURN"),
                     Some(ip) => format!("-s {ip} -m mac --mac-source {mac} -j RETURN"),
                 };
-                t.add(&s, commented(&rule, C_PAIR_ALLOW));
+                let origin = Origin::SourcePair {
+                    port_id: port.id.clone(),
+                    mac: mac.clone(),
+                    ip: ip.clone(),
+                    from: from.clone(),
+                };
+                t.add(&s, commented(&rule, C_PAIR_ALLOW), origin);
             }
-            t.add(&s, commented("-j DROP", C_PAIR_DROP));
-            rules.push(format!("-j {s}"));
+            t.add(
+                &s,
+                commented("-j DROP", C_PAIR_DROP),
+                Origin::SpoofDrop {
+                    port_id: port.id.clone(),
+                },
+            );
+            rules.push((format!("-j {s}"), Origin::Dispatch));
         }
-        match fam {
-            Fam::V4 => {
-                rules.push(commented(
+        let fixed: &[(&str, &str, &str)] = match fam {
+            Fam::V4 => &[
+                (
                     "-p udp -m udp --sport 68 --dport 67 -j RETURN",
                     C_DHCP_CLIENT,
-                ));
-                rules.push(commented(
+                    "DHCP requests",
+                ),
+                (
                     "-p udp -m udp --sport 67 --dport 68 -j DROP",
                     C_DHCP_SPOOF,
-                ));
-            }
-            Fam::V6 => {
-                rules.push(commented(
+                    "no DHCP server in a VM",
+                ),
+            ],
+            Fam::V6 => &[
+                (
                     "-p ipv6-icmp -m icmp6 --icmpv6-type 134 -j DROP",
                     C_IPV6_RA_DROP,
-                ));
-                rules.push(commented("-p ipv6-icmp -j RETURN", C_IPV6_ICMP_ALLOW));
-                rules.push(commented(
+                    "no router advertisements from a VM",
+                ),
+                ("-p ipv6-icmp -j RETURN", C_IPV6_ICMP_ALLOW, "IPv6 ICMP"),
+                (
                     "-p udp -m udp --sport 546 --dport 547 -j RETURN",
                     C_DHCP_CLIENT,
-                ));
-                rules.push(commented(
+                    "DHCPv6 requests",
+                ),
+                (
                     "-p udp -m udp --sport 547 --dport 546 -j DROP",
                     C_DHCP_SPOOF,
-                ));
-            }
+                    "no DHCPv6 server in a VM",
+                ),
+            ],
+        };
+        for (rule, comment, what) in fixed {
+            rules.push((commented(rule, comment), infra(what)));
         }
     }
 }
@@ -728,20 +875,20 @@ impl<'a> Renderer<'a> {
 /// (MAC, source) entries of a port's `s` chain for one family, in Neutron's order:
 /// pairs (sorted by (mac, ip) like the API), fixed IPs, each IPv6 entry followed by
 /// its MAC's link-local address once; a port without fixed IPs adds a MAC-only entry.
-fn mac_ip_pairs(port: &Port, fam: Fam) -> Vec<(String, Option<String>)> {
-    let mut out: Vec<(String, Option<String>)> = Vec::new();
-    let mut push = |mac: &str, net: IpNet| {
+fn mac_ip_pairs(port: &Port, fam: Fam) -> Vec<(String, Option<String>, PairSource)> {
+    let mut out: Vec<(String, Option<String>, PairSource)> = Vec::new();
+    let mut push = |mac: &str, net: IpNet, from: PairSource| {
         let f = Fam::of(&net.addr());
         if f != fam {
             return;
         }
         let m = mac_upper(mac);
-        out.push((m.clone(), Some(ip_to_cidr(&net))));
+        out.push((m.clone(), Some(ip_to_cidr(&net)), from));
         if f == Fam::V6 {
             if let Some(lla) = link_local(mac) {
-                let entry = (m, Some(format!("{lla}/128")));
-                if !out.contains(&entry) {
-                    out.push(entry);
+                let ip = Some(format!("{lla}/128"));
+                if !out.iter().any(|(om, oip, _)| *om == m && *oip == ip) {
+                    out.push((m, ip, PairSource::LinkLocal));
                 }
             }
         }
@@ -750,15 +897,32 @@ fn mac_ip_pairs(port: &Port, fam: Fam) -> Vec<(String, Option<String>)> {
         push(
             p.mac_address.as_deref().unwrap_or(&port.mac_address),
             p.ip_address,
+            PairSource::AllowedAddressPair,
         );
     }
     for f in &port.fixed_ips {
-        push(&port.mac_address, IpNet::from(f.ip_address));
+        push(
+            &port.mac_address,
+            IpNet::from(f.ip_address),
+            PairSource::FixedIp,
+        );
     }
     if port.fixed_ips.is_empty() {
-        out.push((port.mac_address.to_ascii_uppercase(), None));
+        out.push((
+            port.mac_address.to_ascii_uppercase(),
+            None,
+            PairSource::MacOnly,
+        ));
     }
     out
+}
+
+/// What the agent adds for every port, as an origin.
+fn infrastructure(port: &Port, what: &str) -> Origin {
+    Origin::Infrastructure {
+        port_id: port.id.clone(),
+        what: what.into(),
+    }
 }
 
 /// Allowed address pairs in the order the API returns them: sorted by their raw
@@ -776,7 +940,7 @@ fn provider_rules(port: &Port) -> Vec<AgentRule> {
     let mut out = Vec::new();
     let has_v6 = port.fixed_ips.iter().any(|f| f.ip_address.is_ipv6());
     if has_v6 {
-        let mut ra = AgentRule::provider(Ethertype::IPv6);
+        let mut ra = AgentRule::provider(Ethertype::IPv6, "router advertisements");
         ra.protocol = Some("ipv6-icmp".into());
         ra.source_port_range_min = Some(134);
         out.push(ra);
@@ -797,7 +961,7 @@ fn provider_rules(port: &Port) -> Vec<AgentRule> {
             Fam::V6 => "fe80::/64".into(),
         });
         for d in dests {
-            let mut r = AgentRule::provider(fam.ethertype());
+            let mut r = AgentRule::provider(fam.ethertype(), "DHCP replies");
             r.protocol = Some("udp".into());
             r.port_range_min = Some(dport);
             r.port_range_max = Some(dport);
@@ -1043,11 +1207,11 @@ pub fn render_host_with(
         }
         let z = r.conntrack_jump(p, host)?;
         zones.insert(&p.id, z);
-        r.nat_short_circuit(&device_name("tap", &p.id));
+        r.nat_short_circuit(p);
         r.setup_chain(p, RuleDirection::Ingress);
         r.setup_chain(p, RuleDirection::Egress);
     }
-    r.both(|t| t.filter.add(&wsg, "-j ACCEPT"));
+    r.both(|t| t.filter.add(&wsg, "-j ACCEPT", Origin::Dispatch));
     for p in &unfiltered {
         r.unfiltered_port(p);
     }
@@ -1064,15 +1228,17 @@ pub fn render_host_with(
         })
         .collect();
 
+    let mut provenance = Provenance::default();
     Ok(HostRules {
-        iptables_save: print_family(&r.v4, opts.flavor.table_order(false)),
-        ip6tables_save: print_family(&r.v6, opts.flavor.table_order(true)),
+        iptables_save: print_family(&r.v4, opts.flavor.table_order(false), 4, &mut provenance),
+        ip6tables_save: print_family(&r.v6, opts.flavor.table_order(true), 6, &mut provenance),
         ipset_save: print_sets(&r.sets),
         ports: plumbing,
+        provenance,
     })
 }
 
-fn print_family(f: &Family, order: &[&str]) -> String {
+fn print_family(f: &Family, order: &[&str], family: u8, prov: &mut Provenance) -> String {
     let mut out = String::new();
     for table in order {
         let (t, builtins): (&Table, &[&str]) = match *table {
@@ -1080,12 +1246,19 @@ fn print_family(f: &Family, order: &[&str]) -> String {
             "raw" => (&f.raw, &["PREROUTING", "OUTPUT"]),
             _ => (&f.nat, &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"]),
         };
-        print_table(&mut out, table, t, builtins);
+        print_table(&mut out, table, t, builtins, family, prov);
     }
     out
 }
 
-fn print_table(out: &mut String, name: &str, t: &Table, builtins: &[&str]) {
+fn print_table(
+    out: &mut String,
+    name: &str,
+    t: &Table,
+    builtins: &[&str],
+    family: u8,
+    prov: &mut Provenance,
+) {
     let rules = t.ordered();
     out.push_str(&format!("*{name}\n"));
     for b in builtins {
@@ -1101,8 +1274,9 @@ fn print_table(out: &mut String, name: &str, t: &Table, builtins: &[&str]) {
         out.push_str(&format!(":{c} - [0:0]\n"));
     }
     for c in builtins.iter().copied().chain(user.iter().copied()) {
-        for r in rules.get(c).into_iter().flatten() {
+        for (r, origins) in rules.get(c).into_iter().flatten() {
             out.push_str(&format!("-A {c} {r}\n"));
+            prov.push(family, name, c, origins.clone());
         }
     }
     out.push_str("COMMIT\n");

@@ -4,6 +4,7 @@
 
 pub mod iptables_hybrid;
 pub mod iptables_text;
+pub mod provenance;
 
 use std::collections::BTreeMap;
 
