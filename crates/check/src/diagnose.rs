@@ -5,12 +5,11 @@
 //! `o<port>` means no security group rule matched, a state rule means conntrack
 //! called the packet INVALID.
 
-use crate::fabric::{Fabric, Hop, Side};
 use crate::lifecycle::{ArpFrame, Step, StepRole};
 use crate::scenario::Scenario;
+use fabric::{ArpRefusal, Backend, Hop, Side};
 use netfilter::packet::proto;
 use netfilter::Packet;
-use neutron::firewall::iptables_hybrid::device_name;
 use neutron::firewall::provenance::Origin;
 use neutron::model::Port;
 use serde::Serialize;
@@ -277,85 +276,40 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
     }
 }
 
-/// The OVS agent's ARP spoofing protection: a port may send ARP only with a
-/// sender IP among its fixed IPs and allowed-address-pair IPs (BRIEF §2;
-/// neutron/plugins/ml2/drivers/openvswitch/agent/ovs_neutron_agent.py,
-/// setup_arp_spoofing_protection). Port security off: no protection.
+/// A port's ARP frame refused by the backend's ARP protection (for
+/// iptables_hybrid the OVS agent's: a port may send ARP only with a sender IP
+/// among its fixed IPs and pair IPs, from its MAC or a pair MAC; BRIEF §2).
 pub fn explain_arp_drop(
     sc: &Scenario,
-    fabric: &Fabric,
+    fabric: &dyn Backend,
     sender: &str,
     frame: &ArpFrame,
 ) -> Option<Drop> {
+    let decision = fabric.arp_from(sender, frame);
+    let refused = decision.refused?;
     let port = sc.port(sender);
-    // The agent skips network-owned ports (router, DHCP): no ARP protection
-    // (ovs_neutron_agent.py setup_arp_spoofing_protection).
-    if !port.port_security_enabled || port.device_owner.starts_with("network:") {
-        return None;
-    }
-    let mut allowed: Vec<ipnet::IpNet> = port
-        .fixed_ips
-        .iter()
-        .map(|f| ipnet::IpNet::from(f.ip_address))
-        .collect();
-    allowed.extend(
-        port.allowed_address_pairs
-            .iter()
-            .map(|p| p.ip_address.trunc()),
-    );
-    let ip_ok = allowed.iter().any(|n| n.contains(&frame.sender_ip));
-    let mut macs: Vec<String> = vec![port.mac_address.to_lowercase()];
-    macs.extend(
-        port.allowed_address_pairs
-            .iter()
-            .filter_map(|p| p.mac_address.as_ref().map(|m| m.to_lowercase())),
-    );
-    let mac_ok = macs.contains(&frame.sender_mac.to_lowercase());
-    if ip_ok && mac_ok {
-        return None;
-    }
     let label = sc.port_label(sender);
-    let qvo = device_name("qvo", &port.id);
-    let (chain, rule_text, reason) = if !ip_ok {
-        (
-            "table 24 (ARP spoofing protection)".to_string(),
-            format!(
-                "arp,in_port={qvo}: arp_spa not in {{{}}} -> drop",
-                allowed
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            format!(
-                "port {label} may send ARP only for its fixed IPs and allowed address pairs; {} \
-                 is neither",
-                frame.sender_ip
-            ),
-        )
-    } else {
-        (
-            "table 25 (MAC spoofing protection)".to_string(),
-            format!(
-                "in_port={qvo}: dl_src not in {{{}}} -> drop",
-                macs.join(", ")
-            ),
-            format!(
-                "port {label} may send only from its MAC and pair MACs; {} is neither",
-                frame.sender_mac
-            ),
-        )
+    let reason = match refused {
+        ArpRefusal::SenderIp { .. } => format!(
+            "port {label} may send ARP only for its fixed IPs and allowed address pairs; {} \
+             is neither",
+            frame.sender_ip
+        ),
+        ArpRefusal::SenderMac { .. } => format!(
+            "port {label} may send only from its MAC and pair MACs; {} is neither",
+            frame.sender_mac
+        ),
     };
     Some(Drop {
         kind: DropKind::ArpSpoof,
         port_id: port.id.clone(),
         port: label,
-        host: fabric.host_of(sender).unwrap_or("").to_string(),
+        host: decision.host,
         side: Some(Side::Egress),
         table: "br-int (OpenFlow)".into(),
-        chain,
+        chain: decision.table,
         rule_num: 0,
-        rule_text,
+        rule_text: decision.rule_text,
         reason,
         src: Some(frame.sender_ip),
         src_mac: Some(frame.sender_mac.clone()),

@@ -302,7 +302,7 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
             let Some(group_id) = port.security_groups.first() else {
                 return vec![];
             };
-            let ingress = drop.side != Some(crate::fabric::Side::Egress);
+            let ingress = drop.side != Some(fabric::Side::Egress);
             let protocol = drop.protocol.and_then(proto_name);
             let l4 = matches!(drop.protocol, Some(proto::TCP) | Some(proto::UDP));
             let remotes: Vec<Option<IpNet>> = if ingress {

@@ -4,14 +4,13 @@
 //! persistent Neutron change that fixes it.
 //!
 //! Flow: [`scenario`] (inputs) -> [`consistency`] (the LB's own configuration) ->
-//! [`lifecycle`] (packets) -> [`fabric`] (hosts, rules, conntrack) -> [`simulate`] +
+//! [`lifecycle`] (packets) -> the `fabric` crate (the firewall backend) -> [`simulate`] +
 //! [`diagnose`] -> [`fix`] -> [`report`]; [`coverage`] says what was exercised.
 
 pub mod consistency;
 pub mod coverage;
 pub mod diagnose;
 pub mod error;
-pub mod fabric;
 pub mod fix;
 pub mod lifecycle;
 pub mod report;

@@ -30,14 +30,7 @@ pub enum Category {
     Failover,
 }
 
-/// An ARP frame as the OVS agent's ARP spoofing protection sees it.
-#[derive(Clone, Debug, Serialize)]
-pub struct ArpFrame {
-    pub reply: bool,
-    pub sender_mac: String,
-    pub sender_ip: IpAddr,
-    pub target_ip: IpAddr,
-}
+pub use fabric::ArpFrame;
 
 /// What travels in a step.
 #[derive(Clone, Debug, Serialize)]

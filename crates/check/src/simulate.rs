@@ -6,9 +6,9 @@ use crate::consistency::findings;
 use crate::coverage::{coverage, Coverage};
 use crate::diagnose::{explain_arp_drop, explain_drop, Drop};
 use crate::error::CheckError;
-use crate::fabric::{Fabric, Hop, Side};
 use crate::lifecycle::{flows, host_warnings, Category, Flow, Payload, StepRole, Warning};
 use crate::scenario::{Finding, Scenario};
+use fabric::{Backend, Hop, Side};
 use netfilter::Verdict;
 use serde::Serialize;
 
@@ -92,10 +92,11 @@ impl CheckReport {
 
 /// Run the whole check on a scenario.
 pub fn run(sc: &Scenario) -> Result<CheckReport, CheckError> {
-    let mut fabric = Fabric::build(&sc.cloud, sc.driver)?;
+    let mut fabric =
+        fabric::build(&sc.cloud, sc.driver).map_err(|e| CheckError::Rules(e.to_string()))?;
     let mut results = Vec::new();
     for flow in flows(sc) {
-        results.push(run_flow(sc, &mut fabric, &flow));
+        results.push(run_flow(sc, fabric.as_mut(), &flow));
     }
     Ok(CheckReport {
         scenario: sc.source.clone(),
@@ -108,7 +109,7 @@ pub fn run(sc: &Scenario) -> Result<CheckReport, CheckError> {
     })
 }
 
-fn run_flow(sc: &Scenario, fabric: &mut Fabric, flow: &Flow) -> FlowResult {
+fn run_flow(sc: &Scenario, fabric: &mut dyn Backend, flow: &Flow) -> FlowResult {
     let mut packets = Vec::new();
     let mut dropped = false;
     for step in &flow.steps {

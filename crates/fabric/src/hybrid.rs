@@ -1,0 +1,210 @@
+//! The iptables_hybrid backend: per compute host, the rules Neutron's
+//! OVSHybridIptablesFirewallDriver programs, parsed into the netfilter engine,
+//! plus that host's conntrack; and the OVS agent's ARP spoofing protection.
+//!
+//! A port's traffic crosses its host twice in Neutron's hybrid wiring:
+//! leaving the VM (tap -> qbr -> qvb, bridged, `physdev-in tap`) and entering it
+//! (qvb -> qbr -> tap, `physdev-in qvb`). Each crossing is one [`Hop`].
+
+use crate::{ArpDecision, ArpFrame, ArpRefusal, BuildError, Hop, Side};
+use ipnet::IpNet;
+use netfilter::conntrack::Conntrack;
+use netfilter::ipset::IpsetStore;
+use netfilter::{Engine, Packet, PathKind, Rulesets};
+use neutron::firewall::iptables_hybrid::{device_name, render_host};
+use neutron::firewall::{HostRules, PortPlumbing};
+use neutron::model::{Cloud, Port};
+use std::collections::BTreeMap;
+
+struct Host {
+    rules: HostRules,
+    engine: Engine,
+    conntrack: Conntrack,
+}
+
+/// Every compute host of a cloud with its rules and conntrack state.
+pub struct HybridFabric {
+    hosts: BTreeMap<String, Host>,
+    ports: BTreeMap<String, (String, PortPlumbing)>,
+    /// What the ARP protection needs of each port.
+    arp: BTreeMap<String, ArpPolicy>,
+}
+
+/// A port's ARP spoofing protection (None for ports it skips).
+struct ArpPolicy {
+    host: String,
+    qvo: String,
+    ips: Vec<IpNet>,
+    macs: Vec<String>,
+}
+
+impl ArpPolicy {
+    /// The OVS agent protects a port's ARP unless port security is off or the
+    /// port is network-owned (ovs_neutron_agent.py setup_arp_spoofing_protection):
+    /// only its fixed IPs and pair IPs as sender, from its MAC or a pair MAC.
+    fn of(port: &Port) -> Option<ArpPolicy> {
+        if !port.port_security_enabled || port.device_owner.starts_with("network:") {
+            return None;
+        }
+        let mut ips: Vec<IpNet> = port
+            .fixed_ips
+            .iter()
+            .map(|f| IpNet::from(f.ip_address))
+            .collect();
+        ips.extend(
+            port.allowed_address_pairs
+                .iter()
+                .map(|p| p.ip_address.trunc()),
+        );
+        let mut macs = vec![port.mac_address.to_lowercase()];
+        macs.extend(
+            port.allowed_address_pairs
+                .iter()
+                .filter_map(|p| p.mac_address.as_ref().map(|m| m.to_lowercase())),
+        );
+        Some(ArpPolicy {
+            host: port.host_id.clone(),
+            qvo: device_name("qvo", &port.id),
+            ips,
+            macs,
+        })
+    }
+}
+
+impl HybridFabric {
+    /// Generate and load the rules of every host that has bound ports.
+    pub fn build(cloud: &Cloud) -> Result<HybridFabric, BuildError> {
+        let mut host_names: Vec<&str> = cloud
+            .ports
+            .iter()
+            .map(|p| p.host_id.as_str())
+            .filter(|h| !h.is_empty())
+            .collect();
+        host_names.sort();
+        host_names.dedup();
+        let mut hosts = BTreeMap::new();
+        let mut ports = BTreeMap::new();
+        for name in host_names {
+            let rules = render_host(cloud, name).map_err(|e| BuildError::Rules(e.to_string()))?;
+            let v4 = netfilter::Ruleset::parse(&rules.iptables_save)
+                .map_err(|e| BuildError::Rules(format!("{name} iptables: {e}")))?;
+            let v6 = netfilter::Ruleset::parse(&rules.ip6tables_save)
+                .map_err(|e| BuildError::Rules(format!("{name} ip6tables: {e}")))?;
+            let ipsets = IpsetStore::parse(&rules.ipset_save)
+                .map_err(|e| BuildError::Rules(format!("{name} ipset: {e}")))?;
+            let engine = Engine::new(&Rulesets { v4, v6 }, &ipsets)
+                .map_err(|e| BuildError::Rules(format!("{name}: {e}")))?;
+            for p in &rules.ports {
+                ports.insert(p.port_id.clone(), (name.to_string(), p.clone()));
+            }
+            hosts.insert(
+                name.to_string(),
+                Host {
+                    rules,
+                    engine,
+                    conntrack: Conntrack::new(),
+                },
+            );
+        }
+        let arp = cloud
+            .ports
+            .iter()
+            .filter_map(|p| ArpPolicy::of(p).map(|a| (p.id.clone(), a)))
+            .collect();
+        Ok(HybridFabric { hosts, ports, arp })
+    }
+
+    /// The generated rules of one host.
+    pub fn host_rules(&self, host: &str) -> Option<&HostRules> {
+        self.hosts.get(host).map(|h| &h.rules)
+    }
+}
+
+impl crate::Backend for HybridFabric {
+    fn host_of(&self, port_id: &str) -> Option<&str> {
+        self.ports.get(port_id).map(|(h, _)| h.as_str())
+    }
+
+    fn cross(&mut self, port_id: &str, side: Side, pkt: &Packet) -> Option<Hop> {
+        let (host_name, plumbing) = self.ports.get(port_id)?;
+        let host = self.hosts.get_mut(host_name)?;
+        let mut p = pkt.clone();
+        p.in_dev = Some(plumbing.qbr.clone());
+        p.out_dev = Some(plumbing.qbr.clone());
+        match side {
+            Side::Egress => {
+                p.physdev_in = Some(plumbing.tap.clone());
+                p.physdev_out = Some(plumbing.qvb.clone());
+            }
+            Side::Ingress => {
+                p.physdev_in = Some(plumbing.qvb.clone());
+                p.physdev_out = Some(plumbing.tap.clone());
+            }
+        }
+        let trace = host.engine.eval(&mut host.conntrack, &p, PathKind::Bridged);
+        let family = if pkt.src.is_ipv4() { 4 } else { 6 };
+        let decided_by = trace
+            .path
+            .last()
+            .map(|s| {
+                host.rules
+                    .provenance
+                    .origins(family, &s.table, &s.chain, s.rule_num)
+                    .to_vec()
+            })
+            .unwrap_or_default();
+        Some(Hop {
+            port_id: port_id.to_string(),
+            host: host_name.clone(),
+            side,
+            trace,
+            decided_by,
+        })
+    }
+
+    fn arp_from(&self, port_id: &str, frame: &ArpFrame) -> ArpDecision {
+        let Some(policy) = self.arp.get(port_id) else {
+            return ArpDecision {
+                refused: None,
+                host: String::new(),
+                table: String::new(),
+                rule_text: String::new(),
+            };
+        };
+        let ip_ok = policy.ips.iter().any(|n| n.contains(&frame.sender_ip));
+        let mac_ok = policy.macs.contains(&frame.sender_mac.to_lowercase());
+        let qvo = &policy.qvo;
+        let (refused, table, rule_text) = if !ip_ok {
+            let list: Vec<String> = policy.ips.iter().map(|n| n.to_string()).collect();
+            (
+                Some(ArpRefusal::SenderIp {
+                    allowed: policy.ips.clone(),
+                }),
+                "table 24 (ARP spoofing protection)",
+                format!(
+                    "arp,in_port={qvo}: arp_spa not in {{{}}} -> drop",
+                    list.join(", ")
+                ),
+            )
+        } else if !mac_ok {
+            (
+                Some(ArpRefusal::SenderMac {
+                    allowed: policy.macs.clone(),
+                }),
+                "table 25 (MAC spoofing protection)",
+                format!(
+                    "in_port={qvo}: dl_src not in {{{}}} -> drop",
+                    policy.macs.join(", ")
+                ),
+            )
+        } else {
+            (None, "", String::new())
+        };
+        ArpDecision {
+            refused,
+            host: policy.host.clone(),
+            table: table.to_string(),
+            rule_text,
+        }
+    }
+}

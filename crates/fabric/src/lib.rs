@@ -1,0 +1,99 @@
+//! A cloud's dataplane as packets meet it, behind one interface for every
+//! Neutron firewall backend: build it from a cloud, move a packet out of a port
+//! (egress) or into one (ingress), send an ARP frame from a port, and get back
+//! the verdict, the backend-native steps and the Neutron objects behind the
+//! rule that decided. `check` and the cloud-level `trace` use only this seam.
+//!
+//! Backends: [`hybrid`] (iptables_hybrid: per-host iptables on qbr bridges with
+//! one conntrack per host, and the OVS agent's ARP protection).
+
+#![forbid(unsafe_code)]
+
+pub mod hybrid;
+
+use ipnet::IpNet;
+use netfilter::{Packet, PacketTrace};
+use neutron::firewall::provenance::Origin;
+use neutron::firewall::FirewallDriver;
+use neutron::model::Cloud;
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// Which way a packet crosses its port's firewall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Leaving the VM.
+    Egress,
+    /// Entering the VM.
+    Ingress,
+}
+
+/// One crossing of one port's firewall.
+#[derive(Clone, Debug, Serialize)]
+pub struct Hop {
+    pub port_id: String,
+    /// Where the filtering runs (a compute host for iptables_hybrid).
+    pub host: String,
+    pub side: Side,
+    /// The backend-native path with verdict and conntrack state.
+    pub trace: PacketTrace,
+    /// Where the rule that decided comes from: the Neutron objects and agent
+    /// behaviour behind it.
+    pub decided_by: Vec<Origin>,
+}
+
+/// An ARP frame as a port sends it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ArpFrame {
+    pub reply: bool,
+    pub sender_mac: String,
+    pub sender_ip: IpAddr,
+    pub target_ip: IpAddr,
+}
+
+/// Why a port's ARP protection refused a frame.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ArpRefusal {
+    /// The sender IP is none of the port's fixed IPs and pair IPs.
+    SenderIp { allowed: Vec<IpNet> },
+    /// The sender MAC is neither the port's MAC nor a pair MAC.
+    SenderMac { allowed: Vec<String> },
+}
+
+/// What the backend did with an ARP frame from a port.
+#[derive(Clone, Debug, Serialize)]
+pub struct ArpDecision {
+    /// None: the frame passes.
+    pub refused: Option<ArpRefusal>,
+    pub host: String,
+    /// The backend-native place and rule that refused it.
+    pub table: String,
+    pub rule_text: String,
+}
+
+/// The interface every firewall backend offers.
+pub trait Backend {
+    /// Where a port's traffic is filtered; None when nothing filters it here.
+    fn host_of(&self, port_id: &str) -> Option<&str>;
+    /// Move `pkt` across the firewall of `port_id` in direction `side`, with
+    /// the state the earlier packets left. None when the port is not filtered.
+    fn cross(&mut self, port_id: &str, side: Side, pkt: &Packet) -> Option<Hop>;
+    /// An ARP frame sent by `port_id`.
+    fn arp_from(&self, port_id: &str, frame: &ArpFrame) -> ArpDecision;
+}
+
+/// Why a backend cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("generated rules do not parse (vipwire bug): {0}")]
+    Rules(String),
+}
+
+/// The backend of `driver` for a whole cloud.
+pub fn build(cloud: &Cloud, driver: FirewallDriver) -> Result<Box<dyn Backend>, BuildError> {
+    match driver {
+        FirewallDriver::IptablesHybrid => Ok(Box::new(hybrid::HybridFabric::build(cloud)?)),
+    }
+}
