@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod deliver;
 pub mod hybrid;
 
 use ipnet::IpNet;

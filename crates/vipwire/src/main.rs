@@ -78,11 +78,19 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Trace packets through an iptables-save ruleset with conntrack, like the TRACE target.
+    /// Trace packets through an iptables-save ruleset (`--rules`), or through a whole
+    /// cloud's firewall backend (`--neutron`: frames sent by ports, delivered by MAC).
     Trace {
         /// iptables-save or ip6tables-save text (both may be concatenated).
+        #[arg(long, required_unless_present = "neutron", conflicts_with = "neutron")]
+        rules: Option<PathBuf>,
+        /// Neutron JSON of the cloud (repeat to merge files); frames name their
+        /// sending port with `from=` (docs/trace-packets.md, "Cloud-level trace").
         #[arg(long)]
-        rules: PathBuf,
+        neutron: Vec<PathBuf>,
+        /// The cloud's firewall driver.
+        #[arg(long, default_value = "iptables_hybrid")]
+        driver: String,
         /// `ipset save` text.
         #[arg(long)]
         ipsets: Option<PathBuf>,
@@ -212,11 +220,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Trace {
             rules,
+            neutron,
+            driver,
             ipsets,
             packets,
             format,
             fail_on_drop,
         } => {
+            let Some(rules) = rules else {
+                return cloud_trace(&neutron, &driver, &packets, format, fail_on_drop);
+            };
             let rules_text = read(&rules)?;
             let ipsets_text = ipsets.as_ref().map(read).transpose()?;
             let packets_text = read(&packets)?;
@@ -253,6 +266,81 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Director(args) => director_cmd::run(args),
     }
+}
+
+/// `vipwire trace --neutron`: frames sent by ports through the cloud's backend.
+fn cloud_trace(
+    neutron: &[PathBuf],
+    driver: &str,
+    packets: &PathBuf,
+    format: Format,
+    fail_on_drop: bool,
+) -> Result<ExitCode> {
+    let driver = match driver {
+        "iptables_hybrid" | "iptables-hybrid" | "hybrid" => {
+            neutron::firewall::FirewallDriver::IptablesHybrid
+        }
+        other => anyhow::bail!(
+            "--driver {other}: not supported yet (supported: iptables_hybrid; ovn and openvswitch \
+             are planned)"
+        ),
+    };
+    let mut inputs = Vec::new();
+    for p in neutron {
+        inputs.push((read(p)?, p.display().to_string()));
+    }
+    let cloud = neutron::load::load_files(&inputs)?;
+    let sends = fabric::deliver::parse_sends(&cloud, &read(packets)?)
+        .map_err(|e| anyhow::anyhow!("{}:{e}", packets.display()))?;
+    let mut backend = fabric::build(&cloud, driver)?;
+    let deliveries = fabric::deliver::deliver_all(&cloud, backend.as_mut(), &sends);
+    let mut dropped = false;
+    for (i, (send, d)) in sends.iter().zip(&deliveries).enumerate() {
+        dropped |= d.drop.is_some();
+        match format {
+            Format::Json => {
+                let mut v = serde_json::to_value(d)?;
+                v["packet"] = (i + 1).into();
+                v["line"] = send.line.into();
+                println!("{}", serde_json::to_string(&v)?);
+            }
+            Format::Text => {
+                let verdict = match (&d.drop, d.to.is_empty()) {
+                    (None, _) => format!("DELIVERED to {}", d.to.join(", ")),
+                    (Some(x), true) => format!("DROPPED: {}", x.why),
+                    (Some(x), false) => format!(
+                        "DELIVERED to {}; DROPPED at {}: {}",
+                        d.to.join(", "),
+                        x.port,
+                        x.why
+                    ),
+                };
+                println!(
+                    "packet {} (line {}) from {}: {verdict}",
+                    i + 1,
+                    send.line,
+                    d.from
+                );
+                if let Some(x) = &d.drop {
+                    if !x.rule.is_empty() {
+                        println!("  at {} {:?} on {}: {}", x.port, x.side, x.host, x.place);
+                        println!("  rule: {}", x.rule);
+                    }
+                }
+                for hop in &d.path {
+                    println!("  {:?} of {} on {}:", hop.side, hop.port_id, hop.host);
+                    for line in netfilter::format_trace(&hop.trace).lines() {
+                        println!("    {line}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(if dropped && fail_on_drop {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn input_error(e: CheckError) -> anyhow::Error {

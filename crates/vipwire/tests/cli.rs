@@ -321,3 +321,65 @@ fn nat_and_bad_keepalived_are_refused_with_file_and_line() {
     assert!(stderr(&typo).contains("typo.conf:"), "{}", stderr(&typo));
     assert!(stderr(&typo).contains("lb_algoo"), "{}", stderr(&typo));
 }
+
+#[test]
+fn cloud_trace_delivers_by_mac_and_names_the_deciding_rule() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let neutron = format!("{root}/examples/lvs-dr/neutron.json");
+    let frames = format!("{root}/examples/trace/field-report-frames.txt");
+    let o = vipwire(&[
+        "trace",
+        "--neutron",
+        &neutron,
+        "--packets",
+        &frames,
+        "--format",
+        "json",
+        "--fail-on-drop",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["verdict"], "delivered");
+    assert_eq!(lines[0]["to"][0], "director-1");
+    assert_eq!(lines[1]["verdict"], "dropped");
+    assert_eq!(lines[1]["drop"]["decided_by"][0]["kind"], "spoof-drop");
+    assert_eq!(lines[1]["drop"]["side"], "egress");
+    assert_eq!(lines[2]["to"][0], "client-1");
+    assert_eq!(lines[3]["verdict"], "dropped");
+    assert!(lines[3]["drop"]["place"]
+        .as_str()
+        .unwrap()
+        .contains("ARP spoofing protection"));
+}
+
+#[test]
+fn cloud_trace_errors_name_file_line_and_field() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let neutron = format!("{root}/examples/lvs-dr/neutron.json");
+    let dir = std::env::temp_dir().join(format!("vw-cloudtrace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let frames = dir.join("f.txt");
+    std::fs::write(
+        &frames,
+        "# x\nfrom=nobody src=203.0.113.1 dst=203.0.113.2 proto=tcp\n",
+    )
+    .unwrap();
+    let o = vipwire(&[
+        "trace",
+        "--neutron",
+        &neutron,
+        "--packets",
+        frames.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("f.txt:2: from: no port with id or name \"nobody\""),
+        "{}",
+        stderr(&o)
+    );
+}
