@@ -82,7 +82,9 @@ pub fn local_key(addr: std::net::Ipv4Addr) -> [u8; 8] {
 /// frames whose (src, sport, proto) is a NAT real server, unless they are
 /// addressed to one of the director's own addresses ([`local_key`]).
 /// Everything else (ARP, VRRP, health-check replies, other traffic) passes to
-/// the kernel.
+/// the kernel. The program reads untagged offsets (ethertype at 12, IPv4 at
+/// 14): VLAN-tagged frames (ethertype 0x8100 / 0x88a8) fail its IPv4 test and
+/// pass too, reaching the TPACKET_V3 slow path, which parses them with `wire`.
 pub struct XdpClassifier {
     redirect: XdpRedirect,
     _keys: OwnedFd,

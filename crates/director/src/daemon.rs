@@ -417,18 +417,32 @@ fn update_vrrp_view(sh: &Shared, view: &VrrpView<'_>) {
     *lock(&sh.vrrp) = v;
 }
 
+/// A received frame whose IPv4 source is a real server of a NAT service:
+/// once forwarded, it was a reply rewritten back to the VIP. The IPv4 header
+/// is found through the Ethernet header and its VLAN tags, not at offset 14.
+fn from_nat_real_server(svcs: &[Service], frame: &[u8]) -> bool {
+    if !svcs.iter().any(|s| s.kind == LbKind::Nat) {
+        return false;
+    }
+    let Some(ip) = crate::dataplane::ipv4_packet(frame) else {
+        return false;
+    };
+    let src = IpAddr::V4(wire::ipv4::src(ip));
+    svcs.iter().any(|s| s.dests.iter().any(|d| d.addr == src))
+}
+
+/// XDP hands over no checksum state: a frame whose L4 checksum does not
+/// verify is taken as CHECKSUM_PARTIAL and completed before it leaves.
+fn xdp_csum_partial(frame: &[u8]) -> bool {
+    crate::dataplane::ipv4_packet(frame).is_some_and(|ip| !wire::ipv4::l4_checksum_ok(ip))
+}
+
 /// Count a frame's fate; NAT replies separately.
 fn account(sh: &Shared, svcs: &[Service], data: &[u8], action: Action, arp: &mut Vec<Ipv4Addr>) {
     if let Action::Send(_) = action {
-        if data.len() > 34 && svcs.iter().any(|s| s.kind == LbKind::Nat) {
-            let src = wire::ipv4::src(&data[14..]);
-            if svcs
-                .iter()
-                .any(|s| s.dests.iter().any(|d| d.addr == IpAddr::V4(src)))
-            {
-                sh.counters.nat_replies.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
+        if from_nat_real_server(svcs, data) {
+            sh.counters.nat_replies.fetch_add(1, Ordering::Relaxed);
+            return;
         }
     }
     if let Action::NeedArp(ip) = action {
@@ -586,9 +600,7 @@ fn data_plane_loop(
         if let Some(x) = xdp.as_mut() {
             x.xsk.forward_batch(|data, buf| {
                 sh.counters.rx.fetch_add(1, Ordering::Relaxed);
-                // XDP hands over no checksum state: a frame whose L4 checksum
-                // does not verify is taken as CHECKSUM_PARTIAL and completed.
-                let partial = !wire::ipv4::l4_checksum_ok(data.get(14..).unwrap_or(&[]));
+                let partial = xdp_csum_partial(data);
                 let action = fwd.process(now, data, partial, master, &mut svcs, buf);
                 account(sh, &svcs, data, action, &mut arp_wanted);
                 match action {
@@ -678,5 +690,123 @@ mod tests {
         assert_eq!(st.services[0].lb_kind, "NAT");
         assert_eq!(st.services[0].real_servers[0].health, "no check");
         assert_eq!(st.services[1].protocol, "UDP");
+    }
+
+    use wire::ethernet::{EthernetRepr, Mac, VlanTag, ETHERTYPE_IPV4, ETHERTYPE_QINQ};
+    use wire::ipv4::{Ipv4Repr, PROTO_TCP};
+    use wire::tcp::{TcpRepr, ACK};
+
+    /// An IPv4 TCP frame `src:sport -> dst:dport` behind `outer`/`tci` VLAN
+    /// tags; its TCP checksum is broken when `bad_csum`.
+    fn tcp_frame(
+        tags: (Option<VlanTag>, Option<u16>),
+        src: Ipv4Addr,
+        sport: u16,
+        dst: Ipv4Addr,
+        bad_csum: bool,
+    ) -> Vec<u8> {
+        let eth = EthernetRepr {
+            dst: Mac([2, 0, 0, 0, 0, 5]),
+            src: Mac([2, 0, 0, 0, 0, 8]),
+            outer_vlan: tags.0,
+            vlan_tci: tags.1,
+            ethertype: ETHERTYPE_IPV4,
+        };
+        let l3 = eth.header_len();
+        let mut f = vec![0u8; l3 + 20 + 20 + 4];
+        eth.emit(&mut f).unwrap();
+        Ipv4Repr {
+            dscp_ecn: 0,
+            ident: 1,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+            ttl: 64,
+            protocol: PROTO_TCP,
+            src,
+            dst,
+            options: vec![],
+            payload_len: 24,
+        }
+        .emit(&mut f[l3..])
+        .unwrap();
+        TcpRepr {
+            src_port: sport,
+            dst_port: 40000,
+            seq: 1,
+            ack: 1,
+            flags: ACK,
+            window: 100,
+            urgent: 0,
+            options: vec![],
+        }
+        .emit(src, dst, b"data", &mut f[l3 + 20..])
+        .unwrap();
+        if bad_csum {
+            f[l3 + 20 + wire::tcp::CHECKSUM_OFFSET] ^= 0xff;
+        }
+        f
+    }
+
+    /// Untagged, 802.1Q (PCP 4), QinQ 802.1ad + 802.1Q, stacked 802.1Q.
+    fn taggings() -> [(Option<VlanTag>, Option<u16>); 4] {
+        let s_tag = |tpid: u16, vid: u16| {
+            Some(VlanTag {
+                tpid,
+                tci: 0x6000 | vid,
+            })
+        };
+        [
+            (None, None),
+            (None, Some(0x8064)),
+            (s_tag(ETHERTYPE_QINQ, 1000), Some(100)),
+            (s_tag(wire::ethernet::ETHERTYPE_VLAN, 7), Some(9)),
+        ]
+    }
+
+    #[test]
+    fn nat_replies_are_counted_behind_vlan_tags() {
+        let text = "virtual_server 198.51.100.241 80 {\n lb_kind NAT\n protocol TCP\n \
+                    real_server 198.51.100.8 8080 {\n }\n}\n";
+        let cfg = lvs::keepalived::parse_str(text, "t.conf", None).unwrap();
+        let svcs = build_services(&cfg).unwrap();
+        let rs = Ipv4Addr::new(198, 51, 100, 8);
+        let client = Ipv4Addr::new(192, 0, 2, 100);
+        for tags in taggings() {
+            let reply = tcp_frame(tags, rs, 8080, client, false);
+            assert!(from_nat_real_server(&svcs, &reply), "{tags:?}");
+            let request = tcp_frame(tags, client, 40000, rs, false);
+            assert!(!from_nat_real_server(&svcs, &request), "{tags:?}");
+        }
+        // Without a NAT service nothing is a NAT reply.
+        let dr = "virtual_server 198.51.100.241 80 {\n lb_kind DR\n protocol TCP\n \
+                  real_server 198.51.100.8 80 {\n }\n}\n";
+        let dr = build_services(&lvs::keepalived::parse_str(dr, "t.conf", None).unwrap()).unwrap();
+        assert!(!from_nat_real_server(
+            &dr,
+            &tcp_frame((None, None), rs, 80, client, false)
+        ));
+        // Not IPv4, or cut short: no reply.
+        let arp = wire::arp::gratuitous_frame(Mac([2, 0, 0, 0, 0, 8]), rs);
+        assert!(!from_nat_real_server(&svcs, &arp));
+        let short = tcp_frame((None, Some(100)), rs, 8080, client, false);
+        assert!(!from_nat_real_server(&svcs, &short[..18 + 19]));
+    }
+
+    #[test]
+    fn xdp_checksum_state_is_read_behind_vlan_tags() {
+        let a = Ipv4Addr::new(192, 0, 2, 100);
+        let b = Ipv4Addr::new(198, 51, 100, 241);
+        for tags in taggings() {
+            assert!(
+                xdp_csum_partial(&tcp_frame(tags, a, 40000, b, true)),
+                "{tags:?}"
+            );
+            assert!(
+                !xdp_csum_partial(&tcp_frame(tags, a, 40000, b, false)),
+                "{tags:?}"
+            );
+        }
+        assert!(!xdp_csum_partial(&[0u8; 10]));
     }
 }

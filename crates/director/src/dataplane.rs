@@ -11,7 +11,7 @@ use std::time::Duration;
 use lvs::conn::{DropReason, PacketMeta, Service, Verdict};
 use lvs::keepalived::{L4Proto, LbKind};
 use wire::ethernet::{self, EthernetRepr, ETHERTYPE_ARP, ETHERTYPE_IPV4};
-use wire::ipv4::{self, Ipv4Repr, NatSide, PROTO_IPIP, PROTO_TCP, PROTO_UDP};
+use wire::ipv4::{self, Ipv4Repr, NatSide, PROTO_TCP, PROTO_UDP};
 
 use crate::netif::Neighbours;
 
@@ -93,7 +93,11 @@ pub struct Forwarder {
     ident: u16,
 }
 
+/// The fields of an IPv4 TCP/UDP frame the decision needs.
 struct Parsed {
+    /// The received L2 header (its VLAN tags are kept on the way out).
+    l2: EthernetRepr,
+    /// Offset of the IPv4 header: after the Ethernet header and its tags.
     l3: usize,
     total: usize,
     proto: u8,
@@ -106,40 +110,49 @@ struct Parsed {
 
 fn parse(frame: &[u8]) -> Option<(EthernetRepr, Option<Parsed>)> {
     let (eth, l3) = EthernetRepr::parse(frame).ok()?;
+    Some((eth, parse_ipv4(frame, eth, l3)))
+}
+
+/// The IPv4 TCP/UDP fields (first fragment only) of a frame whose L2 header
+/// `eth` ends at `l3`.
+fn parse_ipv4(frame: &[u8], eth: EthernetRepr, l3: usize) -> Option<Parsed> {
     if eth.ethertype != ETHERTYPE_IPV4 {
-        return Some((eth, None));
+        return None;
     }
-    let ip = frame.get(l3..)?;
-    if ip.len() < 20 || ip[0] >> 4 != 4 {
-        return Some((eth, None));
+    let (ip, info) = Ipv4Repr::parse(frame.get(l3..)?).ok()?;
+    if ip.frag_offset != 0 || (ip.protocol != PROTO_TCP && ip.protocol != PROTO_UDP) {
+        return None;
     }
-    let hl = ipv4::header_len(ip);
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    let proto = ipv4::protocol(ip);
-    if hl < 20 || total < hl || total > ip.len() || ipv4::is_later_fragment(ip) {
-        return Some((eth, None));
-    }
-    if proto != PROTO_TCP && proto != PROTO_UDP {
-        return Some((eth, None));
-    }
-    let l4 = &ip[hl..total];
-    let need = if proto == PROTO_TCP { 14 } else { 8 };
+    let l4 = frame.get(l3 + info.header_len..l3 + info.total_len)?;
+    let need = if ip.protocol == PROTO_TCP { 14 } else { 8 };
     if l4.len() < need {
-        return Some((eth, None));
+        return None;
     }
-    Some((
-        eth,
-        Some(Parsed {
-            l3,
-            total,
-            proto,
-            src: ipv4::src(ip),
-            dst: ipv4::dst(ip),
-            sport: u16::from_be_bytes([l4[0], l4[1]]),
-            dport: u16::from_be_bytes([l4[2], l4[3]]),
-            flags: if proto == PROTO_TCP { l4[13] } else { 0 },
-        }),
-    ))
+    Some(Parsed {
+        l2: eth,
+        l3,
+        total: info.total_len,
+        proto: ip.protocol,
+        src: ip.src,
+        dst: ip.dst,
+        sport: u16::from_be_bytes([l4[0], l4[1]]),
+        dport: u16::from_be_bytes([l4[2], l4[3]]),
+        flags: if ip.protocol == PROTO_TCP {
+            wire::tcp::flags(l4)
+        } else {
+            0
+        },
+    })
+}
+
+/// The IPv4 packet a frame carries, behind its Ethernet header and any
+/// 802.1Q / 802.1ad tags; `None` for other ethertypes and for a packet too
+/// short for an IPv4 header or of another IP version.
+pub fn ipv4_packet(frame: &[u8]) -> Option<&[u8]> {
+    let (eth, l3) = EthernetRepr::parse(frame).ok()?;
+    let ip = frame.get(l3..)?;
+    (eth.ethertype == ETHERTYPE_IPV4 && ip.len() >= ipv4::MIN_HEADER_LEN && ip[0] >> 4 == 4)
+        .then_some(ip)
 }
 
 fn v4(a: IpAddr) -> Option<Ipv4Addr> {
@@ -290,39 +303,31 @@ impl Forwarder {
                 Action::Send(n)
             }
             LbKind::Tun => {
-                // Untagged outer frame: Ethernet + 20-byte IPIP header + inner.
-                let inner_at = ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN;
+                // The received L2 header with new MACs (its VLAN tags kept, as
+                // DR and NAT keep them), a 20-byte IPIP header, the packet.
+                let eth = EthernetRepr {
+                    dst: mac,
+                    src: my,
+                    ethertype: ETHERTYPE_IPV4,
+                    ..p.l2
+                };
+                let inner_at = eth.header_len() + ipv4::MIN_HEADER_LEN;
                 let n = inner_at + p.total;
                 if n > out.len() {
                     return Action::Drop(DropWhy::TooBig);
                 }
-                out[inner_at..n].copy_from_slice(&frame[p.l3..p.l3 + p.total]);
-                if csum_partial && ipv4::fill_l4_checksum(&mut out[inner_at..n]).is_err() {
+                let inner = &frame[p.l3..p.l3 + p.total];
+                let Ok(hl) = eth.emit(out) else {
+                    return Action::Drop(DropWhy::Malformed);
+                };
+                // The outer header takes the inner one's TOS, TTL and DF bit.
+                if ipv4::encapsulate_ipip(self.tun_src, rs, self.ident, inner, &mut out[hl..])
+                    .is_err()
+                {
                     return Action::Drop(DropWhy::Malformed);
                 }
-                let inner = &frame[p.l3..p.l3 + p.total];
-                let df = u16::from_be_bytes([inner[6], inner[7]]) & 0x4000 != 0;
-                let outer = Ipv4Repr {
-                    dscp_ecn: inner[1],
-                    ident: self.ident,
-                    dont_frag: df,
-                    more_frags: false,
-                    frag_offset: 0,
-                    ttl: inner[8],
-                    protocol: PROTO_IPIP,
-                    src: self.tun_src,
-                    dst: rs,
-                    options: Vec::new(),
-                    payload_len: p.total,
-                };
                 self.ident = self.ident.wrapping_add(1);
-                let eth = EthernetRepr {
-                    dst: mac,
-                    src: my,
-                    vlan_tci: None,
-                    ethertype: ETHERTYPE_IPV4,
-                };
-                if eth.emit(out).is_err() || outer.emit(&mut out[ethernet::HEADER_LEN..]).is_err() {
+                if csum_partial && ipv4::fill_l4_checksum(&mut out[inner_at..n]).is_err() {
                     return Action::Drop(DropWhy::Malformed);
                 }
                 Action::Send(n)

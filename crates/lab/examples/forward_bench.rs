@@ -40,6 +40,7 @@ fn frame(dst_mac: Mac, src_mac: Mac, sport: u16) -> Vec<u8> {
     EthernetRepr {
         dst: dst_mac,
         src: src_mac,
+        outer_vlan: None,
         vlan_tci: None,
         ethertype: ETHERTYPE_IPV4,
     }

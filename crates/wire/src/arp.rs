@@ -95,6 +95,7 @@ impl ArpRepr {
         let eth = EthernetRepr {
             dst: eth_dst,
             src: self.sender_mac,
+            outer_vlan: None,
             vlan_tci: None,
             ethertype: ETHERTYPE_ARP,
         };

@@ -1,6 +1,6 @@
 use super::*;
 use lvs::sched::{scheduler_for, Dest};
-use wire::ethernet::Mac;
+use wire::ethernet::{Mac, VlanTag};
 use wire::tcp::{TcpRepr, ACK, SYN};
 
 const DIR_MAC: Mac = Mac([2, 0, 0, 0, 0, 5]);
@@ -45,6 +45,7 @@ fn frame(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, flags: u8, dst_ma
     EthernetRepr {
         dst: dst_mac,
         src: CLIENT_MAC,
+        outer_vlan: None,
         vlan_tci: None,
         ethertype: ETHERTYPE_IPV4,
     }
@@ -242,4 +243,176 @@ fn oversized_tcp_is_split_and_each_part_forwarded() {
         assert_eq!(ipv4::src(&out[14..]), VIP);
         assert!(wire::tcp::verify(VIP, CLIENT, &out[34..]));
     }
+}
+
+/// `f` (an untagged frame) with VLAN tags after the MACs.
+fn with_tags(f: &[u8], outer_vlan: Option<VlanTag>, vlan_tci: Option<u16>) -> Vec<u8> {
+    let (eth, l3) = EthernetRepr::parse(f).unwrap();
+    let eth = EthernetRepr {
+        outer_vlan,
+        vlan_tci,
+        ..eth
+    };
+    let mut out = vec![0u8; eth.header_len()];
+    eth.emit(&mut out).unwrap();
+    out.extend_from_slice(&f[l3..]);
+    out
+}
+
+/// Untagged, 802.1Q, QinQ (802.1ad S-tag + C-tag), stacked 802.1Q; and where
+/// the IPv4 header starts in each.
+const TAGGINGS: [(Option<VlanTag>, Option<u16>, usize); 4] = [
+    (None, None, 14),
+    (None, Some(100), 18),
+    (
+        Some(VlanTag {
+            tpid: ethernet::ETHERTYPE_QINQ,
+            tci: 1000,
+        }),
+        Some(100),
+        22,
+    ),
+    (
+        Some(VlanTag {
+            tpid: ethernet::ETHERTYPE_VLAN,
+            tci: 7,
+        }),
+        Some(9),
+        22,
+    ),
+];
+
+#[test]
+fn dr_forwards_tagged_frames_with_their_tags() {
+    for (outer, tci, l3) in TAGGINGS {
+        let mut f = fwd();
+        let mut svcs = vec![svc(LbKind::Dr, 80)];
+        let syn = with_tags(&frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC), outer, tci);
+        let (a, out) = run(&mut f, &mut svcs, &syn, false);
+        assert_eq!(a, Action::Send(syn.len()), "tags {outer:?} {tci:?}");
+        let (eth, off) = EthernetRepr::parse(&out).unwrap();
+        assert_eq!((eth.dst, eth.src), (rs_mac(8), DIR_MAC));
+        assert_eq!((eth.outer_vlan, eth.vlan_tci, off), (outer, tci, l3));
+        assert_eq!(&out[12..], &syn[12..], "tags, L3 and L4 unchanged");
+    }
+}
+
+#[test]
+fn nat_rewrites_tagged_frames_both_ways() {
+    for (outer, tci, l3) in TAGGINGS {
+        let mut f = fwd();
+        let mut svcs = vec![svc(LbKind::Nat, 8080)];
+        let syn = with_tags(&frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC), outer, tci);
+        let (a, out) = run(&mut f, &mut svcs, &syn, false);
+        assert!(
+            matches!(a, Action::Send(_)),
+            "tags {outer:?} {tci:?}: {a:?}"
+        );
+        assert_eq!(&out[12..l3], &syn[12..l3], "tags kept");
+        assert_eq!(ipv4::dst(&out[l3..]), rs(8));
+        assert!(Ipv4Repr::parse(&out[l3..]).unwrap().1.checksum_ok);
+        assert!(wire::tcp::verify(CLIENT, rs(8), &out[l3 + 20..]));
+        let mut reply = with_tags(
+            &frame(rs(8), 8080, CLIENT, 40000, SYN | ACK, DIR_MAC),
+            outer,
+            tci,
+        );
+        reply[6..12].copy_from_slice(&rs_mac(8).0);
+        let (a, back) = run(&mut f, &mut svcs, &reply, false);
+        assert!(matches!(a, Action::Send(_)), "{a:?}");
+        assert_eq!(ipv4::src(&back[l3..]), VIP);
+        assert!(wire::tcp::verify(VIP, CLIENT, &back[l3 + 20..]));
+    }
+}
+
+#[test]
+fn tun_keeps_the_tags_on_the_outer_frame() {
+    for (outer, tci, l3) in TAGGINGS {
+        let mut f = fwd();
+        let mut svcs = vec![svc(LbKind::Tun, 80)];
+        let plain = frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC);
+        let syn = with_tags(&plain, outer, tci);
+        let (a, out) = run(&mut f, &mut svcs, &syn, false);
+        assert_eq!(a, Action::Send(syn.len() + 20), "tags {outer:?} {tci:?}");
+        let (eth, off) = EthernetRepr::parse(&out).unwrap();
+        assert_eq!((eth.dst, eth.src), (rs_mac(8), DIR_MAC));
+        assert_eq!((eth.outer_vlan, eth.vlan_tci, off), (outer, tci, l3));
+        let (o, info) = Ipv4Repr::parse(&out[l3..]).unwrap();
+        assert_eq!((o.src, o.dst, o.protocol), (DIR_IP, rs(8), 4));
+        assert!(info.checksum_ok && o.dont_frag);
+        assert_eq!(ipv4::decapsulate_ipip(&out[l3..]).unwrap(), &plain[14..]);
+    }
+}
+
+#[test]
+fn tagged_partial_checksum_is_completed() {
+    for (outer, tci, l3) in TAGGINGS {
+        let mut f = fwd();
+        let mut svcs = vec![svc(LbKind::Dr, 80)];
+        let good = with_tags(&frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC), outer, tci);
+        let mut partial = good.clone();
+        let c = l3 + 20 + wire::tcp::CHECKSUM_OFFSET;
+        partial[c..c + 2].copy_from_slice(&[0x12, 0x34]);
+        let (_, out) = run(&mut f, &mut svcs, &partial, true);
+        assert_eq!(&out[12..], &good[12..], "tags {outer:?} {tci:?}");
+    }
+}
+
+#[test]
+fn tagged_oversized_tcp_is_split_with_its_tags() {
+    let mut big = vec![0u8; 14 + 20 + 20 + 4000];
+    big[..14].copy_from_slice(&frame(rs(8), 8080, CLIENT, 40000, ACK, DIR_MAC)[..14]);
+    Ipv4Repr {
+        dscp_ecn: 0,
+        ident: 1,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+        ttl: 64,
+        protocol: PROTO_TCP,
+        src: rs(8),
+        dst: CLIENT,
+        options: vec![],
+        payload_len: 4020,
+    }
+    .emit(&mut big[14..])
+    .unwrap();
+    TcpRepr {
+        src_port: 8080,
+        dst_port: 40000,
+        seq: 100,
+        ack: 2,
+        flags: ACK,
+        window: 100,
+        urgent: 0,
+        options: vec![],
+    }
+    .emit(rs(8), CLIENT, &[7u8; 4000], &mut big[34..])
+    .unwrap();
+    for (outer, tci, l3) in TAGGINGS {
+        let tagged = with_tags(&big, outer, tci);
+        let parts = split_oversized(&tagged, 1500).unwrap();
+        assert_eq!(parts.len(), 3, "tags {outer:?} {tci:?}");
+        for p in &parts {
+            assert!(p.len() <= l3 + 1500);
+            assert_eq!(&p[..l3], &tagged[..l3]);
+            assert!(wire::tcp::verify(rs(8), CLIENT, &p[l3 + 20..]));
+        }
+    }
+}
+
+#[test]
+fn ipv4_packet_skips_the_tags() {
+    for (outer, tci, l3) in TAGGINGS {
+        let f = with_tags(&frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC), outer, tci);
+        let ip = ipv4_packet(&f).unwrap();
+        assert_eq!(ip, &f[l3..]);
+        assert_eq!((ipv4::src(ip), ipv4::dst(ip)), (CLIENT, VIP));
+    }
+    let arp = wire::arp::ArpRepr::gratuitous(DIR_MAC, VIP).to_frame(Mac::BROADCAST);
+    assert_eq!(ipv4_packet(&arp), None);
+    assert_eq!(
+        ipv4_packet(&frame(CLIENT, 1, VIP, 80, SYN, DIR_MAC)[..33]),
+        None
+    );
 }
