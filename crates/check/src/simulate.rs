@@ -92,11 +92,20 @@ impl CheckReport {
 
 /// Run the whole check on a scenario.
 pub fn run(sc: &Scenario) -> Result<CheckReport, CheckError> {
-    let mut fabric =
-        fabric::build(&sc.cloud, sc.driver).map_err(|e| CheckError::Rules(e.to_string()))?;
+    let flows = flows(sc);
+    // Build only the hosts of the ports the flows cross.
+    let mut ports: Vec<&str> = flows
+        .iter()
+        .flat_map(|f| &f.steps)
+        .flat_map(|s| std::iter::once(s.sender.as_str()).chain(s.receiver.as_deref()))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    let mut fabric = fabric::build_for(&sc.cloud, sc.driver, Some(&ports))
+        .map_err(|e| CheckError::Rules(e.to_string()))?;
     let mut results = Vec::new();
-    for flow in flows(sc) {
-        results.push(run_flow(sc, fabric.as_mut(), &flow));
+    for flow in &flows {
+        results.push(run_flow(sc, fabric.as_mut(), flow));
     }
     Ok(CheckReport {
         scenario: sc.source.clone(),

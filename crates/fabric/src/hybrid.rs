@@ -74,9 +74,16 @@ impl ArpPolicy {
 impl HybridFabric {
     /// Generate and load the rules of every host that has bound ports.
     pub fn build(cloud: &Cloud) -> Result<HybridFabric, BuildError> {
+        Self::build_for(cloud, None)
+    }
+
+    /// Only the hosts of `ports` (None: every host with bound ports).
+    pub fn build_for(cloud: &Cloud, ports: Option<&[&str]>) -> Result<HybridFabric, BuildError> {
+        let wanted = |p: &Port| ports.is_none_or(|w| w.contains(&p.id.as_str()));
         let mut host_names: Vec<&str> = cloud
             .ports
             .iter()
+            .filter(|p| wanted(p))
             .map(|p| p.host_id.as_str())
             .filter(|h| !h.is_empty())
             .collect();
@@ -109,6 +116,7 @@ impl HybridFabric {
         let arp = cloud
             .ports
             .iter()
+            .filter(|p| wanted(p))
             .filter_map(|p| ArpPolicy::of(p).map(|a| (p.id.clone(), a)))
             .collect();
         Ok(HybridFabric { hosts, ports, arp })

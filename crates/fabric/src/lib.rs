@@ -94,7 +94,20 @@ pub enum BuildError {
 
 /// The backend of `driver` for a whole cloud.
 pub fn build(cloud: &Cloud, driver: FirewallDriver) -> Result<Box<dyn Backend>, BuildError> {
+    build_for(cloud, driver, None)
+}
+
+/// The backend for the ports packets will cross (None: every port). The rest
+/// of the cloud still shapes the rules (remote-group members), but nothing is
+/// built for hosts no such port is on: a big project costs little.
+pub fn build_for(
+    cloud: &Cloud,
+    driver: FirewallDriver,
+    ports: Option<&[&str]>,
+) -> Result<Box<dyn Backend>, BuildError> {
     match driver {
-        FirewallDriver::IptablesHybrid => Ok(Box::new(hybrid::HybridFabric::build(cloud)?)),
+        FirewallDriver::IptablesHybrid => {
+            Ok(Box::new(hybrid::HybridFabric::build_for(cloud, ports)?))
+        }
     }
 }
