@@ -138,11 +138,99 @@ class Builder:
 # random scenarios
 # ---------------------------------------------------------------------------
 
-PROTOCOLS = [None, None, 'tcp', 'tcp', 'tcp', 'udp', 'udp', 'icmp', 'sctp',
-             '6', '17', '132', '112', 'vrrp', '47', 'gre', 'ah', '1', '0']
-V6_PROTOCOLS = PROTOCOLS + ['ipv6-icmp', 'icmpv6', '58']
-PORT_PROTOCOLS = {'tcp', 'udp', 'sctp', '6', '17', '132'}
+# What the API stores as a rule's protocol: None ('any' too), a name of
+# neutron_lib IP_PROTOCOL_MAP (lowercased) or a number 0-255 as a string; the
+# SecurityGroupRule OVO (IpProtocolEnum) refuses anything else, e.g. '06'.
+PROTO_NAMES = ['ah', 'dccp', 'egp', 'esp', 'gre', 'hopopt', 'icmp', 'igmp',
+               'ip', 'ipip', 'ipv6-encap', 'ipv6-frag', 'ipv6-icmp', 'icmpv6',
+               'ipv6-nonxt', 'ipv6-opts', 'ipv6-route', 'ospf', 'pgm', 'rsvp',
+               'sctp', 'tcp', 'udp', 'udplite', 'vrrp']
+PROTO_NUMBERS = {'ah': 51, 'dccp': 33, 'egp': 8, 'esp': 50, 'gre': 47,
+                 'hopopt': 0, 'icmp': 1, 'igmp': 2, 'ip': 0, 'ipip': 4,
+                 'ipv6-encap': 41, 'ipv6-frag': 44, 'ipv6-icmp': 58,
+                 'icmpv6': 58, 'ipv6-nonxt': 59, 'ipv6-opts': 60,
+                 'ipv6-route': 43, 'ospf': 89, 'pgm': 113, 'rsvp': 46,
+                 'sctp': 132, 'tcp': 6, 'udp': 17, 'udplite': 136,
+                 'vrrp': 112}
+# IP_PROTOCOL_NUM_TO_NAME_MAP: the last name of a number ('0' -> 'ip').
+NUMBER_NAMES = {str(n): k for k, n in PROTO_NUMBERS.items() if k != 'icmpv6'}
+# securitygroups_db _validate_ethertype_and_protocol: refused with IPv4.
+V6_ONLY_PROTOCOLS = {'ipv6-encap', 'ipv6-frag', 'ipv6-icmp', 'icmpv6',
+                     'ipv6-nonxt', 'ipv6-opts', 'ipv6-route',
+                     '41', '43', '44', '58', '59', '60'}
+# _validate_port_range: ports only for these (by name or number), 1-65535.
+PORT_PROTOCOLS = {'dccp', 'sctp', 'tcp', 'udp', 'udplite',
+                  '33', '132', '6', '17', '136'}
+# ICMP type (port_range_min) and code (port_range_max): 0-255 each, a code
+# only with a type.
 ICMP_PROTOCOLS = {'icmp', '1', 'ipv6-icmp', 'icmpv6', '58'}
+
+
+def draw_protocol(rng, ethertype):
+    """A protocol the API accepts for `ethertype`, stored as the API stores it
+    (IPv6: legacy 'icmp'/'icmpv6' become 'ipv6-icmp', '1' becomes '58')."""
+    while True:
+        k = rng.random()
+        if k < 0.15:
+            protocol = None
+        elif k < 0.55:
+            protocol = rng.choice(['tcp', 'tcp', 'udp', 'icmp', 'icmp', '1',
+                                   'ipv6-icmp', 'icmpv6', '58', '6', '17',
+                                   'vrrp', '112'])
+        elif k < 0.8:
+            protocol = rng.choice(PROTO_NAMES)
+        else:
+            protocol = str(rng.randrange(256))
+        if ethertype == 'IPv4' and protocol in V6_ONLY_PROTOCOLS:
+            continue
+        if ethertype == 'IPv6':
+            protocol = {'icmp': 'ipv6-icmp', 'icmpv6': 'ipv6-icmp',
+                        '1': '58'}.get(protocol, protocol)
+        return protocol
+
+
+def draw_range(rng, protocol):
+    """(port_range_min, port_range_max) the API accepts for `protocol`: ports
+    1-65535 with min <= max (1-65535 whole is stored as none), or an ICMP
+    type 0-255 with an optional code 0-255."""
+    if protocol in PORT_PROTOCOLS and rng.random() < 0.7:
+        lo = rng.choice([1, 22, 53, 80, 443, 1024, 8080, 65535,
+                         rng.randint(1, 65535), rng.randint(1, 65535)])
+        k = rng.random()
+        if k < 0.5:
+            hi = lo
+        elif k < 0.8:
+            hi = min(65535, lo + rng.randint(1, 1000))
+        else:
+            hi = rng.randint(lo, 65535)
+        if (lo, hi) == (1, 65535):
+            return None, None  # _make_canonical_port_range
+        return lo, hi
+    if protocol in ICMP_PROTOCOLS and rng.random() < 0.7:
+        t = rng.choice([0, 255, 8, 3, 11, 128, 135, rng.randrange(256),
+                        rng.randrange(256), rng.randrange(256)])
+        if rng.random() < 0.4:
+            return t, None
+        return t, rng.choice([0, 255, rng.randrange(256), rng.randrange(256)])
+    return None, None
+
+
+def rule_key(direction, ethertype, protocol, pmin, pmax, remote_ip,
+             remote_group):
+    """securitygroups_db `_rule_to_key`: rules the API calls duplicates
+    ('tcp' = '6', '0.0.0.0/0' = none, '192.0.2.5' = '192.0.2.5/32') get the
+    same key."""
+    if protocol is not None:
+        if protocol in PROTO_NUMBERS:
+            protocol = (protocol, str(PROTO_NUMBERS[protocol]))
+        else:
+            protocol = (NUMBER_NAMES.get(protocol, protocol), protocol)
+    if remote_ip in ('0.0.0.0/0', '::/0'):
+        remote_ip = None
+    elif remote_ip and '/' not in remote_ip:
+        remote_ip += '/128' if ':' in remote_ip else '/32'
+    return (direction, ethertype, protocol, pmin, pmax, remote_ip,
+            remote_group)
 
 
 class Addresses:
@@ -193,24 +281,8 @@ def random_rule(rng, b, sg, groups, seen):
     for _ in range(20):
         ethertype = 'IPv4' if rng.random() < 0.7 else 'IPv6'
         direction = rng.choice(['ingress', 'egress'])
-        protocol = rng.choice(PROTOCOLS if ethertype == 'IPv4'
-                              else V6_PROTOCOLS)
-        if ethertype == 'IPv4' and protocol in ('ipv6-icmp', 'icmpv6', '58'):
-            continue
-        if ethertype == 'IPv6':
-            # What the API stores (securitygroups_db converts legacy names).
-            protocol = {'icmp': 'ipv6-icmp', 'icmpv6': 'ipv6-icmp',
-                        '1': '58'}.get(protocol, protocol)
-        pmin = pmax = None
-        if protocol in PORT_PROTOCOLS and rng.random() < 0.7:
-            pmin = rng.choice([22, 80, 443, 1, 53, 8080, 1024,
-                               rng.randint(1, 65535)])
-            pmax = pmin if rng.random() < 0.5 else rng.choice(
-                [pmin, min(65535, pmin + rng.randint(1, 1000)), 65535])
-        elif protocol in ICMP_PROTOCOLS and rng.random() < 0.6:
-            pmin = rng.choice([0, 3, 8, 11, 128, 129, 135])
-            if rng.random() < 0.5:
-                pmax = rng.choice([0, 1, 4])
+        protocol = draw_protocol(rng, ethertype)
+        pmin, pmax = draw_range(rng, protocol)
         remote_ip = remote_group = None
         k = rng.random()
         if k < 0.35:
@@ -226,8 +298,8 @@ def random_rule(rng, b, sg, groups, seen):
                     '::/0', '2001:db8::/32', '2001:db8::1/48',
                     '2001:db8:1::7/128', '2001:db8:2::/64',
                     '2001:DB8:3::/64', '2001:db8:0:0::1/64'])
-        key = (direction, ethertype, protocol, pmin, pmax, remote_ip,
-               remote_group)
+        key = rule_key(direction, ethertype, protocol, pmin, pmax, remote_ip,
+                       remote_group)
         if key in seen:
             continue
         seen.add(key)

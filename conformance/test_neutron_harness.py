@@ -84,9 +84,50 @@ class GeneratorTest(unittest.TestCase):
                          r['remote_ip_prefix'], r['remote_group_id'])
                         for r in rules]
                 self.assertEqual(len(keys), len(set(keys)))
+                api_keys = [gen.rule_key(*k) for k in keys]
+                self.assertEqual(len(api_keys), len(set(api_keys)))
                 for r in rules:
+                    p, lo, hi = (r['protocol'], r['port_range_min'],
+                                 r['port_range_max'])
+                    self.assertTrue(p is None or p in gen.PROTO_NUMBERS or
+                                    p in [str(n) for n in range(256)], p)
                     if r['ethertype'] == 'IPv6':
-                        self.assertNotIn(r['protocol'], ('icmp', '1'))
+                        self.assertNotIn(p, ('icmp', '1', 'icmpv6'))
+                    else:
+                        self.assertNotIn(p, gen.V6_ONLY_PROTOCOLS)
+                    if p in gen.ICMP_PROTOCOLS:
+                        self.assertTrue(lo is not None or hi is None)
+                        for v in (lo, hi):
+                            self.assertTrue(v is None or 0 <= v <= 255)
+                    elif p in gen.PORT_PROTOCOLS:
+                        self.assertEqual(lo is None, hi is None)
+                        if lo is not None:
+                            self.assertTrue(1 <= lo <= hi <= 65535)
+                            self.assertNotEqual((lo, hi), (1, 65535))
+                    else:
+                        self.assertEqual((lo, hi), (None, None))
+
+    def test_scenarios_draw_the_whole_api_range(self):
+        protocols, icmp = set(), set()
+        for seed in range(100):
+            for sg in gen.random_scenario(seed)['security_groups']:
+                for r in sg['security_group_rules']:
+                    protocols.add(r['protocol'])
+                    if r['protocol'] in gen.ICMP_PROTOCOLS:
+                        icmp.add((r['ethertype'], r['port_range_min'],
+                                  r['port_range_max']))
+        for p in gen.PROTO_NAMES:
+            if p != 'icmpv6':  # stored as ipv6-icmp
+                self.assertIn(p, protocols)
+        self.assertIn(None, protocols)
+        self.assertGreater(len([p for p in protocols if p and p.isdigit()]),
+                           100)
+        for eth in ('IPv4', 'IPv6'):
+            for want in ((255, None), (255, 0), (0, 0), (0, None),
+                         (None, None)):
+                self.assertIn((eth,) + want, icmp)
+            self.assertGreater(len({t for e, t, _ in icmp if e == eth}), 80)
+            self.assertGreater(len({c for e, _, c in icmp if e == eth}), 60)
 
     def test_handpicked_cases_are_current(self):
         with tempfile.TemporaryDirectory() as d:
