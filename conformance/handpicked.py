@@ -388,6 +388,63 @@ def remote_prefix_host_bits():
 
 
 @case
+def icmp_types_and_codes():
+    """ICMP/ICMPv6 type and code forms the API accepts (0-255 each, a code
+    only with a type), by protocol name and number: IPv4 type 255 comes back
+    from the kernel as `--icmp-type any` whatever the code, so four different
+    Neutron rules print alike; ICMPv6 type 255 is just type 255."""
+    b, net, (v4, v6) = _base(23, v6=True)
+    sg = b.group('icmp')
+    _allow_all(b, sg, v6=False)
+    rules = [
+        ('ingress', 'IPv4', 'icmp', 255, None, None),
+        ('ingress', 'IPv4', 'icmp', 255, 0, None),
+        ('ingress', 'IPv4', '1', 255, 255, None),
+        ('ingress', 'IPv4', 'icmp', 255, 7, None),
+        ('ingress', 'IPv4', 'icmp', 0, None, None),
+        ('ingress', 'IPv4', 'icmp', 0, 0, None),
+        ('ingress', 'IPv4', 'icmp', 8, 255, None),
+        ('ingress', 'IPv4', '1', 254, 3, None),
+        ('ingress', 'IPv4', '1', 13, None, '198.51.100.0/24'),
+        ('ingress', 'IPv4', 'icmp', 255, 3, '192.0.2.0/24'),
+        ('ingress', 'IPv4', 'icmp', None, None, '203.0.113.0/28'),
+        ('egress', 'IPv4', '1', 255, None, '192.0.2.9/32'),
+        ('egress', 'IPv4', 'icmp', 3, 4, None),
+        ('ingress', 'IPv6', 'ipv6-icmp', 255, None, None),
+        ('ingress', 'IPv6', 'ipv6-icmp', 255, 0, None),
+        ('ingress', 'IPv6', '58', 0, 0, None),
+        ('ingress', 'IPv6', '58', 0, None, None),
+        ('ingress', 'IPv6', 'ipv6-icmp', 128, 255, None),
+        ('ingress', 'IPv6', 'ipv6-icmp', 136, 0, None),
+        ('ingress', 'IPv6', '58', 1, 4, '2001:db8::/32'),
+        ('egress', 'IPv6', 'ipv6-icmp', 255, None, None),
+        ('egress', 'IPv6', '58', 134, 0, None),
+    ]
+    for d, e, p, lo, hi, pfx in rules:
+        b.rule(sg, d, e, p, lo, hi, remote_ip_prefix=pfx)
+    b.rule(sg, 'ingress', 'IPv4', 'icmp', 255, 9, remote_group_id=sg['id'])
+    b.rule(sg, 'ingress', 'IPv6', '58', 255, 9, remote_group_id=sg['id'])
+    b.port(net, [(v4, '203.0.113.180'), (v6, '2001:db8:1::180')], [], [sg])
+    b.port(net, [(v4, '203.0.113.181'), (v6, '2001:db8:1::181')], [], [sg],
+           host='compute-2')
+    return b.finish()
+
+
+@case
+def icmp_type_255_only():
+    """The only ingress rules are ICMP type 255 code 0: the kernel passes every
+    IPv4 ICMP packet (type 255 is "any") but only ICMPv6 type 255 code 0."""
+    b, net, (v4, v6) = _base(24, v6=True)
+    sg = b.group('icmp255')
+    _allow_all(b, sg)
+    b.rule(sg, 'ingress', 'IPv4', 'icmp', 255, 0)
+    b.rule(sg, 'ingress', 'IPv6', 'ipv6-icmp', 255, 0)
+    b.port(net, [(v4, '203.0.113.190'), (v6, '2001:db8:1::190')], [], [sg])
+    b.port(net, [(v4, '203.0.113.191'), (v6, '2001:db8:1::191')], [], [sg])
+    return b.finish()
+
+
+@case
 def lvs_dr_example():
     """The repository's examples/lvs-dr/neutron.json (as the API returns)."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
