@@ -11,6 +11,11 @@ Two families:
 """
 
 import ipaddress
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from gen import draw_protocol, draw_range  # noqa: E402  (conformance/gen.py)
 
 VIP4 = '203.0.113.241'
 VIP6 = '2001:db8::f1'
@@ -58,22 +63,14 @@ def draw_cloud(rng, ports):
 
 
 def draw_sg_rule(rng, sgs):
+    """A rule the Neutron API accepts: protocol, port range and ICMP type/code
+    drawn from the whole API range, as the Neutron harness draws them
+    (conformance/gen.py)."""
     r = {'direction': rng.choice(['ingress', 'ingress', 'egress']),
          'ethertype': rng.choice(['IPv4', 'IPv4', 'IPv6']),
-         'protocol': rng.choice([None, 'tcp', 'tcp', 'udp', 'icmp', 'vrrp', 'tcp']),
-         'port_min': None, 'port_max': None, 'remote_ip_prefix': None,
-         'remote_group_id': None}
-    if r['protocol'] == 'icmp' and r['ethertype'] == 'IPv6':
-        r['protocol'] = 'ipv6-icmp'
-    if r['protocol'] in ('tcp', 'udp') and rng.random() < 0.8:
-        lo = rng.choice([22, 53, 80, 443, 8080, 5000])
-        r['port_min'] = lo
-        r['port_max'] = lo if rng.random() < 0.7 else lo + rng.randint(1, 20)
-    elif r['protocol'] in ('icmp', 'ipv6-icmp') and rng.random() < 0.5:
-        r['port_min'] = rng.choice([0, 8, 3, 128, 129, 1]) if r['protocol'] == 'ipv6-icmp' \
-            else rng.choice([0, 8, 3, 11])
-        if rng.random() < 0.3:
-            r['port_max'] = rng.choice([0, 1, 3, 4])
+         'remote_ip_prefix': None, 'remote_group_id': None}
+    r['protocol'] = draw_protocol(rng, r['ethertype'])
+    r['port_min'], r['port_max'] = draw_range(rng, r['protocol'])
     k = rng.random()
     if k < 0.3:
         r['remote_ip_prefix'] = rng.choice(
@@ -189,11 +186,7 @@ def _hand_match(rng, ports, d, v6, sets, k, pre):
         return '-p %s -m multiport %s%s %s' % (p, neg, opt,
                                                rng.choice(['22,80,443', '1000:2000,53', '80']))
     if k == 4:
-        if v6:
-            return '-p ipv6-icmp -m icmp6 %s--icmpv6-type %s' % (
-                neg, rng.choice(['128', '129', '1', '1/4', '135', '136', '2']))
-        return '-p icmp -m icmp %s--icmp-type %s' % (
-            neg, rng.choice(['8', '0', '3', '3/3', '11', 'any', 'echo-request']))
+        return _hand_icmp(rng, v6, neg)
     if k == 5:
         return '-m state %s--state %s' % (neg, rng.choice(
             ['NEW', 'ESTABLISHED', 'RELATED,ESTABLISHED', 'INVALID', 'UNTRACKED']))
@@ -232,6 +225,46 @@ def _hand_match(rng, ports, d, v6, sets, k, pre):
     if k == 15:
         return '-i qbr%s' % d[rng.randrange(len(d))]
     return '-i qbr+' if pre else '-o qbr+'
+
+
+# iptables 1.8.9 ICMP type names (libxt_icmp.h, libip6t_icmp6.c), a few
+# unambiguous prefixes and other cases, `any` (IPv4 only).
+ICMP_NAMES = ['any', 'echo-reply', 'pong', 'destination-unreachable', 'network-unreachable',
+              'host-unreachable', 'protocol-unreachable', 'port-unreachable',
+              'fragmentation-needed', 'host-prohibited', 'communication-prohibited',
+              'source-quench', 'redirect', 'host-redirect', 'echo-request', 'ping',
+              'router-advertisement', 'router-solicitation', 'time-exceeded', 'ttl-exceeded',
+              'ttl-zero-during-reassembly', 'parameter-problem', 'ip-header-bad',
+              'timestamp-request', 'timestamp-reply', 'address-mask-request',
+              'address-mask-reply', 'echo-req', 'ECHO-REQUEST', 'host-unr', 'An']
+ICMPV6_NAMES = ['destination-unreachable', 'no-route', 'communication-prohibited',
+                'beyond-scope', 'address-unreachable', 'port-unreachable', 'failed-policy',
+                'reject-route', 'packet-too-big', 'time-exceeded', 'ttl-exceeded',
+                'ttl-zero-during-transit', 'parameter-problem', 'bad-header',
+                'unknown-header-type', 'unknown-option', 'echo-request', 'ping', 'echo-reply',
+                'pong', 'router-solicitation', 'router-advertisement',
+                'neighbour-solicitation', 'neighbor-solicitation', 'neighbour-advertisement',
+                'neighbor-advertisement', 'redirect', 'echo-req', 'Neighbor-Adv']
+
+
+def _hand_icmp(rng, v6, neg):
+    """An icmp/icmp6 match with any type form iptables takes: a name, `TYPE`
+    (every code) or `TYPE/CODE` over 0-255 (IPv4 255 is `any`), numbers also
+    in hex or octal."""
+    k = rng.random()
+    if k < 0.35:
+        t = rng.choice(ICMPV6_NAMES if v6 else ICMP_NAMES)
+    else:
+        ty = rng.choice([255, 255, 0, 3, 8, 11] + ([1, 128, 129, 135, 136] if v6 else []) +
+                        [rng.randrange(256)] * 3)
+        t = str(ty)
+        if rng.random() < 0.1:
+            t = rng.choice([hex(ty), '0%o' % ty if ty else '0'])
+        if rng.random() < 0.5:
+            t += '/%d' % rng.choice([0, 0, 255, 1, 3, 4, rng.randrange(256)])
+    if v6:
+        return '-p ipv6-icmp -m icmp6 %s--icmpv6-type %s' % (neg, t)
+    return '-p icmp -m icmp %s--icmp-type %s' % (neg, t)
 
 
 def _hand_rule(rng, ports, d, v6, sets, chain, targets, pre=False):

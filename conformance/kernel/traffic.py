@@ -285,8 +285,8 @@ class Traffic:
     def random_one(self, v6):
         rng = self.rng
         a, b = self.two()
-        p = self.pkt(a, b, v6, proto=rng.choice(['tcp', 'tcp', 'udp', 'icmpv6' if v6 else 'icmp',
-                                                 'vrrp', '50']))
+        icmp = 'icmpv6' if v6 else 'icmp'
+        p = self.pkt(a, b, v6, proto=rng.choice(['tcp', 'tcp', 'udp', icmp, icmp, 'vrrp', '50']))
         r = rng.random()
         if r < 0.25:
             p['src'] = rng.choice([VIP6, CLIENT6, '2001:db8::f3', '2001:db8::99', 'fe80::1']
@@ -307,9 +307,12 @@ class Traffic:
         elif p['proto'] == 'udp':
             p.update(sport=self.sport(), dport=self.dport(), len=rng.randint(0, 64))
         elif p['proto'] in ('icmp', 'icmpv6'):
+            # Every type and code (0-255) can occur; the common ones more often.
             t = rng.choice([128, 129, 1, 2, 3, 4, 135, 136, 134, 133, 139] if v6 else
                            [8, 0, 3, 11, 13, 14, 5, 12, 9, 10, 17])
-            p.update(icmp_type=t, icmp_code=rng.choice([0, 0, 1, 3]),
+            if rng.random() < 0.4:
+                t = rng.choice([255, rng.randrange(256)])
+            p.update(icmp_type=t, icmp_code=rng.choice([0, 0, 1, 3, 255, rng.randrange(256)]),
                      icmp_id=rng.randint(0, 65535))
             if (v6 and t < 128) or (not v6 and t in (3, 11, 5, 12)):
                 del p['icmp_id']
