@@ -63,6 +63,44 @@ fn protocol_names_from_etc_protocols_parse() {
 }
 
 #[test]
+fn icmp_type_255_is_any_for_ipv4_only() {
+    // conformance/kernel/regressions/icmp-type-255-is-any.json: with IPv4 type
+    // 255 the kernel's icmp match passes every ICMP packet whatever the code
+    // (`! 255/7` matches nothing); ICMPv6 type 255 is only type 255.
+    let v4 = "*filter\n:FORWARD DROP [0:0]\n\
+              -A FORWARD -p icmp -m icmp ! --icmp-type 255/7 -j DROP\n\
+              -A FORWARD -p icmp -m icmp --icmp-type 255/0 -j ACCEPT\nCOMMIT\n";
+    let pkts = "src=203.0.113.10 dst=203.0.113.11 proto=icmp icmp_type=8 icmp_id=7\n\
+                src=203.0.113.10 dst=203.0.113.11 proto=icmp icmp_type=255 icmp_code=9\n\
+                src=203.0.113.10 dst=203.0.113.11 proto=icmp icmp_type=200 icmp_code=1\n";
+    let out = trace_packets(v4, None, pkts).unwrap();
+    for (_, t) in &out {
+        assert_eq!(rule_steps(t, "filter"), [2]);
+        assert_eq!(t.verdict, Verdict::Accept);
+    }
+    let v6 = "*filter\n:FORWARD DROP [0:0]\n\
+              -A FORWARD -p ipv6-icmp -m icmp6 --icmpv6-type 255/0 -j ACCEPT\n\
+              -A FORWARD -p ipv6-icmp -m icmp6 --icmpv6-type ECHO-REQ -j ACCEPT\nCOMMIT\n";
+    let pkts = "src=2001:db8::a dst=2001:db8::b proto=icmpv6 icmp_type=128 icmp_id=7\n\
+                src=2001:db8::a dst=2001:db8::b proto=icmpv6 icmp_type=255\n\
+                src=2001:db8::a dst=2001:db8::b proto=icmpv6 icmp_type=255 icmp_code=4\n\
+                src=2001:db8::a dst=2001:db8::b proto=icmpv6 icmp_type=129 icmp_id=10\n";
+    let out = trace_packets(v6, None, pkts).unwrap();
+    let verdicts: Vec<Verdict> = out.iter().map(|(_, t)| t.verdict).collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Accept,
+            Verdict::Accept,
+            Verdict::Drop,
+            Verdict::Drop
+        ]
+    );
+    assert_eq!(rule_steps(&out[0].1, "filter"), [2]);
+    assert_eq!(rule_steps(&out[1].1, "filter"), [1]);
+}
+
+#[test]
 fn bridged_group_frame_keeps_its_entry_when_forward_drops_it() {
     // Kernel 6.18: the qbr passes a multicast frame up to its own stack after the
     // flooded copy died in FORWARD, and br_nf_local_in confirms the entry, so the
