@@ -319,3 +319,51 @@ pub fn explain_arp_drop(
         decided_by: Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neutron::model::RuleDirection;
+
+    fn port() -> String {
+        "p".into()
+    }
+
+    #[test]
+    fn each_deciding_origin_names_its_kind() {
+        let cases = [
+            (
+                Origin::SpoofDrop { port_id: port() },
+                Side::Egress,
+                DropKind::AntiSpoof,
+            ),
+            (
+                Origin::ConntrackInvalid { port_id: port() },
+                Side::Ingress,
+                DropKind::Invalid,
+            ),
+            (Origin::DefaultDrop, Side::Ingress, DropKind::IngressPolicy),
+            (Origin::DefaultDrop, Side::Egress, DropKind::EgressPolicy),
+            (
+                Origin::NoRuleMatched {
+                    port_id: port(),
+                    direction: RuleDirection::Egress,
+                },
+                Side::Egress,
+                DropKind::EgressPolicy,
+            ),
+            (
+                Origin::Infrastructure {
+                    port_id: port(),
+                    what: "no DHCP server in a VM".into(),
+                },
+                Side::Egress,
+                DropKind::Other,
+            ),
+        ];
+        for (origin, side, want) in cases {
+            assert_eq!(kind_of(&[origin.clone()], side), want, "{origin:?}");
+        }
+        assert_eq!(kind_of(&[], Side::Ingress), DropKind::Other);
+    }
+}

@@ -7,6 +7,8 @@
 //! [`lifecycle`] (packets) -> the `fabric` crate (the firewall backend) -> [`simulate`] +
 //! [`diagnose`] -> [`fix`] -> [`report`]; [`coverage`] says what was exercised.
 
+#![forbid(unsafe_code)]
+
 pub mod consistency;
 pub mod coverage;
 pub mod diagnose;

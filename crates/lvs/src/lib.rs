@@ -5,6 +5,8 @@
 //! - [`conn`]: IPVS connection table (TCP/UDP states, timeouts, persistence).
 //! - [`health`]: health-check scheduling (delay_loop, retry) -> up/down.
 
+#![forbid(unsafe_code)]
+
 pub mod conn;
 pub mod health;
 pub mod keepalived;

@@ -5,6 +5,8 @@
 //! Data flow: text -> [`ruleset::Ruleset`] / [`ipset::IpsetStore`] ->
 //! [`engine`] (with [`conntrack::Conntrack`]) -> [`trace::PacketTrace`].
 
+#![forbid(unsafe_code)]
+
 pub mod conntrack;
 pub mod engine;
 pub mod ipset;

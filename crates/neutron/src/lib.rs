@@ -1,6 +1,8 @@
 //! OpenStack Neutron for vipwire: the resource model, the JSON loader, and the
 //! firewall backends that turn ports into host rules (iptables_hybrid today).
 
+#![forbid(unsafe_code)]
+
 pub mod firewall;
 pub mod load;
 pub mod model;

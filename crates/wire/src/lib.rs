@@ -4,6 +4,8 @@
 //! Modules: [`checksum`] (RFC 1071 sum, RFC 1624 incremental update),
 //! [`ethernet`], [`arp`], [`ipv4`], [`tcp`], [`udp`], [`icmp`], [`vrrp`].
 
+#![forbid(unsafe_code)]
+
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;
