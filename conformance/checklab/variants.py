@@ -39,7 +39,8 @@ Neutron settings that decide them:
 - other health checkers: HTTP_GET, SSL_GET (443), DNS_CHECK (udp 53),
   UDP_CHECK (with or without require_reply), PING_CHECK, SMTP_CHECK (25),
   one kind for all real servers or mixed, with rules that allow their ports
-  or miss them;
+  or miss them (PING_CHECK: an ICMP rule of any type and code the API takes,
+  type 255 being the kernel's "any");
 - `sorry_server <rs-4> <port>`.
 
 Only documentation addresses appear: 203.0.113.0/24 (the tenant subnet),
@@ -524,14 +525,19 @@ class Draw:
                                 [25, 25, 25, 12, 13])[0]
                 if how == 'other-proto' and proto != 'icmp':
                     proto = 'udp' if proto == 'tcp' else 'tcp'
-                pmin = None if proto == 'icmp' else port
+                pmin = pmax = port
+                if proto == 'icmp':
+                    pmin, pmax = icmp_type_code(x)
                 kw = {'any': {'prefix': r_any(x)}, 'net': {'prefix': '203.0.113.0/24'},
                       'group': {'remote_group': self.role_group['lb']['id']},
                       'other-net': {'prefix': '198.51.100.0/24'},
                       'other-proto': {'prefix': '203.0.113.0/24'}}[how]
-                r = self.rule(g, 'ingress', protocol=proto, pmin=pmin, pmax=pmin, rng=x, **kw)
+                r = self.rule(g, 'ingress', protocol=proto, pmin=pmin, pmax=pmax, rng=x, **kw)
                 g['security_group_rules'] = dedup_rules(g['security_group_rules'] + [r])
-                ext['checker_rule'] = '%s %s/%s %s' % (kind.split()[0], proto, pmin or '-', how)
+                span = '-' if pmin is None else str(pmin)
+                if proto == 'icmp' and pmax is not None:
+                    span += '/%d' % pmax
+                ext['checker_rule'] = '%s %s/%s %s' % (kind.split()[0], proto, span, how)
         # sorry_server: rs-4 (a path like a real server's)
         if x.random() < 0.25:
             self.sorry = 'rs-4'
@@ -570,6 +576,16 @@ class Draw:
         for d in DIRECTORS:
             files['keepalived-%s.conf' % d] = self.keepalived(d)
         return files
+
+
+def icmp_type_code(rng):
+    """ICMP type and code of a rule for PING_CHECK's echo requests: anything
+    the API takes (type 0-255, code 0-255 or none). 8 and 8/0 pass echo
+    requests, and so does type 255 with any code (the kernel's "any"); the
+    others miss them."""
+    return rng.choice([(None, None), (8, None), (8, 0), (255, None), (255, 0),
+                       (255, rng.randrange(256)), (0, 0), (8, rng.randrange(1, 256)),
+                       (rng.randrange(256), None), (rng.randrange(256), rng.randrange(256))])
 
 
 def r_any(rng):
