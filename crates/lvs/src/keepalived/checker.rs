@@ -6,11 +6,11 @@
 
 use std::net::IpAddr;
 
-use super::build::{parse_uint, Ctx};
+use super::ctx::{parse_uint, Ctx};
 use super::error::ConfigError;
 use super::keywords::*;
+use super::track_file::TrackFile;
 use super::tree::Stmt;
-use super::vs::TrackFile;
 use super::HealthCheck;
 
 const DEFAULT_CONNECT_TIMEOUT: f64 = 5.0;

@@ -2,8 +2,11 @@
 //!
 //! Pipeline: [`lexer`] (comments, quotes, `include`; in [`Strictness::Check`]
 //! also [`preproc`]: `@ID` lines, `$NAME` parameters, `~SEQ`/`~LST`) -> [`tree`]
-//! (statements and blocks) -> [`build`] (typed model, defaults, checks; virtual
-//! servers in [`vs`], health checkers in [`checker`]).
+//! (statements and blocks) -> [`build`] (typed model, defaults, checks, one
+//! module per section as keepalived splits its parsers: [`global_defs`],
+//! [`vrrp`] scripts and instances, [`sync_group`], [`track_file`], virtual
+//! servers in [`vs`], health checkers in [`checker`]; shared reading context
+//! in [`ctx`]).
 //!
 //! Two strictnesses ([`ParseOptions`]):
 //! - [`Strictness::Director`] (the default): the vipwire director runs the
@@ -25,11 +28,16 @@
 
 mod build;
 mod checker;
+mod ctx;
 mod error;
+mod global_defs;
 mod keywords;
 mod lexer;
 mod preproc;
+mod sync_group;
+mod track_file;
 mod tree;
+mod vrrp;
 mod vs;
 
 use std::net::IpAddr;

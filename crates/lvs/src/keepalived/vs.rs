@@ -4,12 +4,14 @@
 //! (check/check_parser.c, check_data.c alloc_vsg_entry and
 //! validate_check_config, ipwrapper.c link_vsg_to_vs).
 
+use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::build::{lookup3, parse_uint, Ctx};
 use super::checker::{check_default, checker, CheckDefaults};
+use super::ctx::{lookup3, parse_uint, Ctx};
 use super::error::ConfigError;
 use super::keywords::*;
+use super::track_file::TrackFile;
 use super::tree::Stmt;
 use super::*;
 
@@ -19,13 +21,6 @@ const DEFAULT_PERSISTENCE: u32 = 360;
 /// Addresses of one `virtual_server_group` range modelled at most (keepalived
 /// installs a service per address; a /8 would be 16 million).
 const MAX_RANGE: u128 = 4096;
-
-/// `track_file NAME { file PATH }`, for FILE_CHECK.
-#[derive(Debug, Clone)]
-pub(super) struct TrackFile {
-    pub(super) name: String,
-    pub(super) path: String,
-}
 
 /// The services read so far.
 #[derive(Debug, Default)]
@@ -1068,4 +1063,17 @@ fn by_group(
         }
     }
     Ok(())
+}
+
+/// Virtual servers (outside groups) written twice: configuration errors.
+pub(super) fn report_duplicates(cx: &mut Ctx, services: &Services) {
+    let mut seen = HashSet::new();
+    for v in services.servers.iter().filter(|v| v.group.is_none()) {
+        if !seen.insert((v.addr, v.port, v.protocol)) {
+            cx.config_errors.push(format!(
+                "{}:{}: virtual server {} {} defined twice",
+                v.source, v.line, v.addr, v.port
+            ));
+        }
+    }
 }
