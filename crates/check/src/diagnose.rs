@@ -362,7 +362,11 @@ mod tests {
             ),
         ];
         for (origin, side, want) in cases {
-            assert_eq!(kind_of(&[origin.clone()], side), want, "{origin:?}");
+            assert_eq!(
+                kind_of(std::slice::from_ref(&origin), side),
+                want,
+                "{origin:?}"
+            );
         }
         assert_eq!(kind_of(&[], Side::Ingress), DropKind::Other);
     }
