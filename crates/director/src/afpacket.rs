@@ -3,14 +3,21 @@
 //! and hands a whole block over (TP_STATUS_USER), so one poll wakes up for many
 //! packets. TX: fixed slots, marked TP_STATUS_SEND_REQUEST, sent by one
 //! `sendto` kick per batch; PACKET_QDISC_BYPASS skips the qdisc layer.
-//! Layouts: include/uapi/linux/if_packet.h; V3 TX slots need tp_next_offset 0
-//! (net/packet/af_packet.c, tpacket_parse_header).
+//! Layouts: include/uapi/linux/if_packet.h, as libc's `tpacket_block_desc`
+//! (RX block header), `tpacket3_hdr` (frame/slot header) and `sockaddr_ll`
+//! (after the frame header); V3 TX slots need tp_next_offset 0
+//! (net/packet/af_packet.c, tpacket_parse_header). System calls: `crate::sys`.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::ptr;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::ptr::{addr_of, addr_of_mut};
 use std::sync::atomic::{fence, Ordering};
 use std::time::Duration;
+
+use libc::{sockaddr_ll, tpacket3_hdr, tpacket_block_desc};
+
+pub use crate::sys::ifindex;
+use crate::sys::{self, SharedMap};
 
 /// Ring geometry.
 #[derive(Debug, Clone, Copy)]
@@ -59,9 +66,9 @@ impl RxFrame<'_> {
 
 /// An AF_PACKET socket bound to one interface with mmapped rings.
 pub struct PacketRing {
+    // Field order: the mapping is unmapped before the socket closes.
+    map: SharedMap,
     fd: OwnedFd,
-    map: *mut u8,
-    map_len: usize,
     cfg: RingConfig,
     rx_len: usize,
     rx_block: usize,
@@ -70,56 +77,14 @@ pub struct PacketRing {
     ifindex: i32,
 }
 
-// SAFETY: the ring memory is owned by this value; one thread uses it at a time.
-unsafe impl Send for PacketRing {}
-
-const V3_HDR: usize = 48; // TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
-const SLL_PKTTYPE: usize = V3_HDR + 10;
-
-fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
-
-fn setopt<T>(fd: RawFd, level: i32, name: i32, val: &T) -> io::Result<()> {
-    // SAFETY: val points to a live T of the given size.
-    cvt(unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            val as *const T as *const libc::c_void,
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    })
-    .map(|_| ())
-}
-
-/// Interface index by name.
-pub fn ifindex(name: &str) -> io::Result<i32> {
-    let c =
-        std::ffi::CString::new(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    // SAFETY: c is a valid NUL-terminated string.
-    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
-    if i == 0 {
-        Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("no interface {name}: {}", io::Error::last_os_error()),
-        ))
-    } else {
-        Ok(i as i32)
-    }
-}
+/// Where frame data starts in a V3 slot: TPACKET_ALIGN(sizeof(tpacket3_hdr)),
+/// which is also where the kernel puts the `sockaddr_ll` of an RX frame
+/// (TPACKET3_HDRLEN is that plus the sockaddr_ll).
+const V3_HDR: usize = libc::TPACKET3_HDRLEN - std::mem::size_of::<sockaddr_ll>();
 
 /// Kick a TX ring (AF_PACKET TX_RING or AF_XDP) with a zero-length send.
 pub(crate) fn kick_tx(fd: RawFd) -> io::Result<()> {
-    // SAFETY: a send with no buffer kicks the TX ring.
-    let r = unsafe { libc::sendto(fd, ptr::null(), 0, libc::MSG_DONTWAIT, ptr::null(), 0) };
-    if r < 0 {
-        let e = io::Error::last_os_error();
+    if let Err(e) = sys::send_empty(fd) {
         // With PACKET_QDISC_BYPASS a full device queue (veth under load)
         // comes back as ENOBUFS: those frames are dropped, as a qdisc
         // would drop them; it is not an error of the socket. AF_XDP
@@ -138,21 +103,18 @@ impl PacketRing {
     /// Open, configure and bind a ring socket on `ifname` (needs CAP_NET_RAW).
     pub fn open(ifname: &str, cfg: RingConfig) -> io::Result<PacketRing> {
         let idx = ifindex(ifname)?;
-        let proto = (libc::ETH_P_ALL as u16).to_be() as i32;
-        // SAFETY: plain socket(2).
-        let raw = cvt(unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) })?;
-        // SAFETY: raw is a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = sys::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+        let raw = fd.as_raw_fd();
         let v = libc::tpacket_versions::TPACKET_V3 as libc::c_int;
-        setopt(raw, libc::SOL_PACKET, libc::PACKET_VERSION, &v)?;
+        sys::setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VERSION, &v)?;
         let one: libc::c_int = 1;
-        let _ = setopt(raw, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &one);
+        let _ = sys::setsockopt(raw, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &one);
         if cfg.qdisc_bypass {
-            setopt(raw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one)?;
+            sys::setsockopt(raw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one)?;
         }
         // A TX slot the kernel refuses (e.g. longer than the MTU) is skipped
         // instead of stopping the ring at TP_STATUS_WRONG_FORMAT.
-        setopt(raw, libc::SOL_PACKET, libc::PACKET_LOSS, &one)?;
+        sys::setsockopt(raw, libc::SOL_PACKET, libc::PACKET_LOSS, &one)?;
         let rx = libc::tpacket_req3 {
             tp_block_size: cfg.rx_block_size,
             tp_block_nr: cfg.rx_block_nr,
@@ -162,7 +124,7 @@ impl PacketRing {
             tp_sizeof_priv: 0,
             tp_feature_req_word: 0,
         };
-        setopt(raw, libc::SOL_PACKET, libc::PACKET_RX_RING, &rx)?;
+        sys::setsockopt(raw, libc::SOL_PACKET, libc::PACKET_RX_RING, &rx)?;
         let per_block = (1u32 << 16) / cfg.tx_frame_size;
         let tx = libc::tpacket_req3 {
             tp_block_size: 1 << 16,
@@ -173,46 +135,18 @@ impl PacketRing {
             tp_sizeof_priv: 0,
             tp_feature_req_word: 0,
         };
-        setopt(raw, libc::SOL_PACKET, libc::PACKET_TX_RING, &tx)?;
+        sys::setsockopt(raw, libc::SOL_PACKET, libc::PACKET_TX_RING, &tx)?;
         let rx_len = (cfg.rx_block_size * cfg.rx_block_nr) as usize;
         let tx_len = (tx.tp_block_size * tx.tp_block_nr) as usize;
-        // SAFETY: mapping the rings the kernel just allocated for this socket.
-        let map = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                rx_len + tx_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_LOCKED,
-                raw,
-                0,
-            )
-        };
-        let map = if map == libc::MAP_FAILED {
-            // MAP_LOCKED can fail under RLIMIT_MEMLOCK; retry without it.
-            // SAFETY: as above.
-            let m = unsafe {
-                libc::mmap(
-                    ptr::null_mut(),
-                    rx_len + tx_len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_SHARED,
-                    raw,
-                    0,
-                )
-            };
-            if m == libc::MAP_FAILED {
-                return Err(io::Error::last_os_error());
-            }
-            m
-        } else {
-            map
-        };
+        // The rings the kernel just allocated for this socket. MAP_LOCKED can
+        // fail under RLIMIT_MEMLOCK; retry without it.
+        let map = SharedMap::new(raw, rx_len + tx_len, libc::MAP_LOCKED)
+            .or_else(|_| SharedMap::new(raw, rx_len + tx_len, 0))?;
         let mut cfg = cfg;
         cfg.tx_frame_nr = tx.tp_frame_nr;
         let ring = PacketRing {
+            map,
             fd,
-            map: map as *mut u8,
-            map_len: rx_len + tx_len,
             cfg,
             rx_len,
             rx_block: 0,
@@ -220,22 +154,19 @@ impl PacketRing {
             tx_pending: 0,
             ifindex: idx,
         };
-        // SAFETY: zeroed sockaddr_ll is valid; fields set below.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = proto as u16;
-        sll.sll_ifindex = idx;
-        // SAFETY: sll is a valid sockaddr_ll.
-        cvt(unsafe {
-            libc::bind(
-                raw,
-                &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        })?;
+        let sll = sockaddr_ll {
+            sll_family: libc::AF_PACKET as u16,
+            sll_protocol: (libc::ETH_P_ALL as u16).to_be(),
+            sll_ifindex: idx,
+            sll_hatype: 0,
+            sll_pkttype: 0,
+            sll_halen: 0,
+            sll_addr: [0; 8],
+        };
+        sys::bind_ll(raw, &sll)?;
         if let Some(g) = cfg.fanout_group {
             let arg: u32 = u32::from(g) | (libc::PACKET_FANOUT_HASH << 16);
-            setopt(raw, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)?;
+            sys::setsockopt(raw, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg)?;
         }
         Ok(ring)
     }
@@ -249,107 +180,122 @@ impl PacketRing {
         self.fd.as_raw_fd()
     }
 
+    /// Header of RX block `i` (< rx_block_nr). Dereferencing it is the
+    /// caller's unsafe business.
+    fn block(&self, i: usize) -> *mut tpacket_block_desc {
+        self.map
+            .as_ptr()
+            .wrapping_add(i * self.cfg.rx_block_size as usize)
+            .cast()
+    }
+
+    /// block_status of the current RX block.
+    fn block_status(&self) -> u32 {
+        let b = self.block(self.rx_block);
+        // SAFETY: rx_block < rx_block_nr, so the header lies inside the RX
+        // ring, 8-byte aligned (blocks are page multiples). The kernel writes
+        // block_status concurrently: one volatile read, no reference.
+        unsafe { addr_of!((*b).hdr.bh1.block_status).read_volatile() }
+    }
+
     /// True when the kernel has handed over the current RX block.
     pub fn rx_ready(&self) -> bool {
-        // SAFETY: the block header is inside the mapping.
-        Self::read_u32(unsafe { self.block_ptr(self.rx_block).add(8) }) & libc::TP_STATUS_USER != 0
-    }
-
-    fn block_ptr(&self, i: usize) -> *mut u8 {
-        // SAFETY (of callers): i < rx_block_nr keeps this inside the RX ring.
-        unsafe { self.map.add(i * self.cfg.rx_block_size as usize) }
-    }
-
-    fn read_u32(p: *const u8) -> u32 {
-        // SAFETY: callers pass pointers inside the mapping, 4-byte aligned.
-        unsafe { ptr::read_volatile(p as *const u32) }
+        self.block_status() & libc::TP_STATUS_USER != 0
     }
 
     /// Wait up to `timeout` for a filled RX block. True if one is ready.
     pub fn wait_rx(&self, timeout: Duration) -> io::Result<bool> {
-        if Self::read_u32(unsafe { self.block_ptr(self.rx_block).add(8) }) & libc::TP_STATUS_USER
-            != 0
-        {
+        if self.rx_ready() {
             return Ok(true);
         }
-        let mut p = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN | libc::POLLERR,
-            revents: 0,
-        };
-        // SAFETY: p is a valid pollfd.
-        let r = unsafe { libc::poll(&mut p, 1, timeout.as_millis().min(i32::MAX as u128) as i32) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                return Ok(false);
-            }
-            return Err(e);
+        match sys::poll_one(self.fd(), libc::POLLIN | libc::POLLERR, timeout) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(false),
+            Err(e) => return Err(e),
+            Ok(_) => {}
         }
-        Ok(
-            Self::read_u32(unsafe { self.block_ptr(self.rx_block).add(8) }) & libc::TP_STATUS_USER
-                != 0,
-        )
+        Ok(self.rx_ready())
     }
 
     /// Hand every frame of the current RX block (if the kernel released it) to
     /// `f`, then give the block back. Returns the number of frames.
     pub fn rx_block<F: FnMut(&mut PacketRing, RxFrame<'_>)>(&mut self, mut f: F) -> usize {
-        let blk = self.block_ptr(self.rx_block);
-        // SAFETY: the block header is inside the mapping.
-        let status = Self::read_u32(unsafe { blk.add(8) });
-        if status & libc::TP_STATUS_USER == 0 {
+        if !self.rx_ready() {
             return 0;
         }
         fence(Ordering::Acquire);
-        let num = Self::read_u32(unsafe { blk.add(12) }) as usize;
-        let mut off = Self::read_u32(unsafe { blk.add(16) }) as usize;
+        let blk = self.block(self.rx_block);
+        // SAFETY: the header is inside the RX ring (see block_status), and the
+        // kernel leaves the block alone until we set it back to
+        // TP_STATUS_KERNEL.
+        let (num, first) = unsafe {
+            let h = addr_of!((*blk).hdr.bh1);
+            ((*h).num_pkts as usize, (*h).offset_to_first_pkt as usize)
+        };
+        let mut off = first;
         let bsize = self.cfg.rx_block_size as usize;
         for _ in 0..num {
-            if off + V3_HDR > bsize {
+            // Frame header plus the sockaddr_ll after it (every frame the
+            // kernel writes has both).
+            if off + libc::TPACKET3_HDRLEN > bsize {
                 break;
             }
-            // SAFETY: off < block size, checked above and below.
-            let h = unsafe { blk.add(off) };
-            let next = Self::read_u32(h) as usize;
-            let snap = Self::read_u32(unsafe { h.add(12) }) as usize;
-            let len = Self::read_u32(unsafe { h.add(16) }) as usize;
-            let st = Self::read_u32(unsafe { h.add(20) });
-            let mac = unsafe { ptr::read_volatile(h.add(24) as *const u16) } as usize;
-            let pkttype = unsafe { ptr::read_volatile(h.add(SLL_PKTTYPE)) };
+            let h = blk.cast::<u8>().wrapping_add(off);
+            // SAFETY: the frame header and the sockaddr_ll after it lie inside
+            // this block (checked just above); the kernel aligns frames to
+            // TPACKET_ALIGNMENT (16) and the block is ours (see above).
+            let (hdr, pkttype) = unsafe {
+                (
+                    h.cast::<tpacket3_hdr>().read_volatile(),
+                    addr_of!((*h.add(V3_HDR).cast::<sockaddr_ll>()).sll_pkttype).read_volatile(),
+                )
+            };
+            let mac = hdr.tp_mac as usize;
+            let snap = hdr.tp_snaplen as usize;
             if off + mac + snap <= bsize {
-                // SAFETY: the frame lies inside this block; the kernel does not
-                // touch the block until we set it back to TP_STATUS_KERNEL.
+                // SAFETY: the frame lies inside this block (checked just
+                // above); the kernel does not touch the block until we set it
+                // back to TP_STATUS_KERNEL.
                 let data = unsafe { std::slice::from_raw_parts(h.add(mac), snap) };
                 f(
                     self,
                     RxFrame {
                         data,
-                        len,
-                        status: st,
+                        len: hdr.tp_len as usize,
+                        status: hdr.tp_status,
                         pkttype,
                     },
                 );
             }
-            if next == 0 {
+            if hdr.tp_next_offset == 0 {
                 break;
             }
-            off += next;
+            off += hdr.tp_next_offset as usize;
         }
         fence(Ordering::Release);
-        // SAFETY: writing block_status back to the kernel.
-        unsafe { ptr::write_volatile(blk.add(8) as *mut u32, libc::TP_STATUS_KERNEL) };
+        // SAFETY: the block header as in block_status; handing the block back.
+        unsafe { addr_of_mut!((*blk).hdr.bh1.block_status).write_volatile(libc::TP_STATUS_KERNEL) };
         self.rx_block = (self.rx_block + 1) % self.cfg.rx_block_nr as usize;
         num
     }
 
-    fn tx_ptr(&self, slot: usize) -> *mut u8 {
-        // SAFETY (of callers): slot < tx_frame_nr; slots are contiguous because
-        // the TX block size is a multiple of the frame size.
-        unsafe {
-            self.map
-                .add(self.rx_len + slot * self.cfg.tx_frame_size as usize)
-        }
+    /// Header of TX slot `slot` (< tx_frame_nr); slots are contiguous because
+    /// the TX block size is a multiple of the frame size. Dereferencing it is
+    /// the caller's unsafe business.
+    fn tx_slot_hdr(&self, slot: usize) -> *mut tpacket3_hdr {
+        self.map
+            .as_ptr()
+            .wrapping_add(self.rx_len + slot * self.cfg.tx_frame_size as usize)
+            .cast()
+    }
+
+    /// tp_status of TX slot `slot`.
+    fn tx_status(&self, slot: usize) -> u32 {
+        let s = self.tx_slot_hdr(slot);
+        // SAFETY: slot < tx_frame_nr keeps the header inside the TX ring;
+        // the kernel only accepts frame sizes that are multiples of
+        // TPACKET_ALIGNMENT, so it is aligned. The kernel writes tp_status
+        // concurrently: one volatile read, no reference.
+        unsafe { addr_of!((*s).tp_status).read_volatile() }
     }
 
     /// Largest frame a TX slot holds.
@@ -360,19 +306,11 @@ impl PacketRing {
     /// Fill the next free TX slot with `fill` (which returns the frame length,
     /// or None to skip). False when the ring is full (after a kick and a retry).
     pub fn send_with<F: FnOnce(&mut [u8]) -> Option<usize>>(&mut self, fill: F) -> bool {
-        let mut slot = self.tx_ptr(self.tx_slot);
-        if Self::read_u32(unsafe { slot.add(20) })
-            & (libc::TP_STATUS_SEND_REQUEST | libc::TP_STATUS_SENDING)
-            != 0
-        {
+        const BUSY: u32 = libc::TP_STATUS_SEND_REQUEST | libc::TP_STATUS_SENDING;
+        if self.tx_status(self.tx_slot) & BUSY != 0 {
             let _ = self.flush();
             let mut tries = 0;
-            loop {
-                slot = self.tx_ptr(self.tx_slot);
-                let st = Self::read_u32(unsafe { slot.add(20) });
-                if st & (libc::TP_STATUS_SEND_REQUEST | libc::TP_STATUS_SENDING) == 0 {
-                    break;
-                }
+            while self.tx_status(self.tx_slot) & BUSY != 0 {
                 tries += 1;
                 if tries > 1000 {
                     return false;
@@ -380,23 +318,26 @@ impl PacketRing {
                 std::thread::yield_now();
             }
         }
+        let slot = self.tx_slot_hdr(self.tx_slot);
         let cap = self.tx_capacity();
-        // SAFETY: the slot is ours (status AVAILABLE) and cap bytes long.
-        let buf = unsafe { std::slice::from_raw_parts_mut(slot.add(V3_HDR), cap) };
+        // SAFETY: the slot is ours (status AVAILABLE) and its data area,
+        // V3_HDR bytes in, is cap bytes long.
+        let buf = unsafe { std::slice::from_raw_parts_mut(slot.cast::<u8>().add(V3_HDR), cap) };
         let Some(n) = fill(buf) else {
             return true;
         };
         if n == 0 || n > cap {
             return true;
         }
-        // SAFETY: header fields of our slot.
+        // SAFETY: header fields of our slot (see tx_status); tp_status last,
+        // after the release fence, hands the slot to the kernel.
         unsafe {
-            ptr::write_volatile(slot as *mut u32, 0);
-            ptr::write_volatile(slot.add(12) as *mut u32, n as u32);
-            ptr::write_volatile(slot.add(16) as *mut u32, n as u32);
+            addr_of_mut!((*slot).tp_next_offset).write_volatile(0);
+            addr_of_mut!((*slot).tp_snaplen).write_volatile(n as u32);
+            addr_of_mut!((*slot).tp_len).write_volatile(n as u32);
+            fence(Ordering::Release);
+            addr_of_mut!((*slot).tp_status).write_volatile(libc::TP_STATUS_SEND_REQUEST);
         }
-        fence(Ordering::Release);
-        unsafe { ptr::write_volatile(slot.add(20) as *mut u32, libc::TP_STATUS_SEND_REQUEST) };
         self.tx_slot = (self.tx_slot + 1) % self.cfg.tx_frame_nr as usize;
         self.tx_pending += 1;
         true
@@ -424,9 +365,23 @@ impl PacketRing {
     }
 }
 
-impl Drop for PacketRing {
-    fn drop(&mut self) {
-        // SAFETY: unmapping our own mapping once.
-        unsafe { libc::munmap(self.map as *mut libc::c_void, self.map_len) };
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+
+    /// libc's structs against the offsets of include/uapi/linux/if_packet.h
+    /// that this file used to spell out by hand.
+    #[test]
+    fn tpacket_v3_layout() {
+        assert_eq!(V3_HDR, 48);
+        assert_eq!(offset_of!(sockaddr_ll, sll_pkttype), 10);
+        assert_eq!(offset_of!(tpacket_block_desc, hdr), 8);
+        assert_eq!(offset_of!(libc::tpacket_hdr_v1, num_pkts), 4);
+        assert_eq!(offset_of!(libc::tpacket_hdr_v1, offset_to_first_pkt), 8);
+        assert_eq!(offset_of!(tpacket3_hdr, tp_snaplen), 12);
+        assert_eq!(offset_of!(tpacket3_hdr, tp_len), 16);
+        assert_eq!(offset_of!(tpacket3_hdr, tp_status), 20);
+        assert_eq!(offset_of!(tpacket3_hdr, tp_mac), 24);
     }
 }

@@ -9,6 +9,7 @@
 //! - [`health`]: TCP_CHECK / HTTP_GET / MISC_CHECK threads.
 //! - [`guard`]: iptables rules that keep the kernel from answering VIP:port.
 //! - [`daemon`]: `vipwire director -f`; [`control`] + [`status`]: `director status`.
+//! - `sys`: the libc system calls behind `afpacket`, one small `unsafe` each.
 
 pub mod afpacket;
 pub mod afxdp;
@@ -19,6 +20,7 @@ pub mod guard;
 pub mod health;
 pub mod netif;
 pub mod status;
+mod sys;
 pub mod vrrp;
 
 pub use daemon::{run, IoMode, RunOptions, Shared};
