@@ -8,10 +8,9 @@
 use crate::lifecycle::{ArpFrame, Step, StepRole};
 use crate::scenario::Scenario;
 use fabric::{ArpRefusal, Backend, Hop, Side};
-use netfilter::packet::proto;
-use netfilter::Packet;
 use neutron::firewall::provenance::Origin;
 use neutron::model::Port;
+use packet::{proto, protocols, MacAddr, Packet};
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -92,13 +91,6 @@ impl Drop {
     }
 }
 
-fn mac_string(m: &netfilter::MacAddr) -> String {
-    m.0.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 /// The (IP, MAC) pairs the port may send from, as the `s` chain lists them.
 pub fn source_pairs(port: &Port) -> Vec<String> {
     let mac = port.mac_address.to_lowercase();
@@ -121,14 +113,14 @@ pub fn source_pairs(port: &Port) -> Vec<String> {
     v
 }
 
+/// A protocol as the report names it: the common ones by their
+/// `/etc/protocols` name, VRRP and AH with their number too, the rest by
+/// number.
 fn proto_name(p: u8) -> String {
+    let name = protocols::name(p).unwrap_or_default();
     match p {
-        proto::TCP => "tcp".into(),
-        proto::UDP => "udp".into(),
-        proto::ICMP => "icmp".into(),
-        proto::ICMPV6 => "ipv6-icmp".into(),
-        proto::VRRP => "vrrp (112)".into(),
-        51 => "ah (51)".into(),
+        proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 => name.to_string(),
+        proto::VRRP | proto::AH => format!("{name} ({p})"),
         n => n.to_string(),
     }
 }
@@ -200,7 +192,7 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
         })
         .unwrap_or_default();
     let dr_forward = step.role == StepRole::DrForward;
-    let smac = pkt.src_mac.as_ref().map(mac_string);
+    let smac = pkt.src_mac.as_ref().map(MacAddr::to_string);
     let ct = match &hop.trace.ct_reason {
         Some(r) => format!("{}: {r}", hop.trace.ctstate),
         None => hop.trace.ctstate.clone(),

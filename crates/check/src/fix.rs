@@ -8,8 +8,8 @@ use crate::error::CheckError;
 use crate::scenario::Scenario;
 use crate::simulate::{run, CheckReport};
 use ipnet::IpNet;
-use netfilter::packet::proto;
 use neutron::model::{AddressPair, Cloud, Ethertype, RuleDirection, SecurityGroupRule};
+use packet::{proto, protocols};
 use serde::Serialize;
 
 /// One persistent change to Neutron.
@@ -249,13 +249,13 @@ fn host_net(ip: std::net::IpAddr) -> IpNet {
     IpNet::from(ip)
 }
 
+/// A protocol as a security group rule is given it: the common ones by their
+/// `/etc/protocols` name (all in Neutron's API map), others by number.
 fn proto_name(p: u8) -> Option<String> {
     match p {
-        proto::TCP => Some("tcp".into()),
-        proto::UDP => Some("udp".into()),
-        proto::ICMP => Some("icmp".into()),
-        proto::ICMPV6 => Some("ipv6-icmp".into()),
-        proto::VRRP => Some("vrrp".into()),
+        proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 | proto::VRRP => {
+            protocols::name(p).map(str::to_string)
+        }
         n => Some(n.to_string()),
     }
 }

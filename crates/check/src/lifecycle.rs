@@ -13,8 +13,7 @@
 
 use crate::scenario::{Client, Director, RealServer, Scenario};
 use lvs::keepalived::{HealthCheck, L4Proto, VirtualServer};
-use netfilter::packet::{proto, tcp_flags as f};
-use netfilter::{MacAddr, Packet};
+use packet::{proto, tcp_flags as f, MacAddr, Packet};
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -89,8 +88,6 @@ pub fn parse_mac(s: &str) -> MacAddr {
 
 const VRRP_MCAST: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 const VRRP_MAC: &str = "01:00:5e:00:00:12";
-/// IP protocol of VRRP adverts carried in an IPsec AH header (`auth_type AH`).
-const IP_PROTO_AH: u8 = 51;
 
 /// The VRRP virtual MAC of an instance: 00:00:5e:00:01:VRID (RFC 5798 7.3),
 /// which keepalived uses with `use_vmac`.
@@ -321,7 +318,7 @@ impl<'a> Builder<'a> {
                 continue;
             };
             let ip_proto = if uses_ah(inst) {
-                IP_PROTO_AH
+                proto::AH
             } else {
                 proto::VRRP
             };
@@ -334,7 +331,7 @@ impl<'a> Builder<'a> {
             p.ttl = 255;
             let what = format!(
                 "VRRP{} advert {} vrid {} prio {} {src} -> {dst}",
-                if ip_proto == IP_PROTO_AH { " (AH)" } else { "" },
+                if ip_proto == proto::AH { " (AH)" } else { "" },
                 inst.name,
                 inst.virtual_router_id,
                 inst.priority

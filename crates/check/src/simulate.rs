@@ -9,7 +9,7 @@ use crate::error::CheckError;
 use crate::lifecycle::{flows, host_warnings, Category, Flow, Payload, StepRole, Warning};
 use crate::scenario::{Finding, Scenario};
 use fabric::{Backend, Hop, Side};
-use netfilter::Verdict;
+use packet::Verdict;
 use serde::Serialize;
 
 /// The outcome of one packet.

@@ -33,9 +33,8 @@ use check::simulate::{CheckReport, Outcome, PacketResult};
 use check::Scenario;
 use ipnet::IpNet;
 use lvs::keepalived::L4Proto;
-use netfilter::packet::proto;
-use netfilter::Packet;
 use neutron::model::{AddressPair, Cloud, RuleDirection, SecurityGroup, SecurityGroupRule};
+use packet::{proto, MacAddr, Packet};
 use proptest::prelude::*;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -514,14 +513,8 @@ fn ip(p: &PacketResult) -> Option<&Packet> {
     }
 }
 
-fn mac(m: &Option<netfilter::MacAddr>) -> String {
-    m.map(|m| {
-        m.0.iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":")
-    })
-    .unwrap_or_default()
+fn mac(m: &Option<MacAddr>) -> String {
+    m.map(|m| m.to_string()).unwrap_or_default()
 }
 
 /// (a) and (b) for a passing report of `sc`.

@@ -8,9 +8,9 @@
 //! receiver), or an ARP frame `proto=arp arp_op=1|2 sha= spa= tha= tpa=`.
 
 use crate::{ArpFrame, Backend, Hop, Side};
-use netfilter::{Packet, Verdict};
 use neutron::firewall::provenance::Origin;
 use neutron::model::{Cloud, Port};
+use packet::{Packet, Verdict};
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -185,13 +185,6 @@ fn receivers<'a>(cloud: &'a Cloud, sender: &Port, dmac: &str) -> Vec<&'a Port> {
         .collect()
 }
 
-fn mac_text(m: &netfilter::MacAddr) -> String {
-    m.0.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 fn dropped_at(cloud: &Cloud, hop: &Hop) -> DropAt {
     let last = hop.trace.path.last();
     DropAt {
@@ -275,7 +268,7 @@ fn deliver(cloud: &Cloud, backend: &mut dyn Backend, send: &Send) -> Delivery {
                     return d;
                 }
             }
-            let dmac = pkt.dst_mac.as_ref().map(mac_text).unwrap_or_default();
+            let dmac = pkt.dst_mac.map(|m| m.to_string()).unwrap_or_default();
             for r in receivers(cloud, sender, &dmac) {
                 match backend.cross(&r.id, Side::Ingress, pkt) {
                     Some(hop) if hop.trace.verdict == Verdict::Drop => {

@@ -7,13 +7,14 @@
 //! (qvb -> qbr -> tap, `physdev-in qvb`). Each crossing is one [`Hop`].
 
 use crate::{ArpDecision, ArpFrame, ArpRefusal, BuildError, Hop, Side};
+use conntrack::Conntrack;
 use ipnet::IpNet;
-use netfilter::conntrack::Conntrack;
 use netfilter::ipset::IpsetStore;
-use netfilter::{Engine, Packet, PathKind, Rulesets};
+use netfilter::{Engine, Rulesets};
 use neutron::firewall::iptables_hybrid::{device_name, render_host};
 use neutron::firewall::{HostRules, PortPlumbing};
 use neutron::model::{Cloud, Port};
+use packet::{Packet, PathKind};
 use std::collections::BTreeMap;
 
 struct Host {

@@ -13,10 +13,11 @@ pub mod deliver;
 pub mod hybrid;
 
 use ipnet::IpNet;
-use netfilter::{Packet, PacketTrace};
+use netfilter::PacketTrace;
 use neutron::firewall::provenance::Origin;
 use neutron::firewall::FirewallDriver;
 use neutron::model::Cloud;
+use packet::Packet;
 use serde::Serialize;
 use std::net::IpAddr;
 

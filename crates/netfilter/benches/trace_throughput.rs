@@ -2,11 +2,11 @@
 //! 20 security-group rules each, Neutron's chain layout): the precompiled
 //! [`Engine`] against the naive reference evaluator on the same packets.
 
+use conntrack::Conntrack;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use netfilter::conntrack::Conntrack;
 use netfilter::engine::{eval_naive, Engine};
-use netfilter::packet::{Packet, PathKind};
 use netfilter::{IpsetStore, Rulesets};
+use packet::{Packet, PathKind};
 use std::fmt::Write;
 use std::time::Duration;
 

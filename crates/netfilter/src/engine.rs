@@ -19,15 +19,15 @@
 //! [`PacketTrace::unknown`]. Unknown targets are treated as non-terminating
 //! (like LOG) and also recorded.
 
-use crate::conntrack::{Conntrack, CtOutcome, CtState};
 use crate::ipset::IpsetStore;
-use crate::packet::{proto, Packet, PathKind};
 use crate::ruleset::{
     AddrType, CtOpt, Family, IcmpSpec, MarkOp, MatchOpt, Part, PortDir, Rule, Ruleset, Rulesets,
     StateSet, Table, Target,
 };
-use crate::trace::{PacketTrace, StepKind, TraceStep, Verdict};
+use crate::trace::{PacketTrace, StepKind, TraceStep};
+use conntrack::{Conntrack, CtOutcome, CtState};
 use ipnet::IpNet;
+use packet::{proto, MacAddr, Packet, PathKind, Verdict};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -254,7 +254,10 @@ pub fn iface_matches(pattern: &str, dev: &str) -> bool {
 }
 
 fn has_ports(p: u8) -> bool {
-    matches!(p, proto::TCP | proto::UDP | 132 | 136 | 33)
+    matches!(
+        p,
+        proto::TCP | proto::UDP | proto::SCTP | proto::UDPLITE | proto::DCCP
+    )
 }
 
 fn in_range(p: u16, r: (u16, u16)) -> bool {
@@ -396,7 +399,7 @@ enum CMatch {
     Icmp(bool, IcmpSpec, u8),
     Multiport(bool, PortDir, Vec<(u16, u16)>),
     State(bool, u8),
-    Mac(bool, [u8; 6]),
+    Mac(bool, MacAddr),
     PhysIn(bool, IfPat),
     PhysOut(bool, IfPat),
     IsBridged(bool),
@@ -829,7 +832,7 @@ impl Engine {
                 b(hit != *n)
             }
             CMatch::State(n, s) => b((s & v.state != 0) != *n),
-            CMatch::Mac(n, mac) => b(p.src_mac.is_some_and(|m| m.0 == *mac) != *n),
+            CMatch::Mac(n, mac) => b((p.src_mac == Some(*mac)) != *n),
             CMatch::PhysIn(n, d) => b(physdev_opt(v, PhysOpt::In(Pat::Compiled(d)), *n)),
             CMatch::PhysOut(n, d) => b(physdev_opt(v, PhysOpt::Out(Pat::Compiled(d)), *n)),
             CMatch::IsBridged(n) => b(physdev_opt(v, PhysOpt::IsBridged, *n)),
@@ -1314,7 +1317,7 @@ impl<'a> Naive<'a> {
                     }) != *n
             }
             MatchOpt::State(n, s) => (s.value.0 & v.state != 0) != *n,
-            MatchOpt::MacSource(n, m) => p.src_mac.is_some_and(|x| x.0 == m.value) != *n,
+            MatchOpt::MacSource(n, m) => (p.src_mac == Some(m.value)) != *n,
             MatchOpt::PhysdevIn(n, d) => physdev_opt(v, PhysOpt::In(Pat::Text(d)), *n),
             MatchOpt::PhysdevOut(n, d) => physdev_opt(v, PhysOpt::Out(Pat::Text(d)), *n),
             MatchOpt::PhysdevIsBridged(n) => physdev_opt(v, PhysOpt::IsBridged, *n),
@@ -1355,7 +1358,7 @@ pub enum Error {
     #[error("ipsets: {0}")]
     Ipsets(crate::ruleset::ParseError),
     #[error("packets: {0}")]
-    Packets(#[from] crate::packet::KvError),
+    Packets(#[from] packet::KvError),
     #[error("rules: {0}")]
     Load(#[from] EngineError),
 }
@@ -1374,7 +1377,7 @@ pub fn trace_packets(
         Some(t) => IpsetStore::parse(t).map_err(Error::Ipsets)?,
         None => IpsetStore::default(),
     };
-    let pkts = crate::packet::parse_packets(packets_text)?;
+    let pkts = packet::parse_packets(packets_text)?;
     let engine = Engine::new(&rules, &sets)?;
     let mut ct = Conntrack::new();
     Ok(pkts

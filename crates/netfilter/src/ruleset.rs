@@ -11,6 +11,7 @@
 //! and printed in their short form.
 
 use ipnet::IpNet;
+use packet::MacAddr;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -245,7 +246,7 @@ pub enum MatchOpt {
     Multiport(bool, PortDir, String, Val<Vec<(u16, u16)>>),
     /// `--state` (state module) or `--ctstate` (conntrack module).
     State(bool, Val<StateSet>),
-    MacSource(bool, Val<[u8; 6]>),
+    MacSource(bool, Val<MacAddr>),
     PhysdevIn(bool, String),
     PhysdevOut(bool, String),
     PhysdevIsBridged(bool),
@@ -409,7 +410,7 @@ pub fn proto_number(s: &str) -> Option<Option<u8>> {
     if s.eq_ignore_ascii_case("all") {
         return Some(None);
     }
-    match crate::protocols::number(s)? {
+    match packet::protocols::number(s)? {
         0 => Some(None),
         n => Some(Some(n)),
     }
@@ -454,7 +455,7 @@ pub fn parse_port_range(s: &str) -> Option<(u16, u16)> {
 }
 
 fn parse_tcp_flag_list(s: &str) -> Option<u8> {
-    use crate::packet::tcp_flags as f;
+    use packet::tcp_flags as f;
     let mut bits = 0u8;
     for name in s.split(',') {
         bits |= match name.to_ascii_uppercase().as_str() {
@@ -612,20 +613,6 @@ fn parse_mark(s: &str, default_mask: u32) -> Option<(u32, u32)> {
         Some((v, m)) => Some((parse_u32(v)?, parse_u32(m)?)),
         None => Some((parse_u32(s)?, default_mask)),
     }
-}
-
-/// Parse `aa:bb:cc:dd:ee:ff` (either case).
-pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let mut out = [0u8; 6];
-    let mut n = 0;
-    for part in s.split(':') {
-        if n == 6 || part.is_empty() || part.len() > 2 {
-            return None;
-        }
-        out[n] = u8::from_str_radix(part, 16).ok()?;
-        n += 1;
-    }
-    (n == 6).then_some(out)
 }
 
 fn parse_range(s: &str) -> Option<(IpAddr, IpAddr)> {
@@ -909,8 +896,12 @@ fn parse_module_opts(module: &str, toks: &[Tok], ln: usize) -> Result<Vec<MatchO
                 }
                 Some((MatchOpt::State(neg, a.val(StateSet(set))), 2))
             }),
-            ("mac", "--mac-source") => a1
-                .and_then(|a| parse_mac(&a.value).map(|m| (MatchOpt::MacSource(neg, a.val(m)), 2))),
+            ("mac", "--mac-source") => a1.and_then(|a| {
+                a.value
+                    .parse::<MacAddr>()
+                    .ok()
+                    .map(|m| (MatchOpt::MacSource(neg, a.val(m)), 2))
+            }),
             ("physdev", "--physdev-in") => {
                 a1.map(|a| (MatchOpt::PhysdevIn(neg, a.value.clone()), 2))
             }

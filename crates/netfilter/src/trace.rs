@@ -1,15 +1,8 @@
 //! The result of moving one packet through the hooks: the path and the verdict,
 //! shaped like the kernel's TRACE target output.
 
+use packet::Verdict;
 use serde::{Deserialize, Serialize};
-
-/// Final fate of a packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Verdict {
-    Accept,
-    Drop,
-}
 
 /// How a trace step was reached, as in `TRACE: table:chain:rule:N`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

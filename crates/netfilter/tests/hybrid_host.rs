@@ -1,11 +1,9 @@
 //! The field report's path through a real-looking iptables_hybrid compute host:
 //! the director's forwarded SYN dies in its anti-spoof chain, VRRP passes.
 
-use netfilter::conntrack::Conntrack;
-use netfilter::packet::parse_packets;
-use netfilter::{
-    eval_naive, format_trace, trace_packets, Engine, IpsetStore, Rulesets, StepKind, Verdict,
-};
+use conntrack::Conntrack;
+use netfilter::{eval_naive, format_trace, trace_packets, Engine, IpsetStore, Rulesets, StepKind};
+use packet::{parse_packets, Verdict};
 
 const RULES: &str = include_str!("fixtures/hybrid-host.iptables-save");
 const SETS: &str = include_str!("fixtures/hybrid-host.ipset-save");

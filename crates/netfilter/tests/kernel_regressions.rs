@@ -1,7 +1,8 @@
 //! Regressions found by the real-kernel differential harness (conformance/kernel):
 //! each test pins what the kernel did where vipwire once disagreed.
 
-use netfilter::{trace_packets, StepKind, Verdict};
+use netfilter::{trace_packets, StepKind};
+use packet::Verdict;
 
 fn rule_steps(t: &netfilter::PacketTrace, table: &str) -> Vec<usize> {
     t.path

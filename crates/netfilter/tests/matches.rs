@@ -2,10 +2,11 @@
 //! under test, fed packets that must and must not match. Every case also runs
 //! through the naive evaluator, which must agree.
 
-use netfilter::conntrack::Conntrack;
+use conntrack::Conntrack;
 use netfilter::engine::{eval_naive, Engine};
-use netfilter::packet::{Packet, PathKind};
-use netfilter::{IpsetStore, PacketTrace, Rulesets, StepKind, Verdict};
+use netfilter::{IpsetStore, PacketTrace, Rulesets, StepKind};
+use packet::Verdict;
+use packet::{Packet, PathKind};
 use std::net::IpAddr;
 
 const SETS: &str = "create S hash:net family inet hashsize 1024 maxelem 65536\n\

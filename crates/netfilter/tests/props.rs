@@ -1,11 +1,11 @@
 //! Property tests: parsers never panic, generated rulesets round-trip exactly,
 //! and the precompiled engine agrees with the naive reference evaluator.
 
-use netfilter::conntrack::Conntrack;
+use conntrack::Conntrack;
 use netfilter::engine::{eval_naive, Engine};
-use netfilter::packet::{Packet, PathKind};
 use netfilter::ruleset::parse_rule;
 use netfilter::{IpsetStore, Ruleset, Rulesets};
+use packet::{Packet, PathKind};
 use proptest::prelude::*;
 
 const TOKENS: &[&str] = &[

@@ -238,7 +238,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut dropped = false;
             for (i, (pkt, trace)) in traced.iter().enumerate() {
-                dropped |= trace.verdict == netfilter::Verdict::Drop;
+                dropped |= trace.verdict == packet::Verdict::Drop;
                 match format {
                     Format::Json => {
                         let v = serde_json::json!({

@@ -1,4 +1,5 @@
-//! How `iptables-save` prints the rules Neutron writes: protocol names, the
+//! How `iptables-save` prints the rules Neutron writes: protocol names (from
+//! the shared `packet::protocols` table), the
 //! comment quoting, normalised prefixes and MACs. Neutron compares its own rule
 //! text (for de-duplication); the kernel stores and prints a canonical form.
 //! Checked on this test bed (iptables 1.8.9 nft and legacy, kernel 6.18) by
@@ -7,68 +8,7 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-
-/// Debian netbase `/etc/protocols` (number, official name, aliases): what
-/// `getprotobynumber`/`getprotobyname` answer for iptables-save and for Neutron's
-/// `getprotoent` walk. Numbers missing here print as digits (e.g. 113).
-const PROTOCOLS: &[(u8, &str, &[&str])] = &[
-    (0, "ip", &["IP"]),
-    (0, "hopopt", &["HOPOPT"]),
-    (1, "icmp", &["ICMP"]),
-    (2, "igmp", &["IGMP"]),
-    (3, "ggp", &["GGP"]),
-    (4, "ipencap", &["IP-ENCAP"]),
-    (5, "st", &["ST"]),
-    (6, "tcp", &["TCP"]),
-    (8, "egp", &["EGP"]),
-    (9, "igp", &["IGP"]),
-    (12, "pup", &["PUP"]),
-    (17, "udp", &["UDP"]),
-    (20, "hmp", &["HMP"]),
-    (22, "xns-idp", &["XNS-IDP"]),
-    (27, "rdp", &["RDP"]),
-    (29, "iso-tp4", &["ISO-TP4"]),
-    (33, "dccp", &["DCCP"]),
-    (36, "xtp", &["XTP"]),
-    (37, "ddp", &["DDP"]),
-    (38, "idpr-cmtp", &["IDPR-CMTP"]),
-    (41, "ipv6", &["IPv6"]),
-    (43, "ipv6-route", &["IPv6-Route"]),
-    (44, "ipv6-frag", &["IPv6-Frag"]),
-    (45, "idrp", &["IDRP"]),
-    (46, "rsvp", &["RSVP"]),
-    (47, "gre", &["GRE"]),
-    (50, "esp", &["IPSEC-ESP"]),
-    (51, "ah", &["IPSEC-AH"]),
-    (57, "skip", &["SKIP"]),
-    (58, "ipv6-icmp", &["IPv6-ICMP"]),
-    (59, "ipv6-nonxt", &["IPv6-NoNxt"]),
-    (60, "ipv6-opts", &["IPv6-Opts"]),
-    (73, "rspf", &["RSPF", "CPHB"]),
-    (81, "vmtp", &["VMTP"]),
-    (88, "eigrp", &["EIGRP"]),
-    (89, "ospf", &["OSPFIGP"]),
-    (93, "ax.25", &["AX.25"]),
-    (94, "ipip", &["IPIP"]),
-    (97, "etherip", &["ETHERIP"]),
-    (98, "encap", &["ENCAP"]),
-    (103, "pim", &["PIM"]),
-    (108, "ipcomp", &["IPCOMP"]),
-    (112, "vrrp", &["VRRP"]),
-    (115, "l2tp", &["L2TP"]),
-    (124, "isis", &["ISIS"]),
-    (132, "sctp", &["SCTP"]),
-    (133, "fc", &["FC"]),
-    (135, "mobility-header", &["Mobility-Header"]),
-    (136, "udplite", &["UDPLite"]),
-    (137, "mpls-in-ip", &["MPLS-in-IP"]),
-    (138, "manet", &[]),
-    (139, "hip", &["HIP"]),
-    (140, "shim6", &["Shim6"]),
-    (141, "wesp", &["WESP"]),
-    (142, "rohc", &["ROHC"]),
-    (143, "ethernet", &["Ethernet"]),
-];
+use packet::protocols::{self, ETC_PROTOCOLS};
 
 /// The protocol number iptables parses from `-p VALUE` (a number, or a name
 /// or alias looked up like `getprotobyname`).
@@ -76,10 +16,7 @@ pub fn protocol_number(value: &str) -> Option<u8> {
     if let Ok(n) = value.parse::<u8>() {
         return Some(n);
     }
-    PROTOCOLS
-        .iter()
-        .find(|(_, name, aliases)| *name == value || aliases.contains(&value))
-        .map(|(n, _, _)| *n)
+    protocols::by_name(value)
 }
 
 /// The name iptables-save prints for a protocol number (first `/etc/protocols`
@@ -88,12 +25,7 @@ pub fn saved_protocol(n: u8) -> Option<String> {
     if n == 0 {
         return None;
     }
-    Some(
-        PROTOCOLS
-            .iter()
-            .find(|(num, _, _)| *num == n)
-            .map_or_else(|| n.to_string(), |(_, name, _)| name.to_string()),
-    )
+    Some(protocols::name(n).map_or_else(|| n.to_string(), str::to_string))
 }
 
 /// Neutron's `_iptables_protocol_name`: the text it writes after `-p`, or `None`
@@ -107,7 +39,7 @@ pub fn neutron_protocol_name(protocol: &str) -> Option<String> {
     }
     if let Ok(n) = protocol.parse::<u8>() {
         // getprotoent walk: the last entry with this number.
-        if let Some((_, name, _)) = PROTOCOLS.iter().rev().find(|(num, _, _)| *num == n) {
+        if let Some((_, name, _)) = ETC_PROTOCOLS.iter().rev().find(|(num, _, _)| *num == n) {
             return Some(name.to_string());
         }
         return Some(protocol.to_string());

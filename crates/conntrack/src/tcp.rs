@@ -13,7 +13,7 @@
 //! count, zero window, unacknowledged data); every state-machine rule still applies.
 
 use super::{CtConfig, Direction, L4Ctx, L4Verdict};
-use crate::packet::{tcp_flags as tf, Packet};
+use packet::{tcp_flags as tf, Packet};
 
 /// TCP conntrack states, in the kernel's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -2,8 +2,8 @@
 //! (state, direction, flags) cell, the half-seen DR flow, handshakes with and
 //! without sequence numbers, RST, reopening, pickup, window checks and zones.
 
-use netfilter::conntrack::{Conntrack, CtConfig, CtOutcome, CtState, Direction};
-use netfilter::packet::{proto, tcp_flags as tf, Packet};
+use conntrack::{Conntrack, CtConfig, CtOutcome, CtState, Direction};
+use packet::{proto, tcp_flags as tf, Packet};
 use std::net::IpAddr;
 
 const CLIENT: &str = "203.0.113.10";

@@ -1,17 +1,9 @@
 //! Conntrack tuples: the (addresses, protocol, L4 key) a connection is hashed on,
 //! how a packet maps to one and how a tuple is inverted for the reply direction.
 
-use crate::packet::{proto, InnerHeader, Packet};
+use packet::{proto, InnerHeader, Packet};
 use std::fmt;
 use std::net::IpAddr;
-
-/// IP protocol numbers conntrack treats specially beyond [`proto`].
-pub(crate) mod extra_proto {
-    pub const DCCP: u8 = 33;
-    pub const GRE: u8 = 47;
-    pub const SCTP: u8 = 132;
-    pub const UDPLITE: u8 = 136;
-}
 
 /// The protocol-specific part of a tuple.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,21 +28,23 @@ pub struct CtTuple {
 fn has_ports(p: u8) -> bool {
     matches!(
         p,
-        proto::TCP | proto::UDP | extra_proto::UDPLITE | extra_proto::SCTP | extra_proto::DCCP
+        proto::TCP | proto::UDP | proto::UDPLITE | proto::SCTP | proto::DCCP
     )
 }
 
-/// Kernel protocol name as `conntrack -L` prints it.
+/// Kernel protocol name as `conntrack -L` prints it: the kernel's own tracker
+/// names (`nf_conntrack_l4proto`), not `/etc/protocols` (so `icmpv6`, and
+/// `unknown` for every protocol without a tracker of its own).
 pub(crate) fn proto_name(p: u8) -> &'static str {
     match p {
         proto::TCP => "tcp",
         proto::UDP => "udp",
         proto::ICMP => "icmp",
         proto::ICMPV6 => "icmpv6",
-        extra_proto::GRE => "gre",
-        extra_proto::SCTP => "sctp",
-        extra_proto::DCCP => "dccp",
-        extra_proto::UDPLITE => "udplite",
+        proto::GRE => "gre",
+        proto::SCTP => "sctp",
+        proto::DCCP => "dccp",
+        proto::UDPLITE => "udplite",
         _ => "unknown",
     }
 }

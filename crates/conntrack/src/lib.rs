@@ -12,6 +12,24 @@
 //!
 //! Not modelled: helpers and expectations (so no RELATED data connections),
 //! NAT, SCTP/DCCP state machines (they use the generic tracker with ports).
+//!
+//! # Who uses it: zones
+//!
+//! This is the kernel's table, not iptables': iptables (`-m conntrack`,
+//! `-j CT`), OVS (the `ct()` action of the kernel datapath) and OVN (which
+//! programs OVS) all track in it. It takes only [`packet::Packet`]s; the
+//! caller picks the zone of each packet, and entries in different zones never
+//! see each other. Neutron's firewall drivers key zones differently:
+//! - iptables_hybrid: one zone per port (`CONNTRACK_ZONE_PER_PORT`). The
+//!   agent's raw table sets `-j CT --zone N` for the frames of each port's qbr
+//!   bridge and tap (`Set zone for ...`; Neutron `ip_conntrack`, zones from
+//!   4097); the netfilter engine passes the zone its raw-table walk chose.
+//! - OVS native firewall (future): one zone per network: its flows run
+//!   `ct(zone=NXM_NX_REG6[0..15])` with the register loaded from the port's
+//!   local VLAN tag on br-int.
+//! - OVN (future): one zone per logical port, assigned by ovn-controller.
+
+#![forbid(unsafe_code)]
 
 pub mod tcp;
 pub mod tuple;
@@ -19,11 +37,10 @@ pub mod tuple;
 pub use tcp::TcpState;
 pub use tuple::{CtTuple, L4Key};
 
-use crate::packet::{proto, Packet};
+use packet::{proto, Packet};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use tcp::TcpConn;
-use tuple::extra_proto;
 
 /// The conntrack state the `state`/`conntrack` matches see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -455,9 +472,9 @@ impl Conntrack {
         };
         let l4 = match pkt.proto {
             proto::TCP => L4Data::Tcp(TcpConn::default()),
-            proto::UDP | extra_proto::UDPLITE => L4Data::Udp { stream_ts: 0.0 },
+            proto::UDP | proto::UDPLITE => L4Data::Udp { stream_ts: 0.0 },
             proto::ICMP | proto::ICMPV6 => L4Data::Icmp,
-            extra_proto::GRE => L4Data::Gre,
+            proto::GRE => L4Data::Gre,
             _ => L4Data::Generic,
         };
         let mut e = Entry {

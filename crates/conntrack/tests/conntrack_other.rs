@@ -2,8 +2,8 @@
 //! NEW/ESTABLISHED, stream timeouts, echo queries, RELATED errors, untracked
 //! neighbour discovery, expiry by packet time and zone separation.
 
-use netfilter::conntrack::{Conntrack, CtOutcome, CtState, Direction, L4Key};
-use netfilter::packet::{proto, InnerHeader, Packet};
+use conntrack::{Conntrack, CtOutcome, CtState, Direction, L4Key};
+use packet::{proto, InnerHeader, Packet};
 use std::net::IpAddr;
 
 const A: &str = "203.0.113.10";
@@ -175,7 +175,7 @@ fn icmp_error_quoting_a_tcp_connection_is_related() {
     let mut syn = base(A, B, proto::TCP, 0.0);
     syn.sport = 40000;
     syn.dport = 80;
-    syn.tcp_flags = netfilter::packet::tcp_flags::SYN;
+    syn.tcp_flags = packet::tcp_flags::SYN;
     pass(&mut ct, 0, &syn);
     // A router on the way reports the destination unreachable to A.
     let q = inner(A, B, proto::TCP, 40000, 80);
