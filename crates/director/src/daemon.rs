@@ -692,7 +692,7 @@ mod tests {
         assert_eq!(st.services[1].protocol, "UDP");
     }
 
-    use wire::ethernet::{EthernetRepr, Mac, VlanTag, ETHERTYPE_IPV4, ETHERTYPE_QINQ};
+    use wire::ethernet::{EthernetRepr, MacAddr, VlanTag, ETHERTYPE_IPV4, ETHERTYPE_QINQ};
     use wire::ipv4::{Ipv4Repr, PROTO_TCP};
     use wire::tcp::{TcpRepr, ACK};
 
@@ -706,8 +706,8 @@ mod tests {
         bad_csum: bool,
     ) -> Vec<u8> {
         let eth = EthernetRepr {
-            dst: Mac([2, 0, 0, 0, 0, 5]),
-            src: Mac([2, 0, 0, 0, 0, 8]),
+            dst: MacAddr([2, 0, 0, 0, 0, 5]),
+            src: MacAddr([2, 0, 0, 0, 0, 8]),
             outer_vlan: tags.0,
             vlan_tci: tags.1,
             ethertype: ETHERTYPE_IPV4,
@@ -787,7 +787,7 @@ mod tests {
             &tcp_frame((None, None), rs, 80, client, false)
         ));
         // Not IPv4, or cut short: no reply.
-        let arp = wire::arp::gratuitous_frame(Mac([2, 0, 0, 0, 0, 8]), rs);
+        let arp = wire::arp::gratuitous_frame(MacAddr([2, 0, 0, 0, 0, 8]), rs);
         assert!(!from_nat_real_server(&svcs, &arp));
         let short = tcp_frame((None, Some(100)), rs, 8080, client, false);
         assert!(!from_nat_real_server(&svcs, &short[..18 + 19]));

@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use wire::arp::{ArpRepr, OP_REPLY, OP_REQUEST};
-use wire::ethernet::Mac;
+use wire::ethernet::MacAddr;
 
 /// An `ifreq` for `ifname` filled by the getter ioctl `request`, issued on a
 /// throwaway datagram socket; errors name `ifname`.
@@ -45,7 +45,7 @@ unsafe fn ifreq_get(ifname: &str, request: libc::Ioctl) -> io::Result<libc::ifre
 }
 
 /// MAC via ioctl SIOCGIFHWADDR: right even when /sys belongs to another namespace.
-pub fn mac_ioctl(ifname: &str) -> io::Result<Mac> {
+pub fn mac_ioctl(ifname: &str) -> io::Result<MacAddr> {
     // SAFETY: SIOCGIFHWADDR fills ifr_hwaddr.
     let req = unsafe { ifreq_get(ifname, libc::SIOCGIFHWADDR as _)? };
     // SAFETY: the union member written by SIOCGIFHWADDR.
@@ -54,7 +54,7 @@ pub fn mac_ioctl(ifname: &str) -> io::Result<Mac> {
     for (d, s) in m.iter_mut().zip(sa.sa_data.iter()) {
         *d = *s as u8;
     }
-    Ok(Mac(m))
+    Ok(MacAddr(m))
 }
 
 /// True when `ifname` is IFF_UP and IFF_RUNNING (SIOCGIFFLAGS).
@@ -167,7 +167,7 @@ pub fn next_hop(routes: &[(String, Route)], ifname: &str, dst: Ipv4Addr) -> Ipv4
 }
 
 /// Parse /proc/net/arp: complete entries (flags 0x2) on `ifname`.
-pub fn parse_proc_arp(text: &str, ifname: &str) -> Vec<(Ipv4Addr, Mac)> {
+pub fn parse_proc_arp(text: &str, ifname: &str) -> Vec<(Ipv4Addr, MacAddr)> {
     text.lines()
         .skip(1)
         .filter_map(|l| {
@@ -188,23 +188,23 @@ pub fn parse_proc_arp(text: &str, ifname: &str) -> Vec<(Ipv4Addr, Mac)> {
 #[derive(Debug)]
 pub struct Neighbours {
     pub ifname: String,
-    pub my_mac: Mac,
+    pub my_mac: MacAddr,
     pub my_ip: Ipv4Addr,
-    entries: HashMap<Ipv4Addr, Mac>,
+    entries: HashMap<Ipv4Addr, MacAddr>,
     asked: HashMap<Ipv4Addr, Instant>,
     routes: Vec<(String, Route)>,
 }
 
 impl Neighbours {
     /// A cache primed from the kernel's tables.
-    pub fn new(ifname: &str, my_mac: Mac, my_ip: Ipv4Addr) -> Neighbours {
+    pub fn new(ifname: &str, my_mac: MacAddr, my_ip: Ipv4Addr) -> Neighbours {
         let mut n = Neighbours::empty(ifname, my_mac, my_ip);
         n.refresh_kernel();
         n
     }
 
     /// An empty cache (no routes: every destination is on-link).
-    pub fn empty(ifname: &str, my_mac: Mac, my_ip: Ipv4Addr) -> Neighbours {
+    pub fn empty(ifname: &str, my_mac: MacAddr, my_ip: Ipv4Addr) -> Neighbours {
         Neighbours {
             ifname: ifname.to_string(),
             my_mac,
@@ -227,12 +227,12 @@ impl Neighbours {
         }
     }
 
-    pub fn insert(&mut self, ip: Ipv4Addr, mac: Mac) {
+    pub fn insert(&mut self, ip: Ipv4Addr, mac: MacAddr) {
         self.entries.insert(ip, mac);
     }
 
     /// MAC of the next hop towards `dst`, if known.
-    pub fn lookup(&self, dst: Ipv4Addr) -> Option<Mac> {
+    pub fn lookup(&self, dst: Ipv4Addr) -> Option<MacAddr> {
         let hop = next_hop(&self.routes, &self.ifname, dst);
         self.entries.get(&hop).copied()
     }
@@ -260,10 +260,10 @@ impl Neighbours {
             op: OP_REQUEST,
             sender_mac: self.my_mac,
             sender_ip: self.my_ip,
-            target_mac: Mac([0; 6]),
+            target_mac: MacAddr([0; 6]),
             target_ip: ip,
         }
-        .to_frame(Mac::BROADCAST)
+        .to_frame(MacAddr::BROADCAST)
     }
 
     /// Learn from an ARP frame (replies and gratuitous announcements).
@@ -312,30 +312,30 @@ mod tests {
         let v = parse_proc_arp(t, "eth0");
         assert_eq!(
             v,
-            vec![(Ipv4Addr::new(198, 51, 100, 8), Mac([2, 0, 0, 0, 0, 8]))]
+            vec![(Ipv4Addr::new(198, 51, 100, 8), MacAddr([2, 0, 0, 0, 0, 8]))]
         );
     }
 
     #[test]
     fn learn_from_reply_and_request_frame() {
-        let me = Mac([2, 0, 0, 0, 0, 5]);
+        let me = MacAddr([2, 0, 0, 0, 0, 5]);
         let mut n = Neighbours::empty("eth0", me, Ipv4Addr::new(198, 51, 100, 5));
         let rs = Ipv4Addr::new(198, 51, 100, 8);
         assert_eq!(n.want_resolve(rs), Some(rs));
         assert_eq!(n.want_resolve(rs), None, "asked within the last second");
         let req = n.request_frame(rs);
         let (eth, a) = ArpRepr::parse_frame(&req).unwrap();
-        assert_eq!(eth.dst, Mac::BROADCAST);
+        assert_eq!(eth.dst, MacAddr::BROADCAST);
         assert_eq!((a.op, a.target_ip, a.sender_mac), (OP_REQUEST, rs, me));
         let reply = ArpRepr {
             op: OP_REPLY,
-            sender_mac: Mac([2, 0, 0, 0, 0, 8]),
+            sender_mac: MacAddr([2, 0, 0, 0, 0, 8]),
             sender_ip: rs,
             target_mac: me,
             target_ip: n.my_ip,
         }
         .to_frame(me);
         n.learn(&reply);
-        assert_eq!(n.lookup(rs), Some(Mac([2, 0, 0, 0, 0, 8])));
+        assert_eq!(n.lookup(rs), Some(MacAddr([2, 0, 0, 0, 0, 8])));
     }
 }

@@ -26,7 +26,7 @@ use lab::topo::enter;
 use lvs::conn::Service;
 use lvs::keepalived::{L4Proto, LbKind};
 use lvs::sched::{scheduler_for, Dest};
-use wire::ethernet::{EthernetRepr, Mac, ETHERTYPE_IPV4};
+use wire::ethernet::{EthernetRepr, MacAddr, ETHERTYPE_IPV4};
 use wire::ipv4::{Ipv4Repr, PROTO_UDP};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 241);
@@ -34,7 +34,7 @@ const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 const RS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 8);
 const PORT: u16 = 9000;
 
-fn frame(dst_mac: Mac, src_mac: Mac, sport: u16) -> Vec<u8> {
+fn frame(dst_mac: MacAddr, src_mac: MacAddr, sport: u16) -> Vec<u8> {
     let payload = [0x5au8; 18]; // 14 + 20 + 8 + 18 = 60 bytes (+ FCS = 64 on a wire)
     let mut f = vec![0u8; 14 + 20 + 8 + payload.len()];
     EthernetRepr {
@@ -130,7 +130,7 @@ fn generator(
 /// forwarded, CPU seconds of the forwarding thread).
 fn forwarder(
     path: String,
-    sink_mac: Mac,
+    sink_mac: MacAddr,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<Result<(u64, f64)>> {
     std::thread::spawn(move || {
@@ -162,7 +162,7 @@ fn forwarder(
 
 /// The forwarder both data planes run: out b0 from a0's MAC, the real server
 /// at `sink_mac`.
-fn dr_forwarder(sink_mac: Mac) -> Result<Forwarder> {
+fn dr_forwarder(sink_mac: MacAddr) -> Result<Forwarder> {
     let a0 = mac_ioctl("a0")?;
     let mut neigh = Neighbours::empty("b0", a0, Ipv4Addr::new(198, 51, 100, 5));
     neigh.insert(RS, sink_mac);
@@ -205,7 +205,7 @@ fn dr_service() -> Result<Vec<Service>> {
 /// an XSK on b0 (both copy mode: veth has no zero-copy).
 fn forwarder_xdp(
     path: String,
-    sink_mac: Mac,
+    sink_mac: MacAddr,
     stop: Arc<AtomicBool>,
     ready: std::sync::mpsc::Sender<Result<String>>,
 ) -> std::thread::JoinHandle<Result<(u64, f64)>> {
@@ -309,9 +309,9 @@ struct Bed {
     gen: Netns,
     fw: Netns,
     sink: Netns,
-    gen_mac: Mac,
-    a0_mac: Mac,
-    sink_mac: Mac,
+    gen_mac: MacAddr,
+    a0_mac: MacAddr,
+    sink_mac: MacAddr,
 }
 
 /// One phase: set the method up, measure, tear it down. Returns the phase and
@@ -398,7 +398,7 @@ fn main() -> Result<()> {
     veth(&fw, "b0", &sink, "eth0")?;
     sink.addr("eth0", &format!("{RS}/24"))?;
     gen.addr("eth0", &format!("{CLIENT}/24"))?;
-    let mac = |ns: &Netns, ifname: &str| -> Result<Mac> {
+    let mac = |ns: &Netns, ifname: &str| -> Result<MacAddr> {
         ns.exec(&["cat", &format!("/sys/class/net/{ifname}/address")])?
             .trim()
             .parse()

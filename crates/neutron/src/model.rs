@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use packet::MacAddr;
 use serde_json::{json, Map, Value};
 
 use crate::unknown::Unknown;
@@ -365,20 +366,9 @@ impl Port {
 }
 
 /// The bytes of a MAC written as six two-digit hex groups separated by `:` or
-/// `-` (the forms netaddr's EUI accepts from the API).
+/// `-` (the forms netaddr's EUI accepts from the API): [`MacAddr::parse_strict`].
 pub fn mac_bytes(text: &str) -> Option<[u8; 6]> {
-    let parts: Vec<&str> = text.split([':', '-']).collect();
-    if parts.len() != 6 {
-        return None;
-    }
-    let mut out = [0u8; 6];
-    for (o, p) in out.iter_mut().zip(parts) {
-        if p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
-            return None;
-        }
-        *o = u8::from_str_radix(p, 16).ok()?;
-    }
-    Some(out)
+    MacAddr::parse_strict(text).map(|m| m.0)
 }
 
 /// A pair address as the API prints it: a bare IP for a host prefix, else a CIDR

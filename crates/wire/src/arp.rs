@@ -9,7 +9,7 @@
 use std::net::Ipv4Addr;
 
 use crate::ethernet::{
-    invalid, need, EthernetRepr, Mac, ParseError, ETHERTYPE_ARP, ETHERTYPE_IPV4,
+    invalid, need, EthernetRepr, MacAddr, ParseError, ETHERTYPE_ARP, ETHERTYPE_IPV4,
 };
 
 /// ARP payload length for Ethernet/IPv4.
@@ -24,20 +24,20 @@ pub const OP_REPLY: u16 = 2;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArpRepr {
     pub op: u16,
-    pub sender_mac: Mac,
+    pub sender_mac: MacAddr,
     pub sender_ip: Ipv4Addr,
-    pub target_mac: Mac,
+    pub target_mac: MacAddr,
     pub target_ip: Ipv4Addr,
 }
 
 impl ArpRepr {
     /// keepalived's gratuitous ARP for `vip` from `mac`.
-    pub fn gratuitous(mac: Mac, vip: Ipv4Addr) -> ArpRepr {
+    pub fn gratuitous(mac: MacAddr, vip: Ipv4Addr) -> ArpRepr {
         ArpRepr {
             op: OP_REQUEST,
             sender_mac: mac,
             sender_ip: vip,
-            target_mac: Mac::BROADCAST,
+            target_mac: MacAddr::BROADCAST,
             target_ip: vip,
         }
     }
@@ -62,7 +62,7 @@ impl ArpRepr {
         let mac = |o: usize| {
             let mut m = [0u8; 6];
             m.copy_from_slice(&buf[o..o + 6]);
-            Mac(m)
+            MacAddr(m)
         };
         let ip = |o: usize| Ipv4Addr::new(buf[o], buf[o + 1], buf[o + 2], buf[o + 3]);
         Ok(ArpRepr {
@@ -90,7 +90,7 @@ impl ArpRepr {
     }
 
     /// The whole Ethernet frame: `eth_dst` <- `sender_mac`, ethertype ARP.
-    pub fn to_frame(&self, eth_dst: Mac) -> [u8; FRAME_LEN] {
+    pub fn to_frame(&self, eth_dst: MacAddr) -> [u8; FRAME_LEN] {
         let mut f = [0u8; FRAME_LEN];
         let eth = EthernetRepr {
             dst: eth_dst,
@@ -117,8 +117,8 @@ impl ArpRepr {
 }
 
 /// keepalived's gratuitous ARP frame for `vip` on an interface with MAC `mac`.
-pub fn gratuitous_frame(mac: Mac, vip: Ipv4Addr) -> [u8; FRAME_LEN] {
-    ArpRepr::gratuitous(mac, vip).to_frame(Mac::BROADCAST)
+pub fn gratuitous_frame(mac: MacAddr, vip: Ipv4Addr) -> [u8; FRAME_LEN] {
+    ArpRepr::gratuitous(mac, vip).to_frame(MacAddr::BROADCAST)
 }
 
 #[cfg(test)]
@@ -132,14 +132,14 @@ mod tests {
         0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x4e, 0x2e, 0x7a, 0x95, 0x5e, 0xfb, 0xcb, 0x00,
         0x71, 0x64, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xcb, 0x00, 0x71, 0x64,
     ];
-    const MAC: Mac = Mac([0x4e, 0x2e, 0x7a, 0x95, 0x5e, 0xfb]);
+    const MAC: MacAddr = MacAddr([0x4e, 0x2e, 0x7a, 0x95, 0x5e, 0xfb]);
     const VIP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 100);
 
     #[test]
     fn gratuitous_matches_keepalived_capture() {
         assert_eq!(gratuitous_frame(MAC, VIP), KEEPALIVED_GARP);
         let (eth, arp) = ArpRepr::parse_frame(&KEEPALIVED_GARP).unwrap();
-        assert_eq!(eth.dst, Mac::BROADCAST);
+        assert_eq!(eth.dst, MacAddr::BROADCAST);
         assert_eq!(eth.src, MAC);
         assert_eq!(arp, ArpRepr::gratuitous(MAC, VIP));
         assert!(arp.is_gratuitous());

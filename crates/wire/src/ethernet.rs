@@ -1,8 +1,10 @@
 //! Ethernet II frames with up to two VLAN tags (802.1Q, and 802.1ad QinQ), and
 //! the parse error shared by the L2-L4 views of this crate (ethernet, ipv4,
-//! tcp, udp, icmp).
+//! tcp, udp, icmp). Addresses are the shared [`MacAddr`].
 
 use std::fmt;
+
+pub use packet::MacAddr;
 
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
 pub const ETHERTYPE_ARP: u16 = 0x0806;
@@ -63,45 +65,6 @@ pub(crate) fn invalid(what: &'static str, field: &'static str, value: u32) -> Pa
     ParseError::Invalid { what, field, value }
 }
 
-/// A MAC address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Mac(pub [u8; 6]);
-
-impl Mac {
-    pub const BROADCAST: Mac = Mac([0xff; 6]);
-}
-
-impl fmt::Display for Mac {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
-    }
-}
-
-impl std::str::FromStr for Mac {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Mac, ParseError> {
-        let bad = invalid("mac", "text", s.len() as u32);
-        let mut out = [0u8; 6];
-        let mut n = 0;
-        for part in s.split(':') {
-            if n == 6 || part.is_empty() || part.len() > 2 {
-                return Err(bad);
-            }
-            out[n] = u8::from_str_radix(part, 16).map_err(|_| bad.clone())?;
-            n += 1;
-        }
-        if n != 6 {
-            return Err(bad);
-        }
-        Ok(Mac(out))
-    }
-}
-
 /// One VLAN tag: its TPID ([`ETHERTYPE_VLAN`] or [`ETHERTYPE_QINQ`]) and its
 /// tag control information (PCP 3 bits, DEI 1 bit, VID 12 bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -136,8 +99,8 @@ fn is_vlan_tpid(t: u16) -> bool {
 ///   `outer_vlan` and `vlan_tci`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EthernetRepr {
-    pub dst: Mac,
-    pub src: Mac,
+    pub dst: MacAddr,
+    pub src: MacAddr,
     /// The service (outer) tag of a QinQ frame, with its TPID so that
     /// [`emit`](Self::emit) writes the frame back as it came.
     pub outer_vlan: Option<VlanTag>,
@@ -150,7 +113,7 @@ pub struct EthernetRepr {
 
 impl EthernetRepr {
     /// An untagged header.
-    pub fn untagged(dst: Mac, src: Mac, ethertype: u16) -> EthernetRepr {
+    pub fn untagged(dst: MacAddr, src: MacAddr, ethertype: u16) -> EthernetRepr {
         EthernetRepr {
             dst,
             src,
@@ -203,8 +166,8 @@ impl EthernetRepr {
         };
         Ok((
             EthernetRepr {
-                dst: Mac(dst),
-                src: Mac(src),
+                dst: MacAddr(dst),
+                src: MacAddr(src),
                 outer_vlan,
                 vlan_tci,
                 ethertype: t,
@@ -244,14 +207,14 @@ impl EthernetRepr {
 }
 
 /// In-place: set the destination MAC of a frame (the whole of DR forwarding).
-pub fn set_dst(frame: &mut [u8], mac: Mac) {
+pub fn set_dst(frame: &mut [u8], mac: MacAddr) {
     if frame.len() >= 6 {
         frame[0..6].copy_from_slice(&mac.0);
     }
 }
 
 /// In-place: set the source MAC of a frame.
-pub fn set_src(frame: &mut [u8], mac: Mac) {
+pub fn set_src(frame: &mut [u8], mac: MacAddr) {
     if frame.len() >= 12 {
         frame[6..12].copy_from_slice(&mac.0);
     }
@@ -267,7 +230,7 @@ mod tests {
     fn parse_emit_untagged() {
         let (r, off) = EthernetRepr::parse(&UNTAGGED).unwrap();
         assert_eq!(off, 14);
-        assert_eq!(r.dst, Mac([2, 0, 0, 0, 0, 8]));
+        assert_eq!(r.dst, MacAddr([2, 0, 0, 0, 0, 8]));
         assert_eq!(r.src.to_string(), "02:00:00:00:00:05");
         assert_eq!(r.ethertype, ETHERTYPE_IPV4);
         let mut out = [0u8; 14];
@@ -394,7 +357,11 @@ mod tests {
 
     #[test]
     fn untagged_constructor_emits_14_bytes() {
-        let r = EthernetRepr::untagged(Mac([2, 0, 0, 0, 0, 8]), Mac([2, 0, 0, 0, 0, 5]), 0x0800);
+        let r = EthernetRepr::untagged(
+            MacAddr([2, 0, 0, 0, 0, 8]),
+            MacAddr([2, 0, 0, 0, 0, 5]),
+            0x0800,
+        );
         let mut out = [0u8; 14];
         assert_eq!(r.emit(&mut out).unwrap(), 14);
         assert_eq!(out, UNTAGGED);
@@ -418,18 +385,9 @@ mod tests {
     }
 
     #[test]
-    fn mac_text() {
-        let m: Mac = "02:aa:0b:00:00:ff".parse().unwrap();
-        assert_eq!(m.0, [2, 0xaa, 0x0b, 0, 0, 0xff]);
-        assert!("02:aa:0b:00:00".parse::<Mac>().is_err());
-        assert!("02:aa:0b:00:00:ff:1".parse::<Mac>().is_err());
-        assert!("zz:aa:0b:00:00:ff".parse::<Mac>().is_err());
-    }
-
-    #[test]
     fn set_dst_rewrites_only_dst() {
         let mut f = UNTAGGED;
-        set_dst(&mut f, Mac([2, 0, 0, 0, 0, 0x0a]));
+        set_dst(&mut f, MacAddr([2, 0, 0, 0, 0, 0x0a]));
         assert_eq!(&f[0..6], &[2, 0, 0, 0, 0, 0x0a]);
         assert_eq!(&f[6..], &UNTAGGED[6..]);
     }

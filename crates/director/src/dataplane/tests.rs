@@ -1,10 +1,10 @@
 use super::*;
 use lvs::sched::{scheduler_for, Dest};
-use wire::ethernet::{Mac, VlanTag};
+use wire::ethernet::{MacAddr, VlanTag};
 use wire::tcp::{TcpRepr, ACK, SYN};
 
-const DIR_MAC: Mac = Mac([2, 0, 0, 0, 0, 5]);
-const CLIENT_MAC: Mac = Mac([2, 0, 0, 0, 0, 0x64]);
+const DIR_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 5]);
+const CLIENT_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x64]);
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 241);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 const DIR_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 5);
@@ -12,8 +12,8 @@ const DIR_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 5);
 fn rs(i: u8) -> Ipv4Addr {
     Ipv4Addr::new(198, 51, 100, i)
 }
-fn rs_mac(i: u8) -> Mac {
-    Mac([2, 0, 0, 0, 0, i])
+fn rs_mac(i: u8) -> MacAddr {
+    MacAddr([2, 0, 0, 0, 0, i])
 }
 
 fn fwd() -> Forwarder {
@@ -40,7 +40,14 @@ fn svc(kind: LbKind, port: u16) -> Service {
     )
 }
 
-fn frame(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, flags: u8, dst_mac: Mac) -> Vec<u8> {
+fn frame(
+    src: Ipv4Addr,
+    sport: u16,
+    dst: Ipv4Addr,
+    dport: u16,
+    flags: u8,
+    dst_mac: MacAddr,
+) -> Vec<u8> {
     let mut f = vec![0u8; 14 + 20 + 20 + 3];
     EthernetRepr {
         dst: dst_mac,
@@ -409,7 +416,7 @@ fn ipv4_packet_skips_the_tags() {
         assert_eq!(ip, &f[l3..]);
         assert_eq!((ipv4::src(ip), ipv4::dst(ip)), (CLIENT, VIP));
     }
-    let arp = wire::arp::ArpRepr::gratuitous(DIR_MAC, VIP).to_frame(Mac::BROADCAST);
+    let arp = wire::arp::ArpRepr::gratuitous(DIR_MAC, VIP).to_frame(MacAddr::BROADCAST);
     assert_eq!(ipv4_packet(&arp), None);
     assert_eq!(
         ipv4_packet(&frame(CLIENT, 1, VIP, 80, SYN, DIR_MAC)[..33]),

@@ -269,7 +269,7 @@ struct Runner {
     link_up: bool,
     ifname: String,
     ifindex: u32,
-    mac: wire::ethernet::Mac,
+    mac: wire::ethernet::MacAddr,
     vips: Vec<(Ipv4Addr, u8)>,
     ident: u16,
     origin: Instant,

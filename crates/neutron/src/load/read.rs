@@ -5,10 +5,10 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use packet::MacAddr;
 use serde_json::{Map, Value};
 
 use super::LoadError;
-use crate::model::mac_bytes;
 
 /// Which object a field belongs to, for error messages.
 pub(crate) struct Ctx<'a> {
@@ -152,12 +152,9 @@ pub(crate) fn parse_net(cx: &Ctx, field: &str, text: &str) -> Result<IpNet, Load
 
 /// Checks `aa:bb:cc:dd:ee:ff` (also `-` separated); returns it lowercased with colons.
 pub(crate) fn parse_mac(cx: &Ctx, field: &str, text: &str) -> Result<String, LoadError> {
-    let b = mac_bytes(text.trim())
-        .ok_or_else(|| cx.err(field, format!("\"{text}\" is not a MAC address")))?;
-    Ok(format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        b[0], b[1], b[2], b[3], b[4], b[5]
-    ))
+    MacAddr::parse_strict(text.trim())
+        .map(|m| m.to_string())
+        .ok_or_else(|| cx.err(field, format!("\"{text}\" is not a MAC address")))
 }
 
 /// A list of dicts: a JSON list, or the CLI's `format_list_of_dicts` text.
