@@ -211,35 +211,7 @@ fn oversized_tcp_is_split_and_each_part_forwarded() {
         &frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC),
         false,
     );
-    let mut big = vec![0u8; 14 + 20 + 20 + 4000];
-    big[..14].copy_from_slice(&frame(rs(8), 8080, CLIENT, 40000, ACK, DIR_MAC)[..14]);
-    Ipv4Repr {
-        dscp_ecn: 0,
-        ident: 1,
-        dont_frag: true,
-        more_frags: false,
-        frag_offset: 0,
-        ttl: 64,
-        protocol: PROTO_TCP,
-        src: rs(8),
-        dst: CLIENT,
-        options: vec![],
-        payload_len: 4020,
-    }
-    .emit(&mut big[14..])
-    .unwrap();
-    TcpRepr {
-        src_port: 8080,
-        dst_port: 40000,
-        seq: 100,
-        ack: 2,
-        flags: ACK,
-        window: 100,
-        urgent: 0,
-        options: vec![],
-    }
-    .emit(rs(8), CLIENT, &[7u8; 4000], &mut big[34..])
-    .unwrap();
+    let big = oversized_reply();
     assert!(split_oversized(&big[..1514], 1500).is_none(), "fits");
     let parts = split_oversized(&big, 1500).unwrap();
     assert_eq!(parts.len(), 3);
@@ -367,6 +339,37 @@ fn tagged_partial_checksum_is_completed() {
 
 #[test]
 fn tagged_oversized_tcp_is_split_with_its_tags() {
+    let big = oversized_reply();
+    for (outer, tci, l3) in TAGGINGS {
+        let tagged = with_tags(&big, outer, tci);
+        let parts = split_oversized(&tagged, 1500).unwrap();
+        assert_eq!(parts.len(), 3, "tags {outer:?} {tci:?}");
+        for p in &parts {
+            assert!(p.len() <= l3 + 1500);
+            assert_eq!(&p[..l3], &tagged[..l3]);
+            assert!(wire::tcp::verify(rs(8), CLIENT, &p[l3 + 20..]));
+        }
+    }
+}
+
+#[test]
+fn ipv4_packet_skips_the_tags() {
+    for (outer, tci, l3) in TAGGINGS {
+        let f = with_tags(&frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC), outer, tci);
+        let ip = ipv4_packet(&f).unwrap();
+        assert_eq!(ip, &f[l3..]);
+        assert_eq!((ipv4::src(ip), ipv4::dst(ip)), (CLIENT, VIP));
+    }
+    let arp = wire::arp::ArpRepr::gratuitous(DIR_MAC, VIP).to_frame(MacAddr::BROADCAST);
+    assert_eq!(ipv4_packet(&arp), None);
+    assert_eq!(
+        ipv4_packet(&frame(CLIENT, 1, VIP, 80, SYN, DIR_MAC)[..33]),
+        None
+    );
+}
+
+/// A 4000-byte TCP reply segment from rs-8 to the client: too big for one frame.
+fn oversized_reply() -> Vec<u8> {
     let mut big = vec![0u8; 14 + 20 + 20 + 4000];
     big[..14].copy_from_slice(&frame(rs(8), 8080, CLIENT, 40000, ACK, DIR_MAC)[..14]);
     Ipv4Repr {
@@ -396,30 +399,5 @@ fn tagged_oversized_tcp_is_split_with_its_tags() {
     }
     .emit(rs(8), CLIENT, &[7u8; 4000], &mut big[34..])
     .unwrap();
-    for (outer, tci, l3) in TAGGINGS {
-        let tagged = with_tags(&big, outer, tci);
-        let parts = split_oversized(&tagged, 1500).unwrap();
-        assert_eq!(parts.len(), 3, "tags {outer:?} {tci:?}");
-        for p in &parts {
-            assert!(p.len() <= l3 + 1500);
-            assert_eq!(&p[..l3], &tagged[..l3]);
-            assert!(wire::tcp::verify(rs(8), CLIENT, &p[l3 + 20..]));
-        }
-    }
-}
-
-#[test]
-fn ipv4_packet_skips_the_tags() {
-    for (outer, tci, l3) in TAGGINGS {
-        let f = with_tags(&frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC), outer, tci);
-        let ip = ipv4_packet(&f).unwrap();
-        assert_eq!(ip, &f[l3..]);
-        assert_eq!((ipv4::src(ip), ipv4::dst(ip)), (CLIENT, VIP));
-    }
-    let arp = wire::arp::ArpRepr::gratuitous(DIR_MAC, VIP).to_frame(MacAddr::BROADCAST);
-    assert_eq!(ipv4_packet(&arp), None);
-    assert_eq!(
-        ipv4_packet(&frame(CLIENT, 1, VIP, 80, SYN, DIR_MAC)[..33]),
-        None
-    );
+    big
 }
