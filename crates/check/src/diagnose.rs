@@ -291,6 +291,10 @@ pub fn explain_arp_drop(
             "port {label} may send only from its MAC and pair MACs; {} is neither",
             frame.sender_mac
         ),
+        ArpRefusal::NdTarget { .. } => format!(
+            "port {label} may advertise only its own IPv6 addresses; {} is not one",
+            frame.target_ip
+        ),
     };
     Some(Drop {
         kind: DropKind::ArpSpoof,

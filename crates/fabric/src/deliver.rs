@@ -18,6 +18,12 @@ use std::net::IpAddr;
 #[derive(Clone, Debug)]
 pub enum Frame {
     Ip(Box<Packet>),
+    /// An ICMPv6 neighbour solicitation (`na` false) or advertisement for `target`.
+    Nd {
+        pkt: Box<Packet>,
+        na: bool,
+        target: IpAddr,
+    },
     Arp {
         op: u8,
         frame: ArpFrame,
@@ -107,10 +113,15 @@ pub fn parse_sends(cloud: &Cloud, text: &str) -> Result<Vec<Send>, SendError> {
         let mut rest: Vec<&str> = Vec::new();
         let mut arp: Vec<(&str, &str)> = Vec::new();
         let mut is_arp = false;
+        let mut nd: Option<&str> = None;
+        let mut target: Option<&str> = None;
         for tok in l.split_whitespace() {
             match tok.split_once('=') {
                 Some(("from", v)) => from = Some(v),
                 Some(("proto", "arp")) => is_arp = true,
+                Some(("proto", "nd")) => nd = Some(nd.unwrap_or("ns")),
+                Some(("nd", v)) => nd = Some(v),
+                Some(("target", v)) => target = Some(v),
                 Some((k @ ("arp_op" | "sha" | "spa" | "tha" | "tpa"), v)) => arp.push((k, v)),
                 _ => rest.push(tok),
             }
@@ -144,6 +155,8 @@ pub fn parse_sends(cloud: &Cloud, text: &str) -> Result<Vec<Send>, SendError> {
                 },
                 tha: get("tha").unwrap_or("ff:ff:ff:ff:ff:ff").to_lowercase(),
             }
+        } else if let Some(op) = nd {
+            nd_frame(line, port, op, target, &rest)?
         } else {
             let mut p =
                 Packet::parse_kv(&rest.join(" ")).map_err(|e| err(line, &e.field, e.msg))?;
@@ -162,6 +175,59 @@ pub fn parse_sends(cloud: &Cloud, text: &str) -> Result<Vec<Send>, SendError> {
         });
     }
     Ok(out)
+}
+
+/// `proto=nd nd=ns|na target=ADDR` plus the IPv6 packet fields: an ICMPv6
+/// neighbour solicitation (135) or advertisement (136), hop limit 255. A
+/// multicast destination gives its MAC (33:33 + the last 32 bits, RFC 2464 7).
+fn nd_frame(
+    line: usize,
+    port: &Port,
+    op: &str,
+    target: Option<&str>,
+    rest: &[&str],
+) -> Result<Frame, SendError> {
+    let na = match op {
+        "ns" => false,
+        "na" => true,
+        other => return Err(err(line, "nd", format!("{other:?}: ns or na"))),
+    };
+    let target: IpAddr = target
+        .ok_or_else(|| {
+            err(
+                line,
+                "target",
+                "missing: the address solicited or advertised",
+            )
+        })?
+        .parse()
+        .map_err(|_| err(line, "target", "not an IP address"))?;
+    let icmp_type = if na { 136 } else { 135 };
+    let mut p = Packet::parse_kv(&format!(
+        "{} proto=icmpv6 icmp_type={icmp_type} ttl=255",
+        rest.join(" ")
+    ))
+    .map_err(|e| err(line, &e.field, e.msg))?;
+    if !p.dst.is_ipv6() || !target.is_ipv6() {
+        return Err(err(line, "dst", "neighbour discovery is IPv6"));
+    }
+    if p.src_mac.is_none() {
+        p.src_mac = port.mac_address.parse().ok();
+    }
+    if p.dst_mac.is_none() {
+        match p.dst {
+            IpAddr::V6(d) if d.is_multicast() => {
+                let o = d.octets();
+                p.dst_mac = Some(packet::MacAddr([0x33, 0x33, o[12], o[13], o[14], o[15]]));
+            }
+            _ => return Err(err(line, "dmac", "missing: the receiver is found by MAC")),
+        }
+    }
+    Ok(Frame::Nd {
+        pkt: Box::new(p),
+        na,
+        target,
+    })
 }
 
 /// The ports on `sender`'s network that receive a frame to `dmac`: every other
@@ -259,44 +325,71 @@ fn deliver(cloud: &Cloud, backend: &mut dyn Backend, send: &Send) -> Delivery {
                 VerdictWord::Delivered
             };
         }
-        Frame::Ip(pkt) => {
-            if let Some(hop) = backend.cross(&sender.id, Side::Egress, pkt) {
-                let verdict = hop.trace.verdict;
-                d.path.push(hop);
-                if verdict == Verdict::Drop {
-                    d.drop = Some(dropped_at(cloud, d.path.last().expect("just pushed")));
-                    return d;
-                }
-            }
-            let dmac = pkt.dst_mac.map(|m| m.to_string()).unwrap_or_default();
-            for r in receivers(cloud, sender, &dmac) {
-                match backend.cross(&r.id, Side::Ingress, pkt) {
-                    Some(hop) if hop.trace.verdict == Verdict::Drop => {
-                        if d.drop.is_none() {
-                            d.drop = Some(dropped_at(cloud, &hop));
-                        }
-                        d.path.push(hop);
-                    }
-                    other => {
-                        d.path.extend(other);
-                        d.to.push(label(r));
-                    }
-                }
-            }
-            if !d.to.is_empty() {
-                d.delivered = VerdictWord::Delivered;
-            } else if d.drop.is_none() {
+        Frame::Nd { pkt, na, target } => {
+            let smac = pkt.src_mac.map(|m| m.to_string()).unwrap_or_default();
+            let decision = backend.nd_from(&sender.id, &smac, *na, *target);
+            if decision.refused.is_some() {
                 d.drop = Some(DropAt {
-                    port: String::new(),
-                    side: Side::Ingress,
-                    host: String::new(),
-                    place: "br-int".into(),
-                    rule: String::new(),
-                    why: format!("no other port on the sender's network has MAC {dmac}"),
+                    port: label(sender),
+                    side: Side::Egress,
+                    host: decision.host,
+                    place: decision.table,
+                    rule: decision.rule_text,
+                    why: "ND protection: the advertised target or the MAC is none of the port's"
+                        .into(),
                     decided_by: Vec::new(),
                 });
+                return d;
+            }
+            deliver_ip(cloud, backend, sender, pkt, &mut d);
+        }
+        Frame::Ip(pkt) => deliver_ip(cloud, backend, sender, pkt, &mut d),
+    }
+    d
+}
+
+/// An IP packet: the sender's egress, then each receiver's ingress.
+fn deliver_ip(
+    cloud: &Cloud,
+    backend: &mut dyn Backend,
+    sender: &Port,
+    pkt: &Packet,
+    d: &mut Delivery,
+) {
+    if let Some(hop) = backend.cross(&sender.id, Side::Egress, pkt) {
+        let verdict = hop.trace.verdict;
+        d.path.push(hop);
+        if verdict == Verdict::Drop {
+            d.drop = Some(dropped_at(cloud, d.path.last().expect("just pushed")));
+            return;
+        }
+    }
+    let dmac = pkt.dst_mac.map(|m| m.to_string()).unwrap_or_default();
+    for r in receivers(cloud, sender, &dmac) {
+        match backend.cross(&r.id, Side::Ingress, pkt) {
+            Some(hop) if hop.trace.verdict == Verdict::Drop => {
+                if d.drop.is_none() {
+                    d.drop = Some(dropped_at(cloud, &hop));
+                }
+                d.path.push(hop);
+            }
+            other => {
+                d.path.extend(other);
+                d.to.push(label(r));
             }
         }
     }
-    d
+    if !d.to.is_empty() {
+        d.delivered = VerdictWord::Delivered;
+    } else if d.drop.is_none() {
+        d.drop = Some(DropAt {
+            port: String::new(),
+            side: Side::Ingress,
+            host: String::new(),
+            place: "br-int".into(),
+            rule: String::new(),
+            why: format!("no other port on the sender's network has MAC {dmac}"),
+            decided_by: Vec::new(),
+        });
+    }
 }

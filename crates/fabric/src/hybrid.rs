@@ -11,7 +11,7 @@ use conntrack::Conntrack;
 use ipnet::IpNet;
 use netfilter::ipset::IpsetStore;
 use netfilter::{Engine, Rulesets};
-use neutron::firewall::iptables_hybrid::{device_name, render_host};
+use neutron::firewall::iptables_hybrid::{device_name, link_local, render_host};
 use neutron::firewall::{HostRules, PortPlumbing};
 use neutron::model::{Cloud, Port};
 use packet::{Packet, PathKind};
@@ -36,6 +36,9 @@ struct ArpPolicy {
     host: String,
     qvo: String,
     ips: Vec<IpNet>,
+    /// IPv6 ND targets the port may advertise: its IPv6 fixed IPs and pairs and
+    /// the link-local address of each of its MACs.
+    nd_targets: Vec<IpNet>,
     macs: Vec<String>,
 }
 
@@ -63,11 +66,22 @@ impl ArpPolicy {
                 .iter()
                 .filter_map(|p| p.mac_address.as_ref().map(|m| m.to_lowercase())),
         );
+        // ovs_neutron_agent.py setup_arp_spoofing_protection: IPv6 addresses
+        // plus the EUI-64 link-local of every allowed MAC feed
+        // install_icmpv6_na_spoofing_protection (nd_target per address).
+        let mut nd_targets: Vec<IpNet> =
+            ips.iter().filter(|n| n.addr().is_ipv6()).copied().collect();
+        for m in &macs {
+            if let Some(lla) = link_local(m) {
+                nd_targets.push(IpNet::from(std::net::IpAddr::V6(lla)));
+            }
+        }
         Some(ArpPolicy {
             host: port.host_id.clone(),
             qvo: device_name("qvo", &port.id),
             ips,
             macs,
+            nd_targets,
         })
     }
 }
@@ -169,6 +183,53 @@ impl crate::Backend for HybridFabric {
             trace,
             decided_by,
         })
+    }
+
+    fn nd_from(
+        &self,
+        port_id: &str,
+        sender_mac: &str,
+        na: bool,
+        target: std::net::IpAddr,
+    ) -> ArpDecision {
+        let pass = ArpDecision {
+            refused: None,
+            host: String::new(),
+            table: String::new(),
+            rule_text: String::new(),
+        };
+        let Some(policy) = self.arp.get(port_id) else {
+            return pass;
+        };
+        let qvo = &policy.qvo;
+        if !policy.macs.contains(&sender_mac.to_lowercase()) {
+            return ArpDecision {
+                refused: Some(ArpRefusal::SenderMac {
+                    allowed: policy.macs.clone(),
+                }),
+                host: policy.host.clone(),
+                table: "table 25 (MAC spoofing protection)".into(),
+                rule_text: format!(
+                    "in_port={qvo}: dl_src not in {{{}}} -> drop",
+                    policy.macs.join(", ")
+                ),
+            };
+        }
+        if na && !policy.nd_targets.iter().any(|n| n.contains(&target)) {
+            let list: Vec<String> = policy.nd_targets.iter().map(|n| n.to_string()).collect();
+            return ArpDecision {
+                refused: Some(ArpRefusal::NdTarget {
+                    allowed: policy.nd_targets.clone(),
+                }),
+                host: policy.host.clone(),
+                table: "table 24 (ICMPv6 NA spoofing protection)".into(),
+                rule_text: format!(
+                    "icmp6,icmp_type=136,in_port={qvo}: nd_target not in {{{}}} -> drop",
+                    list.join(", ")
+                ),
+            };
+        }
+        pass
     }
 
     fn arp_from(&self, port_id: &str, frame: &ArpFrame) -> ArpDecision {

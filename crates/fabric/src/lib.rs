@@ -62,6 +62,9 @@ pub enum ArpRefusal {
     SenderIp { allowed: Vec<IpNet> },
     /// The sender MAC is neither the port's MAC nor a pair MAC.
     SenderMac { allowed: Vec<String> },
+    /// An IPv6 neighbour advertisement for a target that is none of the
+    /// port's IPv6 addresses (fixed, pairs, link-local of its MACs).
+    NdTarget { allowed: Vec<IpNet> },
 }
 
 /// What the backend did with an ARP frame from a port.
@@ -84,6 +87,10 @@ pub trait Backend {
     fn cross(&mut self, port_id: &str, side: Side, pkt: &Packet) -> Option<Hop>;
     /// An ARP frame sent by `port_id`.
     fn arp_from(&self, port_id: &str, frame: &ArpFrame) -> ArpDecision;
+    /// The neighbour-discovery protection for an ICMPv6 ND message sent by
+    /// `port_id` (`na`: an advertisement for `target`, else a solicitation);
+    /// the packet itself then crosses the firewall like any other.
+    fn nd_from(&self, port_id: &str, sender_mac: &str, na: bool, target: IpAddr) -> ArpDecision;
 }
 
 /// Why a backend cannot be built.

@@ -342,7 +342,7 @@ fn cloud_trace_delivers_by_mac_and_names_the_deciding_rule() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 4);
+    assert_eq!(lines.len(), 6);
     assert_eq!(lines[0]["verdict"], "delivered");
     assert_eq!(lines[0]["to"][0], "director-1");
     assert_eq!(lines[1]["verdict"], "dropped");
@@ -354,6 +354,13 @@ fn cloud_trace_delivers_by_mac_and_names_the_deciding_rule() {
         .as_str()
         .unwrap()
         .contains("ARP spoofing protection"));
+    // Neighbour discovery: its own link-local passes, a foreign target does not.
+    assert_eq!(lines[4]["verdict"], "delivered", "{}", lines[4]);
+    assert_eq!(lines[5]["verdict"], "dropped");
+    assert!(lines[5]["drop"]["place"]
+        .as_str()
+        .unwrap()
+        .contains("NA spoofing protection"));
 }
 
 #[test]
