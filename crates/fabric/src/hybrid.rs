@@ -73,7 +73,10 @@ impl ArpPolicy {
             ips.iter().filter(|n| n.addr().is_ipv6()).copied().collect();
         for m in &macs {
             if let Some(lla) = link_local(m) {
-                nd_targets.push(IpNet::from(std::net::IpAddr::V6(lla)));
+                let net = IpNet::from(std::net::IpAddr::V6(lla));
+                if !nd_targets.contains(&net) {
+                    nd_targets.push(net);
+                }
             }
         }
         Some(ArpPolicy {
