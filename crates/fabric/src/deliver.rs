@@ -303,15 +303,11 @@ fn deliver(cloud: &Cloud, backend: &mut dyn Backend, send: &Send) -> Delivery {
         Frame::Arp { frame, tha, op } => {
             let decision = backend.arp_from(&sender.id, frame);
             if decision.refused.is_some() {
-                d.drop = Some(DropAt {
-                    port: label(sender),
-                    side: Side::Egress,
-                    host: decision.host,
-                    place: decision.table,
-                    rule: decision.rule_text,
-                    why: "ARP protection: the sender is none of the port's addresses".into(),
-                    decided_by: Vec::new(),
-                });
+                d.drop = Some(refused_at(
+                    sender,
+                    decision,
+                    "ARP protection: the sender is none of the port's addresses",
+                ));
                 return d;
             }
             let dmac = if *op == 1 { "ff:ff:ff:ff:ff:ff" } else { tha };
@@ -329,16 +325,11 @@ fn deliver(cloud: &Cloud, backend: &mut dyn Backend, send: &Send) -> Delivery {
             let smac = pkt.src_mac.map(|m| m.to_string()).unwrap_or_default();
             let decision = backend.nd_from(&sender.id, &smac, *na, *target);
             if decision.refused.is_some() {
-                d.drop = Some(DropAt {
-                    port: label(sender),
-                    side: Side::Egress,
-                    host: decision.host,
-                    place: decision.table,
-                    rule: decision.rule_text,
-                    why: "ND protection: the advertised target or the MAC is none of the port's"
-                        .into(),
-                    decided_by: Vec::new(),
-                });
+                d.drop = Some(refused_at(
+                    sender,
+                    decision,
+                    "ND protection: the advertised target or the MAC is none of the port's",
+                ));
                 return d;
             }
             deliver_ip(cloud, backend, sender, pkt, &mut d);
@@ -346,6 +337,19 @@ fn deliver(cloud: &Cloud, backend: &mut dyn Backend, send: &Send) -> Delivery {
         Frame::Ip(pkt) => deliver_ip(cloud, backend, sender, pkt, &mut d),
     }
     d
+}
+
+/// A frame the sender's ARP/ND protection refused.
+fn refused_at(sender: &Port, decision: crate::ArpDecision, why: &str) -> DropAt {
+    DropAt {
+        port: label(sender),
+        side: Side::Egress,
+        host: decision.host,
+        place: decision.table,
+        rule: decision.rule_text,
+        why: why.into(),
+        decided_by: Vec::new(),
+    }
 }
 
 /// An IP packet: the sender's egress, then each receiver's ingress.

@@ -43,6 +43,34 @@ struct ArpPolicy {
 }
 
 impl ArpPolicy {
+    fn mac_ok(&self, mac: &str) -> bool {
+        self.macs.contains(&mac.to_lowercase())
+    }
+
+    fn refusal(&self, why: ArpRefusal, table: &str, rule_text: String) -> ArpDecision {
+        ArpDecision {
+            refused: Some(why),
+            host: self.host.clone(),
+            table: table.into(),
+            rule_text,
+        }
+    }
+
+    /// The MAC spoofing protection (every frame, ARP and ND alike).
+    fn mac_refusal(&self) -> ArpDecision {
+        self.refusal(
+            ArpRefusal::SenderMac {
+                allowed: self.macs.clone(),
+            },
+            "table 25 (MAC spoofing protection)",
+            format!(
+                "in_port={}: dl_src not in {{{}}} -> drop",
+                self.qvo,
+                self.macs.join(", ")
+            ),
+        )
+    }
+
     /// The OVS agent protects a port's ARP unless port security is off or the
     /// port is network-owned (ovs_neutron_agent.py setup_arp_spoofing_protection):
     /// only its fixed IPs and pair IPs as sender, from its MAC or a pair MAC.
@@ -195,89 +223,55 @@ impl crate::Backend for HybridFabric {
         na: bool,
         target: std::net::IpAddr,
     ) -> ArpDecision {
-        let pass = ArpDecision {
-            refused: None,
-            host: String::new(),
-            table: String::new(),
-            rule_text: String::new(),
-        };
         let Some(policy) = self.arp.get(port_id) else {
-            return pass;
+            return ArpDecision::pass();
         };
-        let qvo = &policy.qvo;
-        if !policy.macs.contains(&sender_mac.to_lowercase()) {
-            return ArpDecision {
-                refused: Some(ArpRefusal::SenderMac {
-                    allowed: policy.macs.clone(),
-                }),
-                host: policy.host.clone(),
-                table: "table 25 (MAC spoofing protection)".into(),
-                rule_text: format!(
-                    "in_port={qvo}: dl_src not in {{{}}} -> drop",
-                    policy.macs.join(", ")
-                ),
-            };
+        if !policy.mac_ok(sender_mac) {
+            return policy.mac_refusal();
         }
         if na && !policy.nd_targets.iter().any(|n| n.contains(&target)) {
-            let list: Vec<String> = policy.nd_targets.iter().map(|n| n.to_string()).collect();
-            return ArpDecision {
-                refused: Some(ArpRefusal::NdTarget {
+            return policy.refusal(
+                ArpRefusal::NdTarget {
                     allowed: policy.nd_targets.clone(),
-                }),
-                host: policy.host.clone(),
-                table: "table 24 (ICMPv6 NA spoofing protection)".into(),
-                rule_text: format!(
-                    "icmp6,icmp_type=136,in_port={qvo}: nd_target not in {{{}}} -> drop",
-                    list.join(", ")
+                },
+                "table 24 (ICMPv6 NA spoofing protection)",
+                format!(
+                    "icmp6,icmp_type=136,in_port={}: nd_target not in {{{}}} -> drop",
+                    policy.qvo,
+                    net_list(&policy.nd_targets)
                 ),
-            };
+            );
         }
-        pass
+        ArpDecision::pass()
     }
 
     fn arp_from(&self, port_id: &str, frame: &ArpFrame) -> ArpDecision {
         let Some(policy) = self.arp.get(port_id) else {
-            return ArpDecision {
-                refused: None,
-                host: String::new(),
-                table: String::new(),
-                rule_text: String::new(),
-            };
+            return ArpDecision::pass();
         };
-        let ip_ok = policy.ips.iter().any(|n| n.contains(&frame.sender_ip));
-        let mac_ok = policy.macs.contains(&frame.sender_mac.to_lowercase());
-        let qvo = &policy.qvo;
-        let (refused, table, rule_text) = if !ip_ok {
-            let list: Vec<String> = policy.ips.iter().map(|n| n.to_string()).collect();
-            (
-                Some(ArpRefusal::SenderIp {
+        if !policy.ips.iter().any(|n| n.contains(&frame.sender_ip)) {
+            return policy.refusal(
+                ArpRefusal::SenderIp {
                     allowed: policy.ips.clone(),
-                }),
+                },
                 "table 24 (ARP spoofing protection)",
                 format!(
-                    "arp,in_port={qvo}: arp_spa not in {{{}}} -> drop",
-                    list.join(", ")
+                    "arp,in_port={}: arp_spa not in {{{}}} -> drop",
+                    policy.qvo,
+                    net_list(&policy.ips)
                 ),
-            )
-        } else if !mac_ok {
-            (
-                Some(ArpRefusal::SenderMac {
-                    allowed: policy.macs.clone(),
-                }),
-                "table 25 (MAC spoofing protection)",
-                format!(
-                    "in_port={qvo}: dl_src not in {{{}}} -> drop",
-                    policy.macs.join(", ")
-                ),
-            )
-        } else {
-            (None, "", String::new())
-        };
-        ArpDecision {
-            refused,
-            host: policy.host.clone(),
-            table: table.to_string(),
-            rule_text,
+            );
         }
+        if !policy.mac_ok(&frame.sender_mac) {
+            return policy.mac_refusal();
+        }
+        ArpDecision::pass()
     }
+}
+
+fn net_list(nets: &[IpNet]) -> String {
+    nets.iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

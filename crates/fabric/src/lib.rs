@@ -78,6 +78,18 @@ pub struct ArpDecision {
     pub rule_text: String,
 }
 
+impl ArpDecision {
+    /// The frame passes (no protection applies, or it allows the frame).
+    pub fn pass() -> ArpDecision {
+        ArpDecision {
+            refused: None,
+            host: String::new(),
+            table: String::new(),
+            rule_text: String::new(),
+        }
+    }
+}
+
 /// The interface every firewall backend offers.
 pub trait Backend {
     /// Where a port's traffic is filtered; None when nothing filters it here.
