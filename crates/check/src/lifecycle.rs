@@ -178,11 +178,6 @@ fn udp_script(request: u32, response: u32) -> Vec<Leg> {
     ]
 }
 
-/// The far end of a conversation with a client class.
-struct Peer<'c> {
-    client: &'c Client,
-}
-
 /// Builds the flows with a running clock and fresh source ports.
 struct Builder<'a> {
     sc: &'a Scenario,
@@ -347,26 +342,26 @@ impl<'a> Builder<'a> {
     }
 
     /// The client's who-has for the VIP, answered by the holder.
-    fn client_resolves_vip(&self, peer: &Peer, holder: &Director, vip: IpAddr) -> [Step; 2] {
-        let asker = &peer.client.port_id;
+    fn client_resolves_vip(&self, peer: &Client, holder: &Director, vip: IpAddr) -> [Step; 2] {
+        let asker = &peer.port_id;
         self.resolve(asker, self.own_ip(asker), vip, &holder.port_id)
     }
 
     /// The client label as the flow table names it.
-    fn client_label(&self, peer: &Peer) -> String {
-        let port = self.sc.port_label(&peer.client.port_id);
-        if peer.client.external {
-            format!("{} via {port}", peer.client.ip)
+    fn client_label(&self, peer: &Client) -> String {
+        let port = self.sc.port_label(&peer.port_id);
+        if peer.external {
+            format!("{} via {port}", peer.ip)
         } else {
             port
         }
     }
 
-    fn ping(&mut self, peer: &Peer, holder: &Director, vip: IpAddr, category: Category) -> Flow {
-        let client = peer.client.port_id.clone();
+    fn ping(&mut self, peer: &Client, holder: &Director, vip: IpAddr, category: Category) -> Flow {
+        let client = peer.port_id.clone();
         let cmac = self.mac(&client);
         let dmac = self.answer_mac(&holder.port_id, vip);
-        let cip = peer.client.ip;
+        let cip = peer.ip;
         let id = self.fresh_port();
         let mut req = self.ip_packet(&cmac, &dmac, cip, vip, proto::ICMP, 0, 0);
         req.icmp_type = 8;
@@ -424,12 +419,12 @@ impl<'a> Builder<'a> {
 
     /// Where the real server sends its answer: the client's own port, or the
     /// router's for a client outside the network (its next hop is the gateway).
-    fn next_hop_owner(&self, peer: &Peer) -> (String, IpAddr) {
-        let port = peer.client.port_id.clone();
-        let ip = if peer.client.external {
+    fn next_hop_owner(&self, peer: &Client) -> (String, IpAddr) {
+        let port = peer.port_id.clone();
+        let ip = if peer.external {
             self.own_ip(&port)
         } else {
-            peer.client.ip
+            peer.ip
         };
         (port, ip)
     }
@@ -438,13 +433,13 @@ impl<'a> Builder<'a> {
     /// to `rs`, in the service's protocol.
     fn dr_conversation(
         &mut self,
-        peer: &Peer,
+        peer: &Client,
         holder: &Director,
         vs: &VirtualServer,
         rs: &RealServer,
         category: Category,
     ) -> Flow {
-        let client = peer.client.port_id.clone();
+        let client = peer.port_id.clone();
         let (vip, vport) = (vs.addr, vs.port);
         let cmac = self.mac(&client);
         // The client sends to the MAC the VIP resolved to; the DR copy leaves
@@ -456,7 +451,7 @@ impl<'a> Builder<'a> {
         } else {
             self.mac(&rs.port_id)
         };
-        let cip = peer.client.ip;
+        let cip = peer.ip;
         let sport = self.fresh_port();
         let (ip_proto, script) = match vs.protocol {
             L4Proto::Tcp => (proto::TCP, tcp_script(78, 512)),
@@ -714,19 +709,18 @@ pub fn flows(sc: &Scenario) -> Vec<Flow> {
             });
         }
         for client in &sc.clients {
-            let peer = Peer { client };
             for &vip in &vips {
-                out.push(b.ping(&peer, holder, vip, ping_cat));
+                out.push(b.ping(client, holder, vip, ping_cat));
             }
             for vs in sc.services(holder) {
                 if !vips.contains(&vs.addr) {
                     continue;
                 }
                 for rs in sc.paths_of(vs) {
-                    out.push(b.dr_conversation(&peer, holder, vs, rs, svc_cat));
+                    out.push(b.dr_conversation(client, holder, vs, rs, svc_cat));
                 }
                 if let Some(sorry) = sc.sorry_path_of(vs) {
-                    let mut flow = b.dr_conversation(&peer, holder, vs, sorry, svc_cat);
+                    let mut flow = b.dr_conversation(client, holder, vs, sorry, svc_cat);
                     flow.name += " (sorry server, when no real server is up)";
                     out.push(flow);
                 }
