@@ -88,10 +88,6 @@ fn err(line: usize, field: &str, msg: impl Into<String>) -> SendError {
     }
 }
 
-fn find<'a>(cloud: &'a Cloud, key: &str) -> Option<&'a Port> {
-    cloud.ports.iter().find(|p| p.id == key || p.name == key)
-}
-
 fn label(p: &Port) -> String {
     if p.name.is_empty() {
         p.id.clone()
@@ -127,7 +123,8 @@ pub fn parse_sends(cloud: &Cloud, text: &str) -> Result<Vec<Send>, SendError> {
             }
         }
         let from = from.ok_or_else(|| err(line, "from", "missing: name the sending port"))?;
-        let port = find(cloud, from)
+        let port = cloud
+            .port(from)
             .ok_or_else(|| err(line, "from", format!("no port with id or name {from:?}")))?;
         let frame = if is_arp {
             let get = |k: &str| arp.iter().find(|(kk, _)| *kk == k).map(|(_, v)| *v);
@@ -254,7 +251,7 @@ fn receivers<'a>(cloud: &'a Cloud, sender: &Port, dmac: &str) -> Vec<&'a Port> {
 fn dropped_at(cloud: &Cloud, hop: &Hop) -> DropAt {
     let last = hop.trace.path.last();
     DropAt {
-        port: find(cloud, &hop.port_id).map(label).unwrap_or_default(),
+        port: cloud.port(&hop.port_id).map(label).unwrap_or_default(),
         side: hop.side,
         host: hop.host.clone(),
         place: last
@@ -291,7 +288,9 @@ pub fn deliver_all(cloud: &Cloud, backend: &mut dyn Backend, sends: &[Send]) -> 
 }
 
 fn deliver(cloud: &Cloud, backend: &mut dyn Backend, send: &Send) -> Delivery {
-    let sender = find(cloud, &send.from).expect("parse_sends resolved the port");
+    let sender = cloud
+        .port(&send.from)
+        .expect("parse_sends resolved the port");
     let mut d = Delivery {
         from: label(sender),
         delivered: VerdictWord::Dropped,
