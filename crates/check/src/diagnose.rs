@@ -1,9 +1,8 @@
 //! Names the rule that dropped a packet and says why in plain words.
 //!
-//! Neutron's hybrid chains have fixed roles, so the chain that decided tells the
-//! kind of drop: `s<port>` is anti-spoofing, `sg-fallback` reached from `i<port>` /
-//! `o<port>` means no security group rule matched, a state rule means conntrack
-//! called the packet INVALID.
+//! The kind of drop comes from the origin of the rule that decided it (an
+//! anti-spoof drop, the fallback after the group rules, OVN's `neutron_pg_drop`,
+//! a conntrack INVALID drop, OVN's destination check), never from its text.
 
 use crate::lifecycle::{ArpFrame, Step, StepRole};
 use crate::scenario::Scenario;
@@ -23,8 +22,12 @@ pub enum DropKind {
     IngressPolicy,
     /// No egress security group rule matched.
     EgressPolicy,
-    /// Conntrack called it INVALID and no group rule took it first.
+    /// Conntrack called it INVALID and no group rule took it first (on OVN no
+    /// group rule is even consulted: the `ct.inv` drop is above every ACL).
     Invalid,
+    /// OVN's outgoing port security: the destination is none of the
+    /// receiving port's addresses.
+    Destination,
     /// The OVS agent's ARP spoofing protection.
     ArpSpoof,
     /// The receiving host itself (not Neutron).
@@ -50,6 +53,7 @@ pub struct Drop {
     pub rule_text: String,
     pub reason: String,
     pub src: Option<IpAddr>,
+    pub dst: Option<IpAddr>,
     pub src_mac: Option<String>,
     pub protocol: Option<u8>,
     pub dport: Option<u16>,
@@ -82,6 +86,7 @@ impl Drop {
             rule_text: String::new(),
             reason: reason.to_string(),
             src: None,
+            dst: None,
             src_mac: None,
             protocol: None,
             dport: None,
@@ -170,8 +175,11 @@ pub fn kind_of(decided_by: &[Origin], side: Side) -> DropKind {
     };
     match decided_by.first() {
         Some(Origin::SpoofDrop { .. }) => DropKind::AntiSpoof,
-        Some(Origin::ConntrackInvalid { .. }) => DropKind::Invalid,
-        Some(Origin::DefaultDrop | Origin::NoRuleMatched { .. }) => policy,
+        Some(Origin::ConntrackInvalid { .. } | Origin::CtInvalidDrop { .. }) => DropKind::Invalid,
+        Some(Origin::DestinationDrop { .. }) => DropKind::Destination,
+        Some(Origin::DefaultDrop | Origin::NoRuleMatched { .. } | Origin::PortGroupDrop { .. }) => {
+            policy
+        }
         _ => DropKind::Other,
     }
 }
@@ -199,6 +207,8 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
     };
     let zone = hop.trace.zone;
     let kind = kind_of(&hop.decided_by, hop.side);
+    let pg_drop = matches!(hop.decided_by.first(), Some(Origin::PortGroupDrop { .. }));
+    let ovn_inv = matches!(hop.decided_by.first(), Some(Origin::CtInvalidDrop { .. }));
     let vips = sc.vips();
     let reason = match kind {
         DropKind::AntiSpoof => {
@@ -218,17 +228,44 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
                 source_pairs(port).join(" ")
             )
         }
-        DropKind::IngressPolicy => format!(
-            "no ingress rule of the security groups of port {label} ({}) allows {} \
-             (conntrack {ct} in zone {zone}); it fell through to sg-fallback",
+        DropKind::IngressPolicy | DropKind::EgressPolicy => format!(
+            "no {} rule of the security groups of port {label} ({}) allows {} \
+             (conntrack {ct} in zone {zone}); {}",
+            if kind == DropKind::IngressPolicy {
+                "ingress"
+            } else {
+                "egress"
+            },
             group_names(sc, port),
-            describe(pkt)
+            describe(pkt),
+            if pg_drop {
+                "it reached neutron_pg_drop's drop ACL"
+            } else {
+                "it fell through to sg-fallback"
+            }
         ),
-        DropKind::EgressPolicy => format!(
-            "no egress rule of the security groups of port {label} ({}) allows {} \
-             (conntrack {ct} in zone {zone}); it fell through to sg-fallback",
-            group_names(sc, port),
-            describe(pkt)
+        DropKind::Destination => format!(
+            "OVN delivers to port {label} only packets for its fixed IPs and allowed \
+             address pairs (and broadcast/multicast); {} is neither{}",
+            pkt.dst,
+            if vips.contains(&pkt.dst) {
+                ": a DR/TUN real server needs the VIP as an allowed address pair to receive \
+                 the director's copy"
+            } else {
+                ""
+            }
+        ),
+        DropKind::Invalid if ovn_inv => format!(
+            "conntrack zone {zone} (logical port {label}) calls {} {ct}{}, and OVN drops \
+             invalid packets at priority 65532, above every ACL: no security group rule \
+             can let it through",
+            describe(pkt),
+            if dr_forward || (hop.side == Side::Ingress && vips.contains(&pkt.dst)) {
+                ": in DR only the client's direction crosses this port, so the handshake \
+                 looks one-sided"
+            } else {
+                ""
+            }
         ),
         DropKind::Invalid => format!(
             "conntrack zone {zone} on {} calls {} {ct}{} and no security group rule of \
@@ -260,6 +297,7 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
         rule_text,
         reason,
         src: Some(pkt.src),
+        dst: Some(pkt.dst),
         src_mac: smac,
         protocol: Some(pkt.proto),
         dport: Some(pkt.dport),
@@ -308,6 +346,7 @@ pub fn explain_arp_drop(
         rule_text: decision.rule_text,
         reason,
         src: Some(frame.sender_ip),
+        dst: Some(frame.target_ip),
         src_mac: Some(frame.sender_mac.clone()),
         protocol: None,
         dport: None,

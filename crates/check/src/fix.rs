@@ -8,6 +8,7 @@ use crate::error::CheckError;
 use crate::scenario::Scenario;
 use crate::simulate::{run, CheckReport};
 use ipnet::IpNet;
+use neutron::firewall::provenance::Origin;
 use neutron::model::{AddressPair, Cloud, Ethertype, RuleDirection, SecurityGroupRule};
 use packet::{proto, protocols};
 use serde::Serialize;
@@ -35,6 +36,20 @@ pub enum Change {
         port_id: String,
         port: String,
     },
+    /// Put the port in a new stateless group holding copies of its groups'
+    /// rules (Neutron refuses to change `stateful` on a group in use, and a port
+    /// cannot mix stateful and stateless groups). On OVN, what a stateless ACL
+    /// matches skips conntrack, so the `ct.inv` drop no longer sees it.
+    UseStatelessGroup {
+        port_id: String,
+        port: String,
+        group: String,
+    },
+}
+
+/// The id a proposed stateless group has in the model.
+fn stateless_group_id(port_id: &str) -> String {
+    format!("vipwire-stateless-{port_id}")
 }
 
 impl Change {
@@ -107,6 +122,32 @@ impl Change {
                     p.allowed_address_pairs.clear();
                 }
             }
+            Change::UseStatelessGroup { port_id, group, .. } => {
+                let Some(p) = cloud.port(port_id) else {
+                    return;
+                };
+                let id = stateless_group_id(&p.id);
+                let mut rules = Vec::new();
+                for g in &p.security_groups {
+                    if let Some(sg) = cloud.security_groups.iter().find(|s| &s.id == g) {
+                        for r in &sg.rules {
+                            let mut copy = r.clone();
+                            copy.id = format!("{}-copy-{}", r.id, rules.len());
+                            copy.security_group_id = id.clone();
+                            rules.push(copy);
+                        }
+                    }
+                }
+                cloud.security_groups.push(neutron::model::SecurityGroup {
+                    id: id.clone(),
+                    name: group.clone(),
+                    stateful: false,
+                    rules,
+                });
+                if let Some(p) = cloud.port_mut(port_id) {
+                    p.security_groups = vec![id];
+                }
+            }
         }
     }
 
@@ -151,6 +192,15 @@ impl Change {
             }
             Change::DisablePortSecurity { port_id, port } => format!(
                 "openstack port set --no-security-group --disable-port-security {port_id}  # {port}"
+            ),
+            Change::UseStatelessGroup {
+                port_id,
+                port,
+                group,
+            } => format!(
+                "openstack security group create --stateless {group}  # then copy the rules of \
+                 {port}'s groups into it\nopenstack port set --no-security-group \
+                 --security-group {group} {port_id}  # {port}"
             ),
         }
     }
@@ -226,6 +276,11 @@ impl Change {
                 "{port} loses every security group and all anti-spoofing: any source IP and MAC, \
                  any inbound traffic"
             ),
+            Change::UseStatelessGroup { port, .. } => format!(
+                "{port} loses connection tracking: every reply it sends or receives needs an \
+                 explicit rule (the fix adds those it needs), and its rules admit packets in any \
+                 TCP state (an ACK scan or a stray segment passes where a stateful group drops it)"
+            ),
         }
     }
 }
@@ -298,6 +353,33 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
                 mac_address: if own_mac { None } else { drop.src_mac.clone() },
             })
             .collect(),
+        DropKind::Destination => match drop.dst {
+            Some(dst) => vec![Change::AddAllowedAddressPair {
+                port_id: port.id.clone(),
+                port: drop.port.clone(),
+                ip_address: host_net(dst),
+                mac_address: None,
+            }],
+            None => vec![],
+        },
+        // OVN: the ct.inv drop sits above every ACL, so no rule can help; what
+        // a stateless group matches skips conntrack.
+        DropKind::Invalid
+            if matches!(drop.decided_by.first(), Some(Origin::CtInvalidDrop { .. })) =>
+        {
+            if port
+                .security_groups
+                .iter()
+                .any(|g| g.starts_with("vipwire-stateless-"))
+            {
+                return vec![];
+            }
+            vec![Change::UseStatelessGroup {
+                port_id: port.id.clone(),
+                port: drop.port.clone(),
+                group: format!("{}-stateless", drop.port),
+            }]
+        }
         DropKind::IngressPolicy | DropKind::EgressPolicy | DropKind::Invalid => {
             let Some(group_id) = port.security_groups.first() else {
                 return vec![];
@@ -386,8 +468,11 @@ pub fn find_fix(sc: &Scenario, first: &CheckReport) -> Result<FixReport, CheckEr
     while !report.passed() && rounds < MAX_ROUNDS {
         rounds += 1;
         let mut new = Vec::new();
+        // Proposals read the cloud as the changes so far left it (a rule goes
+        // to the group the port is in now).
+        let current = with_changes(sc, &changes);
         for (_, _, d) in report.drops() {
-            let proposed = propose(sc, d);
+            let proposed = propose(&current, d);
             if proposed.is_empty() {
                 let msg = format!("{}: {}", d.port, d.reason);
                 if !unfixable.contains(&msg) {
@@ -471,7 +556,7 @@ pub fn covers(a: &Change, b: &Change) -> bool {
         (Change::DisablePortSecurity { port_id: pa, .. }, other) => match other {
             Change::AddAllowedAddressPair { port_id, .. } => port_id == pa,
             Change::DisablePortSecurity { port_id, .. } => port_id == pa,
-            Change::AddSecurityGroupRule { .. } => false,
+            Change::AddSecurityGroupRule { .. } | Change::UseStatelessGroup { .. } => false,
         },
         _ => false,
     }

@@ -285,15 +285,13 @@ impl Scenario {
                 message: e.to_string(),
             }
         })?;
-        let driver = match file.firewall_driver.as_str() {
-            "iptables_hybrid" | "iptables-hybrid" | "hybrid" => FirewallDriver::IptablesHybrid,
-            other => {
-                return Err(CheckError::Unsupported(format!(
-                    "{display}: firewall_driver \"{other}\" is not supported yet \
-                     (supported: iptables_hybrid; openvswitch and ovn are planned)"
-                )))
-            }
-        };
+        let driver = FirewallDriver::parse(&file.firewall_driver).ok_or_else(|| {
+            CheckError::Unsupported(format!(
+                "{display}: firewall_driver \"{}\" is not supported yet \
+                 (supported: iptables_hybrid, ovn; openvswitch is planned)",
+                file.firewall_driver
+            ))
+        })?;
         let mut inputs = Vec::new();
         for name in file.neutron.files() {
             inputs.push((files.read(&name)?, files.path(&name).display().to_string()));

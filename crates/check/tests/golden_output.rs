@@ -12,7 +12,9 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-const CASES: [(&str, &str); 6] = [
+const CASES: [(&str, &str); 7] = [
+    // The field report on ML2/OVN (`check --driver ovn`).
+    ("lvs-dr-ovn", "examples/lvs-dr/scenario.yaml"),
     ("lvs-dr", "examples/lvs-dr/scenario.yaml"),
     ("lvs-dr-external", "examples/lvs-dr-external/scenario.yaml"),
     (
@@ -40,7 +42,10 @@ fn check_and_fix_output_is_unchanged() {
     for (name, path) in CASES {
         // Paths in the output are as the user typed them: relative to the root.
         std::env::set_current_dir(root()).unwrap();
-        let sc = Scenario::load(Path::new(path)).unwrap();
+        let mut sc = Scenario::load(Path::new(path)).unwrap();
+        if name.ends_with("-ovn") {
+            sc.driver = neutron::firewall::FirewallDriver::Ovn;
+        }
         let report = run(&sc).unwrap();
         let fix = find_fix(&sc, &report).unwrap();
         let text = format!("{}{}", render_check(&report, false), render_fix(&fix));

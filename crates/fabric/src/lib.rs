@@ -5,12 +5,15 @@
 //! rule that decided. `check` and the cloud-level `trace` use only this seam.
 //!
 //! Backends: [`hybrid`] (iptables_hybrid: per-host iptables on qbr bridges with
-//! one conntrack per host, and the OVS agent's ARP protection).
+//! one conntrack per host, and the OVS agent's ARP protection) and [`ovn`]
+//! (ML2/OVN: the logical switch pipeline with one conntrack zone per logical
+//! port, kernel semantics).
 
 #![forbid(unsafe_code)]
 
 pub mod deliver;
 pub mod hybrid;
+pub mod ovn;
 
 use ipnet::IpNet;
 use netfilter::PacketTrace;
@@ -129,5 +132,6 @@ pub fn build_for(
         FirewallDriver::IptablesHybrid => {
             Ok(Box::new(hybrid::HybridFabric::build_for(cloud, ports)?))
         }
+        FirewallDriver::Ovn => Ok(Box::new(ovn::OvnFabric::build(cloud)?)),
     }
 }

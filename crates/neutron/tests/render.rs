@@ -154,17 +154,16 @@ fn errors_name_the_port() {
 }
 
 #[test]
-fn driver_seam_and_empty_host() {
+fn driver_names_and_empty_host() {
     let c = Cloud::default();
-    let r = FirewallDriver::IptablesHybrid
-        .render_host(&c, "nowhere")
-        .unwrap();
+    let r = render_host(&c, "nowhere").unwrap();
     // No devices: the agent programs nothing, iptables-save prints nothing.
     assert!(r.ports.is_empty() && r.iptables_save.is_empty() && r.ipset_save.is_empty());
-    assert!(FirewallDriver::default()
-        .render_all_hosts(&c)
-        .unwrap()
-        .is_empty());
+    assert_eq!(FirewallDriver::default(), FirewallDriver::IptablesHybrid);
+    for d in [FirewallDriver::IptablesHybrid, FirewallDriver::Ovn] {
+        assert_eq!(FirewallDriver::parse(d.name()), Some(d));
+    }
+    assert_eq!(FirewallDriver::parse("openvswitch"), None);
 }
 
 #[test]

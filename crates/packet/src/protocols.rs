@@ -121,6 +121,44 @@ pub fn number(name: &str) -> Option<u8> {
         .or_else(|| name.to_ascii_lowercase().parse().ok())
 }
 
+/// neutron_lib's `IP_PROTOCOL_MAP`: the protocol names the Neutron API
+/// accepts in a security group rule, with their numbers (neutron_lib
+/// constants.py). ML2/OVN turns a rule's protocol into a number with it.
+pub const NEUTRON_NAMES: &[(&str, u8)] = &[
+    ("ah", 51),
+    ("dccp", 33),
+    ("egp", 8),
+    ("esp", 50),
+    ("gre", 47),
+    ("hopopt", 0),
+    ("icmp", 1),
+    ("icmpv6", 58),
+    ("igmp", 2),
+    ("ipip", 4),
+    ("ipv6-encap", 41),
+    ("ipv6-frag", 44),
+    ("ipv6-icmp", 58),
+    ("ipv6-nonxt", 59),
+    ("ipv6-opts", 60),
+    ("ipv6-route", 43),
+    ("ospf", 89),
+    ("pgm", 113),
+    ("rsvp", 46),
+    ("sctp", 132),
+    ("tcp", 6),
+    ("udp", 17),
+    ("udplite", 136),
+    ("vrrp", 112),
+];
+
+/// The number of a protocol name as the Neutron API knows it.
+pub fn neutron_number(name: &str) -> Option<u8> {
+    NEUTRON_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, p)| p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,16 +58,31 @@ enum Command {
         /// Print every packet's path through the rules.
         #[arg(long, short)]
         verbose: bool,
+        /// The cloud's firewall backend, overriding the scenario's
+        /// `firewall_driver` (iptables_hybrid, ovn).
+        #[arg(long)]
+        driver: Option<String>,
     },
-    /// Print the rules Neutron's iptables_hybrid driver programs on a host.
+    /// Print what Neutron programs: iptables_hybrid's rules on a host, or
+    /// ML2/OVN's Northbound rows (`--driver ovn`) and logical flows (`--lflows`).
     Rules {
         /// Neutron JSON (API responses or openstack CLI output; repeat to merge several
         /// files, docs/inputs.md). Omit for the built-in example.
         #[arg(long)]
         neutron: Vec<PathBuf>,
-        /// Compute host (binding:host_id).
+        /// Compute host (binding:host_id); iptables_hybrid only.
+        #[arg(long, required_unless_present = "driver")]
+        host: Option<String>,
+        /// The firewall backend: iptables_hybrid (default) or ovn.
         #[arg(long)]
-        host: String,
+        driver: Option<String>,
+        /// ovn: print the logical flows northd derives (for the stages vipwire
+        /// models), like `ovn-sbctl lflow-list`.
+        #[arg(long)]
+        lflows: bool,
+        /// ovn: text (default) or json (the normalised NB document).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
         /// 4: iptables-save (default); 6: ip6tables-save.
         #[arg(long, value_enum, default_value = "4")]
         family: FamilyArg,
@@ -138,12 +153,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             format,
             fix,
             verbose,
+            driver,
         } => {
-            let sc = match &scenario {
+            let mut sc = match &scenario {
                 Some(p) => Scenario::load(p),
                 None => Scenario::builtin(),
             }
             .map_err(input_error)?;
+            if let Some(d) = driver {
+                sc.driver = parse_driver(&d)?;
+            }
             let report = check::run(&sc)?;
             let fixed = if fix {
                 Some(find_fix(&sc, &report)?)
@@ -179,6 +198,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules {
             neutron,
             host,
+            driver,
+            lflows,
+            format,
             family,
             ipsets,
             out,
@@ -195,6 +217,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 neutron::load::load_files(&inputs)?
             };
+            let driver = driver
+                .as_deref()
+                .map(parse_driver)
+                .transpose()?
+                .unwrap_or_default();
+            if driver == neutron::firewall::FirewallDriver::Ovn {
+                return ovn_rules(&cloud, lflows, format == Format::Json);
+            }
+            let host = host.unwrap_or_default();
             if !cloud.ports.iter().any(|p| p.host_id == host) {
                 // Like the agent on such a host: nothing is programmed.
                 eprintln!(
@@ -268,6 +299,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+fn parse_driver(name: &str) -> Result<neutron::firewall::FirewallDriver> {
+    neutron::firewall::FirewallDriver::parse(name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--driver {name}: not supported yet (supported: iptables_hybrid, ovn; openvswitch \
+             is planned)"
+        )
+    })
+}
+
+/// `vipwire rules --driver ovn`: the Northbound rows, or the logical flows.
+fn ovn_rules(cloud: &neutron::model::Cloud, lflows: bool, json: bool) -> Result<ExitCode> {
+    let nb = neutron::firewall::ovn::Northbound::of(cloud);
+    if lflows {
+        print!("{}", fabric::ovn::lflows::render(&nb));
+    } else if json {
+        let doc = neutron::firewall::ovn::northbound_json(&nb);
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print!("{}", neutron::firewall::ovn::northbound_text(&nb));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `vipwire trace --neutron`: frames sent by ports through the cloud's backend.
 fn cloud_trace(
     neutron: &[PathBuf],
@@ -276,15 +330,7 @@ fn cloud_trace(
     format: Format,
     fail_on_drop: bool,
 ) -> Result<ExitCode> {
-    let driver = match driver {
-        "iptables_hybrid" | "iptables-hybrid" | "hybrid" => {
-            neutron::firewall::FirewallDriver::IptablesHybrid
-        }
-        other => anyhow::bail!(
-            "--driver {other}: not supported yet (supported: iptables_hybrid; ovn and openvswitch \
-             are planned)"
-        ),
-    };
+    let driver = parse_driver(driver)?;
     let mut inputs = Vec::new();
     for p in neutron {
         inputs.push((read(p)?, p.display().to_string()));

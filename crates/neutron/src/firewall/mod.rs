@@ -1,40 +1,42 @@
 //! Firewall backends: how a Neutron agent turns a host's ports into dataplane
-//! rules. Only the OVS hybrid iptables driver exists so far; OVS native
-//! (OpenFlow) and OVN (logical flows) are planned behind the same seam.
+//! rules: the OVS hybrid iptables driver and ML2/OVN's Northbound rows; the
+//! OVS native firewall (OpenFlow) is planned behind the same seam.
 
 pub mod iptables_hybrid;
 pub mod iptables_text;
+pub mod ovn;
 pub mod provenance;
-
-use std::collections::BTreeMap;
-
-use crate::model::Cloud;
 
 pub use iptables_hybrid::{HostRules, PortPlumbing, RenderError, RenderOptions};
 
-/// Which Neutron firewall driver programs a host.
+/// Which Neutron firewall backend filters a cloud's ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum FirewallDriver {
     /// `iptables_hybrid` (OVSHybridIptablesFirewallDriver): iptables on a qbr Linux bridge.
     #[default]
     IptablesHybrid,
+    /// ML2/OVN: port security and ACLs in OVN's logical switch pipeline.
+    Ovn,
 }
 
 impl FirewallDriver {
-    /// The driver's rules for one host.
-    pub fn render_host(self, cloud: &Cloud, host: &str) -> Result<HostRules, RenderError> {
+    /// The name a scenario or `--driver` gives it.
+    pub fn name(self) -> &'static str {
         match self {
-            FirewallDriver::IptablesHybrid => iptables_hybrid::render_host(cloud, host),
+            FirewallDriver::IptablesHybrid => "iptables_hybrid",
+            FirewallDriver::Ovn => "ovn",
         }
     }
 
-    /// The driver's rules for every host with a bound port.
-    pub fn render_all_hosts(
-        self,
-        cloud: &Cloud,
-    ) -> Result<BTreeMap<String, HostRules>, RenderError> {
-        match self {
-            FirewallDriver::IptablesHybrid => iptables_hybrid::render_all_hosts(cloud),
+    /// Read a driver name as operators write it (`firewall_driver` in a
+    /// scenario, `--driver`); None for unknown or not yet modelled ones.
+    pub fn parse(name: &str) -> Option<FirewallDriver> {
+        match name {
+            "iptables_hybrid" | "iptables-hybrid" | "hybrid" => {
+                Some(FirewallDriver::IptablesHybrid)
+            }
+            "ovn" | "ml2/ovn" | "ML2/OVN" => Some(FirewallDriver::Ovn),
+            _ => None,
         }
     }
 }

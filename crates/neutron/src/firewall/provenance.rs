@@ -63,6 +63,18 @@ pub enum Origin {
     },
     /// The shared fallback chain's drop.
     DefaultDrop,
+    /// ML2/OVN: `neutron_pg_drop`'s drop ACL, reached when no allow ACL of the
+    /// port's groups matched.
+    PortGroupDrop {
+        port_id: String,
+        direction: RuleDirection,
+    },
+    /// ML2/OVN: the `ct.inv` drop northd puts above every ACL (priority 65532):
+    /// no security group rule is consulted for a packet conntrack calls invalid.
+    CtInvalidDrop { port_id: String },
+    /// ML2/OVN: outgoing port security, the destination is none of the port's
+    /// fixed or pair addresses (nor broadcast or multicast).
+    DestinationDrop { port_id: String },
 }
 
 /// A security group rule by its group and rule id.

@@ -1,0 +1,641 @@
+//! The ML2/OVN backend: the logical switch pipeline ovn-northd 23.03 derives
+//! from Neutron's Northbound rows, for the stages that decide delivery, with
+//! the Linux kernel's conntrack (production OVN runs the kernel datapath).
+//!
+//! A packet from port A to port B runs A's ingress pipeline (port security on
+//! its source, from-lport ACLs in A's conntrack zone) and B's egress pipeline
+//! (to-lport ACLs in B's zone, port security on its destination). Each half is
+//! one [`Hop`]: `cross(A, Egress)` and `cross(B, Ingress)`.
+//!
+//! Stage facts (northd.c of OVN 23.03, `build_pre_acls`, `build_acl_hints`,
+//! `build_acls`, `build_lswitch_input_port_sec_od`, BRIEF §7):
+//! - when any ACL on the switch is stateful, every IP packet goes to conntrack
+//!   (pre_acl priority 100), except multicast and ND/MLD (priority 110) and
+//!   what an allow-stateless ACL matches (pre_acl priority ACL+1000);
+//! - `ct.inv` drops at priority 65532, above every ACL; replies of committed
+//!   connections pass there too; everything else meets the ACLs (priority
+//!   ACL+1000), and only an allow-related ACL commits a new connection;
+//! - port security checks the source on the way in (MAC, IP, ARP sender) and
+//!   the destination on the way out: a port receives only for its own and pair
+//!   addresses, broadcast and multicast.
+
+pub mod lflows;
+
+use crate::{ArpDecision, ArpFrame, ArpRefusal, BuildError, Hop, Side};
+use conntrack::{Conntrack, CtState, Direction};
+use ipnet::IpNet;
+use netfilter::{PacketTrace, StepKind, TraceStep};
+use neutron::firewall::ovn::{
+    AclAction, AclDirection, LogicalSwitchPort, Northbound, PortSecurityEntry,
+};
+use neutron::firewall::provenance::Origin;
+use neutron::model::Cloud;
+use packet::{proto, MacAddr, Packet, Verdict};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Logical table numbers of the stages modelled (ovn-northd 23.03).
+pub mod table {
+    pub const IN_CHECK_PORT_SEC: usize = 0;
+    pub const IN_APPLY_PORT_SEC: usize = 1;
+    pub const IN_PRE_ACL: usize = 4;
+    pub const IN_ACL: usize = 8;
+    pub const OUT_PRE_ACL: usize = 1;
+    pub const OUT_ACL: usize = 4;
+    pub const OUT_CHECK_PORT_SEC: usize = 8;
+    pub const OUT_APPLY_PORT_SEC: usize = 9;
+}
+
+/// The match of the conntrack-invalid drop that sits above every ACL.
+pub const CT_INV_MATCH: &str = "ct.inv || (ct.est && ct.rpl && ct_mark.blocked == 1)";
+
+/// A cloud's logical switches with one conntrack zone per logical port.
+pub struct OvnFabric {
+    nb: Northbound,
+    conntrack: Conntrack,
+    zones: BTreeMap<String, u16>,
+    /// Switches with a stateful ACL (their IP traffic goes through conntrack).
+    stateful: BTreeMap<String, bool>,
+    /// `$pg_<id>_ip4/6` address sets, by (group id, IPv6).
+    sets: BTreeMap<(String, bool), Vec<IpAddr>>,
+}
+
+/// One pipeline half being walked: its steps and what decided.
+struct Walk {
+    pipeline: &'static str,
+    steps: Vec<TraceStep>,
+    ctstate: String,
+    ct_reason: Option<String>,
+    zone: u16,
+}
+
+impl Walk {
+    fn step(&mut self, stage: &str, table: usize, priority: u32, m: &str, action: &str) {
+        self.steps.push(TraceStep {
+            table: self.pipeline.to_string(),
+            chain: stage.to_string(),
+            kind: StepKind::Rule,
+            rule_num: table,
+            rule_text: format!("priority={priority}, match=({m}), action=({action})"),
+        });
+    }
+
+    fn finish(self, verdict: Verdict) -> PacketTrace {
+        PacketTrace {
+            verdict,
+            path: self.steps,
+            ctstate: self.ctstate,
+            ct_reason: self.ct_reason,
+            zone: self.zone,
+            unknown: Vec::new(),
+        }
+    }
+}
+
+fn is_multicast(pkt: &Packet) -> bool {
+    pkt.dst_mac.as_ref().is_some_and(|m| m.0[0] & 1 == 1)
+        || match pkt.dst {
+            IpAddr::V4(a) => a.is_multicast() || a.is_broadcast(),
+            IpAddr::V6(a) => a.is_multicast(),
+        }
+}
+
+/// ICMPv6 neighbour discovery and MLD skip conntrack and the ACLs.
+fn is_nd_or_mld(pkt: &Packet) -> bool {
+    pkt.proto == proto::ICMPV6 && matches!(pkt.icmp_type, 130..=137 | 143)
+}
+
+fn eui64(mac: &str) -> Option<IpAddr> {
+    neutron::firewall::iptables_hybrid::link_local(mac).map(IpAddr::V6)
+}
+
+impl OvnFabric {
+    pub fn build(cloud: &Cloud) -> Result<OvnFabric, BuildError> {
+        let nb = Northbound::of(cloud);
+        let zones = nb
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), u16::try_from(i + 1).unwrap_or(u16::MAX)))
+            .collect();
+        let stateful = nb
+            .switches
+            .iter()
+            .map(|s| (s.name.clone(), nb.switch_has_stateful(&s.name)))
+            .collect();
+        let mut sets = BTreeMap::new();
+        for g in &cloud.security_groups {
+            for v6 in [false, true] {
+                sets.insert((g.id.clone(), v6), nb.address_set(&g.id, v6));
+            }
+        }
+        Ok(OvnFabric {
+            nb,
+            conntrack: Conntrack::new(),
+            zones,
+            stateful,
+            sets,
+        })
+    }
+
+    pub fn northbound(&self) -> &Northbound {
+        &self.nb
+    }
+
+    /// Port security on the way in: the source MAC and address.
+    fn in_port_sec(&self, lsp: &LogicalSwitchPort, pkt: &Packet) -> Result<(), String> {
+        if lsp.security.is_empty() {
+            return Ok(());
+        }
+        let smac = pkt
+            .src_mac
+            .as_ref()
+            .map(MacAddr::to_string)
+            .unwrap_or_default();
+        let Some(entry) = lsp.security.iter().find(|e| e.mac == smac) else {
+            return Err(format!("eth.src {smac} is not in port_security"));
+        };
+        if source_allowed(entry, pkt) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} {} is not among \"{}\"",
+                if pkt.src.is_ipv4() {
+                    "ip4.src"
+                } else {
+                    "ip6.src"
+                },
+                pkt.src,
+                entry.text
+            ))
+        }
+    }
+
+    /// Port security on the way out: the destination MAC and address.
+    fn out_port_sec(&self, lsp: &LogicalSwitchPort, pkt: &Packet) -> Result<(), String> {
+        if lsp.security.is_empty() || is_multicast(pkt) {
+            return Ok(());
+        }
+        let dmac = pkt
+            .dst_mac
+            .as_ref()
+            .map(MacAddr::to_string)
+            .unwrap_or_default();
+        let Some(entry) = lsp.security.iter().find(|e| e.mac == dmac) else {
+            return Err(format!("eth.dst {dmac} is not in port_security"));
+        };
+        if destination_allowed(entry, pkt) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} {} is not among \"{}\"",
+                if pkt.dst.is_ipv4() {
+                    "ip4.dst"
+                } else {
+                    "ip6.dst"
+                },
+                pkt.dst,
+                entry.text
+            ))
+        }
+    }
+
+    /// pre_acl, acl_hint and acl of one pipeline: the conntrack lookup in the
+    /// port's zone, the `ct.inv` drop, then the ACLs of the port's groups.
+    fn acl_stage(
+        &mut self,
+        lsp_name: &str,
+        switch: &str,
+        dir: AclDirection,
+        pkt: &Packet,
+        walk: &mut Walk,
+    ) -> (Verdict, Vec<Origin>) {
+        let (pre_stage, pre_table, stage, table) = match dir {
+            AclDirection::FromLport => (
+                "ls_in_pre_acl",
+                table::IN_PRE_ACL,
+                "ls_in_acl",
+                table::IN_ACL,
+            ),
+            AclDirection::ToLport => (
+                "ls_out_pre_acl",
+                table::OUT_PRE_ACL,
+                "ls_out_acl",
+                table::OUT_ACL,
+            ),
+        };
+        let remote = match dir {
+            AclDirection::FromLport => pkt.dst,
+            AclDirection::ToLport => pkt.src,
+        };
+        let sets = &self.sets;
+        let set = |g: &str, v6: bool| sets.get(&(g.to_string(), v6)).cloned().unwrap_or_default();
+        let acls: Vec<_> = {
+            let mut v: Vec<_> = self.nb.acls_of(lsp_name, dir).cloned().collect();
+            v.sort_by_key(|a| std::cmp::Reverse(a.priority));
+            v
+        };
+        let stateful = self.stateful.get(switch).copied().unwrap_or(false);
+        let zone = self.zones.get(lsp_name).copied().unwrap_or(0);
+        walk.zone = zone;
+        // pre_acl: which packets skip conntrack.
+        let stateless_hit = acls.iter().find(|a| {
+            a.action == AclAction::AllowStateless && a.matcher.matches(pkt, remote, &set)
+        });
+        let mut tracked = None;
+        if !stateful {
+            walk.ctstate = "UNTRACKED".into();
+        } else if is_multicast(pkt) || is_nd_or_mld(pkt) {
+            walk.step(
+                pre_stage,
+                pre_table,
+                110,
+                if is_multicast(pkt) {
+                    "eth.mcast"
+                } else {
+                    "nd || nd_rs || nd_ra || mldv1 || mldv2"
+                },
+                "next;",
+            );
+            walk.ctstate = "UNTRACKED".into();
+        } else if let Some(a) = stateless_hit {
+            walk.step(
+                pre_stage,
+                pre_table,
+                u32::from(a.priority) + 1000,
+                &a.match_text,
+                "next;",
+            );
+            walk.ctstate = "UNTRACKED".into();
+        } else {
+            walk.step(pre_stage, pre_table, 100, "ip", "reg0[0] = 1; next;");
+            let out = self.conntrack.track(zone, pkt);
+            walk.ctstate = out.state.as_str().to_string();
+            walk.ct_reason = out.reason().map(str::to_string);
+            tracked = Some(out);
+        }
+        if let Some(out) = &tracked {
+            match out.state {
+                CtState::Invalid => {
+                    walk.step(stage, table, 65532, CT_INV_MATCH, "drop;");
+                    return (
+                        Verdict::Drop,
+                        vec![Origin::CtInvalidDrop {
+                            port_id: lsp_name.to_string(),
+                        }],
+                    );
+                }
+                CtState::Established if out.dir == Direction::Reply => {
+                    walk.step(
+                        stage,
+                        table,
+                        65532,
+                        "ct.est && !ct.rel && !ct.new && !ct.inv && ct.rpl && ct_mark.blocked == 0",
+                        "next;",
+                    );
+                    return (
+                        Verdict::Accept,
+                        vec![Origin::ConntrackEstablished {
+                            port_id: lsp_name.to_string(),
+                        }],
+                    );
+                }
+                CtState::Related => {
+                    walk.step(
+                        stage,
+                        table,
+                        65532,
+                        "!ct.est && ct.rel && !ct.new && !ct.inv && ct_mark.blocked == 0",
+                        "next;",
+                    );
+                    return (
+                        Verdict::Accept,
+                        vec![Origin::ConntrackEstablished {
+                            port_id: lsp_name.to_string(),
+                        }],
+                    );
+                }
+                _ => {}
+            }
+        }
+        if stateful && is_nd_or_mld(pkt) {
+            walk.step(
+                stage,
+                table,
+                65532,
+                "nd || nd_ra || nd_rs || mldv1 || mldv2",
+                "next;",
+            );
+            return (
+                Verdict::Accept,
+                vec![Origin::Infrastructure {
+                    port_id: lsp_name.to_string(),
+                    what: "neighbour discovery and MLD skip the ACLs".into(),
+                }],
+            );
+        }
+        let new = tracked.as_ref().is_some_and(|o| o.state == CtState::New);
+        for a in &acls {
+            if !a.matcher.matches(pkt, remote, &set) {
+                continue;
+            }
+            let prio = u32::from(a.priority) + 1000;
+            let mut origin = a.origin.clone();
+            if let Origin::GroupRule { port_id, .. } = &mut origin {
+                *port_id = lsp_name.to_string();
+            }
+            match a.action {
+                AclAction::Drop => {
+                    walk.step(stage, table, prio, &a.match_text, "drop;");
+                    if let Some(out) = &tracked {
+                        self.conntrack.discard(out);
+                    }
+                    return (
+                        Verdict::Drop,
+                        vec![Origin::PortGroupDrop {
+                            port_id: lsp_name.to_string(),
+                            direction: match dir {
+                                AclDirection::FromLport => neutron::model::RuleDirection::Egress,
+                                AclDirection::ToLport => neutron::model::RuleDirection::Ingress,
+                            },
+                        }],
+                    );
+                }
+                AclAction::AllowRelated if new => {
+                    walk.step(stage, table, prio, &a.match_text, "reg0[1] = 1; next;");
+                    if let Some(out) = &tracked {
+                        self.conntrack.confirm(out);
+                    }
+                    return (Verdict::Accept, vec![origin]);
+                }
+                _ => {
+                    walk.step(stage, table, prio, &a.match_text, "next;");
+                    return (Verdict::Accept, vec![origin]);
+                }
+            }
+        }
+        // No ACL matched: stateful switches commit new connections (priority 1).
+        if let Some(out) = &tracked {
+            if out.state == CtState::New {
+                walk.step(stage, table, 1, "ip && !ct.est", "reg0[1] = 1; next;");
+                self.conntrack.confirm(out);
+            } else {
+                walk.step(stage, table, 0, "1", "next;");
+            }
+        } else {
+            walk.step(stage, table, 0, "1", "next;");
+        }
+        (Verdict::Accept, vec![Origin::Dispatch])
+    }
+}
+
+/// `check_in_port_sec()` for IP: the source must be one of the entry's
+/// addresses of its family (any when the entry lists none); DHCP discovery from
+/// 0.0.0.0 and IPv6 link-local / unspecified sources for ND pass too.
+fn source_allowed(entry: &PortSecurityEntry, pkt: &Packet) -> bool {
+    let family: Vec<&IpNet> = entry
+        .addrs
+        .iter()
+        .filter(|n| n.addr().is_ipv4() == pkt.src.is_ipv4())
+        .collect();
+    if entry.addrs.is_empty() {
+        return true;
+    }
+    if family.iter().any(|n| n.contains(&pkt.src)) {
+        return true;
+    }
+    match pkt.src {
+        IpAddr::V4(a) => {
+            a.is_unspecified()
+                && pkt.dst == IpAddr::V4(std::net::Ipv4Addr::BROADCAST)
+                && pkt.proto == proto::UDP
+                && pkt.sport == 68
+                && pkt.dport == 67
+        }
+        IpAddr::V6(a) => {
+            Some(pkt.src) == eui64(&entry.mac) || (a.is_unspecified() && is_nd_or_mld(pkt))
+        }
+    }
+}
+
+/// `check_out_port_sec()` for IP: the destination must be one of the entry's
+/// addresses (or, for a CIDR, inside it), or broadcast/multicast.
+fn destination_allowed(entry: &PortSecurityEntry, pkt: &Packet) -> bool {
+    if entry.addrs.is_empty() {
+        return true;
+    }
+    if entry
+        .addrs
+        .iter()
+        .filter(|n| n.addr().is_ipv4() == pkt.dst.is_ipv4())
+        .any(|n| n.contains(&pkt.dst))
+    {
+        return true;
+    }
+    match pkt.dst {
+        IpAddr::V6(_) => Some(pkt.dst) == eui64(&entry.mac),
+        IpAddr::V4(_) => false,
+    }
+}
+
+impl crate::Backend for OvnFabric {
+    fn host_of(&self, port_id: &str) -> Option<&str> {
+        self.nb.port(port_id).map(|p| p.switch.as_str())
+    }
+
+    fn cross(&mut self, port_id: &str, side: Side, pkt: &Packet) -> Option<Hop> {
+        let lsp = self.nb.port(port_id)?.clone();
+        let mut walk = Walk {
+            pipeline: match side {
+                Side::Egress => "ls_in",
+                Side::Ingress => "ls_out",
+            },
+            steps: Vec::new(),
+            ctstate: "UNTRACKED".into(),
+            ct_reason: None,
+            zone: 0,
+        };
+        let port_match = |field: &str| format!("{field} == \"{}\"", lsp.name);
+        let sec_drop = |walk: &mut Walk,
+                        stage: &str,
+                        t: usize,
+                        apply: &str,
+                        at: usize,
+                        why: &str,
+                        field: &str,
+                        call: &str| {
+            walk.step(
+                stage,
+                t,
+                50,
+                &port_match(field),
+                &format!("reg0[15] = {call}(); next;"),
+            );
+            walk.step(
+                apply,
+                at,
+                50,
+                "reg0[15] == 1",
+                &format!("drop; /* {why} */"),
+            );
+        };
+        let (verdict, decided_by) = match side {
+            Side::Egress => {
+                if let Err(why) = self.in_port_sec(&lsp, pkt) {
+                    sec_drop(
+                        &mut walk,
+                        "ls_in_check_port_sec",
+                        table::IN_CHECK_PORT_SEC,
+                        "ls_in_apply_port_sec",
+                        table::IN_APPLY_PORT_SEC,
+                        &why,
+                        "inport",
+                        "check_in_port_sec",
+                    );
+                    (
+                        Verdict::Drop,
+                        vec![Origin::SpoofDrop {
+                            port_id: port_id.to_string(),
+                        }],
+                    )
+                } else {
+                    self.acl_stage(
+                        &lsp.name,
+                        &lsp.switch,
+                        AclDirection::FromLport,
+                        pkt,
+                        &mut walk,
+                    )
+                }
+            }
+            Side::Ingress => {
+                let (v, o) = self.acl_stage(
+                    &lsp.name,
+                    &lsp.switch,
+                    AclDirection::ToLport,
+                    pkt,
+                    &mut walk,
+                );
+                if v == Verdict::Drop {
+                    (v, o)
+                } else if let Err(why) = self.out_port_sec(&lsp, pkt) {
+                    sec_drop(
+                        &mut walk,
+                        "ls_out_check_port_sec",
+                        table::OUT_CHECK_PORT_SEC,
+                        "ls_out_apply_port_sec",
+                        table::OUT_APPLY_PORT_SEC,
+                        &why,
+                        "outport",
+                        "check_out_port_sec",
+                    );
+                    (
+                        Verdict::Drop,
+                        vec![Origin::DestinationDrop {
+                            port_id: port_id.to_string(),
+                        }],
+                    )
+                } else {
+                    (v, o)
+                }
+            }
+        };
+        Some(Hop {
+            port_id: port_id.to_string(),
+            host: lsp.switch.clone(),
+            side,
+            trace: walk.finish(verdict),
+            decided_by,
+        })
+    }
+
+    fn arp_from(&self, port_id: &str, frame: &ArpFrame) -> ArpDecision {
+        let Some(lsp) = self.nb.port(port_id) else {
+            return ArpDecision::pass();
+        };
+        if lsp.security.is_empty() {
+            return ArpDecision::pass();
+        }
+        let mac = frame.sender_mac.to_lowercase();
+        let refuse = |why: ArpRefusal, text: String| ArpDecision {
+            refused: Some(why),
+            host: lsp.switch.clone(),
+            table: "ls_in_check_port_sec (check_in_port_sec, OpenFlow table 74)".into(),
+            rule_text: text,
+        };
+        let Some(entry) = lsp.security.iter().find(|e| e.mac == mac) else {
+            return refuse(
+                ArpRefusal::SenderMac {
+                    allowed: lsp.macs().iter().map(|m| m.to_string()).collect(),
+                },
+                format!(
+                    "inport == \"{port_id}\": eth.src/arp.sha {mac} not in port_security -> drop"
+                ),
+            );
+        };
+        let v4: Vec<IpNet> = entry
+            .addrs
+            .iter()
+            .filter(|n| n.addr().is_ipv4())
+            .copied()
+            .collect();
+        if !v4.is_empty() && !v4.iter().any(|n| n.contains(&frame.sender_ip)) {
+            return refuse(
+                ArpRefusal::SenderIp {
+                    allowed: v4.clone(),
+                },
+                format!(
+                    "inport == \"{port_id}\" && arp.sha == {mac}: arp.spa {} not in {{{}}} -> drop",
+                    frame.sender_ip,
+                    v4.iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        ArpDecision::pass()
+    }
+
+    fn nd_from(&self, port_id: &str, sender_mac: &str, na: bool, target: IpAddr) -> ArpDecision {
+        let Some(lsp) = self.nb.port(port_id) else {
+            return ArpDecision::pass();
+        };
+        if lsp.security.is_empty() {
+            return ArpDecision::pass();
+        }
+        let mac = sender_mac.to_lowercase();
+        let refuse = |why: ArpRefusal, text: String| ArpDecision {
+            refused: Some(why),
+            host: lsp.switch.clone(),
+            table: "ls_in_check_port_sec (check_in_port_sec, OpenFlow table 74)".into(),
+            rule_text: text,
+        };
+        let Some(entry) = lsp.security.iter().find(|e| e.mac == mac) else {
+            return refuse(
+                ArpRefusal::SenderMac {
+                    allowed: lsp.macs().iter().map(|m| m.to_string()).collect(),
+                },
+                format!("inport == \"{port_id}\": eth.src {mac} not in port_security -> drop"),
+            );
+        };
+        let mut v6: Vec<IpNet> = entry
+            .addrs
+            .iter()
+            .filter(|n| n.addr().is_ipv6())
+            .copied()
+            .collect();
+        if na && !v6.is_empty() {
+            if let Some(lla) = eui64(&entry.mac) {
+                v6.push(IpNet::from(lla));
+            }
+            if !v6.iter().any(|n| n.contains(&target)) {
+                return refuse(
+                    ArpRefusal::NdTarget { allowed: v6.clone() },
+                    format!("inport == \"{port_id}\" && nd_na: nd.target {target} not in port_security -> drop"),
+                );
+            }
+        }
+        ArpDecision::pass()
+    }
+}

@@ -1,0 +1,191 @@
+//! Neutron's ML2/OVN driver (neutron 29.0.0): the OVN Northbound rows it writes
+//! for a cloud's networks, ports and security groups, as typed rows that the
+//! logical pipeline (crate `fabric`) evaluates and `vipwire rules --driver ovn`
+//! prints.
+//!
+//! Facts: neutron/plugins/ml2/drivers/ovn/mech_driver/ovsdb/ovn_client.py
+//! (`_get_port_options`, `_get_allowed_addresses_from_port`),
+//! neutron/common/ovn/acl.py (ACL matches), neutron/common/ovn/utils.py
+//! (port-group and address-set names, virtual ports); BRIEF §7.
+//!
+//! Files: `lsp.rs` (logical switch ports: addresses, port security, virtual
+//! ports), `acl.rs` (security group rules to ACLs), `print.rs` (the normalised
+//! JSON form the conformance harness compares with the real NB).
+
+mod acl;
+mod lsp;
+mod print;
+
+pub use acl::{Acl, AclAction, AclDirection, AclMatch, AclProto, AclRemote};
+pub use lsp::{LogicalSwitchPort, LspType, PortSecurityEntry};
+pub use print::{northbound_json, northbound_text};
+
+use crate::model::Cloud;
+
+use super::provenance::Origin;
+
+/// ACL priority of Neutron's allow rules (`ACL_PRIORITY_ALLOW`).
+pub const ACL_PRIORITY_ALLOW: u16 = 1002;
+/// ACL priority of `neutron_pg_drop`'s two drops (`ACL_PRIORITY_DROP`).
+pub const ACL_PRIORITY_DROP: u16 = 1000;
+/// The port group every port with port security joins.
+pub const PG_DROP: &str = "neutron_pg_drop";
+
+/// A logical switch: one per Neutron network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogicalSwitch {
+    /// `neutron-<network id>`.
+    pub name: String,
+    pub network_id: String,
+    /// LSP names (port ids).
+    pub ports: Vec<String>,
+}
+
+/// A port group: one per security group, plus `neutron_pg_drop`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortGroup {
+    /// `pg_<group id with - as _>`, or `neutron_pg_drop`.
+    pub name: String,
+    /// The security group behind it (None for `neutron_pg_drop`).
+    pub group_id: Option<String>,
+    /// Member LSP names (port ids).
+    pub ports: Vec<String>,
+}
+
+/// Everything Neutron writes into the Northbound DB for a cloud.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Northbound {
+    pub switches: Vec<LogicalSwitch>,
+    pub ports: Vec<LogicalSwitchPort>,
+    pub port_groups: Vec<PortGroup>,
+    pub acls: Vec<Acl>,
+}
+
+/// The port group name of a security group (`utils.ovn_port_group_name`).
+pub fn port_group_name(group_id: &str) -> String {
+    format!("pg_{}", group_id.replace('-', "_"))
+}
+
+/// The address set northd derives from a port group's members' fixed IPs
+/// (`utils.ovn_pg_addrset_name`): `pg_<id>_ip4` / `_ip6`.
+pub fn address_set_name(group_id: &str, v6: bool) -> String {
+    format!("{}_ip{}", port_group_name(group_id), if v6 { 6 } else { 4 })
+}
+
+impl Northbound {
+    /// The rows Neutron writes for `cloud`.
+    pub fn of(cloud: &Cloud) -> Northbound {
+        let mut nb = Northbound::default();
+        let mut nets: Vec<&str> = cloud.networks.iter().map(|n| n.id.as_str()).collect();
+        nets.extend(cloud.ports.iter().map(|p| p.network_id.as_str()));
+        nets.sort_unstable();
+        nets.dedup();
+        for net in nets {
+            nb.switches.push(LogicalSwitch {
+                name: format!("neutron-{net}"),
+                network_id: net.to_string(),
+                ports: cloud
+                    .ports
+                    .iter()
+                    .filter(|p| p.network_id == net && !lsp::ignored(p))
+                    .map(|p| p.id.clone())
+                    .collect(),
+            });
+        }
+        nb.ports = cloud
+            .ports
+            .iter()
+            .filter(|p| !lsp::ignored(p))
+            .map(|p| LogicalSwitchPort::of(cloud, p))
+            .collect();
+        let secured = |p: &&LogicalSwitchPort| !p.port_security.is_empty();
+        nb.port_groups.push(PortGroup {
+            name: PG_DROP.into(),
+            group_id: None,
+            ports: nb
+                .ports
+                .iter()
+                .filter(secured)
+                .map(|p| p.name.clone())
+                .collect(),
+        });
+        for g in &cloud.security_groups {
+            let members = cloud
+                .ports
+                .iter()
+                .filter(|p| p.security_groups.contains(&g.id))
+                .filter(|p| nb.port(&p.id).is_some_and(|l| !l.port_security.is_empty()))
+                .map(|p| p.id.clone())
+                .collect();
+            nb.port_groups.push(PortGroup {
+                name: port_group_name(&g.id),
+                group_id: Some(g.id.clone()),
+                ports: members,
+            });
+            for r in &g.rules {
+                nb.acls.push(Acl::of_rule(g, r));
+            }
+        }
+        nb.acls.extend(Acl::pg_drop());
+        nb
+    }
+
+    pub fn port(&self, name: &str) -> Option<&LogicalSwitchPort> {
+        self.ports.iter().find(|p| p.name == name)
+    }
+
+    /// The port groups a logical port is in.
+    pub fn groups_of<'a>(&'a self, port: &'a str) -> impl Iterator<Item = &'a PortGroup> + 'a {
+        self.port_groups
+            .iter()
+            .filter(move |g| g.ports.iter().any(|p| p == port))
+    }
+
+    /// The ACLs that apply to a port, in one direction.
+    pub fn acls_of<'a>(
+        &'a self,
+        port: &'a str,
+        direction: AclDirection,
+    ) -> impl Iterator<Item = &'a Acl> + 'a {
+        let groups: Vec<&str> = self.groups_of(port).map(|g| g.name.as_str()).collect();
+        self.acls
+            .iter()
+            .filter(move |a| a.direction == direction && groups.contains(&a.port_group.as_str()))
+    }
+
+    /// True when some ACL on the switch of `port` is stateful (allow-related):
+    /// northd then sends every IP packet of that switch through conntrack.
+    pub fn switch_has_stateful(&self, switch: &str) -> bool {
+        let Some(ls) = self.switches.iter().find(|s| s.name == switch) else {
+            return false;
+        };
+        self.port_groups
+            .iter()
+            .filter(|g| g.ports.iter().any(|p| ls.ports.contains(p)))
+            .any(|g| {
+                self.acls
+                    .iter()
+                    .any(|a| a.port_group == g.name && a.action == AclAction::AllowRelated)
+            })
+    }
+
+    /// Fixed IPs of a port group's members: northd's `$pg_<id>_ip4/6` address
+    /// sets (never pair IPs; BRIEF §7).
+    pub fn address_set(&self, group_id: &str, v6: bool) -> Vec<std::net::IpAddr> {
+        let name = port_group_name(group_id);
+        let Some(pg) = self.port_groups.iter().find(|g| g.name == name) else {
+            return Vec::new();
+        };
+        pg.ports
+            .iter()
+            .filter_map(|p| self.port(p))
+            .flat_map(|p| p.fixed_ips.iter().copied())
+            .filter(|ip| ip.is_ipv6() == v6)
+            .collect()
+    }
+}
+
+/// Where an ACL or a port-security entry comes from, for the diagnosis.
+pub fn acl_origin(acl: &Acl) -> Origin {
+    acl.origin.clone()
+}

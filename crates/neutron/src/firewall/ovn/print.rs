@@ -1,0 +1,151 @@
+//! The Northbound rows in the normalised JSON form that
+//! `conformance/ovn/normalise_nb.py` makes of the real NB (docs/conformance-ovn.md):
+//! one list per table, empty columns left out, sets as sorted lists, UUID
+//! references replaced by names, ACLs named by their key
+//! `"<direction> <priority> <match> <action>"`.
+
+use std::fmt::Write;
+
+use serde_json::{json, Map, Value};
+
+use super::{LspType, Northbound};
+
+fn sorted(mut v: Vec<String>) -> Value {
+    v.sort();
+    v.dedup();
+    json!(v)
+}
+
+fn put(row: &mut Map<String, Value>, key: &str, value: Value) {
+    let empty = match &value {
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::String(s) => s.is_empty(),
+        Value::Null => true,
+        _ => false,
+    };
+    if !empty {
+        row.insert(key.to_string(), value);
+    }
+}
+
+/// The whole Northbound document.
+pub fn northbound_json(nb: &Northbound) -> Value {
+    let switches: Vec<Value> = nb
+        .switches
+        .iter()
+        .map(|s| {
+            let mut row = Map::new();
+            put(&mut row, "name", json!(s.name));
+            put(&mut row, "ports", sorted(s.ports.clone()));
+            Value::Object(row)
+        })
+        .collect();
+    let mut ports: Vec<Value> = nb
+        .ports
+        .iter()
+        .map(|p| {
+            let mut row = Map::new();
+            put(&mut row, "name", json!(p.name));
+            put(&mut row, "addresses", sorted(p.addresses.clone()));
+            put(&mut row, "port_security", sorted(p.port_security.clone()));
+            let options: Map<String, Value> = p
+                .options
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            put(&mut row, "options", Value::Object(options));
+            if let LspType::Virtual { .. } = p.kind {
+                put(&mut row, "type", json!("virtual"));
+            }
+            Value::Object(row)
+        })
+        .collect();
+    ports.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    let mut groups: Vec<Value> = nb
+        .port_groups
+        .iter()
+        .map(|g| {
+            let mut row = Map::new();
+            put(&mut row, "name", json!(g.name));
+            put(&mut row, "ports", sorted(g.ports.clone()));
+            let acls = nb
+                .acls
+                .iter()
+                .filter(|a| a.port_group == g.name)
+                .map(|a| a.key())
+                .collect();
+            put(&mut row, "acls", sorted(acls));
+            Value::Object(row)
+        })
+        .collect();
+    groups.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    let mut acls: Vec<Value> = nb
+        .acls
+        .iter()
+        .map(|a| {
+            let mut row = Map::new();
+            put(&mut row, "key", json!(a.key()));
+            put(&mut row, "direction", json!(a.direction.as_str()));
+            put(&mut row, "priority", json!(a.priority));
+            put(&mut row, "match", json!(a.match_text));
+            put(&mut row, "action", json!(a.action.as_str()));
+            if let Some(id) = &a.rule_id {
+                put(
+                    &mut row,
+                    "external_ids",
+                    json!({"neutron:security_group_rule_id": id}),
+                );
+            }
+            Value::Object(row)
+        })
+        .collect();
+    acls.sort_by(|a, b| a["key"].as_str().cmp(&b["key"].as_str()));
+    acls.dedup();
+    json!({
+        "logical_switches": switches,
+        "logical_switch_ports": ports,
+        "port_groups": groups,
+        "acls": acls,
+        "address_sets": [],
+    })
+}
+
+/// A readable listing, like `ovn-nbctl show` plus the port groups and ACLs.
+pub fn northbound_text(nb: &Northbound) -> String {
+    let mut out = String::new();
+    for s in &nb.switches {
+        let _ = writeln!(out, "switch {} (network {})", s.name, s.network_id);
+        for p in s.ports.iter().filter_map(|p| nb.port(p)) {
+            let _ = writeln!(out, "    port {}", p.name);
+            if let LspType::Virtual { .. } = p.kind {
+                let _ = writeln!(out, "        type: virtual");
+            }
+            let _ = writeln!(out, "        addresses: {:?}", p.addresses);
+            if !p.port_security.is_empty() {
+                let _ = writeln!(out, "        port_security: {:?}", p.port_security);
+            }
+            for (k, v) in &p.options {
+                let _ = writeln!(out, "        options:{k}={v}");
+            }
+        }
+    }
+    for g in &nb.port_groups {
+        let _ = writeln!(out, "port_group {} ports: {:?}", g.name, g.ports);
+        for a in nb.acls.iter().filter(|a| a.port_group == g.name) {
+            let _ = writeln!(
+                out,
+                "    {:<10} {:>5} ({}) {}{}",
+                a.direction.as_str(),
+                a.priority,
+                a.match_text,
+                a.action.as_str(),
+                a.rule_id
+                    .as_ref()
+                    .map(|r| format!("  # neutron:security_group_rule_id={r}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    out
+}
