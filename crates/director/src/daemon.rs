@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use lvs::conn::Service;
@@ -100,24 +100,21 @@ pub fn build_services(cfg: &KeepalivedConfig) -> Result<Vec<Service>, DirectorEr
         .collect()
 }
 
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
+static STOP: OnceLock<&'static AtomicBool> = OnceLock::new();
 
 /// Install SIGTERM/SIGINT handlers that set the stop flag.
 pub fn install_signal_handlers() {
-    // SAFETY: the handler only stores to an atomic (async-signal-safe).
-    unsafe {
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+    match crate::sys::event::stop_on_signals() {
+        Ok(flag) => {
+            let _ = STOP.set(flag);
+        }
+        Err(e) => eprintln!("vipwire: cannot install signal handlers: {e}"),
     }
 }
 
 /// True once SIGTERM/SIGINT arrived.
 pub fn stop_requested() -> bool {
-    STOP.load(Ordering::SeqCst)
+    STOP.get().is_some_and(|f| f.load(Ordering::SeqCst))
 }
 
 /// The VRRP view when vipwire's own VRRP is not running: MASTER when one of
@@ -574,23 +571,14 @@ fn data_plane_loop(
                 let _ = ring.send_now(&f);
             }
         }
-        let mut fds = vec![libc::pollfd {
-            fd: ring.fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
+        let mut fds = vec![ring.fd()];
         if let Some(x) = &xdp {
-            fds.push(libc::pollfd {
-                fd: x.xsk.fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
+            fds.push(x.xsk.fd());
         }
         let ready = ring.rx_ready() || xdp.as_ref().is_some_and(|x| x.xsk.wait_rx(0));
         if !ready {
-            // SAFETY: fds is a valid array of pollfd.
-            let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 10) };
-            if r <= 0 {
+            let r = crate::sys::event::poll_ms(&fds, libc::POLLIN, 10);
+            if !r.is_ok_and(|r| r.contains(&true)) {
                 continue;
             }
         }

@@ -280,28 +280,12 @@ mod tests {
 
     /// A TCP socket bound to 127.0.0.1 with an ephemeral port, never listening.
     fn bound_not_listening() -> (std::os::fd::OwnedFd, u16) {
-        use std::os::fd::FromRawFd;
-        // SAFETY: plain socket calls on a fresh fd that the OwnedFd then owns.
-        unsafe {
-            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-            assert!(fd >= 0);
-            let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
-            let mut sa: libc::sockaddr_in = std::mem::zeroed();
-            sa.sin_family = libc::AF_INET as libc::sa_family_t;
-            sa.sin_addr.s_addr = u32::from(Ipv4Addr::LOCALHOST).to_be();
-            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            assert_eq!(
-                libc::bind(fd, &sa as *const _ as *const libc::sockaddr, len),
-                0
-            );
-            let mut got: libc::sockaddr_in = std::mem::zeroed();
-            let mut glen = len;
-            assert_eq!(
-                libc::getsockname(fd, &mut got as *mut _ as *mut libc::sockaddr, &mut glen),
-                0
-            );
-            (owned, u16::from_be(got.sin_port))
-        }
+        use crate::sys::socket;
+        use std::os::fd::AsRawFd;
+        let fd = socket::socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        socket::bind(fd.as_raw_fd(), &socket::sockaddr_in(Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let (_, port) = socket::local_addr_in(fd.as_raw_fd()).unwrap();
+        (fd, port)
     }
 
     #[test]

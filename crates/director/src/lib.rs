@@ -9,7 +9,11 @@
 //! - [`health`]: TCP_CHECK / HTTP_GET / MISC_CHECK threads.
 //! - [`guard`]: iptables rules that keep the kernel from answering VIP:port.
 //! - [`daemon`]: `vipwire director -f`; [`control`] + [`status`]: `director status`.
-//! - `sys`: the libc system calls behind `afpacket`, one small `unsafe` each.
+//! - `sys`: the system-call layer, the only module with `unsafe` code (libc
+//!   calls, the mmapped rings of AF_PACKET and AF_XDP, bpf(2)); the crate
+//!   denies `unsafe_code` everywhere else.
+
+#![deny(unsafe_code)]
 
 pub mod afpacket;
 pub mod afxdp;
@@ -20,6 +24,7 @@ pub mod guard;
 pub mod health;
 pub mod netif;
 pub mod status;
+#[allow(unsafe_code)]
 mod sys;
 pub mod vrrp;
 

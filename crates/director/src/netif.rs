@@ -6,116 +6,32 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use wire::arp::{ArpRepr, OP_REPLY, OP_REQUEST};
 use wire::ethernet::MacAddr;
 
-/// An `ifreq` for `ifname` filled by the getter ioctl `request`, issued on a
-/// throwaway datagram socket; errors name `ifname`.
-///
-/// # Safety
-/// `request` must be an SIOCGIF* ioctl that takes a `struct ifreq`.
-unsafe fn ifreq_get(ifname: &str, request: libc::Ioctl) -> io::Result<libc::ifreq> {
-    if ifname.is_empty() || ifname.len() >= libc::IFNAMSIZ {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("bad interface name {ifname:?}"),
-        ));
-    }
-    // SAFETY: an all-zero ifreq is valid; the name leaves its NUL in place.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in req.ifr_name.iter_mut().zip(ifname.bytes()) {
-        *d = s as libc::c_char;
-    }
-    // SAFETY: a throwaway datagram socket for the ioctl, closed by OwnedFd.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh descriptor we own.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: the caller vouches that `request` fills an ifreq.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), request, &mut req) } < 0 {
-        let err = io::Error::last_os_error();
-        return Err(io::Error::new(err.kind(), format!("{ifname}: {err}")));
-    }
-    Ok(req)
-}
-
 /// MAC via ioctl SIOCGIFHWADDR: right even when /sys belongs to another namespace.
 pub fn mac_ioctl(ifname: &str) -> io::Result<MacAddr> {
-    // SAFETY: SIOCGIFHWADDR fills ifr_hwaddr.
-    let req = unsafe { ifreq_get(ifname, libc::SIOCGIFHWADDR as _)? };
-    // SAFETY: the union member written by SIOCGIFHWADDR.
-    let sa = unsafe { req.ifr_ifru.ifru_hwaddr };
-    let mut m = [0u8; 6];
-    for (d, s) in m.iter_mut().zip(sa.sa_data.iter()) {
-        *d = *s as u8;
-    }
-    Ok(MacAddr(m))
+    crate::sys::iface::hwaddr(ifname).map(MacAddr)
 }
 
 /// True when `ifname` is IFF_UP and IFF_RUNNING (SIOCGIFFLAGS).
 pub fn link_up(ifname: &str) -> io::Result<bool> {
-    // SAFETY: SIOCGIFFLAGS fills ifr_flags.
-    let req = unsafe { ifreq_get(ifname, libc::SIOCGIFFLAGS as _)? };
-    // SAFETY: the union member written by SIOCGIFFLAGS.
-    let flags = i32::from(unsafe { req.ifr_ifru.ifru_flags });
+    let flags = crate::sys::iface::flags(ifname)?;
     let want = libc::IFF_UP | libc::IFF_RUNNING;
     Ok(flags & want == want)
 }
 
 /// MTU of an interface (ioctl SIOCGIFMTU).
 pub fn mtu(ifname: &str) -> io::Result<usize> {
-    // SAFETY: SIOCGIFMTU fills ifr_mtu.
-    let req = unsafe { ifreq_get(ifname, libc::SIOCGIFMTU as _)? };
-    // SAFETY: the union member written by SIOCGIFMTU.
-    Ok(unsafe { req.ifr_ifru.ifru_mtu }.max(68) as usize)
+    Ok(crate::sys::iface::mtu(ifname)?.max(68) as usize)
 }
 
 /// IPv4 addresses with prefix length on `ifname` (getifaddrs), in kernel
 /// order: the first is the primary.
 pub fn ipv4_addrs(ifname: &str) -> io::Result<Vec<(Ipv4Addr, u8)>> {
-    let mut out = Vec::new();
-    let mut ifa: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs allocates a list we free below.
-    if unsafe { libc::getifaddrs(&mut ifa) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut p = ifa;
-    while !p.is_null() {
-        // SAFETY: p walks the list getifaddrs returned.
-        let e = unsafe { &*p };
-        p = e.ifa_next;
-        if e.ifa_addr.is_null() || e.ifa_name.is_null() {
-            continue;
-        }
-        // SAFETY: ifa_name is a C string.
-        let name = unsafe { std::ffi::CStr::from_ptr(e.ifa_name) };
-        if name.to_bytes() != ifname.as_bytes() {
-            continue;
-        }
-        // SAFETY: family read from a valid sockaddr.
-        if unsafe { (*e.ifa_addr).sa_family } as i32 != libc::AF_INET {
-            continue;
-        }
-        // SAFETY: AF_INET addresses are sockaddr_in.
-        let a = unsafe { &*(e.ifa_addr as *const libc::sockaddr_in) };
-        let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
-        let plen = if e.ifa_netmask.is_null() {
-            32
-        } else {
-            // SAFETY: as above.
-            let m = unsafe { &*(e.ifa_netmask as *const libc::sockaddr_in) };
-            u32::from_be(m.sin_addr.s_addr).count_ones() as u8
-        };
-        out.push((ip, plen));
-    }
-    // SAFETY: freeing the list once.
-    unsafe { libc::freeifaddrs(ifa) };
-    Ok(out)
+    crate::sys::iface::ipv4_addrs(ifname)
 }
 
 /// One IPv4 route of /proc/net/route.

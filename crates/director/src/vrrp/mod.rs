@@ -519,26 +519,9 @@ fn clock() -> String {
     )
 }
 
-static SIGNALLED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    SIGNALLED.store(true, Ordering::SeqCst);
-}
-
 /// Install SIGTERM/SIGINT handlers that set a flag; returns the flag.
 pub fn install_signal_flag() -> io::Result<&'static AtomicBool> {
-    for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: a zeroed sigaction with an async-signal-safe handler (one atomic store).
-        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
-        sa.sa_sigaction = on_signal as *const () as usize;
-        // SAFETY: sa_mask is a valid sigset_t inside sa.
-        unsafe { libc::sigemptyset(&mut sa.sa_mask) };
-        // SAFETY: installing a handler for a catchable signal.
-        if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(&SIGNALLED)
+    crate::sys::event::stop_on_signals()
 }
 
 /// `vipwire director -f FILE --vrrp-only`: run every VRRP instance until

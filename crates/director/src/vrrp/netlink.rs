@@ -4,7 +4,9 @@
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use crate::sys::socket;
 
 const NLMSG_HDRLEN: usize = 16;
 const IFADDRMSG_LEN: usize = 8;
@@ -16,34 +18,12 @@ fn align4(n: usize) -> usize {
 /// A NETLINK_ROUTE socket (SOCK_RAW | SOCK_CLOEXEC plus `extra_flags`) bound to
 /// a kernel-assigned port id and the multicast `groups`.
 fn open_route_socket(extra_flags: libc::c_int, groups: u32) -> io::Result<OwnedFd> {
-    // SAFETY: plain socket(2); owned from here on.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC | extra_flags,
-            libc::NETLINK_ROUTE,
-        )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fresh descriptor.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: zeroed sockaddr_nl = kernel-assigned port id, then the groups.
-    let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    sa.nl_groups = groups;
-    // SAFETY: bind with a live sockaddr_nl.
-    let r = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&sa as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let fd = socket::socket(
+        libc::AF_NETLINK,
+        libc::SOCK_RAW | libc::SOCK_CLOEXEC | extra_flags,
+        libc::NETLINK_ROUTE,
+    )?;
+    socket::bind(fd.as_raw_fd(), &socket::sockaddr_nl(groups))?;
     Ok(fd)
 }
 
@@ -87,28 +67,19 @@ impl Rtnl {
     ) -> io::Result<()> {
         let msg = addr_message(kind, flags, self.seq, ifindex, addr, prefix);
         self.seq = self.seq.wrapping_add(1);
-        // SAFETY: sending a live buffer to the kernel (default destination).
-        let n = unsafe { libc::send(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        socket::send(self.fd.as_raw_fd(), &msg, 0)?;
         self.read_ack()
     }
 
     fn read_ack(&self) -> io::Result<()> {
         let mut buf = [0u8; 4096];
         loop {
-            // SAFETY: receiving into a live buffer.
-            let n =
-                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            let data = &buf[..n as usize];
+            let n = match socket::recv(self.fd.as_raw_fd(), &mut buf, 0) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let data = &buf[..n];
             let mut off = 0;
             while off + NLMSG_HDRLEN <= data.len() {
                 let len =
@@ -157,13 +128,11 @@ impl LinkWatch {
         let mut buf = [0u8; 16384];
         let mut last = None;
         loop {
-            // SAFETY: receiving into a live buffer, non-blocking.
-            let n =
-                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n <= 0 {
-                return last;
-            }
-            if let Some(up) = link_state(&buf[..n as usize], ifindex) {
+            let n = match socket::recv(self.fd.as_raw_fd(), &mut buf, 0) {
+                Ok(n) if n > 0 => n,
+                _ => return last,
+            };
+            if let Some(up) = link_state(&buf[..n], ifindex) {
                 last = Some(up);
             }
         }
