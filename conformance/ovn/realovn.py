@@ -68,6 +68,8 @@ auth_strategy = noauth
 api_paste_config = {paste}
 allow_overlapping_ips = true
 transport_url = fake://
+log_file = @WORK@/neutron.log
+use_stderr = false
 [database]
 connection = sqlite:///{db}
 [ml2]
@@ -226,7 +228,8 @@ def wait_for(cond, what, timeout=30):
 def start_neutron(work, central):
     """The real neutron-server API (ML2/OVN) in this process."""
     import api_build
-    conf = OVN_CONF.replace('@NB@', central.nb).replace('@SB@', central.sb)
+    conf = OVN_CONF.replace('@NB@', central.nb).replace(
+        '@SB@', central.sb).replace('@WORK@', work)
     api_build.CONF = conf
     srv = api_build.Server(work)
     if os.environ.get('VWCONF_OVN_DEBUG'):
