@@ -36,6 +36,10 @@ pub struct Subnet {
     pub cidr: IpNet,
     pub ip_version: u8,
     pub gateway_ip: Option<IpAddr>,
+    /// `enable_dhcp` (API default true): ML2/OVN then serves DHCP natively.
+    pub enable_dhcp: bool,
+    /// `ipv6_address_mode` (`slaac`, `dhcpv6-stateful`, ...), if set.
+    pub ipv6_address_mode: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -303,6 +307,8 @@ impl Subnet {
             "cidr": self.cidr.to_string(),
             "ip_version": self.ip_version,
             "gateway_ip": self.gateway_ip.map(|g| g.to_string()),
+            "enable_dhcp": self.enable_dhcp,
+            "ipv6_address_mode": self.ipv6_address_mode,
         })
     }
 }

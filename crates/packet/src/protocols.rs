@@ -134,6 +134,7 @@ pub const NEUTRON_NAMES: &[(&str, u8)] = &[
     ("icmp", 1),
     ("icmpv6", 58),
     ("igmp", 2),
+    ("ip", 0),
     ("ipip", 4),
     ("ipv6-encap", 41),
     ("ipv6-frag", 44),

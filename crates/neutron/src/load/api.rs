@@ -42,6 +42,8 @@ pub(crate) struct SubnetKeys {
     pub cidr: &'static str,
     pub ip_version: &'static str,
     pub gateway_ip: &'static str,
+    pub enable_dhcp: &'static str,
+    pub ipv6_address_mode: &'static str,
 }
 
 pub(crate) const API_SUBNET: SubnetKeys = SubnetKeys {
@@ -51,6 +53,8 @@ pub(crate) const API_SUBNET: SubnetKeys = SubnetKeys {
     cidr: "cidr",
     ip_version: "ip_version",
     gateway_ip: "gateway_ip",
+    enable_dhcp: "enable_dhcp",
+    ipv6_address_mode: "ipv6_address_mode",
 };
 
 pub(crate) fn subnet(
@@ -98,6 +102,8 @@ pub(crate) fn subnet(
             cidr,
             ip_version,
             gateway_ip,
+            enable_dhcp: boolean(cx, obj, &[k.enable_dhcp], true)?,
+            ipv6_address_mode: opt_string(cx, obj, &[k.ipv6_address_mode])?,
         },
         known,
     ))

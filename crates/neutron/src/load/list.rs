@@ -280,6 +280,8 @@ const LIST_SUBNET: SubnetKeys = SubnetKeys {
     cidr: "Subnet",
     ip_version: "IP Version",
     gateway_ip: "Gateway",
+    enable_dhcp: "DHCP",
+    ipv6_address_mode: "IPv6 Address Mode",
 };
 
 #[cfg(test)]

@@ -95,12 +95,17 @@ impl LogicalSwitchPort {
         } else {
             virtual_type(cloud, port).unwrap_or(LspType::Normal)
         };
+        // `addresses` lists the MAC and fixed IPs when the port has port
+        // security, a type, or native DHCP (not for network-owned ports);
+        // without port security or a type it also gets `unknown`.
+        let typed = matches!(kind, LspType::Virtual { .. });
+        let dhcp = !trusted(port) && has_dhcp_options(cloud, port);
         let mut addresses = Vec::new();
-        if !port_security.is_empty() || !matches!(kind, LspType::Normal) {
+        if !port_security.is_empty() || typed || dhcp {
             addresses.push(address);
             addresses.extend(new_macs);
         }
-        if port_security.is_empty() && matches!(kind, LspType::Normal) {
+        if port_security.is_empty() && !typed {
             addresses.push("unknown".to_string());
         }
         let mut options = Vec::new();
@@ -138,6 +143,21 @@ impl LogicalSwitchPort {
     }
 }
 
+/// A subnet of the port's fixed IPs has a `DHCP_Options` row: DHCP enabled,
+/// and for IPv6 an address mode other than SLAAC (`is_dhcp_options_ignored`).
+fn has_dhcp_options(cloud: &Cloud, port: &Port) -> bool {
+    port.fixed_ips.iter().any(|f| {
+        cloud
+            .subnets
+            .iter()
+            .find(|s| s.id == f.subnet_id)
+            .is_some_and(|s| {
+                s.enable_dhcp
+                    && !(s.ip_version == 6 && s.ipv6_address_mode.as_deref() == Some("slaac"))
+            })
+    })
+}
+
 fn push_unique(v: &mut Vec<String>, s: String) {
     if !v.contains(&s) {
         v.push(s);
@@ -171,12 +191,15 @@ pub fn parse_entry(text: &str) -> PortSecurityEntry {
     }
 }
 
-/// An unbound port whose fixed IP is, as written, another port's pair IP on the
-/// same subnet becomes `virtual`; a pair given as a CIDR (`/32`) never matches.
+/// A port whose fixed IP is, as written, a pair IP of a port on the same subnet
+/// becomes `virtual` (its first such fixed IP; the parents may include the port
+/// itself); a pair given as a CIDR (`/32`) never matches. Neutron decides this
+/// when the port is written (`get_port_type_virtual_and_parents`, which does
+/// not look at the binding; seen on the real NB with a bound port that is its
+/// own parent). When a parent gains the pair later, only an unbound port is
+/// turned virtual (`_set_unset_virtual_port_type`): a snapshot cannot tell
+/// that history, so this models the create path.
 fn virtual_type(cloud: &Cloud, port: &Port) -> Option<LspType> {
-    if !port.host_id.is_empty() {
-        return None;
-    }
     for f in &port.fixed_ips {
         let text = f.ip_address.to_string();
         let parents: Vec<String> = cloud

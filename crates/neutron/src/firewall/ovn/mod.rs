@@ -122,8 +122,22 @@ impl Northbound {
                 group_id: Some(g.id.clone()),
                 ports: members,
             });
-            for r in &g.rules {
-                nb.acls.push(Acl::of_rule(g, r));
+            // `pg_acl_add(may_exist=True)`: a rule whose ACL (direction,
+            // priority, match) the group already has adds nothing; the first
+            // created rule keeps its id on the row.
+            let mut rules: Vec<_> = g.rules.iter().collect();
+            rules.sort_by_key(|r| r.standard_attr_id.unwrap_or(u64::MAX));
+            for r in rules {
+                let acl = Acl::of_rule(g, r);
+                let exists = nb.acls.iter().any(|a| {
+                    a.port_group == acl.port_group
+                        && a.direction == acl.direction
+                        && a.priority == acl.priority
+                        && a.match_text == acl.match_text
+                });
+                if !exists {
+                    nb.acls.push(acl);
+                }
             }
         }
         nb.acls.extend(Acl::pg_drop());
