@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cloud_cmd;
 mod director_cmd;
 
 #[derive(Parser)]
@@ -62,6 +63,9 @@ enum Command {
         /// `firewall_driver` (iptables_hybrid, ovn).
         #[arg(long)]
         driver: Option<String>,
+        /// Read the scenario from a running cloud (--os-cloud, --vip, ...; docs/cloud.md).
+        #[command(flatten)]
+        cloud: cloud_cmd::CloudArgs,
     },
     /// Print what Neutron programs: iptables_hybrid's rules on a host, or
     /// ML2/OVN's Northbound rows (`--driver ovn`) and logical flows (`--lflows`).
@@ -154,12 +158,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             fix,
             verbose,
             driver,
+            cloud,
         } => {
-            let mut sc = match &scenario {
-                Some(p) => Scenario::load(p),
-                None => Scenario::builtin(),
-            }
-            .map_err(input_error)?;
+            let mut sc = if cloud.wanted() {
+                let text = format == Format::Text;
+                cloud_cmd::scenario(&cloud, scenario.is_some(), driver.as_deref(), text)?
+            } else {
+                match &scenario {
+                    Some(p) => Scenario::load(p),
+                    None => Scenario::builtin(),
+                }
+                .map_err(input_error)?
+            };
             if let Some(d) = driver {
                 sc.driver = parse_driver(&d)?;
             }

@@ -1,0 +1,595 @@
+//! `vipwire check --os-cloud NAME --vip IP`: read the load balancer around a VIP
+//! from a running cloud (crates/openstack), say what was inferred and how sure,
+//! and hand the normal check the same scenario an offline `vipwire check
+//! scenario.yaml` would build.
+//!
+//! The API responses are written as list documents the Neutron loader reads,
+//! with a scenario.yaml built from [`ScenarioOut`] (the scenario file's fields,
+//! serialized, never templated), and the scenario is loaded through
+//! `Scenario::load` like any other: so `--save DIR` gives exactly the files of
+//! the answer, and `vipwire check DIR/scenario.yaml` replays it offline.
+//! Without `--save` they go to a temporary folder removed afterwards.
+
+use anyhow::{bail, Context, Result};
+use check::Scenario;
+use openstack::discover::{self, BackendGuess, Confidence, Discovery, Hold};
+use openstack::neutron::NeutronClient;
+use openstack::progress::Progress;
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// The cloud options of `vipwire check`.
+#[derive(clap::Args, Debug, Default)]
+pub struct CloudArgs {
+    /// Read the load balancer from this cloud of clouds.yaml (default: OS_CLOUD, else the
+    /// OS_* variables of an openrc file). Needs --vip.
+    #[arg(long = "os-cloud", value_name = "NAME")]
+    pub os_cloud: Option<String>,
+    /// The VIP whose load balancer to read from the cloud (--os-cloud, OS_CLOUD or OS_*).
+    #[arg(long, value_name = "IP")]
+    pub vip: Option<IpAddr>,
+    /// A director's keepalived.conf (repeat per director), matched to its port by IP.
+    #[arg(long, value_name = "FILE")]
+    pub keepalived: Vec<PathBuf>,
+    /// Also write the API responses and a scenario.yaml here, for offline replay.
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+    /// Objects per API page (limit=).
+    #[arg(long = "page-size", value_name = "N", default_value_t = 500)]
+    pub page_size: usize,
+}
+
+impl CloudArgs {
+    /// The user asked to read a cloud.
+    pub fn wanted(&self) -> bool {
+        self.vip.is_some() || self.os_cloud.is_some()
+    }
+}
+
+/// scenario.yaml as written for a cloud read (the fields of the scenario file).
+#[derive(Debug, Serialize)]
+pub struct ScenarioOut {
+    pub neutron: Vec<String>,
+    pub firewall_driver: String,
+    pub directors: Vec<DirectorOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<ClientOut>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DirectorOut {
+    pub port: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keepalived: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientOut {
+    pub port: String,
+}
+
+/// A director found: its port and the keepalived.conf that goes with it.
+#[derive(Debug)]
+struct DirectorRole {
+    port_id: String,
+    label: String,
+    keepalived: Option<PathBuf>,
+    confidence: Confidence,
+    how: String,
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+fn label(port: &Value) -> String {
+    let name = s(port, "name");
+    if name.is_empty() {
+        s(port, "id").chars().take(8).collect()
+    } else {
+        name.to_string()
+    }
+}
+
+fn port_ipv4s(port: &Value) -> Vec<IpAddr> {
+    port.get("fixed_ips")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|f| s(f, "ip_address").parse::<IpAddr>().ok())
+                .filter(IpAddr::is_ipv4)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads the cloud, prints what was inferred, and returns the scenario.
+/// `text`: print the discovery on stdout (else stderr, to keep JSON clean).
+/// `driver`: the `--driver` override, which replaces the inferred backend.
+pub fn scenario(
+    args: &CloudArgs,
+    scenario_file_given: bool,
+    driver: Option<&str>,
+    text: bool,
+) -> Result<Scenario> {
+    if scenario_file_given {
+        bail!("give either a scenario file or --os-cloud/--vip, not both");
+    }
+    let Some(vip) = args.vip else {
+        bail!("--os-cloud needs --vip IP: the load balancer is read around its VIP");
+    };
+    let keepalived = read_keepalived(&args.keepalived)?;
+    let env = openstack::config::process_env();
+    let files = openstack::config::find_files(&env)?;
+    let cfg = openstack::config::resolve(args.os_cloud.as_deref(), &files, &env)?;
+    let progress = Progress::new(&cfg.name, Progress::stderr_is_terminal());
+    let mut client = NeutronClient::connect(&cfg, progress, args.page_size)?;
+    let found = discover::discover(&mut client, vip);
+    client.progress().clear();
+    let found = found?;
+    let summary = client.progress().summary();
+    eprintln!("vipwire: {summary}");
+
+    let backend = match driver {
+        Some(d) => BackendGuess {
+            driver: d.to_string(),
+            confidence: Confidence::High,
+            how: "given by --driver".into(),
+        },
+        None => discover::infer_backend(&found),
+    };
+    let real_server_ips: Vec<IpAddr> = keepalived
+        .iter()
+        .flat_map(|(_, c)| c.virtual_servers.iter())
+        .flat_map(|vs| vs.real_servers.iter().map(|r| r.addr))
+        .collect();
+    let directors = match_directors(&found, &keepalived, &real_server_ips);
+    if directors.is_empty() {
+        bail!(
+            "no director found for {vip}: no port holding it is left once the keepalived \
+             real servers are taken out; check --keepalived"
+        );
+    }
+    let ports = discover::ports_by_id(&found);
+    let vip_nets: Vec<&str> = found.network_ids.iter().map(String::as_str).collect();
+    let clients: Vec<&Value> = found
+        .ports
+        .iter()
+        .filter(|p| vip_nets.contains(&s(p, "network_id")))
+        .filter(|p| !s(p, "device_owner").starts_with("network:"))
+        .filter(|p| directors.iter().all(|d| d.port_id != s(p, "id")))
+        .filter(|p| port_ipv4s(p).iter().all(|ip| !real_server_ips.contains(ip)))
+        .filter(|p| !port_ipv4s(p).is_empty())
+        .filter(|p| found.holders.iter().all(|h| h.port_id != s(p, "id")))
+        .collect();
+
+    // Write the files the scenario is loaded from.
+    let (dir, temporary) = match &args.save {
+        Some(d) => (d.clone(), false),
+        None => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            (
+                std::env::temp_dir().join(format!("vipwire-cloud-{}-{nanos}", std::process::id())),
+                true,
+            )
+        }
+    };
+    let written = write_inputs(
+        &dir,
+        &client,
+        &found,
+        &backend,
+        &directors,
+        &clients,
+        args.save.is_some(),
+        &summary,
+        &cfg,
+    );
+    let loaded = written.and_then(|path| Scenario::load(&path).map_err(|e| anyhow::anyhow!("{e}")));
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let sc = loaded?;
+
+    let report = render_discovery(
+        &cfg,
+        &client,
+        &found,
+        vip,
+        &backend,
+        &directors,
+        &real_server_ips,
+        &ports,
+        &clients,
+        args.save.as_deref(),
+    );
+    if text {
+        print!("{report}");
+    } else {
+        eprint!("{report}");
+    }
+    Ok(sc)
+}
+
+fn read_keepalived(paths: &[PathBuf]) -> Result<Vec<(PathBuf, lvs::keepalived::KeepalivedConfig)>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
+        let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        let cfg = lvs::keepalived::parse_str_with(
+            &text,
+            &p.display().to_string(),
+            abs.parent(),
+            &lvs::keepalived::ParseOptions::check(None),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        out.push((abs, cfg));
+    }
+    Ok(out)
+}
+
+/// Directors: each keepalived.conf matched to a port holding the VIP, by
+/// `unicast_src_ip` (high), by the port's name in the file name (medium), as the
+/// one port left (medium), else in order (low). Without keepalived.conf, every
+/// port holding the VIP that is not a real server (low).
+fn match_directors(
+    d: &Discovery,
+    keepalived: &[(PathBuf, lvs::keepalived::KeepalivedConfig)],
+    real_server_ips: &[IpAddr],
+) -> Vec<DirectorRole> {
+    let ports = discover::ports_by_id(d);
+    let mut candidates: Vec<&Value> = d
+        .holders
+        .iter()
+        .filter(|h| h.fixed_ips.iter().all(|ip| !real_server_ips.contains(ip)))
+        .filter_map(|h| ports.get(&h.port_id).copied())
+        .collect();
+    candidates.sort_by_key(|p| label(p));
+    let mut out: Vec<DirectorRole> = Vec::new();
+    if keepalived.is_empty() {
+        for p in candidates {
+            out.push(DirectorRole {
+                port_id: s(p, "id").into(),
+                label: label(p),
+                keepalived: None,
+                confidence: Confidence::Low,
+                how: "holds the VIP; no keepalived.conf given (--keepalived), so real servers \
+                      cannot be told from directors"
+                    .into(),
+            });
+        }
+        return out;
+    }
+    let mut unmatched: Vec<&PathBuf> = Vec::new();
+    for (path, cfg) in keepalived {
+        let src: Vec<IpAddr> = cfg
+            .vrrp_instances
+            .iter()
+            .filter_map(|i| i.unicast_src_ip)
+            .collect();
+        let stem = path
+            .file_stem()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let free =
+            |p: &&Value, out: &Vec<DirectorRole>| out.iter().all(|d| d.port_id != s(p, "id"));
+        let by_ip = candidates
+            .iter()
+            .find(|p| free(p, &out) && port_ipv4s(p).iter().any(|ip| src.contains(ip)));
+        let by_name = candidates
+            .iter()
+            .find(|p| free(p, &out) && !s(p, "name").is_empty() && stem.contains(s(p, "name")));
+        let (port, confidence, how) = match (by_ip, by_name) {
+            (Some(p), _) => (
+                p,
+                Confidence::High,
+                "unicast_src_ip is its fixed IP".to_string(),
+            ),
+            (None, Some(p)) => (
+                p,
+                Confidence::Medium,
+                format!("the file name \"{stem}\" names the port"),
+            ),
+            (None, None) => {
+                unmatched.push(path);
+                continue;
+            }
+        };
+        out.push(DirectorRole {
+            port_id: s(port, "id").into(),
+            label: label(port),
+            keepalived: Some(path.clone()),
+            confidence,
+            how,
+        });
+    }
+    let left: Vec<&Value> = candidates
+        .iter()
+        .filter(|p| out.iter().all(|d| d.port_id != s(p, "id")))
+        .copied()
+        .collect();
+    let only_one = unmatched.len() == 1 && left.len() == 1;
+    for (path, port) in unmatched.into_iter().zip(left) {
+        out.push(DirectorRole {
+            port_id: s(port, "id").into(),
+            label: label(port),
+            keepalived: Some(path.clone()),
+            confidence: if only_one {
+                Confidence::Medium
+            } else {
+                Confidence::Low
+            },
+            how: if only_one {
+                "the one port holding the VIP that is neither a real server nor matched".into()
+            } else {
+                "paired in order (no unicast_src_ip, no port name in the file name)".into()
+            },
+        });
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_inputs(
+    dir: &Path,
+    client: &NeutronClient,
+    found: &Discovery,
+    backend: &BackendGuess,
+    directors: &[DirectorRole],
+    clients: &[&Value],
+    copy_keepalived: bool,
+    summary: &str,
+    cfg: &openstack::CloudConfig,
+) -> Result<PathBuf> {
+    let api = dir.join("api");
+    std::fs::create_dir_all(&api).with_context(|| format!("{}", api.display()))?;
+    let mut neutron = Vec::new();
+    let mut saved = Vec::new();
+    for (i, r) in client.responses.iter().enumerate() {
+        let name = format!("api/{:02}-{}.json", i + 1, r.resource);
+        let text = serde_json::to_string_pretty(&r.body)? + "\n";
+        std::fs::write(dir.join(&name), text).with_context(|| name.clone())?;
+        if discover::loader_key(&r.resource).is_some() {
+            neutron.push(name.clone());
+        }
+        saved.push(serde_json::json!({"file": name, "resource": r.resource, "query": r.query}));
+    }
+    let mut out_directors = Vec::new();
+    for d in directors {
+        let keepalived = match &d.keepalived {
+            None => None,
+            Some(p) if copy_keepalived => {
+                let kdir = dir.join("keepalived");
+                std::fs::create_dir_all(&kdir)?;
+                let base = p
+                    .file_name()
+                    .map(|f| f.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "keepalived.conf".into());
+                let mut name = format!("keepalived/{base}");
+                if out_directors
+                    .iter()
+                    .any(|o: &DirectorOut| o.keepalived.as_deref() == Some(name.as_str()))
+                {
+                    name = format!("keepalived/{}-{base}", d.label);
+                }
+                std::fs::copy(p, dir.join(&name)).with_context(|| format!("{}", p.display()))?;
+                Some(name)
+            }
+            Some(p) => Some(p.display().to_string()),
+        };
+        out_directors.push(DirectorOut {
+            port: d.port_id.clone(),
+            keepalived,
+        });
+    }
+    let scenario = ScenarioOut {
+        neutron,
+        firewall_driver: backend.driver.clone(),
+        directors: out_directors,
+        clients: clients
+            .iter()
+            .map(|p| ClientOut {
+                port: s(p, "id").to_string(),
+            })
+            .collect(),
+    };
+    let yaml = serde_saphyr::to_string(&scenario)?;
+    let head = format!(
+        "# Written by `vipwire check --os-cloud {} --vip ...` from the API responses in api/.\n\
+         # Replay offline: vipwire check {}\n",
+        cfg.name,
+        dir.join("scenario.yaml").display()
+    );
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, head + &yaml).with_context(|| format!("{}", path.display()))?;
+    let discovery = serde_json::json!({
+        "cloud": cfg.name,
+        "config_source": cfg.source,
+        "network_api": client.root(),
+        "endpoint_from": client.endpoint_source,
+        "summary": summary,
+        "holders": found.holders,
+        "firewall_driver": backend,
+        "directors": directors.iter().map(|d| serde_json::json!({
+            "port": d.port_id, "label": d.label,
+            "keepalived": d.keepalived.as_ref().map(|p| p.display().to_string()),
+            "confidence": d.confidence, "how": d.how})).collect::<Vec<_>>(),
+        "notes": found.notes,
+        "responses": saved,
+        "calls": client.calls(),
+    });
+    std::fs::write(
+        dir.join("discovery.json"),
+        serde_json::to_string_pretty(&openstack::neutron::strip_secrets(discovery))? + "\n",
+    )?;
+    Ok(path)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render_discovery(
+    cfg: &openstack::CloudConfig,
+    client: &NeutronClient,
+    found: &Discovery,
+    vip: IpAddr,
+    backend: &BackendGuess,
+    directors: &[DirectorRole],
+    real_server_ips: &[IpAddr],
+    ports: &std::collections::BTreeMap<String, &Value>,
+    clients: &[&Value],
+    saved: Option<&Path>,
+) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Cloud \"{}\" ({}): Neutron at {} (from the {})",
+        cfg.name,
+        cfg.source,
+        client.root(),
+        client.endpoint_source
+    );
+    let nets: Vec<String> = found
+        .network_ids
+        .iter()
+        .map(|id| {
+            let name = found
+                .networks
+                .iter()
+                .find(|n| s(n, "id") == id)
+                .map(|n| s(n, "name"))
+                .unwrap_or("");
+            let short: String = id.chars().take(8).collect();
+            if name.is_empty() {
+                short
+            } else {
+                format!("{name} ({short})")
+            }
+        })
+        .collect();
+    let holders: Vec<String> = found
+        .holders
+        .iter()
+        .map(|h| {
+            let how = match &h.hold {
+                Hold::FixedIp => "fixed IP".to_string(),
+                Hold::Pair => "pair".to_string(),
+                Hold::PairCidr(c) => format!("pair {c}"),
+            };
+            let name = ports.get(&h.port_id).map(|p| label(p)).unwrap_or_default();
+            format!("{name} ({how})")
+        })
+        .collect();
+    let _ = writeln!(
+        o,
+        "VIP {vip} on network {}: held by {} port(s): {}",
+        nets.join(", "),
+        found.holders.len(),
+        holders.join(", ")
+    );
+    let _ = writeln!(
+        o,
+        "Firewall backend: {} ({} confidence: {})",
+        backend.driver,
+        backend.confidence.word(),
+        backend.how
+    );
+    let _ = writeln!(o, "Directors:");
+    for d in directors {
+        let conf = d
+            .keepalived
+            .as_ref()
+            .map(|p| format!(" <- {}", p.display()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "  {}{conf} ({} confidence: {})",
+            d.label,
+            d.confidence.word(),
+            d.how
+        );
+    }
+    if !real_server_ips.is_empty() {
+        let rs: Vec<String> = real_server_ips
+            .iter()
+            .map(|ip| {
+                let port = found
+                    .ports
+                    .iter()
+                    .find(|p| port_ipv4s(p).contains(ip))
+                    .map(label)
+                    .unwrap_or_else(|| "no port".into());
+                format!("{port} {ip}")
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "Real servers (keepalived real_server): {}",
+            rs.join(", ")
+        );
+    }
+    let cl: Vec<String> = clients.iter().map(|p| label(p)).collect();
+    let _ = writeln!(
+        o,
+        "Clients: {}",
+        if cl.is_empty() {
+            "none found on the VIP's network (the check infers them)".to_string()
+        } else {
+            format!("{} (the other ports on the VIP's network)", cl.join(", "))
+        }
+    );
+    let routers: Vec<String> = found
+        .routers
+        .iter()
+        .map(|r| {
+            let n = s(r, "name");
+            if n.is_empty() {
+                s(r, "id").chars().take(8).collect()
+            } else {
+                n.to_string()
+            }
+        })
+        .collect();
+    let fips: Vec<String> = found
+        .floating_ips
+        .iter()
+        .map(|f| {
+            format!(
+                "{} -> {}",
+                s(f, "floating_ip_address"),
+                s(f, "fixed_ip_address")
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        o,
+        "Routers: {}; floating IPs on the VIP's ports: {}",
+        if routers.is_empty() {
+            "none".into()
+        } else {
+            routers.join(", ")
+        },
+        if fips.is_empty() {
+            "none".into()
+        } else {
+            fips.join(", ")
+        }
+    );
+    for n in &found.notes {
+        let _ = writeln!(o, "Note: {n}");
+    }
+    if let Some(dir) = saved {
+        let _ = writeln!(
+            o,
+            "Saved: {} (replay offline: vipwire check {})",
+            dir.display(),
+            dir.join("scenario.yaml").display()
+        );
+    }
+    o.push('\n');
+    o
+}
