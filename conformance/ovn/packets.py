@@ -307,7 +307,7 @@ def main():
     ap.add_argument('--frames', type=int, default=20)
     ap.add_argument('--frame-seed', type=int, default=1)
     a = ap.parse_args()
-    sess = realovn.Session(chassis=True, hostname='compute-1')
+    sess = realovn.Session(chassis=True, hostname='compute-1', fake_chassis=())
     try:
         sess.start()
         rc = 0
