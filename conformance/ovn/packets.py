@@ -77,9 +77,11 @@ def arp_frame(p):
 
 
 def line_of(p):
+    # ARP lines carry no smac/dmac (vipwire: the Ethernet source is `sha`,
+    # a request is broadcast); the frame sent has smac = sha.
     return ' '.join(f'{k}={p[k]}' for k in KV_ORDER
-                    if k in p and not (p['proto'] == 'arp' and k == 'dmac'
-                                       and p['arp_op'] == 1))
+                    if k in p and not (p['proto'] == 'arp'
+                                       and k in ('smac', 'dmac')))
 
 
 class Port:

@@ -3,7 +3,7 @@
 
     run.py [--count N] [--seed S] [--case NAME ...] [--no-cases]
            [--keep DIR] [--vipwire PATH] [--lflows] [--offline]
-           [--update-expected]
+           [--update-expected] [--packets K [--frame-seed F]]
 
 Clouds: conformance/cases/*.json plus N random clouds of gen.py from seed S
 (`rand-S-I` is scenario I of seed S, as gen.py and api_build.py name them).
@@ -17,6 +17,11 @@ must print the same document as normalise_nb.py made from the real NB
 with sorted keys). With --lflows, `vipwire rules --driver ovn --neutron F
 --lflows` is also compared with the normalised `ovn-sbctl lflow-list`
 text, line for line.
+
+--packets K: also a real chassis (packets.py: every port moved to host
+compute-1, a namespace per port) and K seeded frames per cloud; each
+frame's set of receiving ports must equal the `to` of `vipwire trace
+--driver ovn --neutron F --packets frames.txt --format json`.
 
 --offline: no root, no Neutron, no OVN: the clouds saved in
 conformance/ovn/expected/<name>/ (neutron.json, nb.json, lflows.txt)
@@ -117,6 +122,59 @@ def compare_cloud(vipwire, name, cloud_dir, lflows, keep_dir=None):
     return problems
 
 
+def compare_packets(vipwire, name, cloud_dir, keep_dir=None):
+    """Diff lines: real delivery (delivery.jsonl) vs vipwire trace."""
+    with open(os.path.join(cloud_dir, 'neutron.json')) as f:
+        ports = json.load(f)['ports']
+    names = {}
+    for p in ports:
+        names.setdefault(p['name'], []).append(p['id'])
+    label = {p['id']: (p['name'] if len(names[p['name']]) == 1 else p['id'])
+             for p in ports}
+    with open(os.path.join(cloud_dir, 'delivery.jsonl')) as f:
+        real = [json.loads(line) for line in f if line.strip()]
+    if not real:
+        return []
+    try:
+        p = subprocess.run([vipwire, 'trace', '--driver', 'ovn', '--neutron',
+                            os.path.join(cloud_dir, 'neutron.json'),
+                            '--packets',
+                            os.path.join(cloud_dir, 'frames.txt'),
+                            '--format', 'json'], capture_output=True,
+                           text=True, timeout=600)
+    except OSError as e:
+        return [f'vipwire trace could not run: {e}']
+    if keep_dir:
+        os.makedirs(keep_dir, exist_ok=True)
+        with open(os.path.join(keep_dir, 'trace.jsonl'), 'w') as f:
+            f.write(p.stdout)
+    if p.returncode:
+        return [f'vipwire trace exited {p.returncode}: '
+                + (p.stderr.strip() or p.stdout.strip())[:500]]
+    try:
+        got = [json.loads(line) for line in p.stdout.splitlines()
+               if line.strip()]
+    except ValueError as e:
+        return [f'vipwire trace printed no JSON lines ({e})']
+    if len(got) != len(real):
+        return [f'vipwire traced {len(got)} frames, the real chassis '
+                f'{len(real)}']
+    problems = []
+    for i, (r, g) in enumerate(zip(real, got), 1):
+        want = sorted(label[x] for x in r['delivered_to'])
+        have = sorted(names[x][0] if x in names and len(names[x]) == 1
+                      else x for x in g.get('to') or [])
+        have = sorted(label.get(x, x) for x in have)
+        if want != have:
+            why = ''
+            if g.get('drop'):
+                d = g['drop']
+                why = f' (vipwire: {d.get("place")}: {d.get("why")})'
+            problems.append(f'frame {i}: {r["frame"]}')
+            problems.append(f'    real {want}, vipwire {have}{why}')
+    return problems
+
+
 class Tally:
     def __init__(self):
         self.passed = 0
@@ -158,7 +216,11 @@ def online(a, tally):
     a.cases = not a.no_cases
     clouds = realovn.load_clouds(a)
     work = a.keep or tempfile.mkdtemp(prefix='vwconf-ovnrun-')
-    sess = realovn.Session()
+    if a.packets:
+        sess = realovn.Session(chassis=True, hostname='compute-1',
+                               fake_chassis=())
+    else:
+        sess = realovn.Session()
     try:
         t0 = time.monotonic()
         try:
@@ -174,8 +236,17 @@ def online(a, tally):
                                else os.path.join(work, 'ovn'), name)
             t1 = time.monotonic()
             try:
-                data, refused, _, _ = realovn.build_with_retry(
-                    sess, name, spec, out)
+                if a.packets:
+                    import packets
+                    os.makedirs(out, exist_ok=True)
+                    packets.run_cloud(sess, name, spec, out, a.packets,
+                                      a.frame_seed)
+                    with open(os.path.join(out, 'neutron.json')) as f:
+                        data = json.load(f)
+                    refused = []
+                else:
+                    data, refused, _, _ = realovn.build_with_retry(
+                        sess, name, spec, out)
             except Exception as e:
                 tally.report(name, [f'real OVN build failed: '
                                     f'{type(e).__name__}: {str(e)[:300]}'])
@@ -192,6 +263,8 @@ def online(a, tally):
             keep = os.path.join(work, 'vipwire', name) if a.keep else None
             t2 = time.monotonic()
             problems = compare_cloud(a.vipwire, name, out, a.lflows, keep)
+            if a.packets:
+                problems += compare_packets(a.vipwire, name, out, keep)
             print(f'# {name}: {len(data["ports"])} ports, {len(refused)} '
                   f'refused by the API, NB build {t_build:.1f}s, vipwire '
                   f'{time.monotonic() - t2:.2f}s', flush=True)
@@ -219,6 +292,9 @@ def main():
     ap.add_argument('--lflows', action='store_true',
                     help='also compare the logical flows')
     ap.add_argument('--offline', action='store_true')
+    ap.add_argument('--packets', type=int, default=0,
+                    help='K frames per cloud through a real chassis')
+    ap.add_argument('--frame-seed', type=int, default=1)
     ap.add_argument('--update-expected', action='store_true')
     a = ap.parse_args()
     if a.keep:
