@@ -22,10 +22,37 @@ pub struct Cloud {
     pub unknown: Vec<Unknown>,
 }
 
+/// A network. Besides id and name, the fields ML2/OVN copies into the
+/// logical switch (`Logical_Switch.external_ids` / `other_config`); an input
+/// without them loads the defaults noted on each field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Network {
     pub id: String,
     pub name: String,
+    /// `mtu`; None when the input lacks it.
+    pub mtu: Option<u32>,
+    /// `revision_number`; None when the input lacks it.
+    pub revision_number: Option<u64>,
+    /// `project_id` (or `tenant_id`); "" when absent.
+    pub project_id: String,
+    /// `provider:network_type` (`geneve`, `vlan`, `flat`, ...), if given.
+    pub network_type: Option<String>,
+    /// `provider:physical_network`, if any.
+    pub physical_network: Option<String>,
+    /// `router:external` (default false).
+    pub router_external: bool,
+    /// `vlan_transparent` (default false).
+    pub vlan_transparent: bool,
+    /// `qinq` (default false).
+    pub qinq: bool,
+    /// `availability_zone_hints`, as listed.
+    pub availability_zone_hints: Vec<String>,
+    /// `subnets`: the ids of the network's subnets, as listed.
+    pub subnets: Vec<String>,
+    /// `ipv4_address_scope` / `ipv6_address_scope`: the address scope of the
+    /// subnet pools the network's subnets come from, if any.
+    pub ipv4_address_scope: Option<String>,
+    pub ipv6_address_scope: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +67,8 @@ pub struct Subnet {
     pub enable_dhcp: bool,
     /// `ipv6_address_mode` (`slaac`, `dhcpv6-stateful`, ...), if set.
     pub ipv6_address_mode: Option<String>,
+    /// `subnetpool_id`, if the subnet was allocated from a pool.
+    pub subnetpool_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +86,33 @@ pub struct Port {
     pub security_groups: Vec<String>,
     pub port_security_enabled: bool,
     pub device_owner: String,
+    /// `device_id` ("" when absent).
+    pub device_id: String,
+    /// `project_id` (or `tenant_id`; "" when absent).
+    pub project_id: String,
+    /// `revision_number`; None when the input lacks it.
+    pub revision_number: Option<u64>,
+    /// `admin_state_up` (default true).
+    pub admin_state_up: bool,
+    /// `binding:vnic_type` (default `normal`).
+    pub vnic_type: String,
+    /// `binding:vif_type` ("" when absent; `unbound` for an unbound port).
+    pub vif_type: String,
+    /// `status` (`ACTIVE`, `DOWN`, ...; "" when absent).
+    pub status: String,
+    /// `binding:profile` as given (empty when absent).
+    pub binding_profile: Map<String, Value>,
+    /// `extra_dhcp_opts`, in the order listed.
+    pub extra_dhcp_opts: Vec<ExtraDhcpOpt>,
+}
+
+/// One of a port's `extra_dhcp_opts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraDhcpOpt {
+    pub opt_name: String,
+    pub opt_value: String,
+    /// 4 or 6 (the API's default is 4).
+    pub ip_version: u8,
 }
 
 impl Default for Port {
@@ -72,6 +128,15 @@ impl Default for Port {
             security_groups: Vec::new(),
             port_security_enabled: true,
             device_owner: String::new(),
+            device_id: String::new(),
+            project_id: String::new(),
+            revision_number: None,
+            admin_state_up: true,
+            vnic_type: "normal".to_string(),
+            vif_type: String::new(),
+            status: String::new(),
+            binding_profile: Map::new(),
+            extra_dhcp_opts: Vec::new(),
         }
     }
 }
@@ -294,7 +359,32 @@ impl Cloud {
 
 impl Network {
     pub fn to_json(&self) -> Value {
-        json!({"id": self.id, "name": self.name})
+        let mut m = Map::new();
+        m.insert("id".into(), json!(self.id));
+        m.insert("name".into(), json!(self.name));
+        if let Some(mtu) = self.mtu {
+            m.insert("mtu".into(), json!(mtu));
+        }
+        if let Some(r) = self.revision_number {
+            m.insert("revision_number".into(), json!(r));
+        }
+        m.insert("project_id".into(), json!(self.project_id));
+        m.insert("provider:network_type".into(), json!(self.network_type));
+        m.insert(
+            "provider:physical_network".into(),
+            json!(self.physical_network),
+        );
+        m.insert("router:external".into(), json!(self.router_external));
+        m.insert("vlan_transparent".into(), json!(self.vlan_transparent));
+        m.insert("qinq".into(), json!(self.qinq));
+        m.insert(
+            "availability_zone_hints".into(),
+            json!(self.availability_zone_hints),
+        );
+        m.insert("subnets".into(), json!(self.subnets));
+        m.insert("ipv4_address_scope".into(), json!(self.ipv4_address_scope));
+        m.insert("ipv6_address_scope".into(), json!(self.ipv6_address_scope));
+        Value::Object(m)
     }
 }
 
@@ -309,6 +399,7 @@ impl Subnet {
             "gateway_ip": self.gateway_ip.map(|g| g.to_string()),
             "enable_dhcp": self.enable_dhcp,
             "ipv6_address_mode": self.ipv6_address_mode,
+            "subnetpool_id": self.subnetpool_id,
         })
     }
 }
@@ -367,6 +458,31 @@ impl Port {
             json!(self.port_security_enabled),
         );
         m.insert("device_owner".into(), json!(self.device_owner));
+        m.insert("device_id".into(), json!(self.device_id));
+        m.insert("project_id".into(), json!(self.project_id));
+        if let Some(r) = self.revision_number {
+            m.insert("revision_number".into(), json!(r));
+        }
+        m.insert("admin_state_up".into(), json!(self.admin_state_up));
+        m.insert("binding:vnic_type".into(), json!(self.vnic_type));
+        m.insert("binding:vif_type".into(), json!(self.vif_type));
+        m.insert("status".into(), json!(self.status));
+        m.insert(
+            "binding:profile".into(),
+            Value::Object(self.binding_profile.clone()),
+        );
+        m.insert(
+            "extra_dhcp_opts".into(),
+            Value::Array(
+                self.extra_dhcp_opts
+                    .iter()
+                    .map(|o| {
+                        json!({"opt_name": o.opt_name, "opt_value": o.opt_value,
+                               "ip_version": o.ip_version})
+                    })
+                    .collect(),
+            ),
+        );
         Value::Object(m)
     }
 }

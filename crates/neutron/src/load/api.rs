@@ -11,7 +11,7 @@ use super::read::{
 };
 use super::{Item, Known, LoadError, Obj};
 use crate::model::{
-    AddressPair, Ethertype, FixedIp, Network, Port, RuleDirection, SecurityGroup,
+    AddressPair, Ethertype, ExtraDhcpOpt, FixedIp, Network, Port, RuleDirection, SecurityGroup,
     SecurityGroupRule, Subnet,
 };
 
@@ -22,13 +22,79 @@ fn mark(known: &mut Known, obj: &Map<String, Value>, field: &'static str, keys: 
     }
 }
 
+const PROJECT: [&str; 2] = ["project_id", "tenant_id"];
+const NET_TYPE: [&str; 2] = ["provider:network_type", "provider_network_type"];
+const PHYSNET: [&str; 2] = ["provider:physical_network", "provider_physical_network"];
+const EXTERNAL: [&str; 2] = ["router:external", "is_router_external"];
+const VLAN_TRANSPARENT: [&str; 2] = ["vlan_transparent", "is_vlan_transparent"];
+const QINQ: [&str; 2] = ["qinq", "is_vlan_qinq"];
+const AZ_HINTS: [&str; 1] = ["availability_zone_hints"];
+const NET_SUBNETS: [&str; 2] = ["subnets", "subnet_ids"];
+
+/// An integer field read from the first of `keys` present.
+fn integer_of(
+    cx: &Ctx,
+    obj: &Map<String, Value>,
+    keys: &[&'static str],
+    max: u64,
+) -> Result<Option<u64>, LoadError> {
+    match first(obj, keys) {
+        None => Ok(None),
+        Some((k, _)) => integer(cx, obj, k, max),
+    }
+}
+
+/// `router:external` as the API (a boolean) or the CLI's `show` ("External" /
+/// "Internal") prints it.
+fn external(cx: &Ctx, obj: &Map<String, Value>) -> Result<bool, LoadError> {
+    match first(obj, &EXTERNAL) {
+        Some((_, Value::String(s))) if s.eq_ignore_ascii_case("external") => Ok(true),
+        Some((_, Value::String(s))) if s.eq_ignore_ascii_case("internal") => Ok(false),
+        _ => boolean(cx, obj, &EXTERNAL, false),
+    }
+}
+
 pub(crate) fn network(cx: &Ctx, obj: &Map<String, Value>) -> Result<Obj<Network>, LoadError> {
     let mut known = Known::new();
     mark(&mut known, obj, "name", &["name"]);
+    mark(&mut known, obj, "mtu", &["mtu"]);
+    mark(&mut known, obj, "revision_number", &["revision_number"]);
+    mark(&mut known, obj, "project_id", &PROJECT);
+    mark(&mut known, obj, "provider:network_type", &NET_TYPE);
+    mark(&mut known, obj, "provider:physical_network", &PHYSNET);
+    mark(&mut known, obj, "router:external", &EXTERNAL);
+    mark(&mut known, obj, "vlan_transparent", &VLAN_TRANSPARENT);
+    mark(&mut known, obj, "qinq", &QINQ);
+    mark(&mut known, obj, "availability_zone_hints", &AZ_HINTS);
+    mark(&mut known, obj, "subnets", &NET_SUBNETS);
+    mark(
+        &mut known,
+        obj,
+        "ipv4_address_scope",
+        &["ipv4_address_scope"],
+    );
+    mark(
+        &mut known,
+        obj,
+        "ipv6_address_scope",
+        &["ipv6_address_scope"],
+    );
     Ok(Obj::new(
         Network {
             id: required_id(cx, obj, "id")?,
             name: string(cx, obj, &["name"])?,
+            mtu: integer_of(cx, obj, &["mtu"], u64::from(u32::MAX))?.map(|n| n as u32),
+            revision_number: integer_of(cx, obj, &["revision_number"], u64::MAX)?,
+            project_id: string(cx, obj, &PROJECT)?,
+            network_type: opt_string(cx, obj, &NET_TYPE)?,
+            physical_network: opt_string(cx, obj, &PHYSNET)?,
+            router_external: external(cx, obj)?,
+            vlan_transparent: boolean(cx, obj, &VLAN_TRANSPARENT, false)?,
+            qinq: boolean(cx, obj, &QINQ, false)?,
+            availability_zone_hints: string_list(cx, obj, &AZ_HINTS)?.0,
+            subnets: string_list(cx, obj, &NET_SUBNETS)?.0,
+            ipv4_address_scope: opt_string(cx, obj, &["ipv4_address_scope"])?,
+            ipv6_address_scope: opt_string(cx, obj, &["ipv6_address_scope"])?,
         },
         known,
     ))
@@ -44,6 +110,7 @@ pub(crate) struct SubnetKeys {
     pub gateway_ip: &'static str,
     pub enable_dhcp: &'static str,
     pub ipv6_address_mode: &'static str,
+    pub subnetpool_id: &'static str,
 }
 
 pub(crate) const API_SUBNET: SubnetKeys = SubnetKeys {
@@ -55,6 +122,7 @@ pub(crate) const API_SUBNET: SubnetKeys = SubnetKeys {
     gateway_ip: "gateway_ip",
     enable_dhcp: "enable_dhcp",
     ipv6_address_mode: "ipv6_address_mode",
+    subnetpool_id: "subnetpool_id",
 };
 
 pub(crate) fn subnet(
@@ -104,6 +172,7 @@ pub(crate) fn subnet(
             gateway_ip,
             enable_dhcp: boolean(cx, obj, &[k.enable_dhcp], true)?,
             ipv6_address_mode: opt_string(cx, obj, &[k.ipv6_address_mode])?,
+            subnetpool_id: opt_string(cx, obj, &[k.subnetpool_id])?,
         },
         known,
     ))
@@ -192,6 +261,61 @@ pub(crate) fn mac(
 const HOST: [&str; 2] = ["binding:host_id", "binding_host_id"];
 const GROUPS: [&str; 2] = ["security_groups", "security_group_ids"];
 const PSEC: [&str; 2] = ["port_security_enabled", "is_port_security_enabled"];
+const ADMIN_UP: [&str; 2] = ["admin_state_up", "is_admin_state_up"];
+const VNIC: [&str; 2] = ["binding:vnic_type", "binding_vnic_type"];
+const VIF: [&str; 2] = ["binding:vif_type", "binding_vif_type"];
+const PROFILE: [&str; 2] = ["binding:profile", "binding_profile"];
+const EXTRA_DHCP: [&str; 1] = ["extra_dhcp_opts"];
+
+/// `admin_state_up`: a boolean, or the CLI's `show` text "UP" / "DOWN".
+fn admin_up(cx: &Ctx, obj: &Map<String, Value>) -> Result<bool, LoadError> {
+    match first(obj, &ADMIN_UP) {
+        Some((_, Value::String(s))) if s.eq_ignore_ascii_case("up") => Ok(true),
+        Some((_, Value::String(s))) if s.eq_ignore_ascii_case("down") => Ok(false),
+        _ => boolean(cx, obj, &ADMIN_UP, true),
+    }
+}
+
+/// `binding:profile`: an object (the CLI's `show` may print it as JSON text).
+fn profile(cx: &Ctx, obj: &Map<String, Value>) -> Result<Map<String, Value>, LoadError> {
+    match first(obj, &PROFILE) {
+        None => Ok(Map::new()),
+        Some((_, Value::Object(m))) => Ok(m.clone()),
+        Some((_, Value::String(s))) if s.trim().is_empty() => Ok(Map::new()),
+        Some((k, Value::String(s))) => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Object(m)) => Ok(m),
+            _ => Err(cx.err(k, format!("\"{s}\" is not a JSON object"))),
+        },
+        Some((k, other)) => Err(cx.err(k, format!("{} is not an object", short(other)))),
+    }
+}
+
+fn extra_dhcp_opts(cx: &Ctx, obj: &Map<String, Value>) -> Result<Vec<ExtraDhcpOpt>, LoadError> {
+    let mut out = Vec::new();
+    for (i, d) in dict_list(cx, obj, &EXTRA_DHCP)?.iter().enumerate() {
+        let text = |k: &str| match d.get(k) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        };
+        let ip_version = match text("ip_version").as_str() {
+            "" | "4" => 4,
+            "6" => 6,
+            other => {
+                return Err(cx.err(
+                    &format!("extra_dhcp_opts[{i}].ip_version"),
+                    format!("\"{other}\" is not 4 or 6"),
+                ))
+            }
+        };
+        out.push(ExtraDhcpOpt {
+            opt_name: text("opt_name"),
+            opt_value: text("opt_value"),
+            ip_version,
+        });
+    }
+    Ok(out)
+}
 
 pub(crate) fn port(cx: &Ctx, obj: &Map<String, Value>) -> Result<Obj<Port>, LoadError> {
     let id = required_id(cx, obj, "id")?;
@@ -217,6 +341,16 @@ pub(crate) fn port(cx: &Ctx, obj: &Map<String, Value>) -> Result<Obj<Port>, Load
     // filters every port: absent or null is "enabled", not unknown.
     known.insert("port_security_enabled", false);
     mark(&mut known, obj, "device_owner", &["device_owner"]);
+    mark(&mut known, obj, "device_id", &["device_id"]);
+    mark(&mut known, obj, "project_id", &PROJECT);
+    mark(&mut known, obj, "revision_number", &["revision_number"]);
+    mark(&mut known, obj, "admin_state_up", &ADMIN_UP);
+    mark(&mut known, obj, "binding:vnic_type", &VNIC);
+    mark(&mut known, obj, "binding:vif_type", &VIF);
+    mark(&mut known, obj, "status", &["status"]);
+    mark(&mut known, obj, "binding:profile", &PROFILE);
+    mark(&mut known, obj, "extra_dhcp_opts", &EXTRA_DHCP);
+    let vnic_type = string(cx, obj, &VNIC)?;
     Ok(Obj::new(
         Port {
             id,
@@ -229,6 +363,19 @@ pub(crate) fn port(cx: &Ctx, obj: &Map<String, Value>) -> Result<Obj<Port>, Load
             security_groups,
             port_security_enabled: boolean(cx, obj, &PSEC, true)?,
             device_owner: string(cx, obj, &["device_owner"])?,
+            device_id: string(cx, obj, &["device_id"])?,
+            project_id: string(cx, obj, &PROJECT)?,
+            revision_number: integer_of(cx, obj, &["revision_number"], u64::MAX)?,
+            admin_state_up: admin_up(cx, obj)?,
+            vnic_type: if vnic_type.is_empty() {
+                "normal".to_string()
+            } else {
+                vnic_type
+            },
+            vif_type: string(cx, obj, &VIF)?,
+            status: string(cx, obj, &["status"])?,
+            binding_profile: profile(cx, obj)?,
+            extra_dhcp_opts: extra_dhcp_opts(cx, obj)?,
         },
         known,
     ))

@@ -268,9 +268,36 @@ fn group(cx: &Ctx, obj: &Map<String, Value>) -> Result<Obj<SecurityGroup>, LoadE
     Ok(Obj::new(group, known))
 }
 
+/// A network list row: `Subnets` always; `Project`, `Network Type` and
+/// `Router Type` with `--long`.
 fn network(cx: &Ctx, obj: &Map<String, Value>) -> Result<Obj<Network>, LoadError> {
-    let (id, name, known) = id_and_name(cx, obj)?;
-    Ok(Obj::new(Network { id, name }, known))
+    let (id, name, mut known) = id_and_name(cx, obj)?;
+    let subnets = string_list(cx, obj, &["Subnets"])?.0;
+    known.insert("subnets", false);
+    let project_id = string(cx, obj, &["Project"])?;
+    if obj.contains_key("Project") {
+        known.insert("project_id", false);
+    }
+    let network_type = opt_string(cx, obj, &["Network Type"])?;
+    if obj.contains_key("Network Type") {
+        known.insert("provider:network_type", false);
+    }
+    let router_external = string(cx, obj, &["Router Type"])? == "External";
+    if obj.contains_key("Router Type") {
+        known.insert("router:external", false);
+    }
+    Ok(Obj::new(
+        Network {
+            id,
+            name,
+            subnets,
+            project_id,
+            network_type,
+            router_external,
+            ..Network::default()
+        },
+        known,
+    ))
 }
 
 const LIST_SUBNET: SubnetKeys = SubnetKeys {
@@ -282,6 +309,7 @@ const LIST_SUBNET: SubnetKeys = SubnetKeys {
     gateway_ip: "Gateway",
     enable_dhcp: "DHCP",
     ipv6_address_mode: "IPv6 Address Mode",
+    subnetpool_id: "Subnet Pool",
 };
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use serde_json::Value;
+
 use super::list::{ip_range_text, is_icmp, port_range_text};
 use super::{describe, Conflict, Form, Item, Kind, LoadError, MissingGroup, Obj};
 use crate::model::{pair_ip_text, Cloud, Network, Port, SecurityGroup, SecurityGroupRule, Subnet};
@@ -47,6 +49,15 @@ impl Record for Port {
         "security_groups",
         "port_security_enabled",
         "device_owner",
+        "device_id",
+        "project_id",
+        "revision_number",
+        "admin_state_up",
+        "binding:vnic_type",
+        "binding:vif_type",
+        "status",
+        "binding:profile",
+        "extra_dhcp_opts",
     ];
     fn id(&self) -> &str {
         &self.id
@@ -95,6 +106,25 @@ impl Record for Port {
             }
             "port_security_enabled" => self.port_security_enabled.to_string(),
             "device_owner" => quoted(&self.device_owner),
+            "device_id" => quoted(&self.device_id),
+            "project_id" => quoted(&self.project_id),
+            // Two snapshots of a port taken at different times differ in
+            // it: never a conflict, the first input giving it wins.
+            "revision_number" => String::new(),
+            "admin_state_up" => self.admin_state_up.to_string(),
+            "binding:vnic_type" => quoted(&self.vnic_type),
+            "binding:vif_type" => quoted(&self.vif_type),
+            // Changes as the port goes up and down: never a conflict.
+            "status" => String::new(),
+            "binding:profile" => Value::Object(self.binding_profile.clone()).to_string(),
+            "extra_dhcp_opts" => {
+                let v: Vec<String> = self
+                    .extra_dhcp_opts
+                    .iter()
+                    .map(|o| format!("{}={} (IPv{})", o.opt_name, o.opt_value, o.ip_version))
+                    .collect();
+                format!("[{}]", v.join(", "))
+            }
             _ => String::new(),
         }
     }
@@ -109,6 +139,15 @@ impl Record for Port {
             "security_groups" => self.security_groups = o.security_groups.clone(),
             "port_security_enabled" => self.port_security_enabled = o.port_security_enabled,
             "device_owner" => self.device_owner = o.device_owner.clone(),
+            "device_id" => self.device_id = o.device_id.clone(),
+            "project_id" => self.project_id = o.project_id.clone(),
+            "revision_number" => self.revision_number = o.revision_number,
+            "admin_state_up" => self.admin_state_up = o.admin_state_up,
+            "binding:vnic_type" => self.vnic_type = o.vnic_type.clone(),
+            "binding:vif_type" => self.vif_type = o.vif_type.clone(),
+            "status" => self.status = o.status.clone(),
+            "binding:profile" => self.binding_profile = o.binding_profile.clone(),
+            "extra_dhcp_opts" => self.extra_dhcp_opts = o.extra_dhcp_opts.clone(),
             _ => {}
         }
     }
@@ -232,7 +271,21 @@ impl Record for Subnet {
 
 impl Record for Network {
     const KIND: Kind = Kind::Network;
-    const FIELDS: &'static [&'static str] = &["name"];
+    const FIELDS: &'static [&'static str] = &[
+        "name",
+        "mtu",
+        "revision_number",
+        "project_id",
+        "provider:network_type",
+        "provider:physical_network",
+        "router:external",
+        "vlan_transparent",
+        "qinq",
+        "availability_zone_hints",
+        "subnets",
+        "ipv4_address_scope",
+        "ipv6_address_scope",
+    ];
     fn id(&self) -> &str {
         &self.id
     }
@@ -242,12 +295,42 @@ impl Record for Network {
     fn text(&self, field: &str, _lossy: bool) -> String {
         match field {
             "name" => quoted(&self.name),
+            "mtu" => opt(&self.mtu),
+            // Differs between snapshots taken at different times: never a
+            // conflict, the first input giving it wins.
+            "revision_number" => String::new(),
+            "project_id" => quoted(&self.project_id),
+            "provider:network_type" => opt(&self.network_type),
+            "provider:physical_network" => opt(&self.physical_network),
+            "router:external" => self.router_external.to_string(),
+            "vlan_transparent" => self.vlan_transparent.to_string(),
+            "qinq" => self.qinq.to_string(),
+            "availability_zone_hints" => format!("[{}]", self.availability_zone_hints.join(", ")),
+            // A subnet added between two snapshots changes it: the first wins.
+            "subnets" => String::new(),
+            "ipv4_address_scope" => opt(&self.ipv4_address_scope),
+            "ipv6_address_scope" => opt(&self.ipv6_address_scope),
             _ => String::new(),
         }
     }
     fn take(&mut self, o: &Self, field: &str) {
-        if field == "name" {
-            self.name = o.name.clone();
+        match field {
+            "name" => self.name = o.name.clone(),
+            "mtu" => self.mtu = o.mtu,
+            "revision_number" => self.revision_number = o.revision_number,
+            "project_id" => self.project_id = o.project_id.clone(),
+            "provider:network_type" => self.network_type = o.network_type.clone(),
+            "provider:physical_network" => self.physical_network = o.physical_network.clone(),
+            "router:external" => self.router_external = o.router_external,
+            "vlan_transparent" => self.vlan_transparent = o.vlan_transparent,
+            "qinq" => self.qinq = o.qinq,
+            "availability_zone_hints" => {
+                self.availability_zone_hints = o.availability_zone_hints.clone()
+            }
+            "subnets" => self.subnets = o.subnets.clone(),
+            "ipv4_address_scope" => self.ipv4_address_scope = o.ipv4_address_scope.clone(),
+            "ipv6_address_scope" => self.ipv6_address_scope = o.ipv6_address_scope.clone(),
+            _ => {}
         }
     }
 }

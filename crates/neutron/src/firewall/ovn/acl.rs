@@ -103,6 +103,11 @@ pub struct Acl {
     /// `neutron:security_group_rule_id`, for rule ACLs.
     pub rule_id: Option<String>,
     pub origin: Origin,
+    /// `log`: Neutron writes false (true only for network-log ACLs, not
+    /// modelled); `name`, `severity` and `meter` stay empty with it.
+    pub log: bool,
+    /// `label`: Neutron does not set it; OVN's column default is 0.
+    pub label: u32,
 }
 
 /// Neutron's protocol number for a rule's `protocol` (`_get_protocol_number`).
@@ -158,6 +163,8 @@ impl Acl {
             },
             matcher,
             rule_id: Some(r.id.clone()),
+            log: false,
+            label: 0,
             origin: Origin::GroupRule {
                 port_id: String::new(),
                 direction: r.direction,
@@ -183,6 +190,8 @@ impl Acl {
             },
             match_text: format!("{} == @{PG_DROP} && ip", direction.port_field()),
             rule_id: None,
+            log: false,
+            label: 0,
             origin: Origin::DefaultDrop,
         })
     }

@@ -20,7 +20,9 @@ pub use acl::{Acl, AclAction, AclDirection, AclMatch, AclProto, AclRemote};
 pub use lsp::{LogicalSwitchPort, LspType, PortSecurityEntry};
 pub use print::{northbound_json, northbound_text};
 
-use crate::model::Cloud;
+use std::collections::BTreeMap;
+
+use crate::model::{Cloud, Network};
 
 use super::provenance::Origin;
 
@@ -31,6 +33,15 @@ pub const ACL_PRIORITY_DROP: u16 = 1000;
 /// The port group every port with port security joins.
 pub const PG_DROP: &str = "neutron_pg_drop";
 
+/// The network MTU assumed when the input does not carry it: a Geneve
+/// network over an IPv4 underlay with the 1500-byte `global_physnet_mtu` and
+/// `[ml2_type_geneve] max_header_size = 38`, the size OVN needs (Neutron's own
+/// default of 30 is documented there as too small for OVN): 1500 - 38 - 20.
+pub const DEFAULT_MTU: u32 = 1442;
+/// The revision number written when the input does not carry one: the first
+/// revision ML2/OVN writes for a new network.
+pub const DEFAULT_REVISION: u64 = 1;
+
 /// A logical switch: one per Neutron network.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogicalSwitch {
@@ -39,6 +50,10 @@ pub struct LogicalSwitch {
     pub network_id: String,
     /// LSP names (port ids).
     pub ports: Vec<String>,
+    /// `external_ids` (see `print.rs` for where each value comes from).
+    pub external_ids: BTreeMap<String, String>,
+    /// `other_config`.
+    pub other_config: BTreeMap<String, String>,
 }
 
 /// A port group: one per security group, plus `neutron_pg_drop`.
@@ -50,6 +65,8 @@ pub struct PortGroup {
     pub group_id: Option<String>,
     /// Member LSP names (port ids).
     pub ports: Vec<String>,
+    /// `external_ids`: `neutron:security_group_id` (none for `neutron_pg_drop`).
+    pub external_ids: BTreeMap<String, String>,
 }
 
 /// Everything Neutron writes into the Northbound DB for a cloud.
@@ -81,6 +98,16 @@ impl Northbound {
         nets.sort_unstable();
         nets.dedup();
         for net in nets {
+            let network = cloud
+                .networks
+                .iter()
+                .find(|n| n.id == net)
+                .cloned()
+                .unwrap_or_else(|| Network {
+                    id: net.to_string(),
+                    ..Network::default()
+                });
+            let (external_ids, other_config) = switch_columns(cloud, &network);
             nb.switches.push(LogicalSwitch {
                 name: format!("neutron-{net}"),
                 network_id: net.to_string(),
@@ -90,6 +117,8 @@ impl Northbound {
                     .filter(|p| p.network_id == net && !lsp::ignored(p))
                     .map(|p| p.id.clone())
                     .collect(),
+                external_ids,
+                other_config,
             });
         }
         nb.ports = cloud
@@ -108,6 +137,7 @@ impl Northbound {
                 .filter(secured)
                 .map(|p| p.name.clone())
                 .collect(),
+            external_ids: BTreeMap::new(),
         });
         for g in &cloud.security_groups {
             let members = cloud
@@ -121,6 +151,10 @@ impl Northbound {
                 name: port_group_name(&g.id),
                 group_id: Some(g.id.clone()),
                 ports: members,
+                external_ids: BTreeMap::from([(
+                    "neutron:security_group_id".to_string(),
+                    g.id.clone(),
+                )]),
             });
             // `pg_acl_add(may_exist=True)`: a rule whose ACL (direction,
             // priority, match) the group already has adds nothing; the first
@@ -197,6 +231,87 @@ impl Northbound {
             .filter(|ip| ip.is_ipv6() == v6)
             .collect()
     }
+}
+
+/// A logical switch's `external_ids` and `other_config`
+/// (`ovn_client._gen_network_parameters`).
+///
+/// - `neutron:network_name` = network name; `neutron:mtu` = network `mtu`
+///   ([`DEFAULT_MTU`] when the input lacks it);
+///   `neutron:availability_zone_hints` = sorted hints joined by `,` (default
+///   `default_availability_zones` = none); `neutron:provnet-network-type` =
+///   `provider:network_type` ("" when absent);
+///   `neutron:provnet-physical-network` only with a physical network.
+/// - `neutron:revision_number`: the revision the network had when Neutron
+///   wrote the switch. `create_network` writes it; creating a subnet bumps
+///   the network's `revision_number` (`Subnet.revises_on_change`) but
+///   `create_subnet` writes only DHCP_Options, so a switch keeps the older
+///   number: GET `revision_number` minus the number of its subnets (a
+///   network updated since, or repaired by the maintenance task
+///   `check_for_inconsistencies`, shows its current number instead: not
+///   modelled). [`DEFAULT_REVISION`] when the input lacks it.
+/// - `other_config`: `mcast_snoop` / `mcast_flood_unregistered` = `false`
+///   (defaults of `[OVS] igmp_snooping_enable` / `igmp_flood_unregistered`),
+///   `vlan-passthru` = `vlan_transparent` or `qinq`; `fdb_age_threshold` =
+///   `300` (default `[ovn] fdb_age_threshold`) for a provider network (one
+///   with a physical network); `broadcast-arps-to-all-routers` = `true`
+///   (default `[ovn] broadcast_arps_to_all_routers`) for an external network.
+///
+/// Not modelled: the `provnet-<segment id>` localnet port of a provider
+/// network (the GET output has no segment id).
+fn switch_columns(
+    cloud: &Cloud,
+    n: &Network,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let subnets = if n.subnets.is_empty() {
+        cloud
+            .subnets
+            .iter()
+            .filter(|s| s.network_id == n.id)
+            .count()
+    } else {
+        n.subnets.len()
+    } as u64;
+    let revision = n
+        .revision_number
+        .map_or(DEFAULT_REVISION, |r| r.saturating_sub(subnets));
+    let mut hints = n.availability_zone_hints.clone();
+    hints.sort();
+    let mut ext = BTreeMap::new();
+    let put = |m: &mut BTreeMap<String, String>, k: &str, v: String| {
+        m.insert(k.to_string(), v);
+    };
+    put(&mut ext, "neutron:network_name", n.name.clone());
+    put(
+        &mut ext,
+        "neutron:mtu",
+        n.mtu.unwrap_or(DEFAULT_MTU).to_string(),
+    );
+    put(&mut ext, "neutron:revision_number", revision.to_string());
+    put(&mut ext, "neutron:availability_zone_hints", hints.join(","));
+    put(
+        &mut ext,
+        "neutron:provnet-network-type",
+        n.network_type.clone().unwrap_or_default(),
+    );
+    if let Some(phys) = &n.physical_network {
+        put(&mut ext, "neutron:provnet-physical-network", phys.clone());
+    }
+    let mut other = BTreeMap::new();
+    put(&mut other, "mcast_snoop", "false".into());
+    put(&mut other, "mcast_flood_unregistered", "false".into());
+    put(
+        &mut other,
+        "vlan-passthru",
+        (n.vlan_transparent || n.qinq).to_string(),
+    );
+    if n.physical_network.is_some() {
+        put(&mut other, "fdb_age_threshold", "300".into());
+    }
+    if n.router_external {
+        put(&mut other, "broadcast-arps-to-all-routers", "true".into());
+    }
+    (ext, other)
 }
 
 /// Where an ACL or a port-security entry comes from, for the diagnosis.

@@ -1,9 +1,37 @@
 //! The Northbound rows in the normalised JSON form that
 //! `conformance/ovn/normalise_nb.py` makes of the real NB (docs/conformance-ovn.md):
-//! one list per table, empty columns left out, sets as sorted lists, UUID
-//! references replaced by names, ACLs named by their key
+//! one list per table, empty columns left out (booleans and integers kept,
+//! also false and 0), sets as sorted lists, maps as objects with every entry
+//! (also those with an empty value), UUID references replaced by names
+//! (a DHCP_Options row by `dhcp:<cidr>`), ACLs named by their key
 //! `"<direction> <priority> <match> <action>"`.
+//!
+//! Columns written, per table, and where their values come from (neutron
+//! 29.0.0 with OVN 23.03; file and function of Neutron in each doc comment):
+//!
+//! - `logical_switches`: `name`, `ports`, `external_ids` and `other_config`
+//!   (`switch_columns` in `mod.rs`: network name, MTU, revision, AZ hints,
+//!   network type; IGMP and VLAN-transparency settings at their defaults).
+//! - `logical_switch_ports`: `name`, `type`, `addresses`, `port_security`,
+//!   `enabled`, `options`, `parent_name`, `tag`, `dhcpv4_options`,
+//!   `dhcpv6_options`, `external_ids` (`lsp.rs`). Left out as the normaliser
+//!   does: `up` and `dynamic_addresses` (written by northd).
+//! - `port_groups`: `name`, `ports`, `acls`, `external_ids`
+//!   (`neutron:security_group_id`; none on `neutron_pg_drop`).
+//! - `acls`: `key`, `direction`, `priority`, `match`, `action`, `log` (false),
+//!   `label` (0, OVN's default), `external_ids`
+//!   (`neutron:security_group_rule_id` on rule ACLs) (`acl.rs`).
+//! - `address_sets`: none. Neutron 29.0.0 writes no Address_Set for security
+//!   groups (northd derives `$pg_<id>_ip4/6` from the port groups); address
+//!   groups, which would have them, are refused by the loader.
+//!
+//! Defaults used where the Neutron input lacks a value (documented at the
+//! constants): network MTU [`super::DEFAULT_MTU`], revision numbers
+//! [`super::DEFAULT_REVISION`]; configuration as a production ML2/OVN has it
+//! by default (no IGMP snooping, `rarp` live-migration activation, DHCP for
+//! baremetal ports, OVN new enough that `mcast_flood_reports` is not written).
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde_json::{json, Map, Value};
@@ -14,6 +42,17 @@ fn sorted(mut v: Vec<String>) -> Value {
     v.sort();
     v.dedup();
     json!(v)
+}
+
+fn map(m: &BTreeMap<String, String>) -> Value {
+    Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+}
+
+/// A DHCP_Options reference as the normaliser names it.
+fn dhcp_ref(cidr: &Option<String>) -> String {
+    cidr.as_ref()
+        .map(|c| format!("dhcp:{c}"))
+        .unwrap_or_default()
 }
 
 fn put(row: &mut Map<String, Value>, key: &str, value: Value) {
@@ -38,6 +77,8 @@ pub fn northbound_json(nb: &Northbound) -> Value {
             let mut row = Map::new();
             put(&mut row, "name", json!(s.name));
             put(&mut row, "ports", sorted(s.ports.clone()));
+            put(&mut row, "external_ids", map(&s.external_ids));
+            put(&mut row, "other_config", map(&s.other_config));
             Value::Object(row)
         })
         .collect();
@@ -55,8 +96,22 @@ pub fn northbound_json(nb: &Northbound) -> Value {
                 .map(|(k, v)| (k.clone(), json!(v)))
                 .collect();
             put(&mut row, "options", Value::Object(options));
-            if let LspType::Virtual { .. } = p.kind {
-                put(&mut row, "type", json!("virtual"));
+            put(&mut row, "type", json!(p.lsp_type));
+            put(&mut row, "enabled", json!(p.enabled));
+            put(&mut row, "external_ids", map(&p.external_ids));
+            put(
+                &mut row,
+                "dhcpv4_options",
+                json!(dhcp_ref(&p.dhcpv4_options)),
+            );
+            put(
+                &mut row,
+                "dhcpv6_options",
+                json!(dhcp_ref(&p.dhcpv6_options)),
+            );
+            put(&mut row, "parent_name", json!(p.parent_name));
+            if let Some(tag) = p.tag {
+                put(&mut row, "tag", json!(tag));
             }
             Value::Object(row)
         })
@@ -76,6 +131,7 @@ pub fn northbound_json(nb: &Northbound) -> Value {
                 .map(|a| a.key())
                 .collect();
             put(&mut row, "acls", sorted(acls));
+            put(&mut row, "external_ids", map(&g.external_ids));
             Value::Object(row)
         })
         .collect();
@@ -90,6 +146,8 @@ pub fn northbound_json(nb: &Northbound) -> Value {
             put(&mut row, "priority", json!(a.priority));
             put(&mut row, "match", json!(a.match_text));
             put(&mut row, "action", json!(a.action.as_str()));
+            put(&mut row, "log", json!(a.log));
+            put(&mut row, "label", json!(a.label));
             if let Some(id) = &a.rule_id {
                 put(
                     &mut row,
