@@ -2,7 +2,8 @@
 //! same VRID, in network namespaces on a veth pair (203.0.113.0/24): election
 //! both ways, takeover after kill -9 within 10% of Master_Down_Interval,
 //! priority-0 handover on SIGTERM both ways, preemption, nopreempt, v3 with
-//! centisecond adverts, unicast peers. Needs root, keepalived and tcpdump;
+//! centisecond adverts, unicast peers, track_interface (FAULT and weights,
+//! each side tracking in turn). Needs root, keepalived and tcpdump;
 //! skips visibly otherwise. The tests run one at a time (timing).
 
 mod vrrp_lab;
@@ -437,6 +438,76 @@ fn link_down_is_fault() -> Result<()> {
         dump(&[&vw])
     );
     Ok(())
+}
+
+/// One node at 150 tracks `trk0` on B (with `weight`; 0 = FAULT while
+/// down), the other runs at 100 on A: B holds the VIP, loses it when `trk0`
+/// goes down and takes it back when it comes up. `vipwire_tracks` picks who
+/// tracks; the same script with keepalived tracking shows what vipwire must do.
+fn tracked_interface_round(tag: &str, weight: i32, vipwire_tracks: bool) -> Result<()> {
+    let p = Pair::new(tag)?;
+    Pair::tracked_link(&p.b)?;
+    let tracker = Spec {
+        track_interface: Some((TRACKED, weight)),
+        ..Spec::v2(150)
+    };
+    let (t, o) = if vipwire_tracks {
+        let t = Node::vipwire(&p.b, &p.dir, "vw", &tracker, &self_cmd())?;
+        (t, Node::keepalived(&p.a, &p.dir, "ka", &Spec::v2(100))?)
+    } else {
+        let t = Node::keepalived(&p.b, &p.dir, "ka", &tracker)?;
+        (
+            t,
+            Node::vipwire(&p.a, &p.dir, "vw", &Spec::v2(100), &self_cmd())?,
+        )
+    };
+    let who = format!("{} tracking {TRACKED} weight {weight}", t.kind);
+    ensure!(
+        settles_on(&p.b, &p.a, Duration::from_secs(8)),
+        "{who}: never master\n{}",
+        dump(&[&t, &o])
+    );
+    p.b.exec(&["ip", "link", "set", TRACKED, "down"])?;
+    ensure!(
+        settles_on(&p.a, &p.b, Duration::from_secs(8)),
+        "{who}: kept the VIP with {TRACKED} down\n{}",
+        dump(&[&t, &o])
+    );
+    let want = if weight == 0 {
+        "Entering FAULT STATE".to_string()
+    } else {
+        format!("Changing effective priority from 150 to {}", 150 + weight)
+    };
+    ensure!(
+        t.log_text().contains(&want),
+        "{who}: no \"{want}\"\n{}",
+        dump(&[&t, &o])
+    );
+    p.b.exec(&["ip", "link", "set", TRACKED, "up"])?;
+    ensure!(
+        settles_on(&p.b, &p.a, Duration::from_secs(8)),
+        "{who}: did not take the VIP back with {TRACKED} up\n{}",
+        dump(&[&t, &o])
+    );
+    Ok(())
+}
+
+#[test]
+fn track_interface_fault_like_keepalived() -> Result<()> {
+    let Some(_g) = start("track_interface_fault_like_keepalived") else {
+        return Ok(());
+    };
+    tracked_interface_round("tif-ka", 0, false)?;
+    tracked_interface_round("tif-vw", 0, true)
+}
+
+#[test]
+fn track_interface_weight_like_keepalived() -> Result<()> {
+    let Some(_g) = start("track_interface_weight_like_keepalived") else {
+        return Ok(());
+    };
+    tracked_interface_round("tiw-ka", -60, false)?;
+    tracked_interface_round("tiw-vw", -60, true)
 }
 
 #[test]

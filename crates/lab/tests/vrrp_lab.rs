@@ -42,6 +42,22 @@ impl Pair {
     }
 }
 
+impl Pair {
+    /// A veth pair `trk0`/`trk1` inside `ns`, both up: `trk0` is the
+    /// interface an instance tracks.
+    pub fn tracked_link(ns: &Netns) -> Result<()> {
+        ns.exec(&[
+            "ip", "link", "add", TRACKED, "type", "veth", "peer", "name", "trk1",
+        ])?;
+        ns.exec(&["ip", "link", "set", "trk1", "up"])?;
+        ns.exec(&["ip", "link", "set", TRACKED, "up"])?;
+        Ok(())
+    }
+}
+
+/// The tracked interface of [`Pair::tracked_link`].
+pub const TRACKED: &str = "trk0";
+
 impl Drop for Pair {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -64,6 +80,8 @@ pub struct Spec {
     /// A tracked `vrrp_script` (interval 1 s) that succeeds while this file
     /// exists, with this weight.
     pub track_file: Option<(PathBuf, i32)>,
+    /// A `track_interface` with this weight (0: FAULT while it is down).
+    pub track_interface: Option<(&'static str, i32)>,
 }
 
 impl Spec {
@@ -78,6 +96,7 @@ impl Spec {
             auth: Some("vw-pass1"),
             unicast: None,
             track_file: None,
+            track_interface: None,
         }
     }
 
@@ -110,6 +129,14 @@ impl Spec {
         }
         if self.track_file.is_some() {
             s += "    track_script {\n        chk_file\n    }\n";
+        }
+        if let Some((ifname, w)) = self.track_interface {
+            let weight = if w == 0 {
+                String::new()
+            } else {
+                format!(" weight {w}")
+            };
+            s += &format!("    track_interface {{\n        {ifname}{weight}\n    }}\n");
         }
         if let Some(d) = self.preempt_delay {
             s += &format!("    preempt_delay {d}\n");

@@ -192,7 +192,22 @@ pub fn spawn(
                 ifname: inst.interface.clone(),
             })?,
     };
-    let cfg = VrrpConfig::from_keepalived(inst, scripts, local)?;
+    let mut cfg = VrrpConfig::from_keepalived(inst, scripts, local)?;
+    // keepalived drops a track_interface whose interface does not exist
+    // (vrrp_track.c, alloc_track_if); `director -t` reports it.
+    let mut tracked = Vec::new();
+    let mut missing = Vec::new();
+    cfg.track_interfaces
+        .retain(|t| match sys::ifindex(&t.name) {
+            Ok(i) => {
+                tracked.push((i, t.name.clone()));
+                true
+            }
+            Err(_) => {
+                missing.push(t.name.clone());
+                false
+            }
+        });
     let sock = sys::VrrpSocket::open(&inst.interface, ifindex, !cfg.unicast())
         .map_err(io_err("raw socket (IP protocol 112)"))?;
     let garp = sys::PacketSender::open(ifindex).map_err(io_err("AF_PACKET socket"))?;
@@ -232,6 +247,8 @@ pub fn spawn(
         rtnl,
         links,
         link_up: true,
+        tracked,
+        missing,
         ifname: inst.interface.clone(),
         ifindex,
         mac,
@@ -267,6 +284,10 @@ struct Runner {
     rtnl: netlink::Rtnl,
     links: netlink::LinkWatch,
     link_up: bool,
+    /// (ifindex, name) of each `track_interface`, in the machine's order.
+    tracked: Vec<(u32, String)>,
+    /// Tracked interfaces that do not exist (ignored, as keepalived does).
+    missing: Vec<String>,
     ifname: String,
     ifindex: u32,
     mac: wire::ethernet::MacAddr,
@@ -300,6 +321,16 @@ impl Runner {
     }
 
     fn event_loop(&mut self) -> Result<(), VrrpError> {
+        for name in std::mem::take(&mut self.missing) {
+            self.say(&format!(
+                "({}) tracked interface {name} doesn't exist - ignoring",
+                self.m.config().name
+            ));
+        }
+        for (i, (_, name)) in self.tracked.clone().iter().enumerate() {
+            let up = netif::link_up(name).unwrap_or(true);
+            self.m.set_tracked_interface(i, up);
+        }
         let acts = self.m.start(self.now());
         self.exec(acts);
         // keepalived starts an instance on a down interface in FAULT.
@@ -320,8 +351,13 @@ impl Runner {
                 timer.clear();
             }
             if ready[3] {
-                if let Some(up) = self.links.drain(self.ifindex) {
-                    self.set_link(up);
+                for e in self.links.drain_events() {
+                    if e.ifindex == self.ifindex && !e.deleted {
+                        self.set_link(e.up);
+                    }
+                    if let Some(i) = self.tracked.iter().position(|t| t.0 == e.ifindex) {
+                        self.set_tracked(i, e.up);
+                    }
                 }
             }
             while let Ok((i, ok)) = self.scripts.try_recv() {
@@ -353,6 +389,21 @@ impl Runner {
             let acts = self.m.link_change(self.now(), up);
             self.exec(acts);
         }
+    }
+
+    /// A tracked interface changed (keepalived logs "Netlink reports" for
+    /// every interface an instance tracks).
+    fn set_tracked(&mut self, index: usize, up: bool) {
+        if self.m.tracked_interface_up(index) == Some(up) {
+            return;
+        }
+        self.say(&format!(
+            "Netlink reports {} {}",
+            self.tracked[index].1,
+            if up { "up" } else { "down" }
+        ));
+        let acts = self.m.tracked_interface_change(self.now(), index, up);
+        self.exec(acts);
     }
 
     fn io(&self, what: &str, source: io::Error) -> VrrpError {

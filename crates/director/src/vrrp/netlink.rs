@@ -123,26 +123,34 @@ impl LinkWatch {
         self.fd.as_raw_fd()
     }
 
-    /// Read every queued message; the last up/down state seen for `ifindex`.
-    pub fn drain(&self, ifindex: u32) -> Option<bool> {
+    /// Read every queued message: each link event, in order.
+    pub fn drain_events(&self) -> Vec<LinkEvent> {
         let mut buf = [0u8; 16384];
-        let mut last = None;
+        let mut out = Vec::new();
         loop {
             let n = match socket::recv(self.fd.as_raw_fd(), &mut buf, 0) {
                 Ok(n) if n > 0 => n,
-                _ => return last,
+                _ => return out,
             };
-            if let Some(up) = link_state(&buf[..n], ifindex) {
-                last = Some(up);
-            }
+            out.extend(link_events(&buf[..n]));
         }
     }
 }
 
-/// The up/running state of `ifindex` in a batch of netlink messages, if any.
-fn link_state(data: &[u8], ifindex: u32) -> Option<bool> {
+/// One RTM_NEWLINK (or RTM_DELLINK) message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkEvent {
+    pub ifindex: u32,
+    /// IFF_UP and IFF_RUNNING (false for a deleted link).
+    pub up: bool,
+    /// RTM_DELLINK: the interface is gone.
+    pub deleted: bool,
+}
+
+/// The link events in a batch of netlink messages, in order.
+fn link_events(data: &[u8]) -> Vec<LinkEvent> {
     let mut off = 0;
-    let mut last = None;
+    let mut out = Vec::new();
     while off + NLMSG_HDRLEN <= data.len() {
         let len =
             u32::from_ne_bytes([data[off], data[off + 1], data[off + 2], data[off + 3]]) as usize;
@@ -152,17 +160,30 @@ fn link_state(data: &[u8], ifindex: u32) -> Option<bool> {
         }
         // struct ifinfomsg: family, pad, type (u16), index (i32), flags (u32), change.
         let p = off + NLMSG_HDRLEN;
-        if ty == libc::RTM_NEWLINK && len >= NLMSG_HDRLEN + 16 {
+        if (ty == libc::RTM_NEWLINK || ty == libc::RTM_DELLINK) && len >= NLMSG_HDRLEN + 16 {
             let idx = u32::from_ne_bytes([data[p + 4], data[p + 5], data[p + 6], data[p + 7]]);
             let flags = u32::from_ne_bytes([data[p + 8], data[p + 9], data[p + 10], data[p + 11]]);
-            if idx == ifindex {
-                let want = (libc::IFF_UP | libc::IFF_RUNNING) as u32;
-                last = Some(flags & want == want);
-            }
+            let want = (libc::IFF_UP | libc::IFF_RUNNING) as u32;
+            let deleted = ty == libc::RTM_DELLINK;
+            out.push(LinkEvent {
+                ifindex: idx,
+                up: !deleted && flags & want == want,
+                deleted,
+            });
         }
         off += align4(len);
     }
-    last
+    out
+}
+
+/// The up/running state of `ifindex` in a batch of netlink messages, if any.
+#[cfg(test)]
+fn link_state(data: &[u8], ifindex: u32) -> Option<bool> {
+    link_events(data)
+        .into_iter()
+        .rev()
+        .find(|e| e.ifindex == ifindex && !e.deleted)
+        .map(|e| e.up)
 }
 
 fn push_attr(buf: &mut Vec<u8>, ty: u16, data: &[u8]) {
@@ -226,6 +247,19 @@ mod tests {
         assert_eq!(link_state(&batch, 5), None);
         // Up without carrier (RUNNING) counts as down.
         assert_eq!(link_state(&newlink(3, libc::IFF_UP as u32), 3), Some(false));
+    }
+
+    #[test]
+    fn link_events_in_order_with_deletions() {
+        let up = (libc::IFF_UP | libc::IFF_RUNNING) as u32;
+        let mut batch = newlink(3, 0);
+        batch.extend(newlink(3, up));
+        let mut del = newlink(4, up);
+        del[4..6].copy_from_slice(&libc::RTM_DELLINK.to_ne_bytes());
+        batch.extend(del);
+        let ev = link_events(&batch);
+        let got: Vec<(u32, bool, bool)> = ev.iter().map(|e| (e.ifindex, e.up, e.deleted)).collect();
+        assert_eq!(got, [(3, false, false), (3, true, false), (4, false, true)]);
     }
 
     #[test]

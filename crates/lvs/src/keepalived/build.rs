@@ -85,5 +85,11 @@ pub(crate) fn build(
         warnings: cx.warnings,
         unmodelled: cx.unmodelled,
         config_errors: cx.config_errors,
+        script_security: ScriptSecurity {
+            enabled: g.script_security,
+            enabled_after_scripts: g.script_security_after,
+            script_users: g.script_users,
+            scripts: cx.scripts,
+        },
     })
 }

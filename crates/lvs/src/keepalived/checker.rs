@@ -129,6 +129,8 @@ pub(super) fn checker(
     let mut hosts: Vec<Conn> = Vec::new();
     let mut urls = Vec::new();
     let mut misc_path = None;
+    let mut misc_script: Option<usize> = None;
+    let mut misc_user: Vec<String> = Vec::new();
     let mut misc_timeout = None;
     let mut dns_type = "SOA".to_string();
     let mut dns_name: Option<String> = None;
@@ -220,6 +222,14 @@ pub(super) fn checker(
                     return Err(cx.invalid(k, ctx, "no command given"));
                 }
                 misc_path = Some(k.args.join(" "));
+                misc_script = Some(cx.scripts.len());
+                cx.script(
+                    k,
+                    super::ScriptKind::Check,
+                    super::ScriptScope::Checker,
+                    k.args.join(" "),
+                    &misc_user,
+                );
             }
             ("MISC_CHECK", "misc_timeout") => misc_timeout = Some(cx.uint(k, ctx, 0, 4294)? as f64),
             ("MISC_CHECK", "misc_dynamic") => cx.refuse(
@@ -228,7 +238,15 @@ pub(super) fn checker(
                 "weights set by the check script are not modelled",
                 Note::Unmodelled,
             )?,
-            ("MISC_CHECK", "user") => cx.ignored(k, ctx)?,
+            ("MISC_CHECK", "user") => {
+                misc_user = k.args.clone();
+                if let Some(i) = misc_script {
+                    cx.scripts[i].user = misc_user
+                        .first()
+                        .map(|u| (u.clone(), misc_user.get(1).cloned()));
+                }
+                cx.ignored(k, ctx)?
+            }
             ("MISC_CHECK", kw) if MISC_IGNORED.contains(&kw) => cx.ignored(k, ctx)?,
             _ => return Err(cx.unknown(k, ctx)),
         }

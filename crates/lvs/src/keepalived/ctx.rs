@@ -17,6 +17,8 @@ pub(super) struct Ctx<'a> {
     pub(super) warnings: Vec<String>,
     pub(super) config_errors: Vec<String>,
     pub(super) unmodelled: Vec<Unmodelled>,
+    /// Every script met, for [`ScriptSecurity`].
+    pub(super) scripts: Vec<ExternalScript>,
     strict: Strictness,
 }
 
@@ -34,6 +36,7 @@ impl<'a> Ctx<'a> {
             warnings: toks.warnings.clone(),
             config_errors: toks.config_errors.clone(),
             unmodelled: toks.unmodelled.clone(),
+            scripts: Vec::new(),
             strict,
         }
     }
@@ -187,6 +190,37 @@ impl Ctx<'_> {
             s.keyword
         );
         self.warn(s, msg);
+    }
+
+    /// Record a script (`words`: the command, then for notify scripts an
+    /// optional user and group) for the host's script-security check.
+    pub(super) fn script(
+        &mut self,
+        s: &Stmt,
+        kind: ScriptKind,
+        scope: ScriptScope,
+        command: String,
+        user: &[String],
+    ) {
+        let user = user.first().map(|u| (u.clone(), user.get(1).cloned()));
+        let at = self.at(s);
+        let (source, line) = (at.file.to_string(), at.line);
+        self.scripts.push(ExternalScript {
+            kind,
+            scope,
+            global: false,
+            command,
+            user,
+            source,
+            line,
+        });
+    }
+
+    /// A `notify*`-style statement: `KEYWORD SCRIPT [USER [GROUP]]`.
+    pub(super) fn notify_script(&mut self, s: &Stmt, scope: ScriptScope) {
+        if let Some((cmd, user)) = s.args.split_first() {
+            self.script(s, ScriptKind::Notify, scope, cmd.clone(), user);
+        }
     }
 
     pub(super) fn config_error(&mut self, s: &Stmt, msg: impl AsRef<str>) {

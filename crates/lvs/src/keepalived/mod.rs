@@ -170,6 +170,73 @@ pub struct KeepalivedConfig {
     /// What keepalived reports as a configuration error but corrects and runs
     /// with (see module doc). Non-empty means `keepalived -t` exits non-zero.
     pub config_errors: Vec<String>,
+    /// The scripts keepalived would run and its script-security settings:
+    /// what `keepalived -t` checks against the host (`vipwire director -t`).
+    pub script_security: ScriptSecurity,
+}
+
+/// `global_defs { enable_script_security; script_user USER [GROUP] }` and
+/// every script of the file, for the host checks of `keepalived -t`
+/// (keepalived lib/notify.c, check_script_secure; vrrp.c,
+/// check_vrrp_script_security).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ScriptSecurity {
+    pub enabled: bool,
+    /// How many scripts the file had before `enable_script_security`: the
+    /// ones before it took their default user without it.
+    pub enabled_after_scripts: usize,
+    /// Each `script_user`: keepalived resolves every one as it reads it, and
+    /// one failure makes the default user fail for the scripts read after it.
+    pub script_users: Vec<ScriptUser>,
+    pub scripts: Vec<ExternalScript>,
+}
+
+/// `script_user USER [GROUP]`, and how many scripts the file had before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScriptUser {
+    pub user: String,
+    pub group: Option<String>,
+    pub line: usize,
+    pub after_scripts: usize,
+}
+
+/// Which of keepalived's processes checks a script: the VRRP side only when
+/// there is a vrrp_instance (and every interface exists), the checker side
+/// only when there is a virtual_server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ScriptScope {
+    Vrrp,
+    Checker,
+    /// `notify_fifo_script`: both sides.
+    Both,
+    /// `startup_script` / `shutdown_script`: the parent process.
+    Always,
+}
+
+/// Which kind of script: keepalived reports a missing or insecure tracked
+/// script or checker, and silently drops a notify script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ScriptKind {
+    /// `vrrp_script NAME { script ... }`.
+    Track(String),
+    /// `MISC_CHECK { misc_path ... }`.
+    Check,
+    /// `notify*` of instances, sync groups and real servers; the global
+    /// fifo, startup and shutdown scripts.
+    Notify,
+}
+
+/// One script as written, with its own `user USER [GROUP]` if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExternalScript {
+    pub kind: ScriptKind,
+    pub scope: ScriptScope,
+    /// Read in `global_defs` (keepalived reads those before the rest).
+    pub global: bool,
+    pub command: String,
+    pub user: Option<(String, Option<String>)>,
+    pub source: String,
+    pub line: usize,
 }
 
 impl KeepalivedConfig {
@@ -237,6 +304,8 @@ pub struct VrrpInstance {
     pub preempt_delay: f64,
     /// (script name, weight override).
     pub track_scripts: Vec<(String, Option<i32>)>,
+    /// `track_interface { IFNAME [weight N [reverse]] }`.
+    pub track_interfaces: Vec<TrackInterface>,
     /// Seconds before the second burst of gratuitous ARPs, default 5.
     pub garp_master_delay: f64,
     /// Gratuitous ARPs per burst, default 5.
@@ -245,6 +314,18 @@ pub struct VrrpInstance {
     pub version: u8,
     pub line: usize,
     pub source: String,
+}
+
+/// One `track_interface` line (keepalived vrrp_track.c, alloc_track_if):
+/// weight 0 puts the instance in FAULT while the interface is down (with
+/// `reverse`: while it is up); otherwise the priority moves by |weight|.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackInterface {
+    pub name: String,
+    /// -253..=253, default 0.
+    pub weight: i32,
+    pub reverse: bool,
+    pub line: usize,
 }
 
 /// `authentication { auth_type PASS|AH }`.

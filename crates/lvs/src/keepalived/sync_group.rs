@@ -68,7 +68,12 @@ pub(super) fn sync_groups(
                     cx.ignored(k, C)?;
                     tracking_weight = true;
                 }
-                kw if SYNC_GROUP_IGNORED.contains(&kw) => cx.ignored(k, C)?,
+                kw if SYNC_GROUP_IGNORED.contains(&kw) => {
+                    if kw.starts_with("notify") && kw != "notify_priority_changes" {
+                        cx.notify_script(k, ScriptScope::Vrrp);
+                    }
+                    cx.ignored(k, C)?
+                }
                 _ => {
                     if lookup(SYNC_GROUP_UNMODELLED, &k.keyword).is_some() {
                         cx.ignored_or_unmodelled(k, C, SYNC_GROUP_UNMODELLED)?;

@@ -320,3 +320,40 @@ fn master_without_priority_is_the_owner() {
     assert_eq!(c.vrrp_instances[0].priority, 255);
     assert_eq!(c.vrrp_instances[1].priority, 100);
 }
+
+#[test]
+fn track_interface_corrections_are_config_errors() {
+    let inst = |body: &str, prio: u32| {
+        format!(
+            "vrrp_instance VI {{\n interface eth0\n virtual_router_id 9\n priority {prio}\n \
+             virtual_ipaddress {{ 203.0.113.9 }}\n track_interface {{\n{body}\n }}\n}}\n"
+        )
+    };
+    let errs = |text: &str| parse_str(text, "t", None).unwrap().config_errors;
+    assert!(errs(&inst("  eth1\n  eth2 weight 10", 100)).is_empty());
+    for (body, prio, want) in [
+        ("  eth1\n  eth1", 100, "duplicate track_interface eth1"),
+        (
+            "  eth1 wait 3",
+            100,
+            "unknown track_interface eth1 option wait",
+        ),
+        ("  eth1 weight", 100, "weight without value"),
+        ("  eth1 weight 300", 100, "must be between"),
+        ("  eth1 weight -254", 100, "cannot be +/-254"),
+        ("  eth1 weight 3 sideways", 100, "weight option sideways"),
+        ("  eth0", 100, "since own interface"),
+        ("  eth1 weight 3", 255, "due to address owner"),
+    ] {
+        let e = errs(&inst(body, prio));
+        assert!(e.iter().any(|m| m.contains(want)), "{body}: {e:?}");
+    }
+    let c = parse_str(
+        &inst("  eth1 weight -254\n  eth2 weight 7 reverse", 100),
+        "t",
+        None,
+    )
+    .unwrap();
+    let t = &c.vrrp_instances[0].track_interfaces;
+    assert_eq!((t[0].weight, t[1].weight, t[1].reverse), (-253, 7, true));
+}

@@ -29,6 +29,7 @@ pub(super) fn vrrp_script(cx: &mut Ctx, s: &Stmt) -> Result<VrrpScript, ConfigEr
         line: s.line,
         source: cx.source(s),
     };
+    let mut user: Vec<String> = Vec::new();
     for k in cx.block(s, C)? {
         match k.keyword.as_str() {
             "script" => {
@@ -67,13 +68,24 @@ pub(super) fn vrrp_script(cx: &mut Ctx, s: &Stmt) -> Result<VrrpScript, ConfigEr
             }
             "fall" => v.fall = cx.uint(k, C, 1, i32::MAX as u64)? as u32,
             "rise" => v.rise = cx.uint(k, C, 1, i32::MAX as u64)? as u32,
-            "user" | "init_fail" => cx.ignored(k, C)?,
+            "user" => {
+                user = k.args.clone();
+                cx.ignored(k, C)?
+            }
+            "init_fail" => cx.ignored(k, C)?,
             _ => return Err(cx.unknown(k, C)),
         }
     }
     if v.script.is_empty() {
         return Err(cx.missing(s, &format!("vrrp_script {}", v.name), "script"));
     }
+    cx.script(
+        s,
+        ScriptKind::Track(v.name.clone()),
+        ScriptScope::Vrrp,
+        v.script.clone(),
+        &user,
+    );
     Ok(v)
 }
 
@@ -97,6 +109,7 @@ pub(super) fn vrrp_instance(
     let mut nopreempt = false;
     let mut preempt_delay = 0.0;
     let mut track_scripts = Vec::new();
+    let mut track_interfaces: Vec<TrackInterface> = Vec::new();
     let mut garp_master_delay = g.garp_master_delay;
     let mut garp_master_repeat = g.garp_master_repeat;
     let mut version = None;
@@ -223,6 +236,12 @@ pub(super) fn vrrp_instance(
                     track_scripts.push((t.keyword.clone(), w));
                 }
             }
+            "track_interface" => {
+                track_interface(cx, k, &name, &mut track_interfaces)?;
+                if cx.check_mode() {
+                    cx.ignored_or_unmodelled(k, C, INSTANCE_IGNORED_UNMODELLED)?;
+                }
+            }
             "garp_master_delay" => garp_master_delay = cx.uint(k, C, 0, 4294)? as f64,
             "garp_master_repeat" => {
                 let r = cx.uint(k, C, 0, 1_000_000)? as u32;
@@ -245,6 +264,8 @@ pub(super) fn vrrp_instance(
                         k,
                         format!("({name}) {kw} script already specified - ignoring"),
                     );
+                } else if kw.starts_with("notify") && kw != "notify_priority_changes" {
+                    cx.notify_script(k, ScriptScope::Vrrp);
                 }
                 cx.ignored_or_unmodelled(k, C, INSTANCE_IGNORED_UNMODELLED)?
             }
@@ -361,6 +382,36 @@ pub(super) fn vrrp_instance(
         }
         nopreempt = false;
     }
+    // keepalived vrrp.c (vrrp_complete_instance): tracking the instance's own
+    // interface is dropped, and an address owner (priority 255) ignores
+    // weighted tracked interfaces.
+    {
+        let own = &interface;
+        track_interfaces.retain(|t| {
+            let keep = t.name != *own;
+            if !keep {
+                cx.config_errors.push(format!(
+                    "{}:{}: ({name}) Ignoring track_interface {own} since own interface",
+                    cx.source(s),
+                    s.line
+                ));
+            }
+            keep
+        });
+    }
+    if priority == 255 {
+        track_interfaces.retain(|t| {
+            if t.weight != 0 {
+                cx.config_errors.push(format!(
+                    "{}:{}: ({name}) ignoring {} tracked interface due to address owner",
+                    cx.source(s),
+                    s.line,
+                    t.name
+                ));
+            }
+            t.weight == 0
+        });
+    }
     Ok(VrrpInstance {
         name,
         state,
@@ -377,6 +428,7 @@ pub(super) fn vrrp_instance(
         nopreempt,
         preempt_delay,
         track_scripts,
+        track_interfaces,
         garp_master_delay,
         garp_master_repeat,
         version,
@@ -517,6 +569,80 @@ pub(super) fn resolve_track_scripts(
 
 /// vrrp.c vrrp_complete_instance: members of a sync group (without
 /// sync_group_tracking_weight) and address owners ignore weighted scripts.
+/// `track_interface { IFNAME [weight N [reverse]] }`, with the corrections
+/// and messages of keepalived 2.2.7 (vrrp_track.c, alloc_track_if). Whether
+/// the interface exists is a question for the host (`director -t`).
+fn track_interface(
+    cx: &mut Ctx,
+    k: &Stmt,
+    name: &str,
+    out: &mut Vec<TrackInterface>,
+) -> Result<(), ConfigError> {
+    const T: &str = "track_interface";
+    for t in cx.block(k, T)? {
+        cx.no_block(t, T)?;
+        let ifname = t.keyword.clone();
+        if out.iter().any(|x| x.name == ifname) {
+            cx.config_error(
+                t,
+                format!("({name}) duplicate track_interface {ifname} - ignoring"),
+            );
+            continue;
+        }
+        let (mut weight, mut reverse) = (0, false);
+        match t.args.as_slice() {
+            [] => {}
+            [o, ..] if o != "weight" => {
+                cx.config_error(
+                    t,
+                    format!("({name}) unknown track_interface {ifname} option {o} - ignoring"),
+                );
+                continue;
+            }
+            [_] => {
+                cx.config_error(
+                    t,
+                    format!("({name}) weight without value specified for track_interface {ifname} - ignoring"),
+                );
+                continue;
+            }
+            [_, w, rest @ ..] => {
+                match cx.int(t, T, w, -254, 254).ok() {
+                    None => cx.config_error(
+                        t,
+                        format!("({name}) weight {w} for {ifname} must be between [-253..253] inclusive. Ignoring..."),
+                    ),
+                    Some(v) if v.abs() == 254 => {
+                        cx.config_error(
+                            t,
+                            format!("({name}) weight for {ifname} cannot be +/-254. Setting to +/-253"),
+                        );
+                        weight = v.signum() as i32 * 253;
+                    }
+                    Some(v) => weight = v as i32,
+                }
+                match rest.first() {
+                    Some(r) if r == "reverse" => reverse = true,
+                    Some(r) => cx.config_error(
+                        t,
+                        format!(
+                            "({name}) unknown track_interace {ifname} weight option {r} - ignoring"
+                        ),
+                    ),
+                    None => {}
+                }
+            }
+        }
+        out.push(TrackInterface {
+            name: ifname,
+            weight,
+            reverse,
+            line: t.line,
+        });
+    }
+    Ok(())
+}
+
 pub(super) fn drop_weighted_scripts(
     cx: &mut Ctx,
     scripts: &[VrrpScript],
@@ -546,5 +672,14 @@ pub(super) fn drop_weighted_scripts(
             kept.push((name, w));
         }
         inst.track_scripts = kept;
+        if synced {
+            for t in inst.track_interfaces.iter_mut().filter(|t| t.weight != 0) {
+                cx.config_errors.push(format!(
+                    "{}:{}: ({}) ignoring {} tracked interface weight due to SYNC group",
+                    inst.source, inst.line, inst.name, t.name
+                ));
+                t.weight = 0;
+            }
+        }
     }
 }

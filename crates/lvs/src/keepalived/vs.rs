@@ -441,7 +441,12 @@ fn body<'s>(cx: &mut Ctx, s: &'s Stmt, track_files: &[TrackFile]) -> Result<Body
                 }
                 cx.ignored(k, C)?
             }
-            kw if VS_IGNORED.contains(&kw) => cx.ignored(k, C)?,
+            kw if VS_IGNORED.contains(&kw) => {
+                if kw == "quorum_up" || kw == "quorum_down" {
+                    cx.notify_script(k, ScriptScope::Checker);
+                }
+                cx.ignored(k, C)?
+            }
             kw => match lookup3(VS_UNSUPPORTED, kw) {
                 Some((r, note)) => cx.refuse(k, C, r, note)?,
                 None => return Err(cx.unknown(k, C)),
@@ -493,7 +498,12 @@ fn real_server(
                 }
                 stmts.push(k);
             }
-            kw if RS_IGNORED.contains(&kw) => cx.ignored(k, C)?,
+            kw if RS_IGNORED.contains(&kw) => {
+                if kw == "notify_up" || kw == "notify_down" {
+                    cx.notify_script(k, ScriptScope::Checker);
+                }
+                cx.ignored(k, C)?
+            }
             kw => match lookup3(RS_UNSUPPORTED, kw) {
                 Some((r, note)) => cx.refuse(k, C, r, note)?,
                 None => return Err(cx.unknown(k, C)),

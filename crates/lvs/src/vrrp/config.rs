@@ -28,6 +28,16 @@ pub struct TrackScript {
     pub fall: u32,
 }
 
+/// A `track_interface` as the instance sees it (keepalived vrrp_track.c).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackInterface {
+    pub name: String,
+    /// 0 = FAULT while down (with `reverse`: while up); otherwise the
+    /// priority moves by |weight| when the interface changes.
+    pub weight: i32,
+    pub reverse: bool,
+}
+
 /// Everything the state machine needs; times as `Duration`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VrrpConfig {
@@ -67,6 +77,7 @@ pub struct VrrpConfig {
     /// Adverts missed before a backup takes over (keepalived `down_timer_adverts`, 3).
     pub down_timer_adverts: u32,
     pub track_scripts: Vec<TrackScript>,
+    pub track_interfaces: Vec<TrackInterface>,
 }
 
 impl VrrpConfig {
@@ -93,6 +104,7 @@ impl VrrpConfig {
             higher_prio_send_advert: false,
             down_timer_adverts: 3,
             track_scripts: Vec::new(),
+            track_interfaces: Vec::new(),
         }
     }
 
@@ -175,6 +187,15 @@ impl VrrpConfig {
         c.garp_lower_prio_repeat = inst.garp_master_repeat;
         c.garp_lower_prio_delay = c.garp_master_delay;
         c.track_scripts = track_scripts;
+        c.track_interfaces = inst
+            .track_interfaces
+            .iter()
+            .map(|t| TrackInterface {
+                name: t.name.clone(),
+                weight: t.weight,
+                reverse: t.reverse,
+            })
+            .collect();
         Ok(c)
     }
 

@@ -21,7 +21,7 @@
 mod config;
 mod track;
 
-pub use config::{pass_data, TrackScript, VrrpConfig, VrrpConfigError};
+pub use config::{pass_data, TrackInterface, TrackScript, VrrpConfig, VrrpConfigError};
 pub use track::ScriptDebounce;
 
 use std::cmp::Ordering;
@@ -113,6 +113,9 @@ pub struct Vrrp {
     garp_timer: Option<u64>,
     lower_garp_timer: Option<u64>,
     scripts: Vec<ScriptState>,
+    /// Whether each `track_interface` is up (IFF_UP and IFF_RUNNING), in
+    /// `config().track_interfaces` order.
+    ifaces_up: Vec<bool>,
     /// Weight-0 scripts (and the link) currently failed.
     num_fault: u32,
     /// Weight-0 scripts that have not reported yet.
@@ -157,6 +160,7 @@ impl Vrrp {
             garp_timer: None,
             lower_garp_timer: None,
             scripts,
+            ifaces_up: vec![true; cfg.track_interfaces.len()],
             num_fault: 0,
             num_init: 0,
             master_priority: 0,
@@ -252,6 +256,7 @@ impl Vrrp {
         self.effective_priority = self.base_priority;
         self.total_priority = i64::from(self.base_priority);
         self.num_init = self.scripts.iter().filter(|s| s.weight == 0).count() as u32;
+        self.init_interface_tracking();
         self.master_adver_int = self.adver_int;
         if self.num_init > 0 || self.num_fault > 0 {
             // keepalived: instances wait in FAULT for their weight-0 scripts.
@@ -672,6 +677,72 @@ impl Vrrp {
             self.down_instance(now);
         }
         self.take()
+    }
+
+    /// The state of tracked interface `index` before [`Vrrp::start`] (default
+    /// up); afterwards use [`Vrrp::tracked_interface_change`].
+    pub fn set_tracked_interface(&mut self, index: usize, up: bool) {
+        if let Some(u) = self.ifaces_up.get_mut(index) {
+            *u = up;
+        }
+    }
+
+    /// Whether tracked interface `index` is up, as last reported.
+    pub fn tracked_interface_up(&self, index: usize) -> Option<bool> {
+        self.ifaces_up.get(index).copied()
+    }
+
+    /// Tracked interface `index` went down or came back (keepalived
+    /// keepalived_netlink.c, process_if_status_change): weight 0 -> FAULT
+    /// while down (with `reverse`: while up); otherwise the priority moves
+    /// by |weight| (up: +, down: -; reversed with `reverse`).
+    pub fn tracked_interface_change(
+        &mut self,
+        now: Duration,
+        index: usize,
+        up: bool,
+    ) -> Vec<Action> {
+        let now = us(now);
+        let Some(t) = self.cfg.track_interfaces.get(index) else {
+            return self.take();
+        };
+        if self.ifaces_up[index] == up {
+            return self.take();
+        }
+        self.ifaces_up[index] = up;
+        let (weight, mult) = (i64::from(t.weight), if t.reverse { -1 } else { 1 });
+        if weight != 0 {
+            let delta = weight.abs() * mult;
+            self.total_priority += if up { delta } else { -delta };
+            self.set_effective_priority();
+        } else if self.state != State::Init {
+            if up == (mult == 1) {
+                self.try_up_instance(now, false);
+            } else {
+                self.down_instance(now);
+            }
+        }
+        self.take()
+    }
+
+    // vrrp_track.c, initialise_interface_tracking_priorities, then
+    // vrrp_set_effective_priority.
+    fn init_interface_tracking(&mut self) {
+        for (i, t) in self.cfg.track_interfaces.iter().enumerate() {
+            let up = self.ifaces_up[i];
+            let (w, mult) = (i64::from(t.weight), if t.reverse { -1 } else { 1 });
+            if w == 0 {
+                if up != (mult == 1) {
+                    let msg = format!("entering FAULT state (interface {} down)", t.name);
+                    self.out
+                        .push(Action::Log(format!("({}): {msg}", self.cfg.name)));
+                    self.num_fault += 1;
+                }
+            } else if up && w > 0 || !up && w < 0 {
+                self.total_priority += w * mult;
+            }
+        }
+        self.set_effective_priority();
     }
 
     // vrrp_set_effective_priority.

@@ -728,3 +728,107 @@ mod props {
         }
     }
 }
+
+fn if_tracked(weight: i32, reverse: bool) -> VrrpConfig {
+    let mut c = cfg(100);
+    c.track_interfaces = vec![TrackInterface {
+        name: "eth1".into(),
+        weight,
+        reverse,
+    }];
+    c
+}
+
+#[test]
+fn tracked_interface_weight_zero_is_fault_while_down() {
+    let mut v = master(if_tracked(0, false));
+    let a = no_logs(v.tracked_interface_change(Duration::from_secs(6), 0, false));
+    assert!(a.contains(&Action::SendAdvert { priority: 0 }), "{a:?}");
+    assert!(a.contains(&Action::RemoveVips));
+    assert_eq!(v.state(), State::Fault);
+    // A repeated "down" changes nothing; "up" goes back to BACKUP.
+    assert!(no_logs(v.tracked_interface_change(Duration::from_secs(7), 0, false)).is_empty());
+    v.tracked_interface_change(Duration::from_secs(8), 0, true);
+    assert_eq!(v.state(), State::Backup);
+    // The own link and a tracked interface both down: up again only when both are.
+    v.link_change(Duration::from_secs(9), false);
+    v.tracked_interface_change(Duration::from_secs(9), 0, false);
+    v.link_change(Duration::from_secs(10), true);
+    assert_eq!(v.state(), State::Fault);
+    v.tracked_interface_change(Duration::from_secs(11), 0, true);
+    assert_eq!(v.state(), State::Backup);
+}
+
+#[test]
+fn tracked_interface_down_at_start_waits_in_fault() {
+    let mut v = Vrrp::new(if_tracked(0, false));
+    v.set_tracked_interface(0, false);
+    let a = v.start(Duration::ZERO);
+    assert!(a.contains(&Action::StateChange {
+        from: State::Init,
+        to: State::Fault
+    }));
+    v.tracked_interface_change(ms(10), 0, true);
+    assert_eq!(v.state(), State::Backup);
+    // reverse: FAULT while the interface is up.
+    let mut v = Vrrp::new(if_tracked(0, true));
+    v.start(Duration::ZERO);
+    assert_eq!(v.state(), State::Fault);
+    v.tracked_interface_change(ms(10), 0, false);
+    assert_eq!(v.state(), State::Backup);
+}
+
+#[test]
+fn tracked_interface_weights_move_priority() {
+    // Negative weight: priority drops while down.
+    let mut v = started(if_tracked(-30, false));
+    assert_eq!(v.effective_priority(), 100);
+    v.tracked_interface_change(ms(10), 0, false);
+    assert_eq!((v.state(), v.effective_priority()), (State::Backup, 70));
+    v.tracked_interface_change(ms(20), 0, true);
+    assert_eq!(v.effective_priority(), 100);
+    // Positive weight: added while up, from the start.
+    let mut v = started(if_tracked(20, false));
+    assert_eq!(v.effective_priority(), 120);
+    v.tracked_interface_change(ms(10), 0, false);
+    assert_eq!(v.effective_priority(), 100);
+    // Down at start with a negative weight: starts lowered.
+    let mut v = Vrrp::new(if_tracked(-30, false));
+    v.set_tracked_interface(0, false);
+    v.start(Duration::ZERO);
+    assert_eq!(v.effective_priority(), 70);
+    // reverse: the opposite direction.
+    let mut v = started(if_tracked(20, true));
+    assert_eq!(v.effective_priority(), 80);
+    v.tracked_interface_change(ms(10), 0, false);
+    assert_eq!(v.effective_priority(), 100);
+}
+
+#[test]
+fn tracked_interface_weight_lets_peer_preempt() {
+    let mut v = master(if_tracked(-60, false));
+    let t = Duration::from_secs(6);
+    v.tracked_interface_change(t, 0, false);
+    assert_eq!(v.effective_priority(), 40);
+    let a = no_logs(v.handle_advert(t + ms(1), &advert(PEER, 100)));
+    assert!(a.contains(&Action::RemoveVips));
+    assert_eq!(v.state(), State::Backup);
+}
+
+#[test]
+fn track_interface_from_keepalived_config() {
+    let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 150\n \
+                virtual_ipaddress { 203.0.113.100 }\n track_interface {\n  eth1 weight -20\n  eth2\n  eth3 weight 5 reverse\n }\n}\n";
+    let k = crate::keepalived::parse_str(text, "t", None).unwrap();
+    assert!(k.passes_keepalived_check(), "{:?}", k.config_errors);
+    let c = VrrpConfig::from_keepalived(&k.vrrp_instances[0], &[], ME).unwrap();
+    let got: Vec<(&str, i32, bool)> = c
+        .track_interfaces
+        .iter()
+        .map(|t| (t.name.as_str(), t.weight, t.reverse))
+        .collect();
+    assert_eq!(
+        got,
+        [("eth1", -20, false), ("eth2", 0, false), ("eth3", 5, true)]
+    );
+}
