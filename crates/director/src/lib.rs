@@ -9,6 +9,7 @@
 //! - [`health`]: TCP_CHECK / HTTP_GET / MISC_CHECK threads.
 //! - [`guard`]: iptables rules that keep the kernel from answering VIP:port.
 //! - [`daemon`]: `vipwire director -f`; [`control`] + [`status`]: `director status`.
+//! - [`config_test`]: `vipwire director -t`, the host checks of `keepalived -t`.
 //! - `sys`: the system-call layer, the only module with `unsafe` code (libc
 //!   calls, the mmapped rings of AF_PACKET and AF_XDP, bpf(2)); the crate
 //!   denies `unsafe_code` everywhere else.
@@ -17,6 +18,7 @@
 
 pub mod afpacket;
 pub mod afxdp;
+pub mod config_test;
 pub mod control;
 pub mod daemon;
 pub mod dataplane;

@@ -79,14 +79,16 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     if args.test {
-        for e in &cfg.config_errors {
+        // The file's errors plus keepalived -t's host checks (interfaces,
+        // script users and script security: exit 6 like keepalived).
+        let v = director::config_test::config_test(&cfg);
+        for e in &v.errors {
             eprintln!("config error: {e}");
         }
-        return Ok(if cfg.passes_keepalived_check() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        });
+        if let Some(s) = &v.security {
+            eprintln!("{s}");
+        }
+        return Ok(ExitCode::from(v.exit_code()));
     }
     for e in &cfg.config_errors {
         eprintln!("config error (running with keepalived's correction): {e}");
