@@ -51,6 +51,10 @@ pub struct Drop {
     pub chain: String,
     pub rule_num: usize,
     pub rule_text: String,
+    /// Where the deciding step is, in the backend's own terms.
+    pub place: String,
+    /// What `host` names: a compute host, or a logical switch (OVN).
+    pub host_kind: String,
     pub reason: String,
     pub src: Option<IpAddr>,
     pub dst: Option<IpAddr>,
@@ -84,6 +88,8 @@ impl Drop {
             chain: String::new(),
             rule_num: 0,
             rule_text: String::new(),
+            place: String::new(),
+            host_kind: "host".into(),
             reason: reason.to_string(),
             src: None,
             dst: None,
@@ -199,6 +205,12 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
             )
         })
         .unwrap_or_default();
+    let place = last.map(|s| s.place()).unwrap_or_default();
+    let host_kind = match last.map(|s| s.kind) {
+        Some(netfilter::StepKind::Lflow) => "logical switch",
+        _ => "host",
+    }
+    .to_string();
     let dr_forward = step.role == StepRole::DrForward;
     let smac = pkt.src_mac.as_ref().map(MacAddr::to_string);
     let ct = match &hop.trace.ct_reason {
@@ -295,6 +307,8 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
         chain,
         rule_num,
         rule_text,
+        place,
+        host_kind,
         reason,
         src: Some(pkt.src),
         dst: Some(pkt.dst),
@@ -340,6 +354,8 @@ pub fn explain_arp_drop(
         port: label,
         host: decision.host,
         side: Some(Side::Egress),
+        place: format!("br-int (OpenFlow) {}, rule 0", decision.table),
+        host_kind: fabric.site().into(),
         table: "br-int (OpenFlow)".into(),
         chain: decision.table,
         rule_num: 0,

@@ -409,6 +409,42 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
     }
 }
 
+/// Why the cloud's API would refuse a change, if it would. ML2/OVN accepts a
+/// pair's MAC only when it is the port's own or the RFC 5798 VRRP virtual MAC
+/// of the pair's family (00:00:5e:00:01:XX for IPv4, 00:00:5e:00:02:XX for
+/// IPv6); others get 400 InvalidVirtualMACAddress (neutron/common/ovn/utils.py
+/// `validate_port_allowed_address_pairs_vrrp_mac`, 29.0.0; BRIEF §7).
+pub fn refused(sc: &Scenario, change: &Change) -> Option<String> {
+    let Change::AddAllowedAddressPair {
+        port_id,
+        port,
+        ip_address,
+        mac_address: Some(mac),
+    } = change
+    else {
+        return None;
+    };
+    if sc.driver != neutron::firewall::FirewallDriver::Ovn {
+        return None;
+    }
+    if sc.cloud.port(port_id).map(|p| p.mac_address.as_str()) == Some(mac.as_str()) {
+        return None;
+    }
+    let prefix = if ip_address.addr().is_ipv4() {
+        "00:00:5e:00:01:"
+    } else {
+        "00:00:5e:00:02:"
+    };
+    if mac.to_lowercase().starts_with(prefix) {
+        return None;
+    }
+    Some(format!(
+        "ML2/OVN refuses the pair ({ip_address}, {mac}) on {port}: 400 \
+         InvalidVirtualMACAddress (a pair's MAC must be the port's own or the VRRP virtual \
+         MAC {prefix}XX)"
+    ))
+}
+
 /// A change with its price.
 #[derive(Clone, Debug, Serialize)]
 pub struct PricedChange {
@@ -480,6 +516,12 @@ pub fn find_fix(sc: &Scenario, first: &CheckReport) -> Result<FixReport, CheckEr
                 }
             }
             for c in proposed {
+                if let Some(why) = refused(&current, &c) {
+                    if !unfixable.contains(&why) {
+                        unfixable.push(why);
+                    }
+                    continue;
+                }
                 if !changes.contains(&c) && !new.contains(&c) {
                     new.push(c);
                 }
@@ -657,13 +699,21 @@ pub fn report_remedies(sc: &Scenario) -> Result<Vec<RemedyResult>, CheckError> {
     ];
     let mut out = Vec::new();
     for (name, changes, note) in candidates {
+        if let Some(why) = changes.iter().find_map(|c| refused(sc, c)) {
+            out.push(RemedyResult {
+                name: name.to_string(),
+                changes: price(&sc.cloud, &changes),
+                works: false,
+                why_not: Some(why),
+                note: None,
+            });
+            continue;
+        }
         let report = run(&with_changes(sc, &changes))?;
-        let why_not = report.drops().next().map(|(f, p, d)| {
-            format!(
-                "{} / {}: {} ({}:{} rule {})",
-                f.name, p.what, d.reason, d.table, d.chain, d.rule_num
-            )
-        });
+        let why_not = report
+            .drops()
+            .next()
+            .map(|(f, p, d)| format!("{} / {}: {} ({})", f.name, p.what, d.reason, d.place));
         out.push(RemedyResult {
             name: name.to_string(),
             changes: price(&sc.cloud, &changes),

@@ -3,7 +3,6 @@
 
 use crate::fix::FixReport;
 use crate::simulate::{CheckReport, Outcome};
-use netfilter::StepKind;
 use std::fmt::Write;
 
 fn outcome_word(o: Outcome) -> &'static str {
@@ -74,20 +73,7 @@ pub fn render_check(r: &CheckReport, verbose: bool) -> String {
                         hop.trace.ctstate
                     );
                     for s in &hop.trace.path {
-                        let mut line = String::new();
-                        let _ = write!(
-                            line,
-                            "              {}:{}:{}:{}  {}",
-                            s.table,
-                            s.chain,
-                            match s.kind {
-                                StepKind::Rule => "rule",
-                                StepKind::Return => "return",
-                                StepKind::Policy => "policy",
-                            },
-                            s.rule_num,
-                            s.rule_text
-                        );
+                        let line = format!("              {}", s.line());
                         let _ = writeln!(out, "{}", line.trim_end());
                     }
                 }
@@ -187,11 +173,11 @@ fn render_drops(out: &mut String, r: &CheckReport) {
                 if hits.len() == 2 { "" } else { "s" }
             );
         }
-        if !d.chain.is_empty() {
+        if !d.place.is_empty() {
             let _ = writeln!(
                 out,
-                "    where: host {}, port {}, {} {}, rule {}",
-                d.host, d.port, d.table, d.chain, d.rule_num
+                "    where: {} {}, port {}, {}",
+                d.host_kind, d.host, d.port, d.place
             );
         }
         if !d.rule_text.is_empty() {

@@ -175,6 +175,10 @@ impl HybridFabric {
 }
 
 impl crate::Backend for HybridFabric {
+    fn site(&self) -> &'static str {
+        "host"
+    }
+
     fn host_of(&self, port_id: &str) -> Option<&str> {
         self.ports.get(port_id).map(|(h, _)| h.as_str())
     }

@@ -95,6 +95,9 @@ impl ArpDecision {
 
 /// The interface every firewall backend offers.
 pub trait Backend {
+    /// What filters a port's traffic here: "host" (a compute host's
+    /// firewall) or "logical switch" (OVN's pipeline).
+    fn site(&self) -> &'static str;
     /// Where a port's traffic is filtered; None when nothing filters it here.
     fn host_of(&self, port_id: &str) -> Option<&str>;
     /// Move `pkt` across the firewall of `port_id` in direction `side`, with

@@ -54,6 +54,36 @@ fn tcp(
     p
 }
 
+/// Every step of a hop is a flow of the listing `rules --lflows` prints.
+fn listed(c: &Cloud, hop: &fabric::Hop) {
+    let nb = Northbound::of(c);
+    let ls = nb.switches.iter().find(|s| s.name == hop.host).unwrap();
+    let flows = fabric::ovn::lflows::switch_flows(c, &nb, ls);
+    for s in &hop.trace.path {
+        let text = |f: &fabric::ovn::lflows::Lflow| {
+            format!(
+                "priority={}, match=({}), action=({})",
+                f.priority, f.m, f.action
+            )
+        };
+        assert!(
+            flows
+                .iter()
+                .any(|f| f.stage == s.chain && f.table == s.rule_num && text(f) == s.rule_text),
+            "step not in the lflow listing: {} {}",
+            s.chain,
+            s.rule_text
+        );
+    }
+}
+
+/// Cross and check the steps against the listing.
+fn cross(f: &mut OvnFabric, c: &Cloud, port: &str, side: Side, p: &Packet) -> fabric::Hop {
+    let hop = f.cross(port, side, p).unwrap();
+    listed(c, &hop);
+    hop
+}
+
 fn with_any_pair(c: &mut Cloud, port: &str) {
     c.port_mut(port)
         .unwrap()
@@ -80,7 +110,7 @@ fn dr_copy_dies_at_the_directors_port_security() {
         1000,
         0,
     );
-    let hop = f.cross(&d1, Side::Egress, &syn).unwrap();
+    let hop = cross(&mut f, &c, &d1, Side::Egress, &syn);
     assert_eq!(hop.trace.verdict, Verdict::Drop);
     assert!(matches!(hop.decided_by[0], Origin::SpoofDrop { .. }));
     assert_eq!(hop.trace.path.last().unwrap().chain, "ls_in_apply_port_sec");
@@ -102,18 +132,17 @@ fn a_real_server_receives_only_for_its_addresses() {
         1000,
         0,
     );
-    let out = f.cross(&id(&c, "director-1"), Side::Egress, &syn).unwrap();
+    let out = cross(&mut f, &c, &id(&c, "director-1"), Side::Egress, &syn);
     assert_eq!(out.trace.verdict, Verdict::Accept);
-    let hop = f.cross(&id(&c, "rs-1"), Side::Ingress, &syn).unwrap();
+    let hop = cross(&mut f, &c, &id(&c, "rs-1"), Side::Ingress, &syn);
     assert_eq!(hop.trace.verdict, Verdict::Drop);
     assert!(matches!(hop.decided_by[0], Origin::DestinationDrop { .. }));
     // With the VIP pair, the same copy is delivered.
     let mut c2 = cloud();
     with_any_pair(&mut c2, "director-1");
     let mut f2 = OvnFabric::build(&c2).unwrap();
-    f2.cross(&id(&c2, "director-1"), Side::Egress, &syn)
-        .unwrap();
-    let hop = f2.cross(&id(&c2, "rs-1"), Side::Ingress, &syn).unwrap();
+    cross(&mut f2, &c2, &id(&c2, "director-1"), Side::Egress, &syn);
+    let hop = cross(&mut f2, &c2, &id(&c2, "rs-1"), Side::Ingress, &syn);
     assert_eq!(hop.trace.verdict, Verdict::Accept, "{:?}", hop.trace.path);
 }
 
@@ -136,24 +165,24 @@ fn half_seen_dr_flow_meets_the_ct_inv_drop_unless_stateless() {
         let vip = "203.0.113.241";
         let syn = tcp("203.0.113.50", 40000, vip, cm, dm, SYN, 1000, 0);
         assert_eq!(
-            f.cross(&cl, Side::Egress, &syn).unwrap().trace.verdict,
+            cross(&mut f, &c, &cl, Side::Egress, &syn).trace.verdict,
             Verdict::Accept
         );
         assert_eq!(
-            f.cross(&d1, Side::Ingress, &syn).unwrap().trace.verdict,
+            cross(&mut f, &c, &d1, Side::Ingress, &syn).trace.verdict,
             Verdict::Accept
         );
         let mut copy = syn.clone();
         copy.src_mac = Some(dm);
         copy.dst_mac = Some(rm);
         assert_eq!(
-            f.cross(&d1, Side::Egress, &copy).unwrap().trace.verdict,
+            cross(&mut f, &c, &d1, Side::Egress, &copy).trace.verdict,
             Verdict::Accept
         );
         // (rs-1 answers the client directly; the director never sees it.)
         let ack = tcp("203.0.113.50", 40000, vip, cm, dm, ACK, 1001, 5001);
-        f.cross(&cl, Side::Egress, &ack).unwrap();
-        let hop = f.cross(&d1, Side::Ingress, &ack).unwrap();
+        cross(&mut f, &c, &cl, Side::Egress, &ack);
+        let hop = cross(&mut f, &c, &d1, Side::Ingress, &ack);
         if stateless {
             assert_eq!(hop.trace.verdict, Verdict::Accept, "{:?}", hop.trace.path);
             assert_eq!(hop.trace.ctstate, "UNTRACKED");
@@ -197,10 +226,10 @@ fn remote_group_address_sets_hold_fixed_ips_only() {
         );
         p.dport = 22;
         assert_eq!(
-            f.cross(&d1, Side::Egress, &p).unwrap().trace.verdict,
+            cross(&mut f, &c, &d1, Side::Egress, &p).trace.verdict,
             Verdict::Accept
         );
-        let hop = f.cross(&rs, Side::Ingress, &p).unwrap();
+        let hop = cross(&mut f, &c, &rs, Side::Ingress, &p);
         assert_eq!(hop.trace.verdict, want, "from {src}");
         if want == Verdict::Drop {
             assert!(matches!(hop.decided_by[0], Origin::PortGroupDrop { .. }));

@@ -14,6 +14,10 @@ pub enum StepKind {
     Return,
     /// Fell off the end of a built-in chain: its policy applied.
     Policy,
+    /// A logical flow of OVN's pipeline matched: `table` is the pipeline
+    /// (ingress, egress), `chain` the stage, `rule_num` the logical table,
+    /// `rule_text` the flow as `priority=P, match=(M), action=(A)`.
+    Lflow,
 }
 
 /// One line of the trace.
@@ -26,6 +30,42 @@ pub struct TraceStep {
     pub rule_num: usize,
     /// The rule as iptables-save prints it (`-A chain ...`), or the policy.
     pub rule_text: String,
+}
+
+impl TraceStep {
+    /// The step as a trace line: `table:chain:rule:N  text` like the kernel's
+    /// TRACE target, or `ingress table=N (stage), priority=...` like
+    /// `ovn-sbctl lflow-list`.
+    pub fn line(&self) -> String {
+        let kind = match self.kind {
+            StepKind::Rule => "rule",
+            StepKind::Return => "return",
+            StepKind::Policy => "policy",
+            StepKind::Lflow => return format!("{} {}", self.table, self.place_lflow()),
+        };
+        format!(
+            "{}:{}:{}:{}  {}",
+            self.table, self.chain, kind, self.rule_num, self.rule_text
+        )
+    }
+
+    fn place_lflow(&self) -> String {
+        format!(
+            "table={} ({}), {}",
+            self.rule_num, self.chain, self.rule_text
+        )
+    }
+
+    /// Where the step is, for a drop's "where" line.
+    pub fn place(&self) -> String {
+        match self.kind {
+            StepKind::Lflow => format!(
+                "{} pipeline table={} ({})",
+                self.table, self.rule_num, self.chain
+            ),
+            _ => format!("{} {}, rule {}", self.table, self.chain, self.rule_num),
+        }
+    }
 }
 
 /// What happened to one packet.

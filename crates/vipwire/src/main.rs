@@ -322,7 +322,7 @@ fn parse_driver(name: &str) -> Result<neutron::firewall::FirewallDriver> {
 fn ovn_rules(cloud: &neutron::model::Cloud, lflows: bool, json: bool) -> Result<ExitCode> {
     let nb = neutron::firewall::ovn::Northbound::of(cloud);
     if lflows {
-        print!("{}", fabric::ovn::lflows::render(&nb));
+        print!("{}", fabric::ovn::lflows::render(cloud, &nb));
     } else if json {
         let doc = neutron::firewall::ovn::northbound_json(&nb);
         println!("{}", serde_json::to_string_pretty(&doc)?);

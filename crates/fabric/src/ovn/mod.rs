@@ -24,9 +24,10 @@ pub mod lflows;
 use crate::{ArpDecision, ArpFrame, ArpRefusal, BuildError, Hop, Side};
 use conntrack::{Conntrack, CtState, Direction};
 use ipnet::IpNet;
+use lflows::{AclFlow, Hint};
 use netfilter::{PacketTrace, StepKind, TraceStep};
 use neutron::firewall::ovn::{
-    AclAction, AclDirection, LogicalSwitchPort, Northbound, PortSecurityEntry,
+    Acl, AclAction, AclDirection, LogicalSwitchPort, Northbound, PortSecurityEntry,
 };
 use neutron::firewall::provenance::Origin;
 use neutron::model::Cloud;
@@ -39,25 +40,37 @@ pub mod table {
     pub const IN_CHECK_PORT_SEC: usize = 0;
     pub const IN_APPLY_PORT_SEC: usize = 1;
     pub const IN_PRE_ACL: usize = 4;
+    pub const IN_PRE_LB: usize = 5;
+    pub const IN_PRE_STATEFUL: usize = 6;
+    pub const IN_ACL_HINT: usize = 7;
     pub const IN_ACL: usize = 8;
-    pub const OUT_PRE_ACL: usize = 1;
+    pub const IN_ARP_RSP: usize = 19;
+    pub const IN_L2_LKUP: usize = 25;
+    pub const OUT_PRE_ACL: usize = 0;
+    pub const OUT_PRE_LB: usize = 1;
+    pub const OUT_PRE_STATEFUL: usize = 2;
+    pub const OUT_ACL_HINT: usize = 3;
     pub const OUT_ACL: usize = 4;
     pub const OUT_CHECK_PORT_SEC: usize = 8;
     pub const OUT_APPLY_PORT_SEC: usize = 9;
 }
-
-/// The match of the conntrack-invalid drop that sits above every ACL.
-pub const CT_INV_MATCH: &str = "ct.inv || (ct.est && ct.rpl && ct_mark.blocked == 1)";
 
 /// A cloud's logical switches with one conntrack zone per logical port.
 pub struct OvnFabric {
     nb: Northbound,
     conntrack: Conntrack,
     zones: BTreeMap<String, u16>,
-    /// Switches with a stateful ACL (their IP traffic goes through conntrack).
-    stateful: BTreeMap<String, bool>,
+    /// What each switch's ACLs make of its pipeline.
+    switches: BTreeMap<String, SwitchInfo>,
     /// `$pg_<id>_ip4/6` address sets, by (group id, IPv6).
     sets: BTreeMap<(String, bool), Vec<IpAddr>>,
+}
+
+/// Whether a switch has ACLs at all, and stateful ones.
+#[derive(Clone, Copy, Debug, Default)]
+struct SwitchInfo {
+    has_acls: bool,
+    stateful: bool,
 }
 
 /// One pipeline half being walked: its steps and what decided.
@@ -74,7 +87,7 @@ impl Walk {
         self.steps.push(TraceStep {
             table: self.pipeline.to_string(),
             chain: stage.to_string(),
-            kind: StepKind::Rule,
+            kind: StepKind::Lflow,
             rule_num: table,
             rule_text: format!("priority={priority}, match=({m}), action=({action})"),
         });
@@ -118,10 +131,17 @@ impl OvnFabric {
             .enumerate()
             .map(|(i, p)| (p.name.clone(), u16::try_from(i + 1).unwrap_or(u16::MAX)))
             .collect();
-        let stateful = nb
+        let switches = nb
             .switches
             .iter()
-            .map(|s| (s.name.clone(), nb.switch_has_stateful(&s.name)))
+            .map(|s| {
+                let acls = lflows::SwitchAcls::of(&nb, s);
+                let info = SwitchInfo {
+                    has_acls: !acls.acls.is_empty(),
+                    stateful: acls.stateful,
+                };
+                (s.name.clone(), info)
+            })
             .collect();
         let mut sets = BTreeMap::new();
         for g in &cloud.security_groups {
@@ -133,7 +153,7 @@ impl OvnFabric {
             nb,
             conntrack: Conntrack::new(),
             zones,
-            stateful,
+            switches,
             sets,
         })
     }
@@ -200,8 +220,9 @@ impl OvnFabric {
         }
     }
 
-    /// pre_acl, acl_hint and acl of one pipeline: the conntrack lookup in the
-    /// port's zone, the `ct.inv` drop, then the ACLs of the port's groups.
+    /// pre_acl, pre_stateful, acl_hint and acl of one pipeline: the conntrack
+    /// lookup in the port's zone, the `ct.inv` drop, then the ACLs of the
+    /// port's groups. Each step is a flow of [`lflows::switch_flows`].
     fn acl_stage(
         &mut self,
         lsp_name: &str,
@@ -210,180 +231,177 @@ impl OvnFabric {
         pkt: &Packet,
         walk: &mut Walk,
     ) -> (Verdict, Vec<Origin>) {
-        let (pre_stage, pre_table, stage, table) = match dir {
+        use lflows::fixed::*;
+        let (pre, t_pre, pre_st, t_st, hint_stage, t_hint, stage, t_acl) = match dir {
             AclDirection::FromLport => (
                 "ls_in_pre_acl",
                 table::IN_PRE_ACL,
+                "ls_in_pre_stateful",
+                table::IN_PRE_STATEFUL,
+                "ls_in_acl_hint",
+                table::IN_ACL_HINT,
                 "ls_in_acl",
                 table::IN_ACL,
             ),
             AclDirection::ToLport => (
                 "ls_out_pre_acl",
                 table::OUT_PRE_ACL,
+                "ls_out_pre_stateful",
+                table::OUT_PRE_STATEFUL,
+                "ls_out_acl_hint",
+                table::OUT_ACL_HINT,
                 "ls_out_acl",
                 table::OUT_ACL,
             ),
         };
+        let port = lsp_name.to_string();
         let remote = match dir {
             AclDirection::FromLport => pkt.dst,
             AclDirection::ToLport => pkt.src,
         };
         let sets = &self.sets;
         let set = |g: &str, v6: bool| sets.get(&(g.to_string(), v6)).cloned().unwrap_or_default();
-        let acls: Vec<_> = {
-            let mut v: Vec<_> = self.nb.acls_of(lsp_name, dir).cloned().collect();
-            v.sort_by_key(|a| std::cmp::Reverse(a.priority));
-            v
-        };
-        let stateful = self.stateful.get(switch).copied().unwrap_or(false);
-        let zone = self.zones.get(lsp_name).copied().unwrap_or(0);
-        walk.zone = zone;
+        let mut acls: Vec<Acl> = self.nb.acls_of(lsp_name, dir).cloned().collect();
+        acls.sort_by_key(|a| std::cmp::Reverse(a.priority));
+        let info = self.switches.get(switch).copied().unwrap_or_default();
+        walk.zone = self.zones.get(lsp_name).copied().unwrap_or(0);
+        let nd = is_nd_or_mld(pkt);
         // pre_acl: which packets skip conntrack.
-        let stateless_hit = acls.iter().find(|a| {
-            a.action == AclAction::AllowStateless && a.matcher.matches(pkt, remote, &set)
-        });
         let mut tracked = None;
-        if !stateful {
-            walk.ctstate = "UNTRACKED".into();
-        } else if is_multicast(pkt) || is_nd_or_mld(pkt) {
-            walk.step(
-                pre_stage,
-                pre_table,
-                110,
-                if is_multicast(pkt) {
-                    "eth.mcast"
-                } else {
-                    "nd || nd_rs || nd_ra || mldv1 || mldv2"
-                },
-                "next;",
-            );
-            walk.ctstate = "UNTRACKED".into();
-        } else if let Some(a) = stateless_hit {
-            walk.step(
-                pre_stage,
-                pre_table,
-                u32::from(a.priority) + 1000,
-                &a.match_text,
-                "next;",
-            );
-            walk.ctstate = "UNTRACKED".into();
+        if !info.stateful {
+            walk.step(pre, t_pre, 0, "1", "next;");
+        } else if is_multicast(pkt) {
+            walk.step(pre, t_pre, 110, MCAST, "next;");
+        } else if nd {
+            walk.step(pre, t_pre, 110, ND_PRE_ACL, "next;");
+        } else if let Some(a) = acls
+            .iter()
+            .find(|a| a.action == AclAction::AllowStateless && a.matcher.matches(pkt, remote, &set))
+        {
+            walk.step(pre, t_pre, AclFlow::priority(a), &a.match_text, "next;");
         } else {
-            walk.step(pre_stage, pre_table, 100, "ip", "reg0[0] = 1; next;");
-            let out = self.conntrack.track(zone, pkt);
+            walk.step(pre, t_pre, 100, "ip", "reg0[0] = 1; next;");
+            walk.step(pre_st, t_st, 100, "reg0[0] == 1", "ct_next;");
+            let out = self.conntrack.track(walk.zone, pkt);
             walk.ctstate = out.state.as_str().to_string();
             walk.ct_reason = out.reason().map(str::to_string);
             tracked = Some(out);
         }
+        if nd {
+            walk.step(stage, t_acl, 65532, ND_ACL, "next;");
+            let what = "neighbour discovery and MLD pass the ACL stage".into();
+            return (
+                Verdict::Accept,
+                vec![Origin::Infrastructure {
+                    port_id: port,
+                    what,
+                }],
+            );
+        }
+        if !info.has_acls {
+            walk.step(hint_stage, t_hint, 65535, "1", "next;");
+            walk.step(stage, t_acl, 65535, "1", "next;");
+            return (Verdict::Accept, vec![Origin::Dispatch]);
+        }
+        // acl_hint: which ACL flows apply, from the conntrack state.
+        let state = tracked.as_ref().map(|o| (o.state, o.dir));
+        let hint = match state {
+            None if info.stateful => 5,
+            None => 0,
+            Some((CtState::New, _)) => 7,
+            Some((CtState::Established, Direction::Original)) => 4,
+            Some((CtState::Established, Direction::Reply)) => 1,
+            Some(_) => 3,
+        };
+        match HINTS.iter().find(|h| h.0 == hint) {
+            Some((p, m, a)) => walk.step(hint_stage, t_hint, *p, m, a),
+            None => walk.step(hint_stage, t_hint, 0, "1", "next;"),
+        }
         if let Some(out) = &tracked {
             match out.state {
                 CtState::Invalid => {
-                    walk.step(stage, table, 65532, CT_INV_MATCH, "drop;");
-                    return (
-                        Verdict::Drop,
-                        vec![Origin::CtInvalidDrop {
-                            port_id: lsp_name.to_string(),
-                        }],
-                    );
+                    walk.step(stage, t_acl, 65532, CT_INV, "drop;");
+                    return (Verdict::Drop, vec![Origin::CtInvalidDrop { port_id: port }]);
                 }
                 CtState::Established if out.dir == Direction::Reply => {
-                    walk.step(
-                        stage,
-                        table,
-                        65532,
-                        "ct.est && !ct.rel && !ct.new && !ct.inv && ct.rpl && ct_mark.blocked == 0",
-                        "next;",
-                    );
+                    let action = match dir {
+                        AclDirection::FromLport => "reg0[9] = 0; reg0[10] = 0; reg0[17] = 1; next;",
+                        AclDirection::ToLport => "next;",
+                    };
+                    walk.step(stage, t_acl, 65532, CT_EST_REPLY, action);
                     return (
                         Verdict::Accept,
-                        vec![Origin::ConntrackEstablished {
-                            port_id: lsp_name.to_string(),
-                        }],
+                        vec![Origin::ConntrackEstablished { port_id: port }],
                     );
                 }
                 CtState::Related => {
-                    walk.step(
-                        stage,
-                        table,
-                        65532,
-                        "!ct.est && ct.rel && !ct.new && !ct.inv && ct_mark.blocked == 0",
-                        "next;",
-                    );
+                    let action = match dir {
+                        AclDirection::FromLport => "reg0[17] = 1; ct_commit_nat;",
+                        AclDirection::ToLport => "ct_commit_nat;",
+                    };
+                    walk.step(stage, t_acl, 65532, CT_REL, action);
                     return (
                         Verdict::Accept,
-                        vec![Origin::ConntrackEstablished {
-                            port_id: lsp_name.to_string(),
-                        }],
+                        vec![Origin::ConntrackEstablished { port_id: port }],
                     );
                 }
                 _ => {}
             }
         }
-        if stateful && is_nd_or_mld(pkt) {
-            walk.step(
-                stage,
-                table,
-                65532,
-                "nd || nd_ra || nd_rs || mldv1 || mldv2",
-                "next;",
-            );
-            return (
-                Verdict::Accept,
-                vec![Origin::Infrastructure {
-                    port_id: lsp_name.to_string(),
-                    what: "neighbour discovery and MLD skip the ACLs".into(),
-                }],
-            );
-        }
-        let new = tracked.as_ref().is_some_and(|o| o.state == CtState::New);
+        let (reg_allow, reg_drop) = match hint {
+            7 => (Hint::New, Hint::DropNew),
+            4 => (Hint::Est, Hint::DropEst),
+            _ => (Hint::Est, Hint::DropNew),
+        };
         for a in &acls {
             if !a.matcher.matches(pkt, remote, &set) {
                 continue;
             }
-            let prio = u32::from(a.priority) + 1000;
+            let h = match (a.action, info.stateful) {
+                (AclAction::AllowStateless, _) | (_, false) => Hint::Plain,
+                (AclAction::Drop, true) => reg_drop,
+                (AclAction::AllowRelated, true) => reg_allow,
+            };
+            walk.step(
+                stage,
+                t_acl,
+                AclFlow::priority(a),
+                &AclFlow::matches(a, h),
+                AclFlow::action(a, h),
+            );
+            if a.action == AclAction::Drop {
+                if let Some(out) = &tracked {
+                    self.conntrack.discard(out);
+                }
+                let direction = match dir {
+                    AclDirection::FromLport => neutron::model::RuleDirection::Egress,
+                    AclDirection::ToLport => neutron::model::RuleDirection::Ingress,
+                };
+                return (
+                    Verdict::Drop,
+                    vec![Origin::PortGroupDrop {
+                        port_id: port,
+                        direction,
+                    }],
+                );
+            }
+            // Only allow-related on a new connection commits it (ls_*_stateful).
+            if let (Some(out), Hint::New) = (&tracked, h) {
+                self.conntrack.confirm(out);
+            }
             let mut origin = a.origin.clone();
             if let Origin::GroupRule { port_id, .. } = &mut origin {
-                *port_id = lsp_name.to_string();
+                *port_id = port;
             }
-            match a.action {
-                AclAction::Drop => {
-                    walk.step(stage, table, prio, &a.match_text, "drop;");
-                    if let Some(out) = &tracked {
-                        self.conntrack.discard(out);
-                    }
-                    return (
-                        Verdict::Drop,
-                        vec![Origin::PortGroupDrop {
-                            port_id: lsp_name.to_string(),
-                            direction: match dir {
-                                AclDirection::FromLport => neutron::model::RuleDirection::Egress,
-                                AclDirection::ToLport => neutron::model::RuleDirection::Ingress,
-                            },
-                        }],
-                    );
-                }
-                AclAction::AllowRelated if new => {
-                    walk.step(stage, table, prio, &a.match_text, "reg0[1] = 1; next;");
-                    if let Some(out) = &tracked {
-                        self.conntrack.confirm(out);
-                    }
-                    return (Verdict::Accept, vec![origin]);
-                }
-                _ => {
-                    walk.step(stage, table, prio, &a.match_text, "next;");
-                    return (Verdict::Accept, vec![origin]);
-                }
-            }
+            return (Verdict::Accept, vec![origin]);
         }
-        // No ACL matched: stateful switches commit new connections (priority 1).
-        if let Some(out) = &tracked {
-            if out.state == CtState::New {
-                walk.step(stage, table, 1, "ip && !ct.est", "reg0[1] = 1; next;");
+        // No ACL matched: a stateful switch commits what is not established.
+        match &tracked {
+            Some(out) if out.state == CtState::New => {
+                walk.step(stage, t_acl, 1, DEFAULT_COMMIT, "reg0[1] = 1; next;");
                 self.conntrack.confirm(out);
-            } else {
-                walk.step(stage, table, 0, "1", "next;");
             }
-        } else {
-            walk.step(stage, table, 0, "1", "next;");
+            _ => walk.step(stage, t_acl, 0, "1", "next;"),
         }
         (Verdict::Accept, vec![Origin::Dispatch])
     }
@@ -439,6 +457,10 @@ fn destination_allowed(entry: &PortSecurityEntry, pkt: &Packet) -> bool {
 }
 
 impl crate::Backend for OvnFabric {
+    fn site(&self) -> &'static str {
+        "logical switch"
+    }
+
     fn host_of(&self, port_id: &str) -> Option<&str> {
         self.nb.port(port_id).map(|p| p.switch.as_str())
     }
@@ -447,58 +469,41 @@ impl crate::Backend for OvnFabric {
         let lsp = self.nb.port(port_id)?.clone();
         let mut walk = Walk {
             pipeline: match side {
-                Side::Egress => "ls_in",
-                Side::Ingress => "ls_out",
+                Side::Egress => "ingress",
+                Side::Ingress => "egress",
             },
             steps: Vec::new(),
             ctstate: "UNTRACKED".into(),
             ct_reason: None,
             zone: 0,
         };
-        let port_match = |field: &str| format!("{field} == \"{}\"", lsp.name);
-        let sec_drop = |walk: &mut Walk,
-                        stage: &str,
-                        t: usize,
-                        apply: &str,
-                        at: usize,
-                        why: &str,
-                        field: &str,
-                        call: &str| {
-            walk.step(
-                stage,
-                t,
-                50,
-                &port_match(field),
-                &format!("reg0[15] = {call}(); next;"),
-            );
-            walk.step(
-                apply,
-                at,
-                50,
-                "reg0[15] == 1",
-                &format!("drop; /* {why} */"),
-            );
-        };
+        let port = port_id.to_string();
         let (verdict, decided_by) = match side {
             Side::Egress => {
-                if let Err(why) = self.in_port_sec(&lsp, pkt) {
-                    sec_drop(
-                        &mut walk,
-                        "ls_in_check_port_sec",
-                        table::IN_CHECK_PORT_SEC,
+                walk.step(
+                    "ls_in_check_port_sec",
+                    table::IN_CHECK_PORT_SEC,
+                    50,
+                    "1",
+                    "reg0[15] = check_in_port_sec(); next;",
+                );
+                if self.in_port_sec(&lsp, pkt).is_err() {
+                    walk.step(
                         "ls_in_apply_port_sec",
                         table::IN_APPLY_PORT_SEC,
-                        &why,
-                        "inport",
-                        "check_in_port_sec",
+                        50,
+                        "reg0[15] == 1",
+                        "drop;",
                     );
-                    (
-                        Verdict::Drop,
-                        vec![Origin::SpoofDrop {
-                            port_id: port_id.to_string(),
-                        }],
-                    )
+                    (Verdict::Drop, vec![Origin::SpoofDrop { port_id: port }])
                 } else {
+                    walk.step(
+                        "ls_in_apply_port_sec",
+                        table::IN_APPLY_PORT_SEC,
+                        0,
+                        "1",
+                        "next;",
+                    );
                     self.acl_stage(
                         &lsp.name,
                         &lsp.switch,
@@ -518,25 +523,52 @@ impl crate::Backend for OvnFabric {
                 );
                 if v == Verdict::Drop {
                     (v, o)
-                } else if let Err(why) = self.out_port_sec(&lsp, pkt) {
-                    sec_drop(
-                        &mut walk,
+                } else if is_multicast(pkt) {
+                    walk.step(
                         "ls_out_check_port_sec",
                         table::OUT_CHECK_PORT_SEC,
+                        100,
+                        lflows::fixed::MCAST,
+                        "reg0[15] = 0; next;",
+                    );
+                    walk.step(
                         "ls_out_apply_port_sec",
                         table::OUT_APPLY_PORT_SEC,
-                        &why,
-                        "outport",
-                        "check_out_port_sec",
+                        0,
+                        "1",
+                        "output;",
                     );
-                    (
-                        Verdict::Drop,
-                        vec![Origin::DestinationDrop {
-                            port_id: port_id.to_string(),
-                        }],
-                    )
-                } else {
                     (v, o)
+                } else {
+                    walk.step(
+                        "ls_out_check_port_sec",
+                        table::OUT_CHECK_PORT_SEC,
+                        0,
+                        "1",
+                        "reg0[15] = check_out_port_sec(); next;",
+                    );
+                    if self.out_port_sec(&lsp, pkt).is_err() {
+                        walk.step(
+                            "ls_out_apply_port_sec",
+                            table::OUT_APPLY_PORT_SEC,
+                            50,
+                            "reg0[15] == 1",
+                            "drop;",
+                        );
+                        (
+                            Verdict::Drop,
+                            vec![Origin::DestinationDrop { port_id: port }],
+                        )
+                    } else {
+                        walk.step(
+                            "ls_out_apply_port_sec",
+                            table::OUT_APPLY_PORT_SEC,
+                            0,
+                            "1",
+                            "output;",
+                        );
+                        (v, o)
+                    }
                 }
             }
         };

@@ -11,19 +11,8 @@ use super::*;
 pub fn format_trace(trace: &PacketTrace) -> String {
     let mut s = String::new();
     for st in &trace.path {
-        let kind = match st.kind {
-            StepKind::Rule => "rule",
-            StepKind::Return => "return",
-            StepKind::Policy => "policy",
-        };
-        s.push_str(&format!(
-            "  {}:{}:{}:{}",
-            st.table, st.chain, kind, st.rule_num
-        ));
-        if !st.rule_text.is_empty() {
-            s.push_str("  ");
-            s.push_str(&st.rule_text);
-        }
+        s.push_str("  ");
+        s.push_str(st.line().trim_end());
         s.push('\n');
     }
     for u in &trace.unknown {
