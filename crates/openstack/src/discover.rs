@@ -432,7 +432,7 @@ pub fn infer_backend(d: &Discovery) -> BackendGuess {
             Confidence::Low,
             format!(
                 "mixed: {hybrid} port(s) with hybrid plug, {native} without (hosts differ?); \
-                 pass --firewall-driver"
+                 pass --driver"
             ),
         );
     }
@@ -459,7 +459,7 @@ pub fn infer_backend(d: &Discovery) -> BackendGuess {
             Confidence::Low,
             format!(
                 "no binding details visible; network type {types} (ML2/OVS; iptables_hybrid \
-                 assumed, its long-time default); pass --firewall-driver if the cloud runs \
+                 assumed, its long-time default); pass --driver if the cloud runs \
                  the openvswitch firewall"
             ),
         );
@@ -468,7 +468,7 @@ pub fn infer_backend(d: &Discovery) -> BackendGuess {
         "iptables_hybrid",
         Confidence::Low,
         "nothing visible to these credentials tells (binding:* and provider:* are admin-only \
-         by default); iptables_hybrid assumed; pass --firewall-driver to say"
+         by default); iptables_hybrid assumed; pass --driver to say"
             .into(),
     )
 }

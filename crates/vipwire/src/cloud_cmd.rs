@@ -141,11 +141,17 @@ pub fn scenario(
         },
         None => discover::infer_backend(&found),
     };
-    let real_server_ips: Vec<IpAddr> = keepalived
+    let mut real_server_ips: Vec<IpAddr> = Vec::new();
+    for vs in keepalived
         .iter()
         .flat_map(|(_, c)| c.virtual_servers.iter())
-        .flat_map(|vs| vs.real_servers.iter().map(|r| r.addr))
-        .collect();
+    {
+        for r in &vs.real_servers {
+            if !real_server_ips.contains(&r.addr) {
+                real_server_ips.push(r.addr);
+            }
+        }
+    }
     let directors = match_directors(&found, &keepalived, &real_server_ips);
     if directors.is_empty() {
         bail!(
@@ -195,7 +201,14 @@ pub fn scenario(
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    let sc = loaded?;
+    let mut sc = loaded?;
+    if temporary {
+        // The files are gone: name the cloud read instead.
+        sc.source = format!(
+            "cloud \"{}\" around {vip} (not saved: --save DIR)",
+            cfg.name
+        );
+    }
 
     let report = render_discovery(
         &cfg,

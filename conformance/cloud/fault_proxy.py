@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""A fault injector in front of the real neutron-server (not a mock of Neutron).
+
+    fault_proxy.py --listen-port P --upstream http://127.0.0.1:N --fail-when marker= --status 500
+
+Forwards every request to the upstream unchanged (method, path, query, headers
+including Host, so Neutron's next links point back here, and body) and returns
+its answer, except that a GET whose path+query contains the --fail-when text
+gets the --status answer with a NeutronError body instead. With
+`--fail-when marker=` that is a 500 in the middle of paging: the first page is
+Neutron's own, the next one fails. Stdlib only; prints nothing.
+"""
+
+import argparse
+import http.client
+import json
+import sys
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--listen-port', type=int, required=True)
+    ap.add_argument('--upstream', required=True)
+    ap.add_argument('--fail-when', required=True)
+    ap.add_argument('--status', type=int, default=500)
+    a = ap.parse_args()
+    up = urllib.parse.urlsplit(a.upstream)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = 'HTTP/1.1'
+
+        def log_message(self, *args):
+            pass
+
+        def forward(self):
+            length = int(self.headers.get('Content-Length') or 0)
+            body = self.rfile.read(length) if length else None
+            if self.command == 'GET' and a.fail_when in self.path:
+                out = json.dumps({'NeutronError': {
+                    'type': 'HTTPInternalServerError',
+                    'message': 'injected by fault_proxy.py',
+                    'detail': ''}}).encode()
+                self.send_response(a.status)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+                return
+            conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
+            headers = {k: v for k, v in self.headers.items()
+                       if k.lower() not in ('connection', 'keep-alive')}
+            conn.request(self.command, self.path, body=body, headers=headers)
+            r = conn.getresponse()
+            data = r.read()
+            self.send_response(r.status)
+            for k, v in r.getheaders():
+                if k.lower() not in ('connection', 'transfer-encoding',
+                                     'content-length', 'keep-alive'):
+                    self.send_header(k, v)
+            self.send_header('Content-Length', str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            conn.close()
+
+        do_GET = do_POST = do_PUT = do_DELETE = forward
+
+    ThreadingHTTPServer(('127.0.0.1', a.listen_port), Handler).serve_forever()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,465 @@
+#!/usr/bin/env python3
+"""vipwire check --os-cloud against a real Keystone + neutron-server on 127.0.0.1.
+
+    run.py [--keep DIR] [--runs N] [--vipwire PATH]
+
+Starts the real Keystone 30.0.0 and neutron-server 29.0.0 (services.py, venv
+from setup.sh; each its own process on an ephemeral loopback port), sets up
+identity as a deployer would (service user for keystonemiddleware, the network
+service and endpoints in the catalog, a project `lb-project` with a member
+user `lb-user`, an application credential of that user), builds the field
+report's cloud (examples/lvs-dr/neutron.json) in lb-project through the API as
+admin, writes a clouds.yaml and runs vipwire as the project member (a tenant's
+view: no binding:host_id). Checks:
+
+- password and application-credential auth give the offline verdict of
+  `vipwire check` on the built-in example (same flows passing and failing, same
+  exit code);
+- `--save DIR` then `vipwire check DIR/scenario.yaml` gives the same report
+  offline, and DIR holds no password, secret or token;
+- paging through the real server (`--page-size 2`) gives the same verdict;
+- wrong password, an unreachable Keystone, and a 500 in the middle of paging
+  (fault_proxy.py, a fault injector in front of the real Neutron) each end
+  with exit 2 and a message naming the cloud, the URL and the cause.
+
+Every process started is stopped by its PID, also on failure. Ends with
+"N passed, M failed"; exit 1 on a failure, 2 when the set-up fails.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+EXAMPLE = os.path.join(ROOT, 'examples', 'lvs-dr')
+VIP = '203.0.113.241'
+ADMIN_PW = 'admin-pw-5d1c'
+SERVICE_PW = 'neutron-pw-8a2e'
+USER_PW = 'lb-user-pw-3f9b'
+
+# Neutron's stock default security-group rule templates (what its migrations
+# seed; the sqlite schema made from the models has none).
+DEFAULT_TEMPLATES = [
+    dict(direction='ingress', ethertype='IPv4', remote_group_id='PARENT',
+         used_in_default_sg=True, used_in_non_default_sg=False),
+    dict(direction='ingress', ethertype='IPv6', remote_group_id='PARENT',
+         used_in_default_sg=True, used_in_non_default_sg=False),
+    dict(direction='egress', ethertype='IPv4', used_in_default_sg=True,
+         used_in_non_default_sg=True),
+    dict(direction='egress', ethertype='IPv6', used_in_default_sg=True,
+         used_in_non_default_sg=True),
+]
+
+
+class SetupError(Exception):
+    """The test bed could not be built (exit 2)."""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def call(method, url, body=None, token=None, want_token=False):
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {'Content-Type': 'application/json',
+               'Accept': 'application/json'}
+    if token:
+        headers['X-Auth-Token'] = token
+    req = urllib.request.Request(url, method=method, data=data,
+                                 headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            raw = r.read()
+            out = json.loads(raw) if raw else {}
+            if want_token:
+                return r.headers['X-Subject-Token'], out
+            return out
+    except urllib.error.HTTPError as e:
+        raise SetupError(f'{method} {url}: {e.code} '
+                         f'{e.read().decode(errors="replace")[:300]}') from e
+
+
+class Bed:
+    """The processes of the test bed, stopped by PID."""
+
+    def __init__(self, work):
+        self.work = work
+        self.procs = []
+
+    def start(self, name, args):
+        log = open(os.path.join(self.work, f'{name}.log'), 'w')
+        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        self.procs.append((name, p))
+        return p
+
+    def wait_http(self, name, proc, url, timeout=180):
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if proc.poll() is not None:
+                tail = open(os.path.join(self.work, f'{name}.log')).read()[-2000:]
+                raise SetupError(f'{name} exited ({proc.returncode}):\n{tail}')
+            try:
+                urllib.request.urlopen(url, timeout=2).read()
+                return time.monotonic() - t0
+            except urllib.error.HTTPError:
+                return time.monotonic() - t0
+            except OSError:
+                time.sleep(0.3)
+        raise SetupError(f'{name} did not answer {url} in {timeout} s')
+
+    def stop(self):
+        for name, p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        self.procs = []
+
+
+def setup_identity(kurl, neutron_url):
+    """Service user, catalog, lb-project with lb-user, app credential."""
+    token, _ = call('POST', f'{kurl}/auth/tokens', want_token=True, body={
+        'auth': {'identity': {'methods': ['password'], 'password': {'user': {
+            'name': 'admin', 'domain': {'id': 'default'},
+            'password': ADMIN_PW}}},
+            'scope': {'project': {'name': 'admin',
+                                  'domain': {'id': 'default'}}}}})
+    roles = {r['name']: r['id'] for r in
+             call('GET', f'{kurl}/roles', token=token)['roles']}
+
+    def project(name):
+        return call('POST', f'{kurl}/projects', token=token, body={
+            'project': {'name': name, 'domain_id': 'default'}})['project']['id']
+
+    def user(name, pw, proj, role):
+        uid = call('POST', f'{kurl}/users', token=token, body={
+            'user': {'name': name, 'password': pw, 'domain_id': 'default',
+                     'default_project_id': proj}})['user']['id']
+        call('PUT', f'{kurl}/projects/{proj}/users/{uid}/roles/{roles[role]}',
+             token=token)
+        return uid
+    service = project('service')
+    user('neutron', SERVICE_PW, service, 'admin')
+    lb = project('lb-project')
+    uid = user('lb-user', USER_PW, lb, 'member')
+    sid = call('POST', f'{kurl}/services', token=token, body={
+        'service': {'type': 'network', 'name': 'neutron'}})['service']['id']
+    for iface in ('public', 'internal'):
+        call('POST', f'{kurl}/endpoints', token=token, body={'endpoint': {
+            'service_id': sid, 'interface': iface, 'region_id': 'RegionOne',
+            'url': neutron_url}})
+    utoken, _ = call('POST', f'{kurl}/auth/tokens', want_token=True, body={
+        'auth': {'identity': {'methods': ['password'], 'password': {'user': {
+            'id': uid, 'password': USER_PW}}},
+            'scope': {'project': {'id': lb}}}})
+    ac = call('POST', f'{kurl}/users/{uid}/application_credentials',
+              token=utoken, body={'application_credential': {
+                  'name': 'vipwire-test'}})['application_credential']
+    return token, lb, ac['id'], ac['secret']
+
+
+def build_cloud(nurl, token, project):
+    """The field report's cloud from examples/lvs-dr/neutron.json, in `project`."""
+    api = nurl.rstrip('/') + '/v2.0/'
+    for t in DEFAULT_TEMPLATES:
+        call('POST', api + 'default-security-group-rules', token=token,
+             body={'default_security_group_rule': t})
+    ex = json.load(open(os.path.join(EXAMPLE, 'neutron.json')))
+    ids = {}
+    for n in ex['networks']:
+        ids[n['id']] = call('POST', api + 'networks', token=token, body={
+            'network': {'name': n['name'], 'project_id': project}})[
+                'network']['id']
+    for sn in ex['subnets']:
+        ids[sn['id']] = call('POST', api + 'subnets', token=token, body={
+            'subnet': {'network_id': ids[sn['network_id']],
+                       'cidr': sn['cidr'], 'ip_version': sn['ip_version'],
+                       'gateway_ip': sn['gateway_ip'], 'name': sn['name'],
+                       'enable_dhcp': False, 'project_id': project}})[
+                           'subnet']['id']
+    router = call('POST', api + 'routers', token=token, body={
+        'router': {'name': 'router-1', 'project_id': project}})['router']['id']
+    default_sg = None
+    for p in ex['ports']:
+        body = {'network_id': ids[p['network_id']], 'project_id': project,
+                'name': p['name'], 'mac_address': p['mac_address'],
+                'fixed_ips': [{'subnet_id': ids[f['subnet_id']],
+                               'ip_address': f['ip_address']}
+                              for f in p['fixed_ips']],
+                'device_owner': p['device_owner'],
+                'binding:host_id': p['binding:host_id'],
+                'port_security_enabled': p['port_security_enabled']}
+        if p['device_owner'].startswith('network:router'):
+            body['device_id'] = router
+            body['security_groups'] = []
+        elif default_sg:
+            body['security_groups'] = [default_sg]
+        if p['port_security_enabled'] and p['allowed_address_pairs']:
+            body['allowed_address_pairs'] = p['allowed_address_pairs']
+        created = call('POST', api + 'ports', token=token,
+                       body={'port': body})['port']
+        if not default_sg and created['security_groups']:
+            # The first VM port got the project's default group.
+            default_sg = created['security_groups'][0]
+    # The example's default group has one more rule than the templates: ICMP.
+    group = next(g for g in ex['security_groups'] if g['name'] == 'default')
+    template_like = {('egress', 'IPv4', None), ('egress', 'IPv6', None),
+                     ('ingress', 'IPv4', group['id']),
+                     ('ingress', 'IPv6', group['id'])}
+    for r in group['security_group_rules']:
+        if (r['direction'], r['ethertype'], r['remote_group_id']) in template_like \
+                and r['protocol'] is None:
+            continue
+        body = {k: r[k] for k in ('direction', 'ethertype', 'protocol',
+                                  'port_range_min', 'port_range_max',
+                                  'remote_ip_prefix') if r.get(k) is not None}
+        body['security_group_id'] = default_sg
+        call('POST', api + 'security-group-rules', token=token,
+             body={'security_group_rule': body})
+    return len(ex['ports'])
+
+
+def clouds_yaml(path, kurl, proxy_url, ac_id, ac_secret, dead_port):
+    auth = (f'      auth_url: {kurl}\n      username: lb-user\n'
+            f'      project_name: lb-project\n      user_domain_name: Default\n'
+            f'      project_domain_name: Default\n')
+    text = f"""clouds:
+  lvs-password:
+    region_name: RegionOne
+    auth:
+{auth}  lvs-appcred:
+    auth_type: v3applicationcredential
+    auth:
+      auth_url: {kurl}
+      application_credential_id: {ac_id}
+      application_credential_secret: {ac_secret}
+  lvs-badpass:
+    auth:
+{auth}      password: not-the-password-71c
+  lvs-unreachable:
+    connect_retries: 1
+    auth:
+      auth_url: http://127.0.0.1:{dead_port}/v3
+      username: lb-user
+      password: x
+      project_name: lb-project
+  lvs-fault:
+    status_code_retries: 1
+    network_endpoint_override: {proxy_url}
+    auth:
+{auth}"""
+    with open(path, 'w') as f:
+        f.write(text)
+    # The password of lvs-password and lvs-fault lives in secure.yaml.
+    with open(os.path.join(os.path.dirname(path), 'secure.yaml'), 'w') as f:
+        f.write(f'clouds:\n  lvs-password:\n    auth:\n      password: {USER_PW}\n'
+                f'  lvs-fault:\n    auth:\n      password: {USER_PW}\n')
+
+
+def verdict(doc):
+    """The verdict of a check JSON: each flow's outcome, sorted, and passed."""
+    flows = sorted((f['name'], f['outcome']) for f in doc['check']['flows'])
+    return flows, doc['passed']
+
+
+class Runner:
+    def __init__(self, vipwire, cwd):
+        self.vipwire = vipwire
+        self.cwd = cwd
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith('OS_')}
+        self.env['HOME'] = cwd
+        self.passed = 0
+        self.failed = 0
+
+    def run(self, args):
+        t0 = time.monotonic()
+        p = subprocess.run([self.vipwire] + args, cwd=self.cwd, env=self.env,
+                           capture_output=True, text=True, timeout=300)
+        return p.returncode, p.stdout, p.stderr, time.monotonic() - t0
+
+    def expect(self, name, ok, detail=''):
+        if ok:
+            self.passed += 1
+            print(f'ok   {name}')
+        else:
+            self.failed += 1
+            print(f'FAIL {name}\n     {detail[:1500]}')
+
+
+def discovery_time(stderr):
+    for line in stderr.splitlines():
+        if 'read cloud' in line and ' in ' in line:
+            return float(line.rsplit(' in ', 1)[1].split()[0]), line
+    return None, ''
+
+
+def tests(r, work, ac_secret, runs):
+    keep = ['--keepalived', os.path.join(EXAMPLE, 'keepalived-director-1.conf'),
+            '--keepalived', os.path.join(EXAMPLE, 'keepalived-director-2.conf')]
+    rc0, out0, err0, _ = r.run(['check', '--format', 'json'])
+    offline = verdict(json.loads(out0))
+    r.expect('offline built-in check runs (exit 1: the report\'s drop)',
+             rc0 == 1, err0)
+    base = ['check', '--vip', VIP] + keep
+    save = os.path.join(work, 'saved')
+    for cloud in ('lvs-password', 'lvs-appcred'):
+        args = base + ['--os-cloud', cloud, '--format', 'json']
+        if cloud == 'lvs-password':
+            args += ['--save', save]
+        rc, out, err, _ = r.run(args)
+        ok = rc == rc0 and out.strip().startswith('{')
+        got = verdict(json.loads(out)) if ok else None
+        r.expect(f'{cloud}: same verdict and exit code as offline ({rc})',
+                 ok and got == offline,
+                 f'rc={rc} stderr={err}\n got={got}\n want={offline}')
+        if cloud == 'lvs-password' and ok:
+            cloud_doc = json.loads(out)
+            rc2, out2, err2, _ = r.run(
+                ['check', os.path.join(save, 'scenario.yaml'), '--format',
+                 'json'])
+            same = rc2 == rc and json.loads(out2 or '{}') == cloud_doc
+            r.expect('--save DIR, then check DIR/scenario.yaml offline: the '
+                     'same report', same, f'rc={rc2} {err2}')
+            blob = ''
+            for dp, _, fs in os.walk(save):
+                for f in fs:
+                    blob += open(os.path.join(dp, f), errors='replace').read()
+            leaks = [s for s in (USER_PW, ADMIN_PW, ac_secret, 'X-Auth-Token',
+                                 'gAAAA') if s in blob]
+            r.expect('--save DIR holds no password, secret or token',
+                     not leaks and 'api/' in blob, f'found {leaks}')
+    # Paging through the real server.
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-password', '--format',
+                                    'json', '--page-size', '2', '--save',
+                                    os.path.join(work, 'paged')])
+    calls = json.load(open(os.path.join(work, 'paged', 'discovery.json')))[
+        'calls'] if rc == rc0 else []
+    markers = [c for c in calls if 'marker=' in c['url']]
+    r.expect('--page-size 2: Neutron pages (marker links followed), same '
+             'verdict', rc == rc0 and markers
+             and verdict(json.loads(out)) == offline,
+             f'rc={rc} markers={len(markers)} {err}')
+    # Text output: what was inferred.
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-password'])
+    r.expect('text output names the inferred roles and backend',
+             rc == rc0 and 'Directors:' in out and 'Firewall backend:' in out
+             and 'director-1' in out, out[:800] + err)
+    print('\n'.join('     | ' + line for line in out.splitlines()[:12]))
+    # Bad input: each exit 2 with a clear message.
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-badpass'])
+    r.expect('wrong password: exit 2, 401 named with the cloud and URL, no '
+             'password printed',
+             rc == 2 and '401 Unauthorized' in err and 'lvs-badpass' in err
+             and '/v3/auth/tokens' in err
+             and 'not-the-password-71c' not in err + out, f'rc={rc} {err}')
+    print('     | ' + err.strip().splitlines()[-1][:300])
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-unreachable'])
+    r.expect('unreachable Keystone: exit 2, "cannot reach" with the URL',
+             rc == 2 and 'cannot reach the endpoint' in err
+             and 'lvs-unreachable' in err, f'rc={rc} {err}')
+    print('     | ' + err.strip().splitlines()[-1][:300])
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-fault',
+                                    '--page-size', '3'])
+    r.expect('500 mid-paging (fault injector): exit 2, HTTP 500 with the '
+             'page URL, after a retry',
+             rc == 2 and 'HTTP 500 after 2 attempt(s)' in err
+             and 'marker=' in err and 'injected by fault_proxy.py' in err,
+             f'rc={rc} {err}')
+    print('     | ' + err.strip().splitlines()[-1][:300])
+    # Discovery time (the field report's cloud), median of several runs.
+    times, line = [], ''
+    for _ in range(runs):
+        rc, out, err, wall = r.run(base + ['--os-cloud', 'lvs-password',
+                                           '--format', 'json'])
+        t, line = discovery_time(err)
+        if t is not None:
+            times.append((t, wall))
+    if times:
+        print(f'# discovery (password auth, {len(times)} runs): median '
+              f'{statistics.median(t for t, _ in times):.3f} s reading, '
+              f'{statistics.median(w for _, w in times):.3f} s whole command; '
+              f'last: {line.strip()}')
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--keep', help='keep the work folder here')
+    ap.add_argument('--runs', type=int, default=3,
+                    help='runs for the discovery-time median')
+    ap.add_argument('--vipwire', default=os.environ.get(
+        'VIPWIRE', os.path.join(ROOT, 'target', 'release', 'vipwire')))
+    a = ap.parse_args()
+    venv_py = os.path.join(os.environ.get(
+        'VIPWIRE_CLOUD_VENV', os.path.join(ROOT, '.venv-cloud')), 'bin',
+        'python')
+    if not os.access(a.vipwire, os.X_OK):
+        print(f'vipwire binary not found at {a.vipwire}')
+        return 2
+    if not os.access(venv_py, os.X_OK):
+        print(f'SKIP: no venv at {venv_py} (run conformance/cloud/setup.sh)')
+        print('0 passed, 0 failed')
+        return 0
+    work = a.keep or tempfile.mkdtemp(prefix='vwcloud-')
+    os.makedirs(work, exist_ok=True)
+    bed = Bed(work)
+    try:
+        t0 = time.monotonic()
+        kport, nport, pport, dead = (free_port() for _ in range(4))
+        kurl = f'http://127.0.0.1:{kport}/v3'
+        nurl = f'http://127.0.0.1:{nport}/'
+        env_py = [venv_py, os.path.join(HERE, 'services.py')]
+        k = bed.start('keystone', env_py + [
+            'keystone', '--workdir', os.path.join(work, 'keystone'),
+            '--port', str(kport), '--admin-password', ADMIN_PW])
+        kt = bed.wait_http('keystone', k, kurl)
+        admin, project, ac_id, ac_secret = setup_identity(kurl, nurl)
+        n = bed.start('neutron', env_py + [
+            'neutron', '--workdir', os.path.join(work, 'neutron'),
+            '--port', str(nport), '--keystone', kurl,
+            '--service-password', SERVICE_PW])
+        nt = bed.wait_http('neutron', n, nurl)
+        ports = build_cloud(nurl, admin, project)
+        bed.start('fault_proxy', [sys.executable,
+                                  os.path.join(HERE, 'fault_proxy.py'),
+                                  '--listen-port', str(pport), '--upstream',
+                                  nurl, '--fail-when', 'marker='])
+        clouds_yaml(os.path.join(work, 'clouds.yaml'), kurl,
+                    f'http://127.0.0.1:{pport}/', ac_id, ac_secret, dead)
+        time.sleep(0.3)
+        print(f'# keystone up in {kt:.1f}s, neutron in {nt:.1f}s, '
+              f'{ports} ports built; set-up {time.monotonic() - t0:.1f}s '
+              f'(work: {work})')
+        r = Runner(a.vipwire, work)
+        tests(r, work, ac_secret, a.runs)
+        print(f'{r.passed} passed, {r.failed} failed')
+        return 1 if r.failed else 0
+    except SetupError as e:
+        print(f'set-up failed: {e}')
+        print('0 passed, 1 failed')
+        return 2
+    finally:
+        bed.stop()
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
