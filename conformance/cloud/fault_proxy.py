@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
 """A fault injector in front of the real neutron-server (not a mock of Neutron).
 
-    fault_proxy.py --listen-port P --upstream http://127.0.0.1:N --fail-when marker= --status 500
+    fault_proxy.py --listen-port P --upstream http://127.0.0.1:N [--fail-when marker=]
+                   [--status 500] [--tls-cert leaf.pem --tls-key leaf.key]
 
 Forwards every request to the upstream unchanged (method, path, query, headers
 including Host, so Neutron's next links point back here, and body) and returns
 its answer, except that a GET whose path+query contains the --fail-when text
 gets the --status answer with a NeutronError body instead. With
 `--fail-when marker=` that is a 500 in the middle of paging: the first page is
-Neutron's own, the next one fails. Stdlib only; prints nothing.
+Neutron's own, the next one fails. Without --fail-when it only forwards; with
+--tls-cert/--tls-key it serves HTTPS (a TLS-terminating front, to test
+`cacert` and `insecure`). Stdlib only; prints nothing.
 """
 
 import argparse
 import http.client
 import json
+import ssl
 import sys
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +27,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--listen-port', type=int, required=True)
     ap.add_argument('--upstream', required=True)
-    ap.add_argument('--fail-when', required=True)
+    ap.add_argument('--fail-when')
+    ap.add_argument('--tls-cert')
+    ap.add_argument('--tls-key')
     ap.add_argument('--status', type=int, default=500)
     a = ap.parse_args()
     up = urllib.parse.urlsplit(a.upstream)
@@ -37,7 +43,7 @@ def main():
         def forward(self):
             length = int(self.headers.get('Content-Length') or 0)
             body = self.rfile.read(length) if length else None
-            if self.command == 'GET' and a.fail_when in self.path:
+            if self.command == 'GET' and a.fail_when and a.fail_when in self.path:
                 out = json.dumps({'NeutronError': {
                     'type': 'HTTPInternalServerError',
                     'message': 'injected by fault_proxy.py',
@@ -66,7 +72,12 @@ def main():
 
         do_GET = do_POST = do_PUT = do_DELETE = forward
 
-    ThreadingHTTPServer(('127.0.0.1', a.listen_port), Handler).serve_forever()
+    server = ThreadingHTTPServer(('127.0.0.1', a.listen_port), Handler)
+    if a.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    server.serve_forever()
 
 
 if __name__ == '__main__':

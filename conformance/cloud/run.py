@@ -18,6 +18,10 @@ view: no binding:host_id). Checks:
 - `--save DIR` then `vipwire check DIR/scenario.yaml` gives the same report
   offline, and DIR holds no password, secret or token;
 - paging through the real server (`--page-size 2`) gives the same verdict;
+- so do an openrc file's OS_* variables (internal endpoint), an existing
+  token rescoped to the project (v3token), and Neutron behind an HTTPS front
+  (fault_proxy.py with a test CA made by openssl) with `cacert` or `insecure`;
+  without `cacert` the system roots refuse it: exit 2 naming `cacert`;
 - wrong password, an unreachable Keystone, and a 500 in the middle of paging
   (fault_proxy.py, a fault injector in front of the real Neutron) each end
   with exit 2 and a message naming the cloud, the URL and the cause.
@@ -236,7 +240,8 @@ def build_cloud(nurl, token, project):
     return len(ex['ports'])
 
 
-def clouds_yaml(path, kurl, proxy_url, ac_id, ac_secret, dead_port):
+def clouds_yaml(path, kurl, proxy_url, ac_id, ac_secret, dead_port, tls_url,
+                ca):
     auth = (f'      auth_url: {kurl}\n      username: lb-user\n'
             f'      project_name: lb-project\n      user_domain_name: Default\n'
             f'      project_domain_name: Default\n')
@@ -264,13 +269,27 @@ def clouds_yaml(path, kurl, proxy_url, ac_id, ac_secret, dead_port):
     status_code_retries: 1
     network_endpoint_override: {proxy_url}
     auth:
+{auth}  lvs-tls-cacert:
+    network_endpoint_override: {tls_url}
+    cacert: {ca}
+    auth:
+{auth}  lvs-tls-system-roots:
+    connect_retries: 0
+    network_endpoint_override: {tls_url}
+    auth:
+{auth}  lvs-tls-insecure:
+    network_endpoint_override: {tls_url}
+    insecure: true
+    auth:
 {auth}"""
     with open(path, 'w') as f:
         f.write(text)
     # The password of lvs-password and lvs-fault lives in secure.yaml.
     with open(os.path.join(os.path.dirname(path), 'secure.yaml'), 'w') as f:
-        f.write(f'clouds:\n  lvs-password:\n    auth:\n      password: {USER_PW}\n'
-                f'  lvs-fault:\n    auth:\n      password: {USER_PW}\n')
+        f.write('clouds:\n' + ''.join(
+            f'  {c}:\n    auth:\n      password: {USER_PW}\n'
+            for c in ('lvs-password', 'lvs-fault', 'lvs-tls-cacert',
+                      'lvs-tls-system-roots', 'lvs-tls-insecure')))
 
 
 def verdict(doc):
@@ -289,9 +308,10 @@ class Runner:
         self.passed = 0
         self.failed = 0
 
-    def run(self, args):
+    def run(self, args, env=None):
         t0 = time.monotonic()
-        p = subprocess.run([self.vipwire] + args, cwd=self.cwd, env=self.env,
+        p = subprocess.run([self.vipwire] + args, cwd=self.cwd,
+                           env=dict(self.env, **(env or {})),
                            capture_output=True, text=True, timeout=300)
         return p.returncode, p.stdout, p.stderr, time.monotonic() - t0
 
@@ -311,7 +331,31 @@ def discovery_time(stderr):
     return None, ''
 
 
-def tests(r, work, ac_secret, runs):
+def make_tls(work):
+    """A test CA and a leaf for 127.0.0.1 signed by it (openssl)."""
+    d = os.path.join(work, 'tls')
+    os.makedirs(d, exist_ok=True)
+    p = lambda n: os.path.join(d, n)  # noqa: E731
+    ext = p('leaf.ext')
+    with open(ext, 'w') as f:
+        f.write('subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n'
+                'keyUsage=digitalSignature,keyEncipherment\n'
+                'extendedKeyUsage=serverAuth\n')
+    for cmd in (
+            ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout',
+             p('ca.key'), '-out', p('ca.pem'), '-days', '2', '-subj',
+             '/CN=vipwire test CA'],
+            ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('leaf.key'),
+             '-out', p('leaf.csr'), '-subj', '/CN=127.0.0.1'],
+            ['x509', '-req', '-in', p('leaf.csr'), '-CA', p('ca.pem'),
+             '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('leaf.pem'),
+             '-days', '2', '-extfile', ext]):
+        subprocess.run(['openssl'] + cmd, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return p('ca.pem'), p('leaf.pem'), p('leaf.key')
+
+
+def tests(r, work, ac_secret, runs, kurl):
     keep = ['--keepalived', os.path.join(EXAMPLE, 'keepalived-director-1.conf'),
             '--keepalived', os.path.join(EXAMPLE, 'keepalived-director-2.conf')]
     rc0, out0, err0, _ = r.run(['check', '--format', 'json'])
@@ -384,6 +428,46 @@ def tests(r, work, ac_secret, runs):
              and 'marker=' in err and 'injected by fault_proxy.py' in err,
              f'rc={rc} {err}')
     print('     | ' + err.strip().splitlines()[-1][:300])
+    # An openrc file's OS_* variables instead of clouds.yaml.
+    openrc = {'OS_AUTH_URL': kurl, 'OS_USERNAME': 'lb-user',
+              'OS_PASSWORD': USER_PW, 'OS_PROJECT_NAME': 'lb-project',
+              'OS_USER_DOMAIN_NAME': 'Default',
+              'OS_PROJECT_DOMAIN_NAME': 'Default',
+              'OS_REGION_NAME': 'RegionOne', 'OS_INTERFACE': 'internal'}
+    rc, out, err, _ = r.run(base + ['--format', 'json'], env=openrc)
+    r.expect('OS_* variables (openrc, internal endpoint): same verdict',
+             rc == rc0 and out.startswith('{')
+             and verdict(json.loads(out)) == offline
+             and 'read cloud "envvars"' in err, f'rc={rc} {err}')
+    # An existing token (v3token), rescoped to the project.
+    token, _ = call('POST', f'{kurl}/auth/tokens', want_token=True, body={
+        'auth': {'identity': {'methods': ['password'], 'password': {'user': {
+            'name': 'lb-user', 'domain': {'id': 'default'},
+            'password': USER_PW}}}}})
+    rc, out, err, _ = r.run(base + ['--format', 'json'], env={
+        'OS_AUTH_TYPE': 'v3token', 'OS_TOKEN': token, 'OS_AUTH_URL': kurl,
+        'OS_PROJECT_NAME': 'lb-project',
+        'OS_PROJECT_DOMAIN_ID': 'default'})
+    r.expect('token auth (unscoped token rescoped to the project): same '
+             'verdict', rc == rc0 and out.startswith('{')
+             and verdict(json.loads(out)) == offline
+             and token not in out + err, f'rc={rc} {err}')
+    # TLS: Neutron behind an HTTPS front with a test CA.
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-tls-cacert',
+                                    '--format', 'json'])
+    r.expect('TLS with cacert: same verdict', rc == rc0
+             and out.startswith('{') and verdict(json.loads(out)) == offline,
+             f'rc={rc} {err}')
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-tls-system-roots'])
+    r.expect('TLS with the system roots refuses the test CA: exit 2, names '
+             'cacert', rc == 2 and 'TLS failed' in err and 'cacert' in err,
+             f'rc={rc} {err}')
+    print('     | ' + (err.strip().splitlines() or [''])[-1][:300])
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-tls-insecure',
+                                    '--format', 'json'])
+    r.expect('TLS insecure: same verdict, with a warning', rc == rc0
+             and out.startswith('{') and verdict(json.loads(out)) == offline
+             and 'TLS verification is off' in err, f'rc={rc} {err}')
     # Discovery time (the field report's cloud), median of several runs.
     times, line = [], ''
     for _ in range(runs):
@@ -441,14 +525,21 @@ def main():
                                   os.path.join(HERE, 'fault_proxy.py'),
                                   '--listen-port', str(pport), '--upstream',
                                   nurl, '--fail-when', 'marker='])
+        ca, leaf, key = make_tls(work)
+        tport = free_port()
+        bed.start('tls_front', [sys.executable,
+                                os.path.join(HERE, 'fault_proxy.py'),
+                                '--listen-port', str(tport), '--upstream',
+                                nurl, '--tls-cert', leaf, '--tls-key', key])
         clouds_yaml(os.path.join(work, 'clouds.yaml'), kurl,
-                    f'http://127.0.0.1:{pport}/', ac_id, ac_secret, dead)
+                    f'http://127.0.0.1:{pport}/', ac_id, ac_secret, dead,
+                    f'https://127.0.0.1:{tport}/', ca)
         time.sleep(0.3)
         print(f'# keystone up in {kt:.1f}s, neutron in {nt:.1f}s, '
               f'{ports} ports built; set-up {time.monotonic() - t0:.1f}s '
               f'(work: {work})')
         r = Runner(a.vipwire, work)
-        tests(r, work, ac_secret, a.runs)
+        tests(r, work, ac_secret, a.runs, kurl)
         print(f'{r.passed} passed, {r.failed} failed')
         return 1 if r.failed else 0
     except SetupError as e:
