@@ -223,3 +223,81 @@ fn cases_round_trip_through_to_json() {
         assert!(cloud.networks.iter().all(|n| n.mtu.is_some()));
     }
 }
+
+/// Rows for port kinds the real-NB cases do not hold, as read from Neutron
+/// 29.0.0's code (not measured): router, metadata and SR-IOV ports, a port
+/// that is up, one with DHCP disabled, one administratively down, and a
+/// network the input gives no MTU or revision for.
+#[test]
+fn unmeasured_port_kinds() {
+    let text = r#"{
+      "networks": [{"id": "n1", "name": "net", "subnets": ["s1"]}],
+      "subnets": [{"id": "s1", "network_id": "n1", "cidr": "10.0.0.0/24",
+                   "ip_version": 4, "enable_dhcp": true}],
+      "ports": [
+        {"id": "rtr", "network_id": "n1", "mac_address": "fa:16:3e:00:00:01",
+         "device_owner": "network:router_interface", "device_id": "r1",
+         "fixed_ips": [{"subnet_id": "s1", "ip_address": "10.0.0.1"}]},
+        {"id": "meta", "network_id": "n1", "mac_address": "fa:16:3e:00:00:02",
+         "device_owner": "network:distributed", "device_id": "ovnmeta-n1",
+         "fixed_ips": [{"subnet_id": "s1", "ip_address": "10.0.0.2"}]},
+        {"id": "sriov", "network_id": "n1", "mac_address": "fa:16:3e:00:00:03",
+         "device_owner": "compute:nova", "binding:vnic_type": "direct",
+         "binding:host_id": "c1", "status": "ACTIVE",
+         "fixed_ips": [{"subnet_id": "s1", "ip_address": "10.0.0.3"}]},
+        {"id": "vm", "network_id": "n1", "mac_address": "fa:16:3e:00:00:04",
+         "device_owner": "compute:nova", "binding:host_id": "c1",
+         "status": "ACTIVE", "admin_state_up": false, "revision_number": 7,
+         "extra_dhcp_opts": [{"opt_name": "dhcp_disabled", "opt_value": "True",
+                              "ip_version": 4}],
+         "fixed_ips": [{"subnet_id": "s1", "ip_address": "10.0.0.4"}]}
+      ],
+      "security_groups": []
+    }"#;
+    let cloud = neutron::load_json(text, "t.json").unwrap();
+    let doc = northbound_json(&Northbound::of(&cloud));
+    let lsp = |name: &str| {
+        doc["logical_switch_ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let rtr = lsp("rtr");
+    assert_eq!(rtr["type"], "router");
+    assert_eq!(rtr["addresses"], serde_json::json!(["router"]));
+    assert_eq!(
+        rtr["options"],
+        serde_json::json!({"router-port": "lrp-rtr"})
+    );
+    assert!(rtr.get("dhcpv4_options").is_none());
+    let meta = lsp("meta");
+    assert_eq!(meta["type"], "localport");
+    assert_eq!(
+        meta["addresses"],
+        serde_json::json!(["fa:16:3e:00:00:02 10.0.0.2"])
+    );
+    assert_eq!(meta["external_ids"]["neutron:mtu"], "1442");
+    let sriov = lsp("sriov");
+    assert_eq!(sriov["type"], "external");
+    assert!(sriov.get("options").is_none(), "{sriov}");
+    assert_eq!(sriov["external_ids"]["neutron:vnic_type"], "direct");
+    assert_eq!(sriov["external_ids"]["neutron:host_id"], "c1");
+    let vm = lsp("vm");
+    assert_eq!(vm["enabled"], false);
+    assert!(vm.get("dhcpv4_options").is_none());
+    assert_eq!(vm["external_ids"]["neutron:revision_number"], "7");
+    assert_eq!(vm["external_ids"]["neutron:cidrs"], "10.0.0.4/24");
+    assert_eq!(vm["external_ids"]["neutron:host_id"], "c1");
+    let ls = &doc["logical_switches"][0];
+    assert_eq!(ls["external_ids"]["neutron:mtu"], "1442");
+    assert_eq!(ls["external_ids"]["neutron:revision_number"], "1");
+    assert_eq!(ls["external_ids"]["neutron:provnet-network-type"], "");
+    // Port security (and so `neutron_pg_drop`) for the ports not owned by
+    // the network, the external SR-IOV port included.
+    let drop = &doc["port_groups"][0];
+    assert_eq!(drop["name"], "neutron_pg_drop");
+    assert_eq!(drop["ports"], serde_json::json!(["sriov", "vm"]));
+}

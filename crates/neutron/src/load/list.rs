@@ -85,6 +85,9 @@ fn port(cx: &Ctx, obj: &Map<String, Value>) -> Result<Obj<Port>, LoadError> {
         known.insert(f, false);
     }
     known.insert("security_groups", sorted);
+    if obj.contains_key("Status") {
+        known.insert("status", false);
+    }
     Ok(Obj::new(
         Port {
             id: required_id(cx, obj, "ID")?,
@@ -93,6 +96,7 @@ fn port(cx: &Ctx, obj: &Map<String, Value>) -> Result<Obj<Port>, LoadError> {
             fixed_ips: fixed_ips(cx, obj, "Fixed IP Addresses")?,
             security_groups,
             device_owner: string(cx, obj, &["Device Owner"])?,
+            status: string(cx, obj, &["Status"])?,
             ..Port::default()
         },
         known,

@@ -9,7 +9,9 @@
 //! Every column and where its value comes from (GET = the port's API field):
 //!
 //! - `name`: the port id. `enabled`: GET `admin_state_up`.
-//! - `type`: `virtual` (above); `localport` for an OVN metadata port
+//! - `type`: `virtual` (above); `router` for a router's port (addresses
+//!   `router`, options `router-port: lrp-<port id>`, for a gateway port also
+//!   `nat-addresses: router`, `exclude-lb-vips-from-garp: true`); `localport` for an OVN metadata port
 //!   (`network:distributed`, device id `ovnmeta-...`) or an OVN LB health
 //!   monitor port (`ovn-lb-hm:distributed`, `ovn-lb-hm...`); `external` for
 //!   `binding:vnic_type` direct, direct-physical, macvtap or baremetal without
@@ -237,6 +239,23 @@ impl LogicalSwitchPort {
                 options.push(("requested-chassis".to_string(), chassis));
             }
         }
+        // A router's port: the L3 plugin turns the row into the peer of the
+        // router port `lrp-<id>` (`_create_lrouter_port`,
+        // `SetLSwitchPortToRouterTypeCommand`): type `router`, addresses
+        // `router`, options replaced by the router-port ones (a later
+        // `update_port` adds back `requested-chassis`). Not measured here.
+        let lsp_type = if router_port(port) {
+            addresses = vec!["router".to_string()];
+            options.retain(|(k, _)| k == "requested-chassis");
+            options.push(("router-port".to_string(), format!("lrp-{}", port.id)));
+            if port.device_owner == "network:router_gateway" {
+                options.push(("nat-addresses".to_string(), "router".to_string()));
+                options.push(("exclude-lb-vips-from-garp".to_string(), "true".to_string()));
+            }
+            "router"
+        } else {
+            lsp_type
+        };
         let security = port_security
             .iter()
             .filter(|e| !e.starts_with("VRRPv3 "))
@@ -287,6 +306,18 @@ fn profile_str(profile: &serde_json::Map<String, Value>, key: &str) -> Option<St
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,
     }
+}
+
+/// `utils.is_lsp_router_port`: the owners in `ROUTER_PORT_OWNERS`.
+fn router_port(port: &Port) -> bool {
+    matches!(
+        port.device_owner.as_str(),
+        "network:router_interface"
+            | "network:ha_router_replicated_interface"
+            | "network:router_interface_distributed"
+            | "network:router_centralized_snat"
+            | "network:router_gateway"
+    )
 }
 
 /// `utils.is_port_external`: a vNIC OVN does not bind itself (SR-IOV,

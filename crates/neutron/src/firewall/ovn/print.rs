@@ -36,7 +36,7 @@ use std::fmt::Write;
 
 use serde_json::{json, Map, Value};
 
-use super::{LspType, Northbound};
+use super::Northbound;
 
 fn sorted(mut v: Vec<String>) -> Value {
     v.sort();
@@ -176,8 +176,11 @@ pub fn northbound_text(nb: &Northbound) -> String {
         let _ = writeln!(out, "switch {} (network {})", s.name, s.network_id);
         for p in s.ports.iter().filter_map(|p| nb.port(p)) {
             let _ = writeln!(out, "    port {}", p.name);
-            if let LspType::Virtual { .. } = p.kind {
-                let _ = writeln!(out, "        type: virtual");
+            if !p.lsp_type.is_empty() {
+                let _ = writeln!(out, "        type: {}", p.lsp_type);
+            }
+            if !p.enabled {
+                let _ = writeln!(out, "        enabled: false");
             }
             let _ = writeln!(out, "        addresses: {:?}", p.addresses);
             if !p.port_security.is_empty() {
