@@ -606,3 +606,119 @@ fn render_discovery(
     o.push('\n');
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openstack::discover::Holder;
+    use serde_json::json;
+
+    fn port(id: &str, name: &str, ip: &str) -> Value {
+        json!({"id": id, "name": name, "fixed_ips": [{"ip_address": ip}]})
+    }
+
+    fn found() -> Discovery {
+        let ports = vec![
+            port("a", "lb-west", "203.0.113.5"),
+            port("b", "lb-east", "203.0.113.7"),
+            port("c", "web-1", "203.0.113.8"),
+        ];
+        let holders = ports
+            .iter()
+            .map(|p| Holder {
+                port_id: s(p, "id").into(),
+                name: s(p, "name").into(),
+                hold: Hold::Pair,
+                fixed_ips: port_ipv4s(p),
+            })
+            .collect();
+        Discovery {
+            ports,
+            holders,
+            ..Discovery::default()
+        }
+    }
+
+    fn conf(name: &str, unicast_src: Option<&str>) -> (PathBuf, lvs::keepalived::KeepalivedConfig) {
+        let src = unicast_src
+            .map(|ip| {
+                format!(
+                    "    unicast_src_ip {ip}\n    unicast_peer {{\n        203.0.113.9\n    }}\n"
+                )
+            })
+            .unwrap_or_default();
+        let text = format!(
+            "vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    \
+             priority 100\n{src}    virtual_ipaddress {{\n        203.0.113.241\n    }}\n}}\n\
+             virtual_server 203.0.113.241 80 {{\n    lb_kind DR\n    protocol TCP\n    \
+             real_server 203.0.113.8 80 {{\n        weight 1\n    }}\n}}\n"
+        );
+        let cfg = lvs::keepalived::parse_str(&text, name, None).unwrap();
+        (PathBuf::from(name), cfg)
+    }
+
+    fn rs() -> Vec<IpAddr> {
+        vec!["203.0.113.8".parse().unwrap()]
+    }
+
+    #[test]
+    fn by_unicast_src_ip_then_the_one_left() {
+        let d = found();
+        let k = [conf("a.conf", Some("203.0.113.7")), conf("b.conf", None)];
+        let m = match_directors(&d, &k, &rs());
+        let got: Vec<(&str, Confidence)> =
+            m.iter().map(|d| (d.label.as_str(), d.confidence)).collect();
+        // The real server is never a director.
+        assert_eq!(
+            got,
+            [
+                ("lb-east", Confidence::High),
+                ("lb-west", Confidence::Medium)
+            ]
+        );
+        assert_eq!(m[0].keepalived, Some(PathBuf::from("a.conf")));
+    }
+
+    #[test]
+    fn by_name_in_the_file_name_else_in_order() {
+        let d = found();
+        let k = [conf("keepalived-lb-west.conf", None), conf("x.conf", None)];
+        let m = match_directors(&d, &k, &rs());
+        assert_eq!(m[0].label, "lb-west");
+        assert_eq!(m[0].confidence, Confidence::Medium);
+        assert_eq!(m[1].label, "lb-east");
+        let k = [conf("x.conf", None), conf("y.conf", None)];
+        let m = match_directors(&d, &k, &rs());
+        assert!(m.iter().all(|d| d.confidence == Confidence::Low));
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn without_keepalived_every_holder_is_a_low_confidence_director() {
+        let m = match_directors(&found(), &[], &[]);
+        assert_eq!(m.len(), 3);
+        assert!(m
+            .iter()
+            .all(|d| d.confidence == Confidence::Low && d.keepalived.is_none()));
+    }
+
+    #[test]
+    fn scenario_out_is_the_scenario_file_shape() {
+        let out = ScenarioOut {
+            neutron: vec!["api/01-ports.json".into()],
+            firewall_driver: "iptables_hybrid".into(),
+            directors: vec![DirectorOut {
+                port: "a".into(),
+                keepalived: Some("keepalived/a.conf".into()),
+            }],
+            clients: vec![],
+        };
+        let y = serde_saphyr::to_string(&out).unwrap();
+        assert!(y.contains("neutron:\n- api/01-ports.json\n"), "{y}");
+        assert!(
+            y.contains("directors:\n- port: a\n  keepalived: keepalived/a.conf\n"),
+            "{y}"
+        );
+        assert!(!y.contains("clients"), "{y}");
+    }
+}
