@@ -268,18 +268,53 @@ def start_neutron(work, central):
         '@SB@', central.sb).replace('@WORK@', work)
     api_build.CONF = conf
     srv = api_build.Server(work)
-    if os.environ.get('VWCONF_OVN_DEBUG'):
-        import logging
-        logging.getLogger().setLevel(logging.ERROR)
+    # api_build silences everything (CRITICAL); here the log goes to
+    # neutron.log in the work dir, and ERROR lines explain a 500.
+    import logging
+    logging.getLogger().setLevel(
+        logging.INFO if os.environ.get('VWCONF_OVN_DEBUG') else logging.ERROR)
     # The OVN mech driver connects to NB/SB from its post-fork callback; the
     # WSGI app publishes the process events. Wait for neutron_pg_drop.
     wait_for(lambda: 'neutron_pg_drop' in (central.nbctl(
         '--columns=name', 'list', 'Port_Group', check=False) or ''),
         'neutron_pg_drop (ML2/OVN initialised)', timeout=60)
+    retry_locked_calls(srv, os.path.join(work, 'neutron.log'))
     for t in api_build.DEFAULT_TEMPLATES:
         srv.call('POST', 'default-security-group-rules',
                  {'default_security_group_rule': t})
     return srv
+
+
+def retry_locked_calls(srv, log_path, tries=5):
+    """Repeats an API call that failed with 500 because sqlite said
+    `database is locked`: the ML2/OVN driver's own threads (hash ring probe,
+    maintenance periodics) write to the same sqlite file as the request, and
+    sqlite then fails the request's transaction, which is rolled back. Any
+    other 500 is passed on."""
+    import api_build
+    call = srv.call
+
+    def locked_since(start):
+        try:
+            with open(log_path, errors='replace') as f:
+                f.seek(start)
+                return 'database is locked' in f.read()
+        except OSError:
+            return False
+
+    def call_retrying(method, path, body=None):
+        for attempt in range(tries):
+            start = os.path.getsize(log_path) \
+                if os.path.exists(log_path) else 0
+            try:
+                return call(method, path, body)
+            except api_build.ApiError as e:
+                if e.status != 500 or attempt == tries - 1 or \
+                        not locked_since(start):
+                    raise
+                srv.locked_retries = getattr(srv, 'locked_retries', 0) + 1
+                time.sleep(0.2 * (attempt + 1))
+    srv.call = call_retrying
 
 
 def fill_defaults(spec):
@@ -506,7 +541,8 @@ def main():
                 print(f'ERROR {name}', flush=True)
                 continue
             log(f'{name}: {len(data["ports"])} ports, {len(refused)} refused,'
-                f' API {t_api:.1f}s, all {t_all:.1f}s')
+                f' API {t_api:.1f}s, all {t_all:.1f}s; sqlite-locked retries '
+                f'so far {getattr(sess.srv, "locked_retries", 0)}')
             print(out, flush=True)
             dead = sess.procs.check_alive()
             if dead:
