@@ -282,6 +282,7 @@ fn unmeasured_port_kinds() {
     assert_eq!(meta["external_ids"]["neutron:mtu"], "1442");
     let sriov = lsp("sriov");
     assert_eq!(sriov["type"], "external");
+    assert_eq!(sriov["ha_chassis_group"], "neutron-n1");
     assert!(sriov.get("options").is_none(), "{sriov}");
     assert_eq!(sriov["external_ids"]["neutron:vnic_type"], "direct");
     assert_eq!(sriov["external_ids"]["neutron:host_id"], "c1");

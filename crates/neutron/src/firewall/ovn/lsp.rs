@@ -11,8 +11,8 @@
 //! - `name`: the port id. `enabled`: GET `admin_state_up`.
 //! - `type`: `virtual` (above); `router` for a router's port (addresses
 //!   `router`, options `router-port: lrp-<port id>`, for a gateway port also
-//!   `nat-addresses: router`, `exclude-lb-vips-from-garp: true`); `localport` for an OVN metadata port
-//!   (`network:distributed`, device id `ovnmeta-...`) or an OVN LB health
+//!   `nat-addresses: router`, `exclude-lb-vips-from-garp: true`); `localport`
+//!   for an OVN metadata port (`network:distributed`, device id `ovnmeta-...`) or an OVN LB health
 //!   monitor port (`ovn-lb-hm:distributed`, `ovn-lb-hm...`); `external` for
 //!   `binding:vnic_type` direct, direct-physical, macvtap or baremetal without
 //!   the `switchdev` capability; `vtep` for a binding profile with
@@ -39,6 +39,12 @@
 //!   QoS policy is not in the model).
 //! - `parent_name`, `tag`: binding profile `parent_name` / `tag` (container
 //!   ports).
+//! - `ha_chassis_group` (external ports): the network's group
+//!   `neutron-<network id>`, assuming no chassis is configured to host
+//!   external ports (`enable-chassis-as-extport-host`; with one, Neutron
+//!   makes a group `neutron-extport-<port id>` per port).
+//! - Not modelled: the remote-managed (SmartNIC DPU) `vif-plug-*` options and
+//!   MTU, QoS options, the network-log ACL columns.
 //! - `external_ids` (all keys always written, "" when empty): `neutron:cidrs`
 //!   (`<fixed IP>/<subnet prefix length>` for fixed IPs of known subnets, space
 //!   separated), `neutron:device_id`, `neutron:device_owner`,
@@ -112,6 +118,8 @@ pub struct LogicalSwitchPort {
     /// `parent_name` and `tag` (container ports).
     pub parent_name: Option<String>,
     pub tag: Option<u64>,
+    /// `ha_chassis_group` of an external port, by the group's name.
+    pub ha_chassis_group: Option<String>,
 }
 
 /// Floating IP ports never become logical ports (`is_lsp_ignored`).
@@ -291,6 +299,11 @@ impl LogicalSwitchPort {
             dhcpv6_options,
             parent_name,
             tag,
+            // `sync_ha_chassis_group_network`: the network's group
+            // `neutron-<network id>` when no chassis is marked to host
+            // external ports (with such chassis, `neutron-extport-<port id>`).
+            ha_chassis_group: (lsp_type == "external")
+                .then(|| format!("neutron-{}", port.network_id)),
         }
     }
 

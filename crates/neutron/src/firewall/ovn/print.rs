@@ -13,7 +13,7 @@
 //!   (`switch_columns` in `mod.rs`: network name, MTU, revision, AZ hints,
 //!   network type; IGMP and VLAN-transparency settings at their defaults).
 //! - `logical_switch_ports`: `name`, `type`, `addresses`, `port_security`,
-//!   `enabled`, `options`, `parent_name`, `tag`, `dhcpv4_options`,
+//!   `enabled`, `options`, `parent_name`, `tag`, `ha_chassis_group`, `dhcpv4_options`,
 //!   `dhcpv6_options`, `external_ids` (`lsp.rs`). Left out as the normaliser
 //!   does: `up` and `dynamic_addresses` (written by northd).
 //! - `port_groups`: `name`, `ports`, `acls`, `external_ids`
@@ -113,6 +113,7 @@ pub fn northbound_json(nb: &Northbound) -> Value {
             if let Some(tag) = p.tag {
                 put(&mut row, "tag", json!(tag));
             }
+            put(&mut row, "ha_chassis_group", json!(p.ha_chassis_group));
             Value::Object(row)
         })
         .collect();
