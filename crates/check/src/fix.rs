@@ -9,6 +9,7 @@ use crate::scenario::Scenario;
 use crate::simulate::{run, CheckReport};
 use ipnet::IpNet;
 use neutron::firewall::provenance::Origin;
+use neutron::firewall::FirewallDriver;
 use neutron::model::{AddressPair, Cloud, Ethertype, RuleDirection, SecurityGroupRule};
 use packet::{proto, protocols};
 use serde::Serialize;
@@ -44,12 +45,46 @@ pub enum Change {
         port_id: String,
         port: String,
         group: String,
+        /// The copied rules as `openstack security group rule create` options.
+        copies: Vec<String>,
     },
 }
 
-/// The id a proposed stateless group has in the model.
+/// The id a proposed stateless group has in the model (it has none in the
+/// cloud yet: commands name it by its name).
+const STATELESS_ID: &str = "vipwire-stateless-";
+
 fn stateless_group_id(port_id: &str) -> String {
-    format!("vipwire-stateless-{port_id}")
+    format!("{STATELESS_ID}{port_id}")
+}
+
+/// A rule as `openstack security group rule create` options.
+fn rule_options(cloud: &Cloud, r: &SecurityGroupRule) -> String {
+    let mut c = format!(
+        "--{} --ethertype {}",
+        r.direction.as_str(),
+        r.ethertype.as_str()
+    );
+    if let Some(p) = &r.protocol {
+        c += &format!(" --protocol {p}");
+    }
+    match (r.port_range_min, r.port_range_max) {
+        (Some(lo), Some(hi)) if lo == hi => c += &format!(" --dst-port {lo}"),
+        (Some(lo), Some(hi)) => c += &format!(" --dst-port {lo}:{hi}"),
+        (Some(lo), None) => c += &format!(" --dst-port {lo}"),
+        _ => {}
+    }
+    if let Some(p) = r.remote_ip_prefix {
+        c += &format!(" --remote-ip {p}");
+    }
+    if let Some(g) = &r.remote_group_id {
+        let name = cloud
+            .group(g)
+            .map(|s| s.name.clone())
+            .filter(|n| !n.is_empty());
+        c += &format!(" --remote-group {}", name.unwrap_or_else(|| g.clone()));
+    }
+    c
 }
 
 impl Change {
@@ -188,7 +223,13 @@ impl Change {
                 if let Some(r) = remote_ip_prefix {
                     c += &format!(" --remote-ip {r}");
                 }
-                c + &format!(" {group_id}  # {group}")
+                // A group the fix creates exists only by name.
+                let target = if group_id.starts_with(STATELESS_ID) {
+                    group
+                } else {
+                    group_id
+                };
+                c + &format!(" {target}  # {group}")
             }
             Change::DisablePortSecurity { port_id, port } => format!(
                 "openstack port set --no-security-group --disable-port-security {port_id}  # {port}"
@@ -197,16 +238,22 @@ impl Change {
                 port_id,
                 port,
                 group,
-            } => format!(
-                "openstack security group create --stateless {group}  # then copy the rules of \
-                 {port}'s groups into it\nopenstack port set --no-security-group \
-                 --security-group {group} {port_id}  # {port}"
-            ),
+                copies,
+            } => {
+                let mut c = format!("openstack security group create --stateless {group}");
+                for r in copies {
+                    c += &format!("\nopenstack security group rule create {r} {group}");
+                }
+                c + &format!(
+                    "\nopenstack port set --no-security-group --security-group {group} \
+                     {port_id}  # {port}"
+                )
+            }
         }
     }
 
-    /// What the change costs in security, in plain words.
-    pub fn cost(&self, cloud: &Cloud) -> String {
+    /// What the change costs in security, in plain words, on `driver`.
+    pub fn cost(&self, cloud: &Cloud, driver: FirewallDriver) -> String {
         match self {
             Change::AddAllowedAddressPair {
                 port_id,
@@ -220,23 +267,35 @@ impl Change {
                     .find(|p| &p.id == port_id)
                     .map(|p| group_names(cloud, &p.security_groups))
                     .unwrap_or_default();
-                if ip_address.prefix_len() == 0 {
-                    format!(
-                        "{port} may send from ANY {} source address with its own MAC (IP spoofing \
-                         from that VM), and the pair joins the remote-group ipsets of its groups \
-                         ({groups}) as two /1 halves: every rule whose remote group is one of \
-                         them now admits all sources",
-                        if ip_address.addr().is_ipv4() {
-                            "IPv4"
-                        } else {
-                            "IPv6"
-                        }
-                    )
+                let family = if ip_address.addr().is_ipv4() {
+                    "IPv4"
                 } else {
-                    format!(
+                    "IPv6"
+                };
+                match (driver, ip_address.prefix_len() == 0) {
+                    (FirewallDriver::IptablesHybrid, true) => format!(
+                        "{port} may send from ANY {family} source address with its own MAC (IP \
+                         spoofing from that VM), and the pair joins the remote-group ipsets of \
+                         its groups ({groups}) as two /1 halves: every rule whose remote group \
+                         is one of them now admits all sources"
+                    ),
+                    (FirewallDriver::IptablesHybrid, false) => format!(
                         "{port} may send from and answer ARP for {ip_address} (it can take that \
                          address over); {ip_address} joins the remote-group ipsets of {groups}"
-                    )
+                    ),
+                    // OVN: port security checks destinations too; address sets
+                    // hold fixed IPs only (BRIEF §7).
+                    (FirewallDriver::Ovn, true) => format!(
+                        "{port} may send from ANY {family} source address with its own MAC (IP \
+                         spoofing from that VM) and receives packets for any {family} \
+                         destination; remote-group rules are unchanged (OVN's address sets of \
+                         {groups} hold fixed IPs only)"
+                    ),
+                    (FirewallDriver::Ovn, false) => format!(
+                        "{port} may send from, receive for and answer ARP for {ip_address} (it \
+                         can take that address over); remote-group rules are unchanged (OVN's \
+                         address sets of {groups} hold fixed IPs only)"
+                    ),
                 }
             }
             Change::AddSecurityGroupRule {
@@ -370,14 +429,22 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
             if port
                 .security_groups
                 .iter()
-                .any(|g| g.starts_with("vipwire-stateless-"))
+                .any(|g| g.starts_with(STATELESS_ID))
             {
                 return vec![];
             }
+            let copies = port
+                .security_groups
+                .iter()
+                .filter_map(|g| sc.cloud.group(g))
+                .flat_map(|g| &g.rules)
+                .map(|r| rule_options(&sc.cloud, r))
+                .collect();
             vec![Change::UseStatelessGroup {
                 port_id: port.id.clone(),
                 port: drop.port.clone(),
                 group: format!("{}-stateless", drop.port),
+                copies,
             }]
         }
         DropKind::IngressPolicy | DropKind::EgressPolicy | DropKind::Invalid => {
@@ -474,13 +541,13 @@ pub struct FixReport {
     pub remedies: Vec<RemedyResult>,
 }
 
-fn price(cloud: &Cloud, changes: &[Change]) -> Vec<PricedChange> {
+fn price(sc: &Scenario, changes: &[Change]) -> Vec<PricedChange> {
     changes
         .iter()
         .map(|c| PricedChange {
             change: c.clone(),
             command: c.command(),
-            cost: c.cost(cloud),
+            cost: c.cost(&sc.cloud, sc.driver),
         })
         .collect()
 }
@@ -538,7 +605,7 @@ pub fn find_fix(sc: &Scenario, first: &CheckReport) -> Result<FixReport, CheckEr
         report = run(&with_changes(sc, &changes))?;
     }
     Ok(FixReport {
-        changes: price(&sc.cloud, &changes),
+        changes: price(sc, &changes),
         rounds,
         recheck: report,
         unfixable,
@@ -702,7 +769,7 @@ pub fn report_remedies(sc: &Scenario) -> Result<Vec<RemedyResult>, CheckError> {
         if let Some(why) = changes.iter().find_map(|c| refused(sc, c)) {
             out.push(RemedyResult {
                 name: name.to_string(),
-                changes: price(&sc.cloud, &changes),
+                changes: price(sc, &changes),
                 works: false,
                 why_not: Some(why),
                 note: None,
@@ -716,7 +783,7 @@ pub fn report_remedies(sc: &Scenario) -> Result<Vec<RemedyResult>, CheckError> {
             .map(|(f, p, d)| format!("{} / {}: {} ({})", f.name, p.what, d.reason, d.place));
         out.push(RemedyResult {
             name: name.to_string(),
-            changes: price(&sc.cloud, &changes),
+            changes: price(sc, &changes),
             works: report.passed(),
             why_not,
             note: if report.passed() {

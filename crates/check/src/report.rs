@@ -202,7 +202,7 @@ pub fn render_fix(fix: &FixReport) -> String {
             if fix.rounds == 1 { "" } else { "s" }
         );
         for c in &fix.changes {
-            let _ = writeln!(out, "  {}", c.command);
+            let _ = writeln!(out, "  {}", c.command.replace('\n', "\n  "));
             let _ = writeln!(out, "      cost: {}", c.cost);
         }
     }
