@@ -2,7 +2,8 @@
 """The conntrack states `vipwire check --driver ovn` predicts vs the real kernel's.
 
     run.py [--count N] [--seed S] [--vipwire BIN] [--show N] [--failures DIR]
-    run.py --replay FILE...      # saved reproductions (failures/*.json, regressions/)
+           [--probes] [--trace CLOUD FRAMES]... [--netfilter-only] [--keep DIR]
+    run.py --replay FILE...      # saved reproductions (--failures output)
 
 Production OVN runs the Linux kernel datapath, whose `ct()` action is the
 kernel's conntrack (nf_conntrack_in), not the OVS userspace tracker of the
@@ -23,6 +24,13 @@ frame is then accepted (its new entry is confirmed) when the model committed or
 the entry already existed, and dropped before confirmation otherwise, so an
 uncommitted new entry vanishes as it does after OVS's ct() without commit.
 Each run (one check report) starts from an empty conntrack table.
+`--probes` and `--trace` add hand-written conversations through `vipwire trace
+--driver ovn` (conformance/ovnct/probes/).
+
+What the OVS kernel module adds to conntrack is emulated (ctnl.py): a TCP
+connection found confirmed, ESTABLISHED and ASSURED becomes BE_LIBERAL in both
+directions, as `__ovs_ct_lookup` does since Linux 5.11; `--netfilter-only`
+turns that off.
 
 Plumbing (namespaces vwct-<pid>-br and vwct-<pid>-ends):
 
@@ -64,8 +72,10 @@ for p in (CHECKLAB, KERNEL):
         sys.path.insert(0, p)
 
 from compare import delta, parse_counters  # noqa: E402
-from frames import barrier_frame, build_frame, frame_marker  # noqa: E402
+from frames import barrier_frame, build_frame, frame_marker, proto_num  # noqa: E402
 from lab import NetnsSocket, ip_batch, sh  # noqa: E402
+sys.path.insert(0, HERE)
+import ctnl  # noqa: E402
 from variants import name_of, variant, write  # noqa: E402
 
 
@@ -241,25 +251,37 @@ def kernel_state(counted, zone):
 SELF_ZONE = 65000
 
 
-def self_check_hops():
+def self_check_hops(ovs=True):
     """The plumbing's own test, in zone SELF_ZONE before any run: (hop, expected
     (state, existing, reply)). An uncommitted UDP datagram must leave nothing
     behind (the second one is NEW again, on no entry); a committed one leaves a
-    confirmed entry (the next one is NEW on it, the reply ESTABLISHED)."""
-    def udp(src, sport, dst, dport, commit):
+    confirmed entry (the next one is NEW on it, the reply ESTABLISHED). Then a
+    TCP handshake and a segment far out of the window: INVALID for netfilter,
+    ESTABLISHED once OVS's BE_LIBERAL is emulated (`ovs`)."""
+    def pkt(src, sport, dst, dport, commit, proto=17, **tcp):
+        f = {'smac': '02:76:77:63:74:10', 'dmac': '02:76:77:63:74:11', 'src': src,
+             'dst': dst, 'proto': proto, 'sport': sport, 'dport': dport,
+             'len': 8 if proto == 17 else 0, 'ttl': 64}
+        f.update(tcp)
         return {'run': 'self-check', 'flow': 'plumbing', 'packet': 0, 'hop': 0,
-                'what': 'UDP %s:%d -> %s:%d' % (src, sport, dst, dport), 'side': 'egress',
-                'port': 'self-check', 'zone': SELF_ZONE, 'model': 'NEW', 'reason': None,
-                'commit': commit, 'dr_half': False,
-                'fields': {'smac': '02:76:77:63:74:10', 'dmac': '02:76:77:63:74:11',
-                           'src': src, 'dst': dst, 'proto': 17, 'sport': sport,
-                           'dport': dport, 'len': 8, 'ttl': 64}}
+                'what': '%s %s:%d -> %s:%d %s' % ('UDP' if proto == 17 else 'TCP', src, sport,
+                                                  dst, dport, tcp.get('flags', '')),
+                'side': 'egress', 'port': 'self-check', 'zone': SELF_ZONE, 'model': 'NEW',
+                'reason': None, 'commit': commit, 'dr_half': False, 'fields': f}
     a, b = '192.0.2.1', '192.0.2.2'
-    return [(udp(a, 1000, b, 2000, False), ('NEW', False, False)),
-            (udp(a, 1000, b, 2000, False), ('NEW', False, False)),
-            (udp(a, 1000, b, 2000, True), ('NEW', False, False)),
-            (udp(a, 1000, b, 2000, False), ('NEW', True, False)),
-            (udp(b, 2000, a, 1000, False), ('ESTABLISHED', False, True))]
+    w = 64240
+    return [(pkt(a, 1000, b, 2000, False), ('NEW', False, False)),
+            (pkt(a, 1000, b, 2000, False), ('NEW', False, False)),
+            (pkt(a, 1000, b, 2000, True), ('NEW', False, False)),
+            (pkt(a, 1000, b, 2000, False), ('NEW', True, False)),
+            (pkt(b, 2000, a, 1000, False), ('ESTABLISHED', False, True)),
+            (pkt(a, 1001, b, 22, True, 6, flags='S', seq=1000, win=w), ('NEW', False, False)),
+            (pkt(b, 22, a, 1001, False, 6, flags='SA', seq=5000, ack=1001, win=w),
+             ('ESTABLISHED', False, True)),
+            (pkt(a, 1001, b, 22, False, 6, flags='A', seq=1001, ack=5001, win=w),
+             ('ESTABLISHED', False, False)),
+            (pkt(a, 1001, b, 22, False, 6, flags='PA', seq=900001, ack=5001, win=w, len=100),
+             ('ESTABLISHED' if ovs else 'INVALID', False, False))]
 
 
 def reproduction(hops, k):
@@ -282,6 +304,7 @@ class CtLab:
         self.send_sock = {}
         self.sink = []
         self.sysctls = {}
+        self.nl = None
 
     def __enter__(self):
         try:
@@ -324,6 +347,7 @@ class CtLab:
             out = sh(['sysctl', '-n', 'net.netfilter.' + k], ns=self.br, check=False).strip()
             self.sysctls[k] = out or '?'
         self.load()
+        self.nl = ctnl.CtNetlink(self.br)
 
     def add_zones(self, zones):
         new = sorted(set(zones) - self.zones)
@@ -407,6 +431,9 @@ class CtLab:
                 time.sleep(0.0002)
 
     def destroy(self):
+        if self.nl:
+            self.nl.close()
+            self.nl = None
         for s in self.sink + list(self.send_sock.values()):
             s.close()
         self.sink, self.send_sock = [], {}
@@ -424,6 +451,7 @@ class Stats:
         self.commits = Counter()    # model commit, kernel state
         self.existing = 0
         self.skipped_v6 = 0
+        self.liberal = 0            # TCP connections OVS would have made BE_LIBERAL
         self.dirs = Counter()       # ESTABLISHED: (model direction, kernel direction)
         self.t = Counter()
 
@@ -444,6 +472,7 @@ def run_check(vipwire, scenario, fix, st):
 class Runner:
     def __init__(self, args, lab):
         self.args, self.lab = args, lab
+        self.ovs = not args.netfilter_only
         self.st = Stats()
         self.seq = 0
 
@@ -457,22 +486,40 @@ class Runner:
         ks = kernel_state(delta(snap, cnt), h['zone'])
         if isinstance(ks, str):
             raise SetupError('%s, hop %r of %r: %s' % (h['run'], h['what'], h['flow'], ks))
+        if self.ovs and proto_num(f['proto']) == 6 and ks[0] != 'INVALID':
+            self.ovs_after_lookup(h, f, reply=ks[2])
         return ks + (left, cnt)
+
+    def ovs_after_lookup(self, h, f, reply):
+        """What __ovs_ct_lookup does after nf_conntrack_in (ctnl.py): a TCP entry
+        found confirmed, ESTABLISHED and ASSURED becomes BE_LIBERAL both ways."""
+        t = (f['src'], f['dst'], int(f['sport']), int(f['dport']))
+        if reply:
+            t = (t[1], t[0], t[3], t[2])
+        entry = self.lab.nl.get(h['zone'], *t)
+        if entry is not None and ctnl.ovs_should_liberalise(entry):
+            self.lab.nl.liberalise(h['zone'], *t)
+            if self.lab.nl.get(h['zone'], *t)[2] & ctnl.IP_CT_TCP_FLAG_BE_LIBERAL == 0:
+                raise SetupError('BE_LIBERAL did not stick on %s in zone %d' % (t, h['zone']))
+            self.st.liberal += 1
 
     def self_check(self):
         """The plumbing commits and discards as intended (exit 2 otherwise)."""
-        todo = self_check_hops()
+        todo = self_check_hops(self.ovs)
         self.lab.add_zones({SELF_ZONE})
         self.lab.flush()
         snap = self.lab.counters()
         for n, (h, want) in enumerate(todo):
             *got, left, snap = self.replay_one(h, snap)
+            self.st.liberal = 0
             if tuple(got) != want:
                 raise SetupError('plumbing self-check, frame %d (%s, %s): kernel %s, expected '
                                  '%s' % (n + 1, h['what'], 'committed' if h['commit'] else
                                          'not committed', tuple(got), want))
         print('plumbing self-check: %d frames as expected (an uncommitted new entry vanishes, '
-              'a committed one stays)' % len(todo))
+              'a committed one stays; out-of-window on an assured TCP connection %s)'
+              % (len(todo), 'ESTABLISHED: OVS\'s BE_LIBERAL emulated' if self.ovs else
+                 'INVALID: plain netfilter'))
 
     def run(self, label, hops):
         """Replay one run's hops from an empty table; returns the failures."""
@@ -556,6 +603,8 @@ def inputs(args, work):
         if fixed.get('fix') and fixed['fix'].get('recheck'):
             out.append(('built-in --fix recheck',
                         hop_plan(fixed['fix']['recheck'], 'built-in --fix recheck')))
+    out += trace_inputs(args.vipwire, (args.trace or []) + (probe_files() if args.probes else []),
+                        st_dummy)
     for i in range(args.first, args.first + args.count):
         name = name_of(args.seed, i)
         d = os.path.join(work, name)
@@ -566,6 +615,77 @@ def inputs(args, work):
             out.append((name + ' --fix recheck',
                         hop_plan(doc['fix']['recheck'], name + ' --fix recheck')))
     return out, st_dummy.t['check']
+
+
+def parse_frame_line(line):
+    """`key=value` fields of one `vipwire trace` packet line (docs/trace-packets.md)."""
+    return dict(kv.split('=', 1) for kv in line.split() if '=' in kv)
+
+
+def trace_plan(lines, results, label):
+    """The conntrack lookups of `vipwire trace --driver ovn --format json` output
+    (`results`, one object per frame) on the frames file `lines`: like hop_plan,
+    one flow, in the frames' order. A frame without smac gets a stand-in MAC
+    (conntrack never reads MACs)."""
+    hops, zone_port = [], {}
+    for r in results:
+        f = parse_frame_line(lines[r['line'] - 1])
+        if f.get('proto') in ('arp', 'nd'):
+            continue
+        f.setdefault('smac', '02:76:77:63:74:10')
+        for j, c in enumerate(r['path']):
+            t = c.get('trace') or {}
+            st = t.get('ctstate')
+            if st in (None, 'UNTRACKED'):
+                continue
+            zone = int(t['zone'])
+            if zone_port.setdefault(zone, c['port_id']) != c['port_id']:
+                raise SetupError('%s: zone %d serves ports %s and %s' % (
+                    label, zone, zone_port[zone], c['port_id']))
+            hops.append({
+                'run': label, 'flow': 'frames', 'packet': r['packet'],
+                'what': 'line %d: %s' % (r['line'], lines[r['line'] - 1].strip()),
+                'hop': j, 'side': c['side'], 'port': c['port_id'], 'zone': zone, 'model': st,
+                'reason': t.get('ct_reason'), 'commit': committed(t),
+                'model_dir': model_direction(t), 'fields': f, 'dr_half': False})
+    return hops
+
+
+PROBES = os.path.join(HERE, 'probes')
+
+
+def probe_files():
+    """[(cloud, frames)] of conformance/ovnct/probes/*.txt."""
+    out = []
+    for name in sorted(os.listdir(PROBES)):
+        if not name.endswith('.txt'):
+            continue
+        path = os.path.join(PROBES, name)
+        with open(path) as fh:
+            cloud = [ln.split(':', 1)[1].strip() for ln in fh if ln.startswith('# cloud:')]
+        if not cloud:
+            raise SetupError('%s: no `# cloud: PATH` line' % path)
+        out.append((os.path.join(ROOT, cloud[0]), path))
+    return out
+
+
+def trace_inputs(vipwire, pairs, st):
+    out = []
+    for cloud, frames in pairs:
+        args = [vipwire, 'trace', '--driver', 'ovn', '--neutron', cloud, '--packets', frames,
+                '--format', 'json']
+        t = time.monotonic()
+        r = subprocess.run(args, capture_output=True, text=True)
+        st.t['check'] += time.monotonic() - t
+        if r.returncode != 0:
+            raise SetupError('%s: exit %d: %s' % (' '.join(args[1:]), r.returncode,
+                                                  r.stderr.strip()[:2000]))
+        with open(frames) as fh:
+            lines = fh.read().splitlines()
+        results = [json.loads(ln) for ln in r.stdout.splitlines() if ln.strip()]
+        label = 'trace %s' % os.path.basename(frames)
+        out.append((label, trace_plan(lines, results, label)))
+    return out
 
 
 def replay_inputs(files):
@@ -589,7 +709,7 @@ def sweep_stale_namespaces():
             subprocess.run(['ip', 'netns', 'del', m.group(1)], capture_output=True)
 
 
-def finish(st, start, t_check, sysctls):
+def finish(st, start, t_check, sysctls, ovs):
     total = time.monotonic() - start
     n = st.passed + st.failed
     print('timing: %d runs in %.1f s (vipwire check %.1f s, inject+read %.1f s: %d hops, '
@@ -597,6 +717,10 @@ def finish(st, start, t_check, sysctls):
                        n / st.t['inject'] if st.t['inject'] else 0))
     print('kernel settings (defaults, untouched): %s' % ', '.join(
         '%s=%s' % kv for kv in sorted(sysctls.items())))
+    print('OVS datapath emulation: %s' % (
+        'on (TCP connections made BE_LIBERAL once confirmed, ESTABLISHED and ASSURED, as '
+        '__ovs_ct_lookup does: %d)' % st.liberal if ovs else
+        'off (--netfilter-only: plain netfilter conntrack)'))
     print('states (model -> kernel): %s' % (', '.join(
         '%s->%s %d' % (m, k, c) for (m, k), c in sorted(st.pairs.items())) or 'none'))
     print('commits: model committed %d hops (kernel %s), did not commit %d (kernel %s); '
@@ -632,6 +756,15 @@ def main():
                                                        'ovnct-failures'),
                     help='write a reproduction per disagreeing run here '
                     '(default $TMPDIR/ovnct-failures)')
+    ap.add_argument('--netfilter-only', action='store_true',
+                    help='do not emulate what the OVS kernel module adds to conntrack '
+                    '(BE_LIBERAL on established TCP connections); plain netfilter')
+    ap.add_argument('--trace', nargs=2, action='append', metavar=('CLOUD', 'FRAMES'),
+                    help='also replay `vipwire trace --driver ovn --neutron CLOUD --packets '
+                    'FRAMES` (repeatable; hand-written conversations)')
+    ap.add_argument('--probes', action='store_true',
+                    help='also replay the hand-written conversations in conformance/ovnct/probes/ '
+                    '(each names its cloud in a `# cloud: PATH` line, relative to the repository)')
     ap.add_argument('--keep', metavar='DIR', help='write every run\'s hops with the '
                     'kernel\'s states to DIR/<run>.json')
     ap.add_argument('--replay', nargs='+', metavar='FILE',
@@ -684,11 +817,17 @@ def main():
         print('SETUP ERROR: %s' % e)
         print('%d passed, %d failed' % (runner.st.passed, runner.st.failed))
         return 2
+    except Exception:  # a harness bug is a set-up problem, not a disagreement
+        import traceback
+        traceback.print_exc(file=sys.stdout)
+        print('SETUP ERROR: harness failure (above)')
+        print('%d passed, %d failed' % (runner.st.passed, runner.st.failed))
+        return 2
     finally:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, signal.SIG_IGN)  # let the clean-up finish
         cleanup()
-    return finish(runner.st, start, t_check, lab.sysctls)
+    return finish(runner.st, start, t_check, lab.sysctls, runner.ovs)
 
 
 if __name__ == '__main__':

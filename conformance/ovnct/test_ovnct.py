@@ -13,6 +13,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import run as R  # noqa: E402
+import ctnl  # noqa: E402
 from frames import build_frame  # noqa: E402
 
 PA, PB, PD = 'aaaaaaaa-0000', 'bbbbbbbb-0000', 'dddddddd-0000'
@@ -194,8 +195,67 @@ class KernelState(unittest.TestCase):
         todo = R.self_check_hops()
         self.assertTrue(all(h['zone'] == R.SELF_ZONE for h, _ in todo))
         commits = [h['commit'] for h, _ in todo]
-        self.assertEqual(commits, [False, False, True, False, False])
+        self.assertEqual(commits, [False, False, True, False, False, True, False, False, False])
         self.assertEqual(todo[1][1], ('NEW', False, False))  # the first one vanished
+        self.assertEqual(todo[-1][1][0], 'ESTABLISHED')
+        self.assertEqual(R.self_check_hops(ovs=False)[-1][1][0], 'INVALID')
+
+
+class Netlink(unittest.TestCase):
+    def test_liberal_request(self):
+        m = ctnl.liberal_request(5, 7, '203.0.113.50', '203.0.113.8', 41001, 22)
+        ln, kind, flags, seq, _ = struct.unpack_from('=IHHII', m)
+        self.assertEqual((ln, kind, seq), (len(m), (1 << 8) | 0, 5))
+        self.assertEqual(flags, ctnl.NLM_F_REQUEST | ctnl.NLM_F_ACK)  # no CREATE: update only
+        attrs = ctnl.parse_nla(m[20:])
+        self.assertEqual(attrs[ctnl.CTA_ZONE], struct.pack('!H', 7))
+        tup = ctnl.parse_nla(attrs[ctnl.CTA_TUPLE_ORIG])
+        ip = ctnl.parse_nla(tup[ctnl.CTA_TUPLE_IP])
+        self.assertEqual(ip[ctnl.CTA_IP_V4_SRC], bytes([203, 0, 113, 50]))
+        pr = ctnl.parse_nla(tup[ctnl.CTA_TUPLE_PROTO])
+        self.assertEqual((pr[ctnl.CTA_PROTO_NUM], pr[ctnl.CTA_PROTO_SRC_PORT]),
+                         (b'\x06', struct.pack('!H', 41001)))
+        tcp = ctnl.parse_nla(ctnl.parse_nla(attrs[ctnl.CTA_PROTOINFO])[ctnl.CTA_PROTOINFO_TCP])
+        self.assertEqual(tcp[ctnl.CTA_PROTOINFO_TCP_FLAGS_ORIGINAL], b'\x08\x08')
+        self.assertEqual(tcp[ctnl.CTA_PROTOINFO_TCP_FLAGS_REPLY], b'\x08\x08')
+        self.assertNotIn(ctnl.CTA_PROTOINFO_TCP_STATE, tcp)  # the state is left alone
+
+    def test_condition(self):
+        est, assured = ctnl.TCP_CONNTRACK_ESTABLISHED, ctnl.IPS_ASSURED
+        self.assertTrue(ctnl.ovs_should_liberalise((assured, est, 0, 0)))
+        self.assertFalse(ctnl.ovs_should_liberalise((0, est, 0, 0)))          # not assured
+        self.assertFalse(ctnl.ovs_should_liberalise((assured, 2, 0, 0)))      # SYN_RECV
+        self.assertFalse(ctnl.ovs_should_liberalise((assured, est, 8, 8)))    # already
+
+    def test_parse_entry(self):
+        body = b'\x02\x00\x00\x00' + ctnl.nla(ctnl.CTA_STATUS, struct.pack('!I', 0xe)) + \
+            ctnl.nla(ctnl.CTA_PROTOINFO, ctnl.nla(ctnl.CTA_PROTOINFO_TCP, ctnl.nla(
+                ctnl.CTA_PROTOINFO_TCP_STATE, b'\x03') + ctnl.nla(
+                ctnl.CTA_PROTOINFO_TCP_FLAGS_ORIGINAL, b'\x08\x00'), True), True)
+        self.assertEqual(ctnl.parse_entry(body), (0xe, 3, 8, 0))
+
+
+class Trace(unittest.TestCase):
+    def test_trace_plan(self):
+        lines = ['# comment', 'from=a src=192.0.2.1 dst=192.0.2.2 proto=tcp sport=1 dport=2 '
+                 'flags=S dmac=fa:16:3e:00:00:02', 'from=a proto=arp arp_op=1 spa=192.0.2.1 '
+                 'tpa=192.0.2.2']
+        results = [{'line': 2, 'packet': 1, 'path': [
+            hop(PA, 'egress', 1, 'NEW', [COMMIT_ACL]), hop(PB, 'ingress', 2, 'UNTRACKED')]},
+            {'line': 3, 'packet': 2, 'path': []}]
+        hops = R.trace_plan(lines, results, 't')
+        self.assertEqual(len(hops), 1)
+        h = hops[0]
+        self.assertEqual((h['zone'], h['model'], h['commit'], h['fields']['flags']),
+                         (1, 'NEW', True, 'S'))
+        self.assertEqual(h['fields']['smac'], '02:76:77:63:74:10')  # stand-in
+        frame = build_frame(R.steered_fields(h), 3)
+        self.assertEqual(frame[23], 6)  # IPv4 protocol byte: tcp
+
+    def test_probe_files_name_their_cloud(self):
+        for cloud, frames in R.probe_files():
+            self.assertTrue(os.path.exists(cloud), cloud)
+            self.assertTrue(os.path.exists(frames))
 
 
 if __name__ == '__main__':
