@@ -243,7 +243,12 @@ def online(a, tally):
                                       a.frame_seed)
                     with open(os.path.join(out, 'neutron.json')) as f:
                         data = json.load(f)
+                    rp = os.path.join(out, 'refused.txt')
                     refused = []
+                    if os.path.exists(rp):
+                        with open(rp) as f:
+                            refused = [ln for ln in f
+                                       if not ln.startswith('server log')]
                 else:
                     data, refused, _, _ = realovn.build_with_retry(
                         sess, name, spec, out)

@@ -537,3 +537,85 @@ pub(crate) fn rule(
         known,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::load::{load_files, load_json};
+
+    #[test]
+    fn ovn_fields_from_api_and_cli_show_forms() {
+        let api = r#"{"ports": [{"id": "p1", "network_id": "n1", "mac_address": "fa:16:3e:00:00:01",
+            "project_id": "proj", "device_id": "vm1", "revision_number": 4,
+            "admin_state_up": false, "binding:vnic_type": "direct",
+            "binding:vif_type": "ovs", "status": "ACTIVE",
+            "binding:profile": {"capabilities": ["switchdev"]},
+            "extra_dhcp_opts": [{"opt_name": "dhcp_disabled", "opt_value": "true", "ip_version": 6}]}],
+          "networks": [{"id": "n1", "name": "net", "mtu": 1400, "revision_number": 5,
+            "tenant_id": "proj", "provider:network_type": "vlan",
+            "provider:physical_network": "physnet1", "router:external": true,
+            "availability_zone_hints": ["az2", "az1"], "subnets": ["s1"]}]}"#;
+        let c = load_json(api, "api.json").unwrap();
+        let p = &c.ports[0];
+        assert_eq!(
+            (p.project_id.as_str(), p.device_id.as_str()),
+            ("proj", "vm1")
+        );
+        assert_eq!(p.revision_number, Some(4));
+        assert!(!p.admin_state_up);
+        assert_eq!(
+            (p.vnic_type.as_str(), p.vif_type.as_str()),
+            ("direct", "ovs")
+        );
+        assert_eq!(p.status, "ACTIVE");
+        assert_eq!(p.binding_profile["capabilities"][0], "switchdev");
+        assert_eq!(p.extra_dhcp_opts[0].ip_version, 6);
+        let n = &c.networks[0];
+        assert_eq!((n.mtu, n.revision_number), (Some(1400), Some(5)));
+        assert_eq!(n.project_id, "proj");
+        assert_eq!(n.network_type.as_deref(), Some("vlan"));
+        assert_eq!(n.physical_network.as_deref(), Some("physnet1"));
+        assert!(n.router_external);
+        assert_eq!(n.subnets, ["s1"]);
+
+        // `openstack port show -f json` / `network show -f json` names and texts.
+        let show = r#"{"id": "p1", "mac_address": "fa:16:3e:00:00:01",
+            "is_admin_state_up": "DOWN", "binding_vnic_type": "direct",
+            "binding_profile": "{\"capabilities\": [\"switchdev\"]}", "revision_number": 6}"#;
+        let net_show = r#"{"id": "n1", "name": "net", "subnet_ids": ["s1"], "mtu": 1400,
+            "is_router_external": "External", "provider_network_type": "vlan"}"#;
+        let m = load_files(&[
+            (api.to_string(), "api.json".to_string()),
+            (show.to_string(), "show.json".to_string()),
+            (net_show.to_string(), "net.json".to_string()),
+        ])
+        .unwrap();
+        // A later snapshot's revision is no conflict; the first input's stays.
+        assert_eq!(m.ports[0].revision_number, Some(4));
+        assert_eq!(m.ports[0].vnic_type, "direct");
+        assert!(m.networks[0].router_external);
+
+        // Inputs without the fields load the defaults.
+        let bare = load_json(
+            r#"{"ports": [{"id": "p2"}], "networks": [{"id": "n2"}]}"#,
+            "x",
+        )
+        .unwrap();
+        let p = &bare.ports[0];
+        assert!(p.admin_state_up);
+        assert_eq!(p.vnic_type, "normal");
+        assert_eq!(p.revision_number, None);
+        assert_eq!(bare.networks[0].mtu, None);
+    }
+
+    #[test]
+    fn a_show_disagreeing_on_admin_state_is_a_conflict() {
+        let api = r#"{"ports": [{"id": "p1", "admin_state_up": true}]}"#;
+        let show = r#"{"id": "p1", "mac_address": "", "is_admin_state_up": "DOWN"}"#;
+        let err = load_files(&[
+            (api.to_string(), "api.json".to_string()),
+            (show.to_string(), "show.json".to_string()),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("admin_state_up"), "{err}");
+    }
+}

@@ -35,8 +35,8 @@
 //!   `[ovn] live_migration_activation_strategy`) while the binding profile has
 //!   `migrating_to`; `virtual-ip`, `virtual-parents`; the vtep pair. Assumed
 //!   absent: `mcast_flood_reports` (Neutron writes it only for an NB schema
-//!   older than 6.3.0, i.e. OVN older than 21.09) and the QoS options (a port
-//!   QoS policy is not in the model).
+//!   older than 6.3.0, `is_mcast_flood_broken`; OVN 23.03's is 7.0.0) and
+//!   the QoS options (a port QoS policy is not in the model).
 //! - `parent_name`, `tag`: binding profile `parent_name` / `tag` (container
 //!   ports).
 //! - `ha_chassis_group` (external ports): the network's group
