@@ -57,6 +57,10 @@ pub struct Delivery {
     /// Receiving ports (names where the cloud gives them).
     pub to: Vec<String>,
     pub drop: Option<DropAt>,
+    /// The port the backend answered a request for itself (OVN's ARP/ND
+    /// responder); the request reached no port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered_for: Option<String>,
     /// Every firewall crossing, in order.
     pub path: Vec<Hop>,
 }
@@ -66,6 +70,8 @@ pub struct Delivery {
 pub enum VerdictWord {
     Delivered,
     Dropped,
+    /// The backend answered the request itself (OVN's ARP/ND responder).
+    Answered,
 }
 
 /// Where a frame died, and the Neutron objects behind the rule.
@@ -254,9 +260,7 @@ fn dropped_at(cloud: &Cloud, hop: &Hop) -> DropAt {
         port: cloud.port(&hop.port_id).map(label).unwrap_or_default(),
         side: hop.side,
         host: hop.host.clone(),
-        place: last
-            .map(|s| format!("{} {} rule {}", s.table, s.chain, s.rule_num))
-            .unwrap_or_default(),
+        place: last.map(|s| s.place()).unwrap_or_default(),
         rule: last.map(|s| s.rule_text.clone()).unwrap_or_default(),
         why: hop
             .decided_by
@@ -278,6 +282,15 @@ pub fn origin_words(o: &Origin) -> String {
             "no security group rule of the port allows it".into()
         }
         Origin::Infrastructure { what, .. } => format!("the agent's own rule: {what}"),
+        Origin::PortGroupDrop { .. } => {
+            "no security group rule of the port allows it (neutron_pg_drop's drop ACL)".into()
+        }
+        Origin::CtInvalidDrop { .. } => {
+            "conntrack calls it INVALID, and OVN drops invalid packets above every ACL".into()
+        }
+        Origin::DestinationDrop { .. } => {
+            "OVN port security: the destination is none of the port's fixed IPs and pairs".into()
+        }
         other => format!("{other:?}"),
     }
 }
@@ -296,6 +309,7 @@ fn deliver(cloud: &Cloud, backend: &mut dyn Backend, send: &Send) -> Delivery {
         delivered: VerdictWord::Dropped,
         to: Vec::new(),
         drop: None,
+        answered_for: None,
         path: Vec::new(),
     };
     match &send.frame {
@@ -308,6 +322,13 @@ fn deliver(cloud: &Cloud, backend: &mut dyn Backend, send: &Send) -> Delivery {
                     "ARP protection: the sender is none of the port's addresses",
                 ));
                 return d;
+            }
+            if *op == 1 {
+                if let Some(owner) = backend.responder(&sender.id, frame.target_ip) {
+                    d.answered_for = cloud.port(&owner).map(label);
+                    d.delivered = VerdictWord::Answered;
+                    return d;
+                }
             }
             let dmac = if *op == 1 { "ff:ff:ff:ff:ff:ff" } else { tha };
             d.to = receivers(cloud, sender, dmac)
@@ -330,6 +351,13 @@ fn deliver(cloud: &Cloud, backend: &mut dyn Backend, send: &Send) -> Delivery {
                     "ND protection: the advertised target or the MAC is none of the port's",
                 ));
                 return d;
+            }
+            if !*na {
+                if let Some(owner) = backend.responder(&sender.id, *target) {
+                    d.answered_for = cloud.port(&owner).map(label);
+                    d.delivered = VerdictWord::Answered;
+                    return d;
+                }
             }
             deliver_ip(cloud, backend, sender, pkt, &mut d);
         }

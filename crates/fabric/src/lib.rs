@@ -109,6 +109,13 @@ pub trait Backend {
     /// `port_id` (`na`: an advertisement for `target`, else a solicitation);
     /// the packet itself then crosses the firewall like any other.
     fn nd_from(&self, port_id: &str, sender_mac: &str, na: bool, target: IpAddr) -> ArpDecision;
+    /// The port the backend itself answers an ARP request or IPv6 neighbour
+    /// solicitation for, when it does (OVN's ARP/ND responder answers for
+    /// fixed IPs, so the request never reaches the owner); None: the request
+    /// is delivered.
+    fn responder(&self, _sender: &str, _target: IpAddr) -> Option<String> {
+        None
+    }
 }
 
 /// Why a backend cannot be built.

@@ -362,6 +362,10 @@ fn cloud_trace(
             }
             Format::Text => {
                 let verdict = match (&d.drop, d.to.is_empty()) {
+                    (None, _) if d.answered_for.is_some() => format!(
+                        "ANSWERED by OVN's responder for {} (no port receives the request)",
+                        d.answered_for.as_deref().unwrap_or_default()
+                    ),
                     (None, _) => format!("DELIVERED to {}", d.to.join(", ")),
                     (Some(x), true) => format!("DROPPED: {}", x.why),
                     (Some(x), false) => format!(

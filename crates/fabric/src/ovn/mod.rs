@@ -581,6 +581,27 @@ impl crate::Backend for OvnFabric {
         })
     }
 
+    /// `ls_in_arp_rsp`: a request for an address in another port's
+    /// `addresses` is answered by OVN, unless that port also has `unknown`
+    /// or is virtual (lflows.rs lists the same flows); the owner's own
+    /// request passes on (priority 100).
+    fn responder(&self, sender: &str, target: IpAddr) -> Option<String> {
+        let switch = &self.nb.port(sender)?.switch;
+        self.nb
+            .ports
+            .iter()
+            .filter(|p| &p.switch == switch && p.name != sender)
+            .filter(|p| !matches!(p.kind, neutron::firewall::ovn::LspType::Virtual { .. }))
+            .filter(|p| !p.addresses.iter().any(|a| a == "unknown"))
+            .find(|p| {
+                p.addresses
+                    .iter()
+                    .flat_map(|a| a.split_whitespace().skip(1))
+                    .any(|w| w.parse::<IpAddr>() == Ok(target))
+            })
+            .map(|p| p.name.clone())
+    }
+
     fn arp_from(&self, port_id: &str, frame: &ArpFrame) -> ArpDecision {
         let Some(lsp) = self.nb.port(port_id) else {
             return ArpDecision::pass();
