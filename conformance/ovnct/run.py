@@ -431,11 +431,13 @@ class CtLab:
                 time.sleep(0.0002)
 
     def destroy(self):
-        if self.nl:
-            self.nl.close()
-            self.nl = None
-        for s in self.sink + list(self.send_sock.values()):
-            s.close()
+        socks = self.sink + list(self.send_sock.values()) + ([self.nl.sock] if self.nl else [])
+        self.nl = None
+        for s in socks:
+            try:
+                s.close()
+            except OSError:
+                pass
         self.sink, self.send_sock = [], {}
         for ns in (self.br, self.ends):
             subprocess.run(['ip', 'netns', 'del', ns], capture_output=True)
@@ -786,8 +788,17 @@ def main():
     work = tempfile.mkdtemp(prefix='ovnct-')
 
     def cleanup():
-        lab.destroy()
-        subprocess.run(['rm', '-rf', work])
+        try:
+            lab.destroy()
+        finally:
+            # whatever state the lab object is in: every namespace of this run goes
+            out = subprocess.run(['ip', 'netns', 'list'], capture_output=True,
+                                 text=True).stdout
+            for line in out.splitlines():
+                if line.startswith('vwct-%s-' % tag):
+                    subprocess.run(['ip', 'netns', 'del', line.split()[0]],
+                                   capture_output=True)
+            subprocess.run(['rm', '-rf', work])
     atexit.register(cleanup)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *a: sys.exit(143))
