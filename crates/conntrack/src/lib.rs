@@ -605,6 +605,32 @@ impl Conntrack {
         z.entries.insert(id, e);
     }
 
+    /// What the Open vSwitch kernel datapath's `ct()` adds after its lookup
+    /// (net/openvswitch/conntrack.c `__ovs_ct_lookup`, Linux 5.11 and later,
+    /// "Be liberal for tcp packets so that out-of-window packets are not
+    /// marked invalid"): a confirmed TCP connection that is ESTABLISHED and
+    /// assured (`nf_conntrack_tcp_established`) stops window checking in both
+    /// directions. OVN on the kernel datapath calls this after every lookup;
+    /// iptables does not.
+    pub fn ovs_after_lookup(&mut self, outcome: &CtOutcome) {
+        if outcome.unconfirmed {
+            return;
+        }
+        let Some(id) = outcome.entry else { return };
+        let Some(e) = self
+            .zones
+            .get_mut(&outcome.zone)
+            .and_then(|z| z.entries.get_mut(&id))
+        else {
+            return;
+        };
+        if let L4Data::Tcp(tc) = &mut e.l4 {
+            if tc.state == tcp::TcpState::Established && e.assured {
+                tc.set_be_liberal();
+            }
+        }
+    }
+
     /// The packet was dropped: forget its unconfirmed entry. Confirmed entries
     /// keep whatever the tracker already changed, as in the kernel.
     pub fn discard(&mut self, outcome: &CtOutcome) {

@@ -497,6 +497,14 @@ enum Flow {
 }
 
 /// `nf_conntrack_tcp_packet` (with `tcp_error` and, for a new entry, `tcp_new`).
+impl TcpConn {
+    /// `nf_ct_set_tcp_be_liberal`: stop window checks in both directions.
+    pub(crate) fn set_be_liberal(&mut self) {
+        self.seen[0].flags |= F_BE_LIBERAL;
+        self.seen[1].flags |= F_BE_LIBERAL;
+    }
+}
+
 pub(crate) fn packet(
     tc: &mut TcpConn,
     ctx: &mut L4Ctx,

@@ -885,3 +885,25 @@ fn sequence_numbers_wrap_around() {
     assert_eq!((o.state, o.reason()), (CtState::Established, None));
     assert_eq!(timeout_of(&ct, 0.5), 432_000.0);
 }
+
+/// The OVS kernel datapath marks an established, assured TCP connection
+/// liberal after its lookup (`__ovs_ct_lookup`, Linux 5.11+): the
+/// out-of-window segment iptables' conntrack calls INVALID then passes.
+#[test]
+fn ovs_datapath_turns_an_assured_connection_liberal() {
+    for ovs in [false, true] {
+        let mut ct = Conntrack::new();
+        established_with_seq(&mut ct);
+        let o = pass(&mut ct, 0, &with_seq(orig(ACK, 0.9), 1101, 5001, 0));
+        if ovs {
+            ct.ovs_after_lookup(&o);
+        }
+        let o = ct.track(0, &with_seq(orig(PSHACK, 1.0), 1101 + 1_000_000, 5001, 10));
+        let want = if ovs {
+            CtState::Established
+        } else {
+            CtState::Invalid
+        };
+        assert_eq!(o.state, want, "ovs datapath {ovs}");
+    }
+}

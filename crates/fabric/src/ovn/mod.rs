@@ -283,6 +283,8 @@ impl OvnFabric {
             walk.step(pre, t_pre, 100, "ip", "reg0[0] = 1; next;");
             walk.step(pre_st, t_st, 100, "reg0[0] == 1", "ct_next;");
             let out = self.conntrack.track(walk.zone, pkt);
+            // The kernel datapath's ct(): liberal windows once established.
+            self.conntrack.ovs_after_lookup(&out);
             walk.ctstate = out.state.as_str().to_string();
             walk.ct_reason = out.reason().map(str::to_string);
             tracked = Some(out);
