@@ -628,13 +628,15 @@ def trace_plan(lines, results, label):
     """The conntrack lookups of `vipwire trace --driver ovn --format json` output
     (`results`, one object per frame) on the frames file `lines`: like hop_plan,
     one flow, in the frames' order. A frame without smac gets a stand-in MAC
-    (conntrack never reads MACs)."""
-    hops, zone_port = [], {}
+    (conntrack never reads MACs). `dr_half`: an ingress hop whose tuple an
+    earlier frame already took out of the same zone (a forwarded copy)."""
+    hops, zone_port, out_tuples = [], {}, set()
     for r in results:
         f = parse_frame_line(lines[r['line'] - 1])
         if f.get('proto') in ('arp', 'nd'):
             continue
         f.setdefault('smac', '02:76:77:63:74:10')
+        tup = tuple(str(f.get(k, '')) for k in ('src', 'dst', 'proto', 'sport', 'dport'))
         for j, c in enumerate(r['path']):
             t = c.get('trace') or {}
             st = t.get('ctstate')
@@ -649,7 +651,10 @@ def trace_plan(lines, results, label):
                 'what': 'line %d: %s' % (r['line'], lines[r['line'] - 1].strip()),
                 'hop': j, 'side': c['side'], 'port': c['port_id'], 'zone': zone, 'model': st,
                 'reason': t.get('ct_reason'), 'commit': committed(t),
-                'model_dir': model_direction(t), 'fields': f, 'dr_half': False})
+                'model_dir': model_direction(t), 'fields': f,
+                'dr_half': c['side'] == 'ingress' and (zone, tup) in out_tuples})
+            if c['side'] == 'egress':
+                out_tuples.add((zone, tup))
     return hops
 
 

@@ -252,6 +252,19 @@ class Trace(unittest.TestCase):
         frame = build_frame(R.steered_fields(h), 3)
         self.assertEqual(frame[23], 6)  # IPv4 protocol byte: tcp
 
+    def test_trace_dr_half(self):
+        syn = 'from=%s src=203.0.113.50 dst=203.0.113.241 proto=tcp sport=1 dport=80 flags=%s'
+        lines = [syn % ('client-1', 'S'), syn % ('director-1', 'S'), syn % ('client-1', 'A')]
+        results = [
+            {'line': 1, 'packet': 1, 'path': [hop(PA, 'egress', 1, 'NEW', [COMMIT_ACL]),
+                                               hop(PD, 'ingress', 3, 'NEW', [COMMIT_ACL])]},
+            {'line': 2, 'packet': 2, 'path': [hop(PD, 'egress', 3, 'NEW', [COMMIT_ACL]),
+                                               hop(PB, 'ingress', 7, 'NEW', [COMMIT_ACL])]},
+            {'line': 3, 'packet': 3, 'path': [hop(PA, 'egress', 1, 'INVALID'),
+                                               hop(PD, 'ingress', 3, 'INVALID')]}]
+        hops = R.trace_plan(lines, results, 't')
+        self.assertEqual([(h['packet'], h['zone']) for h in hops if h['dr_half']], [(3, 3)])
+
     def test_probe_files_name_their_cloud(self):
         for cloud, frames in R.probe_files():
             self.assertTrue(os.path.exists(cloud), cloud)
