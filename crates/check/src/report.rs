@@ -105,6 +105,12 @@ pub fn render_check(r: &CheckReport, verbose: bool) -> String {
             let _ = writeln!(out, "- {}: {}", w.port, w.message);
         }
     }
+    if !r.backend.is_empty() {
+        let _ = writeln!(out, "\nBackend:");
+        for b in &r.backend {
+            let _ = writeln!(out, "- {b}");
+        }
+    }
     if !r.assumptions.is_empty() {
         let _ = writeln!(out, "\nAssumed:");
         for a in &r.assumptions {

@@ -56,6 +56,8 @@ pub struct CheckReport {
     pub findings: Vec<Finding>,
     /// What vipwire assumed where the inputs are silent.
     pub assumptions: Vec<String>,
+    /// What the firewall backend's model is, and backend facts about the VIPs.
+    pub backend: Vec<String>,
     /// Every field no Neutron input carried.
     pub unknown_inputs: Vec<String>,
     pub flows: Vec<FlowResult>,
@@ -112,10 +114,75 @@ pub fn run(sc: &Scenario) -> Result<CheckReport, CheckError> {
         coverage: coverage(sc),
         findings: findings(sc),
         assumptions: sc.assumptions.clone(),
+        backend: backend_notes(sc),
         unknown_inputs: sc.cloud.unknown.iter().map(|u| u.to_string()).collect(),
         flows: results,
         warnings: host_warnings(sc),
     })
+}
+
+/// The model the backend runs, and on ML2/OVN how each VIP is represented:
+/// a `virtual` logical port bound to whichever parent last announced it, or
+/// no port at all.
+fn backend_notes(sc: &Scenario) -> Vec<String> {
+    use neutron::firewall::ovn::{LspType, Northbound};
+    if sc.driver != neutron::firewall::FirewallDriver::Ovn {
+        return Vec::new();
+    }
+    let mut notes = vec![
+        "ML2/OVN: ovn-northd 23.03's logical switch pipeline with the Linux kernel's conntrack \
+         (the production kernel datapath: one zone per logical port, and the OVS module's \
+         liberal window for established TCP); the userspace (netdev/DPDK) tracker is not \
+         modelled"
+            .to_string(),
+    ];
+    let nb = Northbound::of(&sc.cloud);
+    for vip in sc.vips() {
+        let port = nb
+            .ports
+            .iter()
+            .find(|p| matches!(&p.kind, LspType::Virtual { ip, .. } if *ip == vip));
+        notes.push(match port {
+            Some(p) => {
+                let ids: &[String] = match &p.kind {
+                    LspType::Virtual { parents, .. } => parents,
+                    _ => &[],
+                };
+                let parents = ids
+                    .iter()
+                    .map(|id| sc.port_label(id))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let servers: Vec<String> = ids
+                    .iter()
+                    .filter(|id| sc.real_servers.iter().any(|r| &r.port_id == *id))
+                    .map(|id| sc.port_label(id))
+                    .collect();
+                let trap = if servers.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; real servers {} are parents too (their VIP pair): one gratuitous \
+                         ARP for {vip} from them (arp_announce not 2) takes the VIP's binding",
+                        servers.join(", ")
+                    )
+                };
+                format!(
+                    "VIP {vip} is logical port {} (type virtual, parents {parents}): OVN binds \
+                     it to the parent that last sent a gratuitous ARP for {vip}, so it follows \
+                     the VRRP master (from OVN 25.09 claims are limited to one per second, with \
+                     a backoff of up to 10 s){trap}",
+                    sc.port_label(&p.name)
+                )
+            }
+            None => format!(
+                "VIP {vip} has no Neutron port, so OVN has no virtual port for it: a floating IP \
+                 cannot point at it; create one with `openstack port create --network <net> \
+                 --fixed-ip ip-address={vip} <name>` (a pair written as a CIDR never makes one)"
+            ),
+        });
+    }
+    notes
 }
 
 fn run_flow(sc: &Scenario, fabric: &mut dyn Backend, flow: &Flow) -> FlowResult {
