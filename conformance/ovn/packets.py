@@ -15,7 +15,8 @@ external_ids:iface-id=<port id>.
 
 Then K seeded frames per cloud (TCP SYN, UDP, ICMP echo between ports by
 fixed IP; from and to pair IPs; spoofed sources; ARP requests for fixed
-and pair IPs; VRRP adverts to 224.0.0.18), each built by hand (struct,
+and pair IPs; VRRP adverts to 224.0.0.18; after 40% of the SYNs the
+receiver's SYN-ACK), each built by hand (struct,
 conformance/kernel/frames.py) and sent with AF_PACKET from the sender's
 namespace; every other namespace sniffs. Written to DIR/<cloud>/:
 
@@ -162,7 +163,15 @@ def draw_frames(rng, ports, k):
         elif kind == 'vrrp':
             f.update(dmac=VRRP_MAC, dst=VRRP_GROUP, proto='vrrp', ttl=255)
         out.append(f)
-    return out
+        if f.get('flags') == 'S' and rng.random() < 0.4:
+            # The receiver's SYN-ACK right after (conntrack: the reply of
+            # an allowed flow passes as ct.est whatever the rules say).
+            out.append({'from': b.id, 'smac': b.mac, 'dmac': a.mac,
+                        'src': f['dst'], 'dst': f['src'], 'proto': 'tcp',
+                        'sport': f['dport'], 'dport': f['sport'],
+                        'flags': 'SA', 'seq': rng.getrandbits(32),
+                        'ack': (f['seq'] + 1) & 0xffffffff, 'win': 64240})
+    return out[:k]
 
 
 class Sniffers:
