@@ -60,6 +60,9 @@ pub mod fixed {
     pub const CT_EST_REPLY: &str =
         "ct.est && !ct.rel && !ct.new && !ct.inv && ct.rpl && ct_mark.blocked == 0";
     pub const CT_REL: &str = "!ct.est && ct.rel && !ct.new && !ct.inv && ct_mark.blocked == 0";
+    /// What an allow-stateless ACL's pre-ACL flow does: skip conntrack and
+    /// load balancing (reg0[16], which ls_*_pre_lb tests).
+    pub const STATELESS_PRE_ACL: &str = "reg0[16] = 1; next;";
     pub const DEFAULT_COMMIT: &str = "ip && !ct.est";
     pub const DEFAULT_COMMIT_BLOCKED: &str = "ip && ct.est && ct_mark.blocked == 1";
     /// ls_*_acl_hint: (priority, match, action).
@@ -290,7 +293,7 @@ pub fn switch_flows(cloud: &Cloud, nb: &Northbound, ls: &LogicalSwitch) -> Vec<L
                 .iter()
                 .filter(|a| a.direction == dir && a.action == AclAction::AllowStateless)
             {
-                add(pre_acl, t_acl, AclFlow::priority(a), &a.match_text, "next;");
+                add(pre_acl, t_acl, AclFlow::priority(a), &a.match_text, STATELESS_PRE_ACL);
             }
             add(pre_acl, t_acl, 100, "ip", "reg0[0] = 1; next;");
         }

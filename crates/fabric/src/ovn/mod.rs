@@ -278,7 +278,7 @@ impl OvnFabric {
             .iter()
             .find(|a| a.action == AclAction::AllowStateless && a.matcher.matches(pkt, remote, &set))
         {
-            walk.step(pre, t_pre, AclFlow::priority(a), &a.match_text, "next;");
+            walk.step(pre, t_pre, AclFlow::priority(a), &a.match_text, STATELESS_PRE_ACL);
         } else {
             walk.step(pre, t_pre, 100, "ip", "reg0[0] = 1; next;");
             walk.step(pre_st, t_st, 100, "reg0[0] == 1", "ct_next;");
@@ -634,7 +634,10 @@ impl crate::Backend for OvnFabric {
             .filter(|n| n.addr().is_ipv4())
             .copied()
             .collect();
-        if !v4.is_empty() && !v4.iter().any(|n| n.contains(&frame.sender_ip)) {
+        // An entry with addresses but none IPv4 allows no ARP at all (seen on
+        // real delivery: an IPv6-only port's ARP is dropped).
+        let restricted = !entry.addrs.is_empty();
+        if restricted && !v4.iter().any(|n| n.contains(&frame.sender_ip)) {
             return refuse(
                 ArpRefusal::SenderIp {
                     allowed: v4.clone(),
