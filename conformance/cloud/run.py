@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """vipwire check --os-cloud against a real Keystone + neutron-server on 127.0.0.1.
 
-    run.py [--keep DIR] [--runs N] [--vipwire PATH]
+    run.py [--keep DIR] [--runs N] [--vipwire PATH] [--big N]
 
 Starts the real Keystone 30.0.0 and neutron-server 29.0.0 (services.py, venv
 from setup.sh; each its own process on an ephemeral loopback port), sets up
@@ -25,6 +25,11 @@ view: no binding:host_id). Checks:
 - wrong password, an unreachable Keystone, and a 500 in the middle of paging
   (fault_proxy.py, a fault injector in front of the real Neutron) each end
   with exit 2 and a message naming the cloud, the URL and the cause.
+
+--big N (heavy, not in the quick set) then adds N ports to the VIP's network
+(IPv6 only, from 2001:db8:1::/64, in a group of their own; bulk-created 50
+per call) and measures discovery again: every port of the network is read,
+paged at 500.
 
 Every process started is stopped by its PID, also on failure. Ends with
 "N passed, M failed"; exit 1 on a failure, 2 when the set-up fails.
@@ -76,7 +81,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def call(method, url, body=None, token=None, want_token=False):
+def call(method, url, body=None, token=None, want_token=False, timeout=60):
     data = json.dumps(body).encode() if body is not None else None
     headers = {'Content-Type': 'application/json',
                'Accept': 'application/json'}
@@ -85,7 +90,7 @@ def call(method, url, body=None, token=None, want_token=False):
     req = urllib.request.Request(url, method=method, data=data,
                                  headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=60) as r:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             raw = r.read()
             out = json.loads(raw) if raw else {}
             if want_token:
@@ -393,20 +398,39 @@ def tests(r, work, ac_secret, runs, kurl):
     # Paging through the real server.
     rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-password', '--format',
                                     'json', '--page-size', '2', '--save',
-                                    os.path.join(work, 'paged')])
-    calls = json.load(open(os.path.join(work, 'paged', 'discovery.json')))[
-        'calls'] if rc == rc0 else []
-    markers = [c for c in calls if 'marker=' in c['url']]
+                                    save])
+    disc = json.load(open(os.path.join(save, 'discovery.json'))) \
+        if rc == rc0 else {'calls': []}
+    markers = [c for c in disc['calls'] if 'marker=' in c['url']]
     r.expect('--page-size 2: Neutron pages (marker links followed), same '
              'verdict', rc == rc0 and markers
              and verdict(json.loads(out)) == offline,
              f'rc={rc} markers={len(markers)} {err}')
+    # Saved again over the paged reading (more files): only this one stays.
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-password', '--format',
+                                    'json', '--save', save])
+    disc = json.load(open(os.path.join(save, 'discovery.json'))) \
+        if rc == rc0 else {'responses': []}
+    files = sorted(os.listdir(os.path.join(save, 'api')))
+    rc2, out2, _, _ = r.run(['check', os.path.join(save, 'scenario.yaml'),
+                             '--format', 'json'])
+    r.expect('--save over a saved folder keeps only the new reading, which '
+             'replays offline', rc == rc0 and len(files) == len(disc['responses'])
+             and rc2 == rc and json.loads(out2 or '{}') == json.loads(out or '{}'),
+             f'rc={rc} rc2={rc2} files={files} {err}')
     # Text output: what was inferred.
     rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-password'])
     r.expect('text output names the inferred roles and backend',
              rc == rc0 and 'Directors:' in out and 'Firewall backend:' in out
              and 'director-1' in out, out[:800] + err)
     print('\n'.join('     | ' + line for line in out.splitlines()[:12]))
+    # --fix on what was read: the offline fix's exit code.
+    rcf0, _, _, _ = r.run(['check', '--fix'])
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-password', '--fix'])
+    r.expect('--fix on the cloud read: the offline --fix exit code '
+             f'({rcf0}), the same proposal', rc == rcf0
+             and 'allowed-address ip-address=0.0.0.0/0' in out,
+             f'rc={rc} {out[-800:]} {err}')
     # Bad input: each exit 2 with a clear message.
     rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-badpass'])
     r.expect('wrong password: exit 2, 401 named with the cloud and URL, no '
@@ -469,18 +493,67 @@ def tests(r, work, ac_secret, runs, kurl):
              and out.startswith('{') and verdict(json.loads(out)) == offline
              and 'TLS verification is off' in err, f'rc={rc} {err}')
     # Discovery time (the field report's cloud), median of several runs.
+    m = discovery_runs(r, base + ['--os-cloud', 'lvs-password', '--format',
+                                  'json'], runs)
+    if m:
+        print(f'# discovery (password auth, {m[2]} runs): median {m[0]:.3f} s '
+              f'reading (of which Keystone token {m[4]:.3f} s), {m[1]:.3f} s '
+              f'whole command; last: {m[3]}')
+
+
+def discovery_runs(r, args, runs):
+    """Median reading time, whole-command time, Keystone's share, and the
+    last summary line (each run saved to read its calls' times)."""
     times, line = [], ''
+    save = os.path.join(r.cwd, 'timing')
     for _ in range(runs):
-        rc, out, err, wall = r.run(base + ['--os-cloud', 'lvs-password',
-                                           '--format', 'json'])
+        shutil.rmtree(save, ignore_errors=True)
+        rc, out, err, wall = r.run(args + ['--save', save])
         t, line = discovery_time(err)
-        if t is not None:
-            times.append((t, wall))
-    if times:
-        print(f'# discovery (password auth, {len(times)} runs): median '
-              f'{statistics.median(t for t, _ in times):.3f} s reading, '
-              f'{statistics.median(w for _, w in times):.3f} s whole command; '
-              f'last: {line.strip()}')
+        if t is None:
+            continue
+        calls = json.load(open(os.path.join(save, 'discovery.json')))['calls']
+        auth = sum(c['millis'] for c in calls if c['method'] == 'POST') / 1e3
+        times.append((t, wall, auth))
+    if not times:
+        return None
+    return (statistics.median(t for t, _, _ in times),
+            statistics.median(w for _, w, _ in times), len(times),
+            line.strip(), statistics.median(a for _, _, a in times))
+
+
+def big_project(r, nurl, token, project, n, runs):
+    """N more ports on the VIP's network, then discovery timed again."""
+    api = nurl.rstrip('/') + '/v2.0/'
+    net = call('GET', api + f'networks?project_id={project}&name=tenant-net',
+               token=token)['networks'][0]['id']
+    v6 = call('POST', api + 'subnets', token=token, body={'subnet': {
+        'network_id': net, 'cidr': '2001:db8:1::/64', 'ip_version': 6,
+        'name': 'bulk-v6', 'project_id': project}})['subnet']['id']
+    call('PUT', api + f'quotas/{project}', token=token,
+         body={'quota': {'port': -1}})
+    sg = call('POST', api + 'security-groups', token=token, body={
+        'security_group': {'name': 'bulk-sg', 'project_id': project}})[
+            'security_group']['id']
+    t0 = time.monotonic()
+    for start in range(0, n, 50):
+        call('POST', api + 'ports', token=token, timeout=600, body={'ports': [
+            {'network_id': net, 'project_id': project, 'name': f'bulk-{i}',
+             'security_groups': [sg], 'device_owner': 'compute:nova',
+             'fixed_ips': [{'subnet_id': v6}]}
+            for i in range(start, min(n, start + 50))]})
+        if start == 0:
+            print(f'# big: first 50 ports in {time.monotonic() - t0:.1f}s',
+                  flush=True)
+    print(f'# big: {n} ports created in {time.monotonic() - t0:.1f}s')
+    keep = ['--keepalived', os.path.join(EXAMPLE, 'keepalived-director-1.conf'),
+            '--keepalived', os.path.join(EXAMPLE, 'keepalived-director-2.conf')]
+    m = discovery_runs(r, ['check', '--vip', VIP, '--os-cloud', 'lvs-password',
+                           '--format', 'json'] + keep, runs)
+    if m:
+        print(f'# discovery with {n + 8} ports on the network ({m[2]} runs): '
+              f'median {m[0]:.3f} s reading (of which Keystone token '
+              f'{m[4]:.3f} s), {m[1]:.3f} s whole command; last: {m[3]}')
 
 
 def main():
@@ -488,6 +561,8 @@ def main():
     ap.add_argument('--keep', help='keep the work folder here')
     ap.add_argument('--runs', type=int, default=3,
                     help='runs for the discovery-time median')
+    ap.add_argument('--big', type=int, default=0,
+                    help='then add N ports and time discovery again')
     ap.add_argument('--vipwire', default=os.environ.get(
         'VIPWIRE', os.path.join(ROOT, 'target', 'release', 'vipwire')))
     a = ap.parse_args()
@@ -540,6 +615,11 @@ def main():
               f'(work: {work})')
         r = Runner(a.vipwire, work)
         tests(r, work, ac_secret, a.runs, kurl)
+        if a.big:
+            try:
+                big_project(r, nurl, admin, project, a.big, a.runs)
+            except (SetupError, OSError) as e:
+                print(f'# big: set-up failed: {e}')
         print(f'{r.passed} passed, {r.failed} failed')
         return 1 if r.failed else 0
     except SetupError as e:

@@ -362,6 +362,18 @@ fn write_inputs(
 ) -> Result<PathBuf> {
     let api = dir.join("api");
     std::fs::create_dir_all(&api).with_context(|| format!("{}", api.display()))?;
+    // An earlier --save into the same folder: its numbered answers go, so the
+    // folder holds one reading only (nothing else is touched).
+    for entry in std::fs::read_dir(&api)?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let numbered = name.len() > 3
+            && name.as_bytes()[..2].iter().all(u8::is_ascii_digit)
+            && name.as_bytes()[2] == b'-'
+            && name.ends_with(".json");
+        if numbered {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
     let mut neutron = Vec::new();
     let mut saved = Vec::new();
     for (i, r) in client.responses.iter().enumerate() {
