@@ -257,9 +257,14 @@ fn match_directors(
     real_server_ips: &[IpAddr],
 ) -> Vec<DirectorRole> {
     let ports = discover::ports_by_id(d);
+    // A port that has the VIP as its fixed IP next to ports holding it as a
+    // pair is the VIP's reservation (the usual way to keep Neutron from giving
+    // the address away), not a director.
+    let any_pair = d.holders.iter().any(|h| h.hold != Hold::FixedIp);
     let mut candidates: Vec<&Value> = d
         .holders
         .iter()
+        .filter(|h| !(any_pair && h.hold == Hold::FixedIp))
         .filter(|h| h.fixed_ips.iter().all(|ip| !real_server_ips.contains(ip)))
         .filter_map(|h| ports.get(&h.port_id).copied())
         .collect();
@@ -703,6 +708,23 @@ mod tests {
         let m = match_directors(&d, &k, &rs());
         assert!(m.iter().all(|d| d.confidence == Confidence::Low));
         assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn a_reserved_vip_port_is_not_a_director() {
+        let mut d = found();
+        let vip = port("v", "vip-port", "203.0.113.241");
+        d.holders.push(Holder {
+            port_id: "v".into(),
+            name: "vip-port".into(),
+            hold: Hold::FixedIp,
+            fixed_ips: port_ipv4s(&vip),
+        });
+        d.ports.push(vip);
+        let m = match_directors(&d, &[], &rs());
+        let mut got: Vec<&str> = m.iter().map(|d| d.label.as_str()).collect();
+        got.sort();
+        assert_eq!(got, ["lb-east", "lb-west"]);
     }
 
     #[test]
