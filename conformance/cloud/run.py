@@ -16,7 +16,9 @@ view: no binding:host_id). Checks:
   `vipwire check` on the built-in example (same flows passing and failing, same
   exit code);
 - `--save DIR` then `vipwire check DIR/scenario.yaml` gives the same report
-  offline, and DIR holds no password, secret or token;
+  offline, and DIR holds no password, secret or token; a second save into
+  DIR keeps only the new reading;
+- `--fix` on what was read proposes the offline fix, with its exit code;
 - paging through the real server (`--page-size 2`) gives the same verdict;
 - so do an openrc file's OS_* variables (internal endpoint), an existing
   token rescoped to the project (v3token), and Neutron behind an HTTPS front
