@@ -21,7 +21,8 @@ logs and databases (OVS_RUNDIR/OVN_RUNDIR etc. point there, never at
 Every process started is stopped by its PID at exit (try/finally, atexit
 and SIGTERM/SIGINT/SIGHUP handlers), even on failure.
 
-Each cloud (a conformance/cases/*.json hand case or a gen.py random cloud,
+Each cloud (a conformance/cases/*.json or conformance/ovn/cases/*.json
+hand case, or a gen.py random cloud,
 `rand-S-I` = scenario I of seed S) is replayed through the API with
 api_build.replay in its own project. Written to DIR/<name>/:
 
@@ -370,8 +371,10 @@ def load_clouds(args):
     import gen
     out = []
     if args.cases or args.case:
+        # The shared hand cases, then the OVN-only ones (conformance/ovn/cases).
         for path in sorted(glob.glob(os.path.join(CONF_DIR, 'cases',
-                                                  '*.json'))):
+                                                  '*.json'))) + sorted(
+                glob.glob(os.path.join(HERE, 'cases', '*.json'))):
             name = os.path.basename(path)[:-5]
             if args.case and name not in args.case:
                 continue
