@@ -20,6 +20,8 @@ view: no binding:host_id). Checks:
   DIR keeps only the new reading;
 - `--fix` on what was read proposes the offline fix, with its exit code;
 - paging through the real server (`--page-size 2`) gives the same verdict;
+- so does a standalone neutron-server (auth_strategy noauth, a second
+  process) read with `auth_type: none` and `network_endpoint_override`;
 - so do an openrc file's OS_* variables (internal endpoint), an existing
   token rescoped to the project (v3token), and Neutron behind an HTTPS front
   (fault_proxy.py with a test CA made by openssl) with `cacert` or `insecure`;
@@ -248,7 +250,7 @@ def build_cloud(nurl, token, project):
 
 
 def clouds_yaml(path, kurl, proxy_url, ac_id, ac_secret, dead_port, tls_url,
-                ca):
+                ca, standalone_url):
     auth = (f'      auth_url: {kurl}\n      username: lb-user\n'
             f'      project_name: lb-project\n      user_domain_name: Default\n'
             f'      project_domain_name: Default\n')
@@ -276,7 +278,10 @@ def clouds_yaml(path, kurl, proxy_url, ac_id, ac_secret, dead_port, tls_url,
     status_code_retries: 1
     network_endpoint_override: {proxy_url}
     auth:
-{auth}  lvs-tls-cacert:
+{auth}  lvs-standalone:
+    auth_type: none
+    network_endpoint_override: {standalone_url}
+  lvs-tls-cacert:
     network_endpoint_override: {tls_url}
     cacert: {ca}
     auth:
@@ -454,6 +459,13 @@ def tests(r, work, ac_secret, runs, kurl):
              and 'marker=' in err and 'injected by fault_proxy.py' in err,
              f'rc={rc} {err}')
     print('     | ' + err.strip().splitlines()[-1][:300])
+    # A standalone Neutron (noauth) with auth_type none.
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-standalone',
+                                    '--format', 'json'])
+    r.expect('auth_type none + network_endpoint_override (standalone '
+             'neutron-server, noauth): same verdict', rc == rc0
+             and out.startswith('{') and verdict(json.loads(out)) == offline,
+             f'rc={rc} {err}')
     # An openrc file's OS_* variables instead of clouds.yaml.
     openrc = {'OS_AUTH_URL': kurl, 'OS_USERNAME': 'lb-user',
               'OS_PASSWORD': USER_PW, 'OS_PROJECT_NAME': 'lb-project',
@@ -608,9 +620,16 @@ def main():
                                 os.path.join(HERE, 'fault_proxy.py'),
                                 '--listen-port', str(tport), '--upstream',
                                 nurl, '--tls-cert', leaf, '--tls-key', key])
+        sport = free_port()
+        surl = f'http://127.0.0.1:{sport}/'
+        s = bed.start('neutron_noauth', env_py + [
+            'neutron', '--workdir', os.path.join(work, 'neutron-noauth'),
+            '--port', str(sport), '--noauth'])
+        bed.wait_http('neutron_noauth', s, surl)
+        build_cloud(surl, None, 'standalone-project')
         clouds_yaml(os.path.join(work, 'clouds.yaml'), kurl,
                     f'http://127.0.0.1:{pport}/', ac_id, ac_secret, dead,
-                    f'https://127.0.0.1:{tport}/', ca)
+                    f'https://127.0.0.1:{tport}/', ca, surl)
         time.sleep(0.3)
         print(f'# keystone up in {kt:.1f}s, neutron in {nt:.1f}s, '
               f'{ports} ports built; set-up {time.monotonic() - t0:.1f}s '

@@ -3,6 +3,7 @@
 
     services.py keystone --workdir W --port P --admin-password PW
     services.py neutron  --workdir W --port P --keystone URL --service-password PW
+    services.py neutron  --workdir W --port P --noauth
 
 Run with the venv's python (conformance/cloud/setup.sh). Each serves its own
 WSGI app under wsgiref on 127.0.0.1:P until killed; both read the global
@@ -18,7 +19,8 @@ sqlite schema from the models, fake messaging), but with
 `auth_strategy = keystone`: keystonemiddleware's auth_token in Neutron's own
 paste pipeline validates every token against the Keystone above, with the
 `neutron` service user. The `router` service plugin is loaded so routers and
-floating IPs can be listed.
+floating IPs can be listed. With --noauth: `auth_strategy = noauth`, a
+standalone Neutron (every request is admin), for `auth_type: none`.
 """
 
 import argparse
@@ -121,10 +123,13 @@ def neutron(a):
     db = os.path.join(w, 'neutron.db')
     locks = os.path.join(w, 'locks')
     os.makedirs(locks, exist_ok=True)
+    conf = NEUTRON_CONF.format(paste=paste, db=db, locks=locks,
+                               keystone=a.keystone or 'http://127.0.0.1:9/v3',
+                               password=a.service_password or 'unused')
+    if a.noauth:
+        conf = conf.replace('auth_strategy = keystone', 'auth_strategy = noauth')
     with open(os.path.join(w, 'neutron.conf'), 'w') as f:
-        f.write(NEUTRON_CONF.format(paste=paste, db=db, locks=locks,
-                                    keystone=a.keystone,
-                                    password=a.service_password))
+        f.write(conf)
     os.environ['OS_NEUTRON_CONFIG_DIR'] = w
     os.environ['OS_NEUTRON_CONFIG_FILES'] = 'neutron.conf'
     sys.argv = ['neutron-api']
@@ -146,6 +151,7 @@ def main():
     ap.add_argument('--admin-password')
     ap.add_argument('--keystone')
     ap.add_argument('--service-password')
+    ap.add_argument('--noauth', action='store_true')
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
     if a.service == 'keystone':
