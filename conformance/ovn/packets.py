@@ -268,7 +268,7 @@ def send_frames(chassis, frames_list, log_fh, marker0=1):
     return results
 
 
-def run_cloud(sess, name, spec, outdir, k, frame_seed):
+def run_cloud(sess, name, spec, outdir, k, frame_seed, plug_virtual=False):
     spec = realovn.fill_defaults(spec)
     for p in spec['ports']:
         if p.get('binding:host_id'):
@@ -281,15 +281,17 @@ def run_cloud(sess, name, spec, outdir, k, frame_seed):
     lsp_type = {r['name']: r.get('type', '')
                 for r in nb['logical_switch_ports']}
     ports = [Port(p) for p in data['ports']
-             if lsp_type.get(p['id'], '') == '']
+             if lsp_type.get(p['id'], '') == '' or
+             (plug_virtual and lsp_type.get(p['id']) == 'virtual')]
     ch = sess.chassis
     t1 = time.monotonic()
     try:
         for p in ports:
             ch.add_port(p.id, p.mac)
         bound = [p.id for p in ports
-                 if any(q['id'] == p.id and q['binding:host_id']
-                        for q in data['ports'])]
+                 if lsp_type.get(p.id, '') == '' and any(
+                     q['id'] == p.id and q['binding:host_id']
+                     for q in data['ports'])]
         ch.wait_bound(bound)
         t_plumb = time.monotonic() - t1
         rng = random.Random(f'{frame_seed}:{name}')
@@ -317,6 +319,8 @@ def main():
     ap.add_argument('--count', type=int, default=0)
     ap.add_argument('--frames', type=int, default=20)
     ap.add_argument('--frame-seed', type=int, default=1)
+    ap.add_argument('--plug-virtual', action='store_true',
+                    help='also give type=virtual ports a namespace')
     a = ap.parse_args()
     sess = realovn.Session(chassis=True, hostname='compute-1', fake_chassis=())
     try:
@@ -326,7 +330,8 @@ def main():
             out = os.path.join(a.out, name)
             os.makedirs(out, exist_ok=True)
             try:
-                run_cloud(sess, name, spec, out, a.frames, a.frame_seed)
+                run_cloud(sess, name, spec, out, a.frames, a.frame_seed,
+                          a.plug_virtual)
                 print(out, flush=True)
             except Exception as e:
                 realovn.log(f'{name}: ERROR {type(e).__name__}: {e}')
