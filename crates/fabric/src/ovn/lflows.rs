@@ -327,6 +327,12 @@ pub fn switch_flows(cloud: &Cloud, nb: &Northbound, ls: &LogicalSwitch) -> Vec<L
         ),
     ] {
         add(acl, t_acl, 65532, ND_ACL, "next;");
+        // Native DHCP replies pass whether or not the switch has ACLs.
+        if dir == AclDirection::ToLport {
+            for (m, a) in dhcp_reply_flows(cloud, ls, sw.stateful) {
+                add(acl, t_acl, 34000, &m, &a);
+            }
+        }
         if !has_acls {
             add(hint, t_hint, 65535, "1", "next;");
             add(acl, t_acl, 65535, "1", "next;");
@@ -356,11 +362,6 @@ pub fn switch_flows(cloud: &Cloud, nb: &Northbound, ls: &LogicalSwitch) -> Vec<L
             for &h in AclFlow::hints(a, sw.stateful) {
                 let m = AclFlow::matches(a, h);
                 add(acl, t_acl, AclFlow::priority(a), &m, AclFlow::action(a, h));
-            }
-        }
-        if dir == AclDirection::ToLport {
-            for (m, a) in dhcp_reply_flows(cloud, ls, sw.stateful) {
-                add(acl, t_acl, 34000, &m, &a);
             }
         }
     }
