@@ -26,7 +26,8 @@ view: no binding:host_id). Checks:
   token rescoped to the project (v3token), and Neutron behind an HTTPS front
   (fault_proxy.py with a test CA made by openssl) with `cacert` or `insecure`;
   without `cacert` the system roots refuse it: exit 2 naming `cacert`;
-- wrong password, an unreachable Keystone, and a 500 in the middle of paging
+- a wrong password, a wrong network endpoint (404), an unreachable Keystone,
+  and a 500 in the middle of paging
   (fault_proxy.py, a fault injector in front of the real Neutron) each end
   with exit 2 and a message naming the cloud, the URL and the cause.
 
@@ -278,6 +279,9 @@ def clouds_yaml(path, kurl, proxy_url, ac_id, ac_secret, dead_port, tls_url,
     status_code_retries: 1
     network_endpoint_override: {proxy_url}
     auth:
+{auth}  lvs-wrong-endpoint:
+    network_endpoint_override: {kurl.rsplit('/v3', 1)[0]}/
+    auth:
 {auth}  lvs-standalone:
     auth_type: none
     network_endpoint_override: {standalone_url}
@@ -301,6 +305,7 @@ def clouds_yaml(path, kurl, proxy_url, ac_id, ac_secret, dead_port, tls_url,
         f.write('clouds:\n' + ''.join(
             f'  {c}:\n    auth:\n      password: {USER_PW}\n'
             for c in ('lvs-password', 'lvs-fault', 'lvs-tls-cacert',
+                      'lvs-wrong-endpoint',
                       'lvs-tls-system-roots', 'lvs-tls-insecure')))
 
 
@@ -459,6 +464,12 @@ def tests(r, work, ac_secret, runs, kurl):
              and 'marker=' in err and 'injected by fault_proxy.py' in err,
              f'rc={rc} {err}')
     print('     | ' + err.strip().splitlines()[-1][:300])
+    # Keystone's URL given as Neutron's: a 404 that says where to look.
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-wrong-endpoint'])
+    r.expect('wrong network endpoint: exit 2, 404 naming the endpoint to '
+             'check', rc == 2 and '404 Not Found' in err
+             and 'network_endpoint_override' in err, f'rc={rc} {err}')
+    print('     | ' + (err.strip().splitlines() or [''])[-1][:300])
     # A standalone Neutron (noauth) with auth_type none.
     rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-standalone',
                                     '--format', 'json'])

@@ -366,6 +366,16 @@ pub fn error_detail(body: &str) -> String {
             }
         }
     }
+    // An HTML error page (a proxy, or not an OpenStack API at all): its title.
+    let lower = body.to_ascii_lowercase();
+    if let (Some(a), Some(b)) = (lower.find("<title>"), lower.find("</title>")) {
+        if a + 7 <= b {
+            let title = body[a + 7..b].trim();
+            if !title.is_empty() {
+                return format!("an HTML page titled \"{title}\"");
+            }
+        }
+    }
     let flat: String = body
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -408,6 +418,12 @@ mod tests {
             "The request you have made requires authentication."
         );
         assert_eq!(error_detail("<html>\nboom</html>"), "<html> boom</html>");
+        assert_eq!(
+            error_detail(
+                "<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>x</h1>"
+            ),
+            "an HTML page titled \"404 Not Found\""
+        );
         assert_eq!(error_detail(""), "(no body)");
     }
 }
