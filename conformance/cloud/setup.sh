@@ -2,7 +2,7 @@
 # Installs what the live-cloud tests need: a cached venv with the real
 # neutron-server 29.0.0 and Keystone 30.0.0 (and keystonemiddleware, a Neutron
 # dependency) from PyPI. Idempotent and fast on re-run; as root on a fresh
-# machine it first installs Debian's python3-venv if venv is missing.
+# machine it first installs Debian's openssl and python3-venv when missing.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -20,17 +20,22 @@ sys.exit(0 if ok else 1)
 PYEOF
 }
 
-if have; then
-    exit 0
-fi
-if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then
+# Debian packages: openssl makes the test CA of the TLS tests; python3-venv
+# the venv.
+need_pkgs=()
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+"$PY" -c 'import venv, ensurepip' 2>/dev/null || need_pkgs+=(python3-venv)
+if ((${#need_pkgs[@]})); then
     if [[ $(id -u) == 0 ]]; then
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
     else
-        echo "python3 venv is missing (apt-get install python3-venv)" >&2
+        echo "missing Debian packages: ${need_pkgs[*]} (apt-get install them as root)" >&2
         exit 2
     fi
+fi
+if have; then
+    exit 0
 fi
 "$PY" -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check \
