@@ -485,11 +485,19 @@ impl Scenario {
         }
         let clients_inferred = clients.is_empty();
         if clients.is_empty() {
-            // Infer: every other port with an IP that is neither director nor real server.
+            // Infer: every other port with an IP that is neither director nor
+            // real server, nor the VIP's own port (no VM sends from it).
+            let vips: Vec<IpAddr> = directors
+                .iter()
+                .flat_map(|d| &d.config.vrrp_instances)
+                .flat_map(|i| &i.virtual_ipaddresses)
+                .map(|ip| ip.addr())
+                .collect();
             clients = cloud
                 .ports
                 .iter()
                 .filter(|p| !p.device_owner.starts_with("network:"))
+                .filter(|p| !p.fixed_ips.iter().any(|f| vips.contains(&f.ip_address)))
                 .filter(|p| directors.iter().all(|d| d.port_id != p.id))
                 .filter(|p| real_servers.iter().all(|r| r.port_id != p.id))
                 .filter_map(|p| {

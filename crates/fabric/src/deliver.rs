@@ -235,13 +235,19 @@ fn nd_frame(
 
 /// The ports on `sender`'s network that receive a frame to `dmac`: every other
 /// port for broadcast and multicast, else the port owning the MAC (its own or
-/// a pair's).
-fn receivers<'a>(cloud: &'a Cloud, sender: &Port, dmac: &str) -> Vec<&'a Port> {
+/// a pair's); only ports the backend delivers to in their own name.
+fn receivers<'a>(
+    cloud: &'a Cloud,
+    backend: &dyn Backend,
+    sender: &Port,
+    dmac: &str,
+) -> Vec<&'a Port> {
     let flood = u8::from_str_radix(dmac.get(0..2).unwrap_or("00"), 16).unwrap_or(0) & 1 == 1;
     cloud
         .ports
         .iter()
         .filter(|p| p.id != sender.id && p.network_id == sender.network_id)
+        .filter(|p| backend.receives(&p.id))
         .filter(|p| {
             flood
                 || p.mac_address.eq_ignore_ascii_case(dmac)
@@ -331,7 +337,7 @@ fn deliver(cloud: &Cloud, backend: &mut dyn Backend, send: &Send) -> Delivery {
                 }
             }
             let dmac = if *op == 1 { "ff:ff:ff:ff:ff:ff" } else { tha };
-            d.to = receivers(cloud, sender, dmac)
+            d.to = receivers(cloud, &*backend, sender, dmac)
                 .into_iter()
                 .map(label)
                 .collect();
@@ -396,7 +402,7 @@ fn deliver_ip(
         }
     }
     let dmac = pkt.dst_mac.map(|m| m.to_string()).unwrap_or_default();
-    for r in receivers(cloud, sender, &dmac) {
+    for r in receivers(cloud, &*backend, sender, &dmac) {
         match backend.cross(&r.id, Side::Ingress, pkt) {
             Some(hop) if hop.trace.verdict == Verdict::Drop => {
                 if d.drop.is_none() {

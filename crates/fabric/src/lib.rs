@@ -116,6 +116,11 @@ pub trait Backend {
     fn responder(&self, _sender: &str, _target: IpAddr) -> Option<String> {
         None
     }
+    /// Whether frames are delivered to this port in its own name (OVN: a
+    /// virtual port never is; its traffic is its claiming parent's).
+    fn receives(&self, _port_id: &str) -> bool {
+        true
+    }
 }
 
 /// Why a backend cannot be built.

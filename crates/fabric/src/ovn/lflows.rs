@@ -293,7 +293,13 @@ pub fn switch_flows(cloud: &Cloud, nb: &Northbound, ls: &LogicalSwitch) -> Vec<L
                 .iter()
                 .filter(|a| a.direction == dir && a.action == AclAction::AllowStateless)
             {
-                add(pre_acl, t_acl, AclFlow::priority(a), &a.match_text, STATELESS_PRE_ACL);
+                add(
+                    pre_acl,
+                    t_acl,
+                    AclFlow::priority(a),
+                    &a.match_text,
+                    STATELESS_PRE_ACL,
+                );
             }
             add(pre_acl, t_acl, 100, "ip", "reg0[0] = 1; next;");
         }

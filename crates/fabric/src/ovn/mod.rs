@@ -278,7 +278,13 @@ impl OvnFabric {
             .iter()
             .find(|a| a.action == AclAction::AllowStateless && a.matcher.matches(pkt, remote, &set))
         {
-            walk.step(pre, t_pre, AclFlow::priority(a), &a.match_text, STATELESS_PRE_ACL);
+            walk.step(
+                pre,
+                t_pre,
+                AclFlow::priority(a),
+                &a.match_text,
+                STATELESS_PRE_ACL,
+            );
         } else {
             walk.step(pre, t_pre, 100, "ip", "reg0[0] = 1; next;");
             walk.step(pre_st, t_st, 100, "reg0[0] == 1", "ct_next;");
@@ -581,6 +587,16 @@ impl crate::Backend for OvnFabric {
             trace: walk.finish(verdict),
             decided_by,
         })
+    }
+
+    /// A virtual port has no interface of its own: unclaimed it receives
+    /// nothing, claimed (after a parent's GARP) its frames reach that parent
+    /// (seen on the real chassis: an unclaimed virtual port got no frame).
+    fn receives(&self, port_id: &str) -> bool {
+        !self
+            .nb
+            .port(port_id)
+            .is_some_and(|p| matches!(p.kind, neutron::firewall::ovn::LspType::Virtual { .. }))
     }
 
     /// `ls_in_arp_rsp`: a request for an address in another port's
