@@ -164,8 +164,24 @@ fn groups_of(port: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn id_filters(key: &'static str, ids: &BTreeSet<String>) -> Vec<(&'static str, String)> {
-    ids.iter().map(|i| (key, i.clone())).collect()
+/// Ids per filtered call: a query of 40 UUIDs stays under 2 KB, well inside
+/// the URL limits of the proxies in front of API servers.
+pub const IDS_PER_CALL: usize = 40;
+
+/// `GET resource?key=id1&key=id2...`, in calls of at most [`IDS_PER_CALL`] ids.
+fn list_by_ids(
+    api: &mut dyn NeutronApi,
+    resource: &str,
+    key: &'static str,
+    ids: &BTreeSet<String>,
+) -> Result<Vec<Value>, OpenStackError> {
+    let ids: Vec<&String> = ids.iter().collect();
+    let mut out = Vec::new();
+    for chunk in ids.chunks(IDS_PER_CALL) {
+        let filters: Vec<(&str, String)> = chunk.iter().map(|i| (key, (*i).clone())).collect();
+        out.extend(api.list(resource, &filters)?);
+    }
+    Ok(out)
 }
 
 /// Reads what surrounds `vip` through `api`.
@@ -239,9 +255,9 @@ pub fn discover(api: &mut dyn NeutronApi, vip: IpAddr) -> Result<Discovery, Open
         nets = held_nets;
     }
     d.network_ids = nets.iter().cloned().collect();
-    d.networks = api.list("networks", &id_filters("id", &nets))?;
+    d.networks = list_by_ids(api, "networks", "id", &nets)?;
     d.subnets = if all_subnets.is_empty() {
-        api.list("subnets", &id_filters("network_id", &nets))?
+        list_by_ids(api, "subnets", "network_id", &nets)?
     } else {
         all_subnets
             .into_iter()
@@ -265,7 +281,7 @@ pub fn discover(api: &mut dyn NeutronApi, vip: IpAddr) -> Result<Discovery, Open
             .filter(|g| !fetched.contains(g))
             .collect();
         if !wanted.is_empty() {
-            let got = api.list("security-groups", &id_filters("id", &wanted))?;
+            let got = list_by_ids(api, "security-groups", "id", &wanted)?;
             add_unique(&mut d.security_groups, got);
             for w in &wanted {
                 fetched.insert(w.clone());
@@ -288,7 +304,7 @@ pub fn discover(api: &mut dyn NeutronApi, vip: IpAddr) -> Result<Discovery, Open
             break;
         }
         let members = if has_ext(&d, "port-security-groups-filtering") {
-            api.list("ports", &id_filters("security_groups", &remote))?
+            list_by_ids(api, "ports", "security_groups", &remote)?
         } else {
             d.notes.push(
                 "no port-security-groups-filtering extension: read every port visible to \
@@ -322,10 +338,10 @@ pub fn discover(api: &mut dyn NeutronApi, vip: IpAddr) -> Result<Discovery, Open
             .filter(|r| !r.is_empty())
             .collect();
         if !routers.is_empty() {
-            d.routers = api.list("routers", &id_filters("id", &routers))?;
+            d.routers = list_by_ids(api, "routers", "id", &routers)?;
         }
         let holders: BTreeSet<String> = d.holders.iter().map(|h| h.port_id.clone()).collect();
-        d.floating_ips = api.list("floatingips", &id_filters("port_id", &holders))?;
+        d.floating_ips = list_by_ids(api, "floatingips", "port_id", &holders)?;
     } else {
         d.notes
             .push("no router extension: routers and floating IPs not read".into());
@@ -584,6 +600,36 @@ mod tests {
             (b.driver.as_str(), b.confidence),
             ("iptables_hybrid", Confidence::Low)
         );
+    }
+
+    #[test]
+    fn many_groups_are_read_in_calls_of_at_most_40_ids() {
+        let mut api = example();
+        // 100 more ports on the network, each with a group of its own.
+        let net = api.doc["networks"][0]["id"].clone();
+        for i in 0..100 {
+            let g = format!("g{i:03}");
+            api.doc["ports"].as_array_mut().unwrap().push(json!({
+                "id": format!("p{i:03}"), "network_id": net,
+                "fixed_ips": [{"ip_address": format!("203.0.113.{}", 100 + i)}],
+                "security_groups": [g]}));
+            api.doc["security_groups"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({
+                "id": g, "security_group_rules": []}));
+        }
+        let d = discover(&mut api, "203.0.113.241".parse().unwrap()).unwrap();
+        assert_eq!(d.security_groups.len(), 101);
+        let group_calls: Vec<&String> = api
+            .calls
+            .iter()
+            .filter(|c| c.starts_with("security-groups"))
+            .collect();
+        assert_eq!(group_calls.len(), 3, "{group_calls:?}");
+        assert!(group_calls
+            .iter()
+            .all(|c| c.matches("(\"id\"").count() <= IDS_PER_CALL));
     }
 
     #[test]
