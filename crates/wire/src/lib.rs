@@ -2,7 +2,8 @@
 //! and byte-vector tests beside it (in the style of smoltcp's `wire`).
 //!
 //! Modules: [`checksum`] (RFC 1071 sum, RFC 1624 incremental update),
-//! [`ethernet`], [`arp`], [`ipv4`], [`tcp`], [`udp`], [`icmp`], [`vrrp`].
+//! [`ethernet`], [`arp`], [`ipv4`], [`tcp`], [`udp`], [`icmp`], [`vrrp`], [`ipvs_sync`] (the IPVS
+//! connection-sync protocol).
 
 #![forbid(unsafe_code)]
 
@@ -10,6 +11,7 @@ pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmp;
+pub mod ipvs_sync;
 pub mod ipv4;
 pub mod tcp;
 pub mod udp;
