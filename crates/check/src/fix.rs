@@ -52,7 +52,7 @@ pub enum Change {
 
 /// The id a proposed stateless group has in the model (it has none in the
 /// cloud yet: commands name it by its name).
-const STATELESS_ID: &str = "vipwire-stateless-";
+pub const STATELESS_ID: &str = "vipwire-stateless-";
 
 fn stateless_group_id(port_id: &str) -> String {
     format!("{STATELESS_ID}{port_id}")
