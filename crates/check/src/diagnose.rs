@@ -124,6 +124,17 @@ pub fn source_pairs(port: &Port) -> Vec<String> {
     v
 }
 
+/// A port's `port_security` entries as ML2/OVN writes them (the Northbound
+/// row behind an OVN port-security drop).
+fn ovn_port_security(sc: &Scenario, port: &Port) -> String {
+    neutron::firewall::ovn::LogicalSwitchPort::of(&sc.cloud, port)
+        .port_security
+        .iter()
+        .map(|e| format!("\"{e}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A protocol as the report names it: the common ones by their
 /// `/etc/protocols` name, VRRP and AH with their number too, the rest by
 /// number.
@@ -221,6 +232,7 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
     let kind = kind_of(&hop.decided_by, hop.side);
     let pg_drop = matches!(hop.decided_by.first(), Some(Origin::PortGroupDrop { .. }));
     let ovn_inv = matches!(hop.decided_by.first(), Some(Origin::CtInvalidDrop { .. }));
+    let ovn = matches!(last.map(|s| s.kind), Some(netfilter::StepKind::Lflow));
     let vips = sc.vips();
     let reason = match kind {
         DropKind::AntiSpoof => {
@@ -233,12 +245,22 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
             } else {
                 String::new()
             };
-            format!(
-                "source {} from {} is not among the (IP, MAC) pairs of port {label}: {}{why}",
-                pkt.src,
-                smac.clone().unwrap_or_default(),
-                source_pairs(port).join(" ")
-            )
+            if ovn {
+                format!(
+                    "source {} from {} is not allowed by the port_security of logical port \
+                     {label}: {}{why}",
+                    pkt.src,
+                    smac.clone().unwrap_or_default(),
+                    ovn_port_security(sc, port)
+                )
+            } else {
+                format!(
+                    "source {} from {} is not among the (IP, MAC) pairs of port {label}: {}{why}",
+                    pkt.src,
+                    smac.clone().unwrap_or_default(),
+                    source_pairs(port).join(" ")
+                )
+            }
         }
         DropKind::IngressPolicy | DropKind::EgressPolicy => format!(
             "no {} rule of the security groups of port {label} ({}) allows {} \
@@ -258,7 +280,8 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
         ),
         DropKind::Destination => format!(
             "OVN delivers to port {label} only packets for its fixed IPs and allowed \
-             address pairs (and broadcast/multicast); {} is neither{}",
+             address pairs (and broadcast/multicast), its port_security {}; {} is neither{}",
+            ovn_port_security(sc, port),
             pkt.dst,
             if vips.contains(&pkt.dst) {
                 ": a DR/TUN real server needs the VIP as an allowed address pair to receive \

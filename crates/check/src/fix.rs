@@ -199,7 +199,12 @@ impl Change {
                     .as_ref()
                     .map(|m| format!(",mac-address={m}"))
                     .unwrap_or_default();
-                format!("openstack port set --allowed-address ip-address={ip_address}{mac} {port_id}  # {port}")
+                // A host pair as a bare IP, as the API then stores it: on
+                // ML2/OVN only that form makes a VIP port virtual.
+                let ip = neutron::model::pair_ip_text(ip_address);
+                format!(
+                    "openstack port set --allowed-address ip-address={ip}{mac} {port_id}  # {port}"
+                )
             }
             Change::AddSecurityGroupRule {
                 group_id,
