@@ -84,6 +84,7 @@ pub(crate) fn build(
         fwmark_services: services.fwmarks,
         warnings: cx.warnings,
         unmodelled: cx.unmodelled,
+        lvs_sync_daemon: g.lvs_sync_daemon,
         config_errors: cx.config_errors,
         script_security: ScriptSecurity {
             enabled: g.script_security,

@@ -62,7 +62,7 @@ pub(super) const GLOBAL_IGNORED: &[&str] = &[
     "log_unknown_vrids", "lvs_flush", "lvs_flush_on_stop", "lvs_netlink_cmd_rcv_bufs",
     "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs",
     "lvs_netlink_monitor_rcv_bufs_force", "lvs_notify_fifo", "lvs_notify_fifo_script",
-    "lvs_sync_daemon", "lvs_timeouts", "lvs_id", "max_auto_priority",
+    "lvs_timeouts", "lvs_id", "max_auto_priority",
     "min_auto_priority_delay", "no_checker_emails", "no_email_faults", "notification_email",
     "notification_email_from", "notify_fifo", "notify_fifo_script",
     "process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force", "process_name",
@@ -127,7 +127,6 @@ pub(super) const GLOBAL_IGNORED_UNMODELLED: &[(&str, &str)] = &[
     ("vrrp_strict", "strict mode (no authentication, firewall rules dropping VIP traffic without accept) is not modelled"),
     ("vrrp_iptables", "iptables rules keepalived adds for VIPs are not modelled"),
     ("nftables", "nftables rules keepalived adds for VIPs are not modelled"),
-    ("lvs_sync_daemon", "the IPVS connection sync daemon (its multicast traffic) is not modelled"),
 ];
 
 /// `use_vmac` is modelled in Check mode.

@@ -167,12 +167,49 @@ pub struct KeepalivedConfig {
     pub warnings: Vec<String>,
     /// What changes network behaviour but is not modelled (Check mode).
     pub unmodelled: Vec<Unmodelled>,
+    /// `global_defs { lvs_sync_daemon ... }`: the IPVS connection sync.
+    pub lvs_sync_daemon: Option<LvsSyncDaemon>,
     /// What keepalived reports as a configuration error but corrects and runs
     /// with (see module doc). Non-empty means `keepalived -t` exits non-zero.
     pub config_errors: Vec<String>,
     /// The scripts keepalived would run and its script-security settings:
     /// what `keepalived -t` checks against the host (`vipwire director -t`).
     pub script_security: ScriptSecurity,
+}
+
+/// `global_defs { lvs_sync_daemon INTERFACE VRRP_INSTANCE [id N] [maxlen M]
+/// [port P] [ttl T] [group G] }`: the director that is MASTER of the
+/// instance sends its connections on INTERFACE, the others receive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LvsSyncDaemon {
+    pub interface: String,
+    /// The VRRP instance whose state decides master (send) or backup (receive).
+    pub instance: Option<String>,
+    /// `id`; default: the instance's virtual_router_id.
+    pub syncid: Option<u8>,
+    /// `maxlen`: UDP payload bytes per message; default from the interface MTU.
+    pub maxlen: Option<u16>,
+    /// `port`, default 8848.
+    pub port: u16,
+    /// `ttl`, default 1.
+    pub ttl: u8,
+    /// `group`; default 224.0.0.81.
+    pub group: Option<IpAddr>,
+    pub line: usize,
+}
+
+impl KeepalivedConfig {
+    /// The sync id in use: `id`, else the instance's virtual_router_id.
+    pub fn lvs_sync_id(&self) -> Option<u8> {
+        let d = self.lvs_sync_daemon.as_ref()?;
+        d.syncid.or_else(|| {
+            let name = d.instance.as_deref()?;
+            self.vrrp_instances
+                .iter()
+                .find(|i| i.name == name)
+                .map(|i| i.virtual_router_id)
+        })
+    }
 }
 
 /// `global_defs { enable_script_security; script_user USER [GROUP] }` and

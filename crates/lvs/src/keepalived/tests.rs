@@ -357,3 +357,123 @@ fn track_interface_corrections_are_config_errors() {
     let t = &c.vrrp_instances[0].track_interfaces;
     assert_eq!((t[0].weight, t[1].weight, t[1].reverse), (-253, 7, true));
 }
+
+/// `lvs_sync_daemon` as keepalived 2.2.7 reads it; the expected errors are
+/// the lines `keepalived -t` printed for the same words in a namespace.
+#[test]
+fn lvs_sync_daemon_words() {
+    let conf = |line: &str| {
+        format!(
+            "global_defs {{\n  {line}\n}}\nvrrp_instance VI_1 {{\n state BACKUP\n interface eth0\n virtual_router_id 51\n priority 100\n virtual_ipaddress {{\n 203.0.113.100/24\n }}\n}}\n"
+        )
+    };
+    let parse = |line: &str| parse_str(&conf(line), "k.conf", None).unwrap();
+    let c = parse("lvs_sync_daemon eth0 VI_1");
+    let d = c.lvs_sync_daemon.clone().unwrap();
+    assert_eq!(
+        (d.interface.as_str(), d.instance.as_deref()),
+        ("eth0", Some("VI_1"))
+    );
+    assert_eq!(
+        (d.port, d.ttl, d.group, d.maxlen, d.syncid),
+        (8848, 1, None, None, None)
+    );
+    assert_eq!(c.lvs_sync_id(), Some(51));
+    assert!(c.config_errors.is_empty());
+
+    let c = parse("lvs_sync_daemon eth0 VI_1 id 5 maxlen 1400 port 8849 ttl 2 group 224.0.0.82");
+    let d = c.lvs_sync_daemon.clone().unwrap();
+    assert_eq!(
+        (d.port, d.ttl, d.maxlen, d.syncid),
+        (8849, 2, Some(1400), Some(5))
+    );
+    assert_eq!(d.group, Some("224.0.0.82".parse().unwrap()));
+    assert_eq!(c.lvs_sync_id(), Some(5));
+    assert!(c.config_errors.is_empty());
+
+    // Accepted by keepalived -t: no instance, `inst`, an unknown instance.
+    for ok in [
+        "lvs_sync_daemon eth0",
+        "lvs_sync_daemon eth0 inst VI_1",
+        "lvs_sync_daemon eth0 VI_2",
+    ] {
+        let c = parse(ok);
+        assert!(c.config_errors.is_empty(), "{ok}: {:?}", c.config_errors);
+    }
+    assert_eq!(
+        parse("lvs_sync_daemon eth0 inst VI_1").lvs_sync_id(),
+        Some(51)
+    );
+    assert_eq!(parse("lvs_sync_daemon eth0 VI_2").lvs_sync_id(), None);
+
+    // Configuration errors, with keepalived's words and file:line.
+    for (line, want) in [
+        (
+            "lvs_sync_daemon",
+            vec!["lvs_sync_daemon requires interface"],
+        ),
+        (
+            "lvs_sync_daemon eth0 VI_1 7",
+            vec!["Please use keyword \"id\" before lvs_sync_daemon SYNCID"],
+        ),
+        (
+            "lvs_sync_daemon eth0 VI_1 id 300",
+            vec!["Invalid syncid (300) - defaulting to vrid"],
+        ),
+        (
+            "lvs_sync_daemon eth0 VI_1 id",
+            vec!["No value specified for lvs_sync_daemon id, defaulting to vrid"],
+        ),
+        (
+            "lvs_sync_daemon eth0 VI_1 group 10.0.0.1",
+            vec!["lvs_sync_daemon group address 10.0.0.1 is not multicast - ignoring"],
+        ),
+        (
+            "lvs_sync_daemon eth0 VI_1 bogus",
+            vec!["Invalid syncid (bogus) - defaulting to vrid"],
+        ),
+        (
+            "lvs_sync_daemon eth0 VI_1 port 0",
+            vec!["Invalid lvs_sync_daemon port (0) - ignoring"],
+        ),
+        (
+            "lvs_sync_daemon eth0 VI_1 ttl 256",
+            vec!["Invalid lvs_sync_daemon ttl (256) - ignoring"],
+        ),
+        (
+            "lvs_sync_daemon eth0 VI_1 maxlen 65508",
+            vec!["Invalid lvs_sync_daemon maxlen (65508) - ignoring"],
+        ),
+        (
+            "lvs_sync_daemon eth0 VI_1 group foo",
+            vec!["Invalid lvs_sync_daemon group (foo) - ignoring"],
+        ),
+        (
+            "lvs_sync_daemon eth0 VI_1 x y",
+            vec![
+                "Invalid syncid (x) - defaulting to vrid",
+                "Unknown option y specified for lvs_sync_daemon",
+            ],
+        ),
+        (
+            "lvs_sync_daemon eth0123456789abcdef VI_1",
+            vec!["lvs_sync_daemon interface name 'eth0123456789abcdef' too long - ignoring"],
+        ),
+    ] {
+        let c = parse(line);
+        let want: Vec<String> = want.iter().map(|m| format!("k.conf:2: {m}")).collect();
+        assert_eq!(c.config_errors, want, "{line}");
+        assert!(!c.passes_keepalived_check());
+    }
+    let c = parse("lvs_sync_daemon eth0 VI_1 port 0");
+    assert_eq!(c.lvs_sync_daemon.unwrap().port, 8848);
+
+    // A second lvs_sync_daemon is ignored.
+    let two = conf("lvs_sync_daemon eth0 VI_1\n  lvs_sync_daemon eth1 VI_1");
+    let c = parse_str(&two, "k.conf", None).unwrap();
+    assert_eq!(c.lvs_sync_daemon.unwrap().interface, "eth0");
+    assert_eq!(
+        c.config_errors,
+        vec!["k.conf:3: lvs_sync_daemon has already been specified as eth0 VI_1 - ignoring"]
+    );
+}
