@@ -84,6 +84,12 @@ fn cross(f: &mut OvnFabric, c: &Cloud, port: &str, side: Side, p: &Packet) -> fa
     hop
 }
 
+/// director-1's DR copy of the client's SYN to the VIP, sent to `rs`.
+fn dr_copy(c: &Cloud, rs: &str) -> Packet {
+    let (dm, rm) = (mac(c, "director-1"), mac(c, rs));
+    tcp("203.0.113.50", 40000, "203.0.113.241", dm, rm, SYN, 1000, 0)
+}
+
 fn with_any_pair(c: &mut Cloud, port: &str) {
     c.port_mut(port)
         .unwrap()
@@ -100,16 +106,7 @@ fn dr_copy_dies_at_the_directors_port_security() {
     let c = cloud();
     let mut f = OvnFabric::build(&c).unwrap();
     let d1 = id(&c, "director-1");
-    let syn = tcp(
-        "203.0.113.50",
-        40000,
-        "203.0.113.241",
-        mac(&c, "director-1"),
-        mac(&c, "rs-1"),
-        SYN,
-        1000,
-        0,
-    );
+    let syn = dr_copy(&c, "rs-1");
     let hop = cross(&mut f, &c, &d1, Side::Egress, &syn);
     assert_eq!(hop.trace.verdict, Verdict::Drop);
     assert!(matches!(hop.decided_by[0], Origin::SpoofDrop { .. }));
@@ -122,16 +119,7 @@ fn a_real_server_receives_only_for_its_addresses() {
     with_any_pair(&mut c, "director-1");
     c.port_mut("rs-1").unwrap().allowed_address_pairs.clear();
     let mut f = OvnFabric::build(&c).unwrap();
-    let syn = tcp(
-        "203.0.113.50",
-        40000,
-        "203.0.113.241",
-        mac(&c, "director-1"),
-        mac(&c, "rs-1"),
-        SYN,
-        1000,
-        0,
-    );
+    let syn = dr_copy(&c, "rs-1");
     let out = cross(&mut f, &c, &id(&c, "director-1"), Side::Egress, &syn);
     assert_eq!(out.trace.verdict, Verdict::Accept);
     let hop = cross(&mut f, &c, &id(&c, "rs-1"), Side::Ingress, &syn);

@@ -162,62 +162,16 @@ impl OvnFabric {
         &self.nb
     }
 
-    /// Port security on the way in: the source MAC and address.
-    fn in_port_sec(&self, lsp: &LogicalSwitchPort, pkt: &Packet) -> Result<(), String> {
-        if lsp.security.is_empty() {
-            return Ok(());
-        }
-        let smac = pkt
-            .src_mac
-            .as_ref()
-            .map(MacAddr::to_string)
-            .unwrap_or_default();
-        let Some(entry) = lsp.security.iter().find(|e| e.mac == smac) else {
-            return Err(format!("eth.src {smac} is not in port_security"));
-        };
-        if source_allowed(entry, pkt) {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} {} is not among \"{}\"",
-                if pkt.src.is_ipv4() {
-                    "ip4.src"
-                } else {
-                    "ip6.src"
-                },
-                pkt.src,
-                entry.text
-            ))
-        }
+    /// Port security on the way in: the entry of the source MAC, and the
+    /// source address.
+    fn in_port_sec(&self, lsp: &LogicalSwitchPort, pkt: &Packet) -> bool {
+        port_sec_allows(lsp, pkt.src_mac.as_ref(), source_allowed, pkt)
     }
 
-    /// Port security on the way out: the destination MAC and address.
-    fn out_port_sec(&self, lsp: &LogicalSwitchPort, pkt: &Packet) -> Result<(), String> {
-        if lsp.security.is_empty() || is_multicast(pkt) {
-            return Ok(());
-        }
-        let dmac = pkt
-            .dst_mac
-            .as_ref()
-            .map(MacAddr::to_string)
-            .unwrap_or_default();
-        let Some(entry) = lsp.security.iter().find(|e| e.mac == dmac) else {
-            return Err(format!("eth.dst {dmac} is not in port_security"));
-        };
-        if destination_allowed(entry, pkt) {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} {} is not among \"{}\"",
-                if pkt.dst.is_ipv4() {
-                    "ip4.dst"
-                } else {
-                    "ip6.dst"
-                },
-                pkt.dst,
-                entry.text
-            ))
-        }
+    /// Port security on the way out: the entry of the destination MAC, and the
+    /// destination address (broadcast and multicast always pass).
+    fn out_port_sec(&self, lsp: &LogicalSwitchPort, pkt: &Packet) -> bool {
+        is_multicast(pkt) || port_sec_allows(lsp, pkt.dst_mac.as_ref(), destination_allowed, pkt)
     }
 
     /// pre_acl, pre_stateful, acl_hint and acl of one pipeline: the conntrack
@@ -415,6 +369,24 @@ impl OvnFabric {
     }
 }
 
+/// A port without port security passes everything; else the frame's MAC
+/// must have an entry whose addresses `allowed` accepts.
+fn port_sec_allows(
+    lsp: &LogicalSwitchPort,
+    mac: Option<&MacAddr>,
+    allowed: fn(&PortSecurityEntry, &Packet) -> bool,
+    pkt: &Packet,
+) -> bool {
+    if lsp.security.is_empty() {
+        return true;
+    }
+    let mac = mac.map(MacAddr::to_string).unwrap_or_default();
+    lsp.security
+        .iter()
+        .find(|e| e.mac == mac)
+        .is_some_and(|e| allowed(e, pkt))
+}
+
 /// `check_in_port_sec()` for IP: the source must be one of the entry's
 /// addresses of its family (any when the entry lists none); DHCP discovery from
 /// 0.0.0.0 and IPv6 link-local / unspecified sources for ND pass too.
@@ -495,7 +467,7 @@ impl crate::Backend for OvnFabric {
                     "1",
                     "reg0[15] = check_in_port_sec(); next;",
                 );
-                if self.in_port_sec(&lsp, pkt).is_err() {
+                if !self.in_port_sec(&lsp, pkt) {
                     walk.step(
                         "ls_in_apply_port_sec",
                         table::IN_APPLY_PORT_SEC,
@@ -555,7 +527,7 @@ impl crate::Backend for OvnFabric {
                         "1",
                         "reg0[15] = check_out_port_sec(); next;",
                     );
-                    if self.out_port_sec(&lsp, pkt).is_err() {
+                    if !self.out_port_sec(&lsp, pkt) {
                         walk.step(
                             "ls_out_apply_port_sec",
                             table::OUT_APPLY_PORT_SEC,
