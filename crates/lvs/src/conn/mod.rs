@@ -6,8 +6,12 @@
 //!   [`Dest`](crate::sched::Dest) follow the kernel (ip_vs_conn.c bind/unbind,
 //!   ip_vs_proto_tcp.c set_tcp_state) so that lc/wlc/sed/nq see what IPVS sees.
 //!
+//! - [`sync`]: what the IPVS sync daemon sends and applies (the master's
+//!   changed connections and templates out, the backup's warm table in).
+//!
 //! Time is a `Duration` since any fixed origin, given by the caller.
 
+pub mod sync;
 pub mod tcp_state;
 
 use std::collections::HashMap;
@@ -48,6 +52,10 @@ pub struct Conn {
     pub no_output: bool,
     /// IP_VS_CONN_F_INACTIVE: counted in `inactive` rather than `active`.
     pub inactive: bool,
+    /// Input packets seen (`in_pkts`), for the sync daemon's threshold.
+    pub in_pkts: u32,
+    /// The state last synced (`old_state`); `None` before the first sync.
+    pub synced_state: Option<ConnState>,
 }
 
 /// Persistence template: client address -> real server (`IP_VS_CONN_F_TEMPLATE`).
@@ -121,6 +129,10 @@ pub struct Service {
     templates: HashMap<(L4Proto, IpAddr), Template>,
     /// NAT: (proto, rs addr, rs port, client addr, client port) -> input key.
     out_index: HashMap<(L4Proto, IpAddr, u16, IpAddr, u16), ConnKey>,
+    /// Connections to send to the backups (only while `sync_master`).
+    sync_pending: Vec<ConnKey>,
+    /// Record connections for the sync daemon ([`sync`]).
+    pub sync_master: bool,
 }
 
 impl Service {
@@ -146,6 +158,8 @@ impl Service {
             conns: HashMap::new(),
             templates: HashMap::new(),
             out_index: HashMap::new(),
+            sync_pending: Vec::new(),
+            sync_master: false,
         }
     }
 
@@ -183,6 +197,10 @@ impl Service {
         if let Some(c) = self.conns.get_mut(&key) {
             let dest = c.dest;
             transition(c, &mut self.dests, Direction::Input, p.tcp_flags, now);
+            c.in_pkts = c.in_pkts.wrapping_add(1);
+            if self.sync_master && sync::needed(c) {
+                self.sync_pending.push(key);
+            }
             return Verdict::Forward { dest, new: false };
         }
         // ip_vs_proto_tcp.c tcp_conn_schedule: only a SYN (without RST) schedules.
@@ -202,6 +220,8 @@ impl Service {
             // ip_vs_ctl.c: every method but NAT sets NOOUTPUT on new conns.
             no_output: self.kind != LbKind::Nat,
             inactive: true,
+            in_pkts: 1,
+            synced_state: None,
         };
         // ip_vs_bind_dest: a new connection starts inactive.
         self.dests[dest].inactive += 1;
@@ -210,6 +230,9 @@ impl Service {
             let d = &self.dests[dest];
             self.out_index
                 .insert((p.proto, d.addr, d.port, p.src, p.sport), key);
+        }
+        if self.sync_master && sync::needed(&mut c) {
+            self.sync_pending.push(key);
         }
         self.conns.insert(key, c);
         Verdict::Forward { dest, new: true }

@@ -31,7 +31,32 @@ pub enum Direction {
 
 use TcpState::*;
 
+/// Every state in the kernel's order (`IP_VS_TCP_S_NONE` = 0 .. `SYNACK` = 10).
+const ALL: [TcpState; 11] = [
+    None,
+    Established,
+    SynSent,
+    SynRecv,
+    FinWait,
+    TimeWait,
+    Close,
+    CloseWait,
+    LastAck,
+    Listen,
+    SynAck,
+];
+
 impl TcpState {
+    /// The kernel's number (`IP_VS_TCP_S_*`), as the sync protocol sends it.
+    pub fn number(self) -> u16 {
+        ALL.iter().position(|s| *s == self).unwrap_or(0) as u16
+    }
+
+    /// The state of a kernel number; `None` past `IP_VS_TCP_S_LAST`.
+    pub fn from_number(n: u16) -> Option<TcpState> {
+        ALL.get(usize::from(n)).copied()
+    }
+
     /// ipvsadm's name.
     pub fn name(self) -> &'static str {
         match self {
