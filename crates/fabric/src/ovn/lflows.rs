@@ -162,6 +162,21 @@ impl<'a> SwitchAcls<'a> {
     }
 }
 
+/// A switch's ports of type `router` (a Neutron router's interface, with its
+/// peer router port): northd keeps their IP traffic out of the switch's
+/// conntrack (`skip_port_from_conntrack`, northd.c 23.03: the router's other
+/// side may be on another chassis, whose zone never saw the connection).
+pub fn router_ports<'a>(
+    nb: &'a Northbound,
+    ls: &'a LogicalSwitch,
+) -> impl Iterator<Item = &'a str> {
+    ls.ports
+        .iter()
+        .filter_map(move |p| nb.port(p))
+        .filter(|p| p.lsp_type == "router")
+        .map(|p| p.name.as_str())
+}
+
 /// The solicited-node multicast address of an IPv6 address.
 fn solicited_node(ip: Ipv6Addr) -> Ipv6Addr {
     let o = ip.octets();
@@ -285,7 +300,20 @@ pub fn switch_flows(cloud: &Cloud, nb: &Northbound, ls: &LogicalSwitch) -> Vec<L
         ),
     ] {
         add(pre_acl, t_acl, 110, svc, "next;");
+        let field = match dir {
+            AclDirection::FromLport => "inport",
+            AclDirection::ToLport => "outport",
+        };
+        let routers: Vec<String> = router_ports(nb, ls)
+            .map(|p| format!("ip && {field} == \"{p}\""))
+            .collect();
+        for m in &routers {
+            add(pre_lb, t_lb, 110, m, "next;");
+        }
         if sw.stateful {
+            for m in &routers {
+                add(pre_acl, t_acl, 110, m, "next;");
+            }
             add(pre_acl, t_acl, 110, MCAST, "next;");
             add(pre_acl, t_acl, 110, ND_PRE_ACL, "next;");
             for a in sw

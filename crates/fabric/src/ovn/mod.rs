@@ -220,10 +220,21 @@ impl OvnFabric {
         let info = self.switches.get(switch).copied().unwrap_or_default();
         walk.zone = self.zones.get(lsp_name).copied().unwrap_or(0);
         let nd = is_nd_or_mld(pkt);
+        let router = self
+            .nb
+            .port(lsp_name)
+            .is_some_and(|p| p.lsp_type == "router");
+        let field = match dir {
+            AclDirection::FromLport => "inport",
+            AclDirection::ToLport => "outport",
+        };
         // pre_acl: which packets skip conntrack.
         let mut tracked = None;
         if !info.stateful {
             walk.step(pre, t_pre, 0, "1", "next;");
+        } else if router {
+            let m = format!("ip && {field} == \"{lsp_name}\"");
+            walk.step(pre, t_pre, 110, &m, "next;");
         } else if is_multicast(pkt) {
             walk.step(pre, t_pre, 110, MCAST, "next;");
         } else if nd {
@@ -362,6 +373,10 @@ impl OvnFabric {
             Some(out) if out.state == CtState::New => {
                 walk.step(stage, t_acl, 1, DEFAULT_COMMIT, "reg0[1] = 1; next;");
                 self.conntrack.confirm(out);
+            }
+            // Never tracked (a router port, multicast): not `ct.est` either.
+            None if info.stateful => {
+                walk.step(stage, t_acl, 1, DEFAULT_COMMIT, "reg0[1] = 1; next;")
             }
             _ => walk.step(stage, t_acl, 0, "1", "next;"),
         }
