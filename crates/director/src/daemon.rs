@@ -521,6 +521,40 @@ fn open_xdp(ifname: &str, cfg: &KeepalivedConfig) -> Result<XdpPath, String> {
     })
 }
 
+/// The sync daemon of `lvs_sync_daemon`, if configured, on its interface's
+/// own address.
+fn open_sync(sh: &Shared, mtu: usize) -> Result<Option<crate::sync::SyncDaemon>, DirectorError> {
+    let Some(d) = &sh.config.lvs_sync_daemon else {
+        return Ok(None);
+    };
+    let Some(syncid) = sh.config.lvs_sync_id() else {
+        eprintln!(
+            "vipwire director: lvs_sync_daemon: no VRRP instance {} - not syncing",
+            d.instance.as_deref().unwrap_or("(none given)")
+        );
+        return Ok(None);
+    };
+    let local = own_ipv4(&d.interface, &sh.config)?;
+    let mtu = netif::mtu(&d.interface).unwrap_or(mtu);
+    let sd = crate::sync::SyncDaemon::open(d, syncid, local, mtu)
+        .map_err(|e| DirectorError::Io(format!("lvs_sync_daemon on {}: {e}", d.interface)))?;
+    eprintln!(
+        "vipwire director: lvs_sync_daemon on {} ({local}): {}",
+        d.interface,
+        sd.describe()
+    );
+    Ok(Some(sd))
+}
+
+/// Master of the sync: the named instance is MASTER (else the forwarding gate).
+fn sync_role(sh: &Shared, instance: Option<&str>) -> bool {
+    let v = lock(&sh.vrrp);
+    match instance.and_then(|n| v.iter().find(|s| s.instance == n)) {
+        Some(s) => s.state == "MASTER",
+        None => sh.master.load(Ordering::Relaxed),
+    }
+}
+
 fn data_plane_loop(
     sh: &Shared,
     ifname: &str,
@@ -539,6 +573,7 @@ fn data_plane_loop(
     let mut last_tick = Instant::now() - Duration::from_secs(10);
     let mut last_vrrp = Instant::now() - Duration::from_secs(10);
     let mut arp_wanted: Vec<Ipv4Addr> = Vec::new();
+    let mut sync = open_sync(sh, mtu)?;
     while !stop_requested() {
         if last_vrrp.elapsed() >= Duration::from_millis(10) {
             update_vrrp_view(sh, view);
@@ -574,6 +609,9 @@ fn data_plane_loop(
         let mut fds = vec![ring.fd()];
         if let Some(x) = &xdp {
             fds.push(x.xsk.fd());
+        }
+        if let Some(sd) = &sync {
+            fds.push(sd.rx_fd());
         }
         let ready = ring.rx_ready() || xdp.as_ref().is_some_and(|x| x.xsk.wait_rx(0));
         if !ready {
@@ -631,6 +669,10 @@ fn data_plane_loop(
                 None => each(fr.data, partial),
             }
         });
+        if let Some(sd) = sync.as_mut() {
+            let role = sync_role(sh, sd.instance.as_deref());
+            sd.step(now, role, &mut svcs, &sh.counters);
+        }
         drop(svcs);
         ring.flush()
             .map_err(|e| DirectorError::Io(format!("send on {ifname}: {e}")))?;

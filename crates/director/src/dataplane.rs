@@ -51,6 +51,12 @@ pub struct Counters {
     pub tx_ring_full: AtomicU64,
     /// Frames larger than the MTU (GRO/GSO) cut into segments before forwarding.
     pub gso_segmented: AtomicU64,
+    /// lvs_sync_daemon: entries sent (master), received and applied (backup),
+    /// messages rejected (malformed or another sync id).
+    pub sync_sent: AtomicU64,
+    pub sync_received: AtomicU64,
+    pub sync_applied: AtomicU64,
+    pub sync_rejected: AtomicU64,
 }
 
 impl Counters {
@@ -67,6 +73,10 @@ impl Counters {
             ("arp_wait", g(&self.arp_wait)),
             ("tx_ring_full", g(&self.tx_ring_full)),
             ("gso_segmented", g(&self.gso_segmented)),
+            ("sync_sent", g(&self.sync_sent)),
+            ("sync_received", g(&self.sync_received)),
+            ("sync_applied", g(&self.sync_applied)),
+            ("sync_rejected", g(&self.sync_rejected)),
         ]
     }
 

@@ -7,6 +7,7 @@
 //! - [`dataplane`]: per-frame forwarding decision and rewrite (DR, NAT, TUN).
 //! - [`netif`]: interface MAC/addresses, routes, neighbour cache and ARP.
 //! - [`health`]: TCP_CHECK / HTTP_GET / MISC_CHECK threads.
+//! - [`sync`]: `lvs_sync_daemon`, the IPVS connection sync (UDP multicast).
 //! - [`guard`]: iptables rules that keep the kernel from answering VIP:port.
 //! - [`daemon`]: `vipwire director -f`; [`control`] + [`status`]: `director status`.
 //! - [`config_test`]: `vipwire director -t`, the host checks of `keepalived -t`.
@@ -26,6 +27,7 @@ pub mod guard;
 pub mod health;
 pub mod netif;
 pub mod status;
+pub mod sync;
 #[allow(unsafe_code)]
 mod sys;
 pub mod vrrp;

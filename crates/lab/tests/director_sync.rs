@@ -1,0 +1,318 @@
+//! Connection sync in namespaces: N concurrent rate-limited downloads of a
+//! large file through the VIP in DR mode, `kill -9` of the master director
+//! mid-transfer, then count the transfers that still complete byte-exact
+//! through the backup. With `lvs_sync_daemon` the backup has the master's
+//! connections (IPVS sync v1 on 224.0.0.81:8848) and every transfer must
+//! complete; without it the backup drops the mid-connection packets (IPVS
+//! schedules only on SYN) and the test must see transfers lost, which shows
+//! that it can fail.
+//!
+//! One L2 segment: client 198.51.100.100 (curl), two DR real
+//! servers .8 and .10 (VIP on lo, arp_ignore/announce) serving the same
+//! pseudo-random file from a thread per connection at a fixed pace, directors .5 (prio 150)
+//! and .7 (prio 100) running vipwire's VRRP and data plane. Namespaces are
+//! `vw-syn-*` / `vw-nos-*` and go when the test ends; only processes started
+//! here are killed, by PID. Needs root, curl and iptables; skips visibly
+//! otherwise.
+//!
+//! Env: `VW_SYNC_N` transfers (default 8), `VW_SYNC_MB` file size in MB
+//! (default 3), `VW_SYNC_KBPS` the servers' pace per transfer (default 300).
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use lab::netns::{skip_unless, Netns, Proc};
+use lab::topo::{self, Lan};
+
+const VIP: &str = "198.51.100.241";
+const RS: [(&str, &str); 2] = [("rs1", "198.51.100.8"), ("rs2", "198.51.100.10")];
+
+fn env_or(k: &str, d: usize) -> usize {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
+}
+
+/// The file every real server serves: deterministic pseudo-random bytes.
+fn content(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 56) as u8
+        })
+        .collect()
+}
+
+/// HTTP/1.0 server in a namespace: every request gets `data`, one thread
+/// per connection (the transfers run concurrently), paced to `rate` bytes/s.
+/// The server paces, not curl: a reader-side limit lets the whole file sit
+/// in the client's receive buffer within a second, and the failover would
+/// then find nothing left to carry.
+struct FileServer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FileServer {
+    fn start(ns: &Netns, data: Arc<Vec<u8>>, rate: usize) -> Result<FileServer> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let st = Arc::clone(&stop);
+        let setup = || -> Result<TcpListener> {
+            let l = TcpListener::bind(("0.0.0.0", 80))?;
+            l.set_nonblocking(true)?;
+            Ok(l)
+        };
+        let thread = topo::spawn_in(ns.path(), "file server", setup, move |l| {
+            while !st.load(Ordering::Relaxed) {
+                let Ok((mut s, _)) = l.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let data = Arc::clone(&data);
+                let st = Arc::clone(&st);
+                std::thread::spawn(move || {
+                    let _ = s.set_nonblocking(false);
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                    let _ = s.set_write_timeout(Some(Duration::from_secs(60)));
+                    let mut buf = [0u8; 2048];
+                    let mut got = Vec::new();
+                    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = format!(
+                        "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+                        data.len()
+                    );
+                    if s.write_all(head.as_bytes()).is_err() {
+                        return;
+                    }
+                    let t0 = Instant::now();
+                    let mut sent = 0usize;
+                    for chunk in data.chunks(8 * 1024) {
+                        if st.load(Ordering::Relaxed) || s.write_all(chunk).is_err() {
+                            return;
+                        }
+                        sent += chunk.len();
+                        let due = Duration::from_secs_f64(sent as f64 / rate as f64);
+                        if let Some(wait) = due.checked_sub(t0.elapsed()) {
+                            std::thread::sleep(wait);
+                        }
+                    }
+                });
+            }
+        })?;
+        Ok(FileServer {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn director_conf(prio: u8, sync: bool) -> String {
+    let mut s = String::new();
+    if sync {
+        s.push_str("global_defs {\n  lvs_sync_daemon eth0 VI_1\n}\n");
+    }
+    s.push_str(&format!(
+        "vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
+         priority {prio}\n  advert_int 1\n  virtual_ipaddress {{\n    {VIP}\n  }}\n}}\n\
+         virtual_server {VIP} 80 {{\n  lb_algo rr\n  lb_kind DR\n  protocol TCP\n"
+    ));
+    for (_, ip) in RS {
+        s.push_str(&format!("  real_server {ip} 80 {{\n    weight 1\n  }}\n"));
+    }
+    s.push_str("}\n");
+    s
+}
+
+fn status(bin: &Path, sock: &Path) -> Option<serde_json::Value> {
+    let s = topo::director_status(bin, sock).ok()?;
+    serde_json::from_str(&s).ok()
+}
+
+fn counter(st: &serde_json::Value, k: &str) -> u64 {
+    st["counters"][k].as_u64().unwrap_or(0)
+}
+
+/// Outcome of one run.
+struct Outcome {
+    lost: usize,
+    total: usize,
+    secs: f64,
+}
+
+fn failover(dir: &Path, prefix: &str, sync: bool) -> Result<Outcome> {
+    let t0 = Instant::now();
+    let n = env_or("VW_SYNC_N", 8);
+    let size = env_or("VW_SYNC_MB", 3) * 1_000_000;
+    let rate = env_or("VW_SYNC_KBPS", 300) * 1000;
+    let data = Arc::new(content(size));
+    let bin = topo::vipwire_bin()?;
+    let mut lan = Lan::new(prefix)?;
+    let client = lan.host("cl", &["198.51.100.100/24"])?;
+    let mut rs_ns = Vec::new();
+    let mut servers = Vec::new();
+    for (name, ip) in RS {
+        let ns = lan.host(name, &[&format!("{ip}/24")])?;
+        topo::dr_real_server(&ns, VIP)?;
+        servers.push(FileServer::start(&ns, Arc::clone(&data), rate)?);
+        rs_ns.push(ns);
+    }
+    let mut dirs: Vec<(Netns, Proc, std::path::PathBuf)> = Vec::new();
+    for (name, ip, prio) in [("d1", "198.51.100.5", 150), ("d2", "198.51.100.7", 100)] {
+        let ns = lan.host(name, &[&format!("{ip}/24")])?;
+        let conf = dir.join(format!("{name}.conf"));
+        std::fs::write(&conf, director_conf(prio, sync))?;
+        let sock = dir.join(format!("{name}.sock"));
+        let log = dir.join(format!("{name}.log"));
+        let p = topo::start_director(&bin, &ns, &conf, &sock, &log, &[])?;
+        dirs.push((ns, p, sock));
+    }
+    dirs[0]
+        .0
+        .wait_addr("eth0", VIP, true, Duration::from_secs(15))
+        .context("d1 never became VRRP master")?;
+    for (_, _, sock) in &dirs {
+        topo::wait_for(Duration::from_secs(10), || {
+            status(&bin, sock).filter(|s| s["data_plane"].as_str().is_some_and(|d| d != "starting"))
+        })
+        .context("director data plane not up")?;
+    }
+    // The transfers.
+    let url = format!("http://{VIP}/big.bin");
+    let mut curls = Vec::new();
+    for i in 0..n {
+        let out = dir.join(format!("out{i}"));
+        let mut c = client.command("curl");
+        c.args(["-s", "-o"])
+            .arg(&out)
+            .args(["-Y", "1", "-y", "15", "--max-time", "90"])
+            .arg(&url)
+            .stdin(std::process::Stdio::null());
+        curls.push((Proc::spawn(c)?, out));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let before = status(&bin, &dirs[0].2).context("master status")?;
+    let in_table = before["services"][0]["connections"].as_u64().unwrap_or(0);
+    eprintln!(
+        "{prefix}: before kill: master table {in_table} connection(s), sync_sent {}",
+        counter(&before, "sync_sent")
+    );
+    // kill -9 the master mid-transfer.
+    dirs[0].1.signal(libc::SIGKILL)?;
+    let killed = Instant::now();
+    dirs[1]
+        .0
+        .wait_addr("eth0", VIP, true, Duration::from_secs(10))
+        .context("d2 never took the VIP")?;
+    eprintln!(
+        "{prefix}: backup has the VIP {:.2} s after the kill",
+        killed.elapsed().as_secs_f64()
+    );
+    let mut lost = 0;
+    for (i, (p, out)) in curls.iter_mut().enumerate() {
+        let st = p.wait_timeout(Duration::from_secs(120));
+        let got = std::fs::read(out.as_path()).unwrap_or_default();
+        let ok = st.is_some_and(|s| s.success()) && got.as_slice() == data.as_slice();
+        if !ok {
+            lost += 1;
+            eprintln!(
+                "{prefix}: transfer {i} lost: curl {:?}, {} of {} bytes{}",
+                st.and_then(|s| s.code()),
+                got.len(),
+                data.len(),
+                if got.len() == data.len() {
+                    " (content differs)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    if let Some(after) = status(&bin, &dirs[1].2) {
+        eprintln!(
+            "{prefix}: backup counters: sync_received {} sync_applied {} dropped_not_syn {} forwarded {}",
+            counter(&after, "sync_received"),
+            counter(&after, "sync_applied"),
+            counter(&after, "dropped_not_syn"),
+            counter(&after, "forwarded")
+        );
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "RESULT {} lost/total = {lost}/{n} ({} MB at {} kB/s each, {secs:.1} s)",
+        if sync {
+            "vipwire with sync"
+        } else {
+            "vipwire without sync"
+        },
+        size / 1_000_000,
+        rate / 1000
+    );
+    drop(curls);
+    drop(servers);
+    Ok(Outcome {
+        lost,
+        total: n,
+        secs,
+    })
+}
+
+#[test]
+fn sync_keeps_every_transfer_through_failover() -> Result<()> {
+    if skip_unless(
+        "sync_keeps_every_transfer_through_failover",
+        &["ip", "curl", "iptables"],
+    ) {
+        return Ok(());
+    }
+    topo::in_scratch_dir("syn-", topo::log_files, |dir| {
+        let o = failover(dir, "syn-", true)?;
+        assert_eq!(
+            o.lost, 0,
+            "with lvs_sync_daemon every transfer must survive: lost {}/{} ({:.1} s)",
+            o.lost, o.total, o.secs
+        );
+        Ok(())
+    })
+}
+
+#[test]
+fn without_sync_transfers_are_lost() -> Result<()> {
+    if skip_unless(
+        "without_sync_transfers_are_lost",
+        &["ip", "curl", "iptables"],
+    ) {
+        return Ok(());
+    }
+    topo::in_scratch_dir("nos-", topo::log_files, |dir| {
+        let o = failover(dir, "nos-", false)?;
+        assert!(
+            o.lost > 0,
+            "without sync the backup cannot know the connections, yet none was lost"
+        );
+        Ok(())
+    })
+}
