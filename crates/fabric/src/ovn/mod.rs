@@ -105,12 +105,9 @@ impl Walk {
     }
 }
 
-fn is_multicast(pkt: &Packet) -> bool {
+/// `eth.mcast`: a multicast or broadcast destination MAC.
+fn mac_multicast(pkt: &Packet) -> bool {
     pkt.dst_mac.as_ref().is_some_and(|m| m.0[0] & 1 == 1)
-        || match pkt.dst {
-            IpAddr::V4(a) => a.is_multicast() || a.is_broadcast(),
-            IpAddr::V6(a) => a.is_multicast(),
-        }
 }
 
 /// ICMPv6 neighbour discovery and MLD skip conntrack and the ACLs.
@@ -171,7 +168,7 @@ impl OvnFabric {
     /// Port security on the way out: the entry of the destination MAC, and the
     /// destination address (broadcast and multicast always pass).
     fn out_port_sec(&self, lsp: &LogicalSwitchPort, pkt: &Packet) -> bool {
-        is_multicast(pkt) || port_sec_allows(lsp, pkt.dst_mac.as_ref(), destination_allowed, pkt)
+        mac_multicast(pkt) || port_sec_allows(lsp, pkt.dst_mac.as_ref(), destination_allowed, pkt)
     }
 
     /// pre_acl, pre_stateful, acl_hint and acl of one pipeline: the conntrack
@@ -235,7 +232,7 @@ impl OvnFabric {
         } else if router {
             let m = format!("ip && {field} == \"{lsp_name}\"");
             walk.step(pre, t_pre, 110, &m, "next;");
-        } else if is_multicast(pkt) {
+        } else if mac_multicast(pkt) {
             walk.step(pre, t_pre, 110, MCAST, "next;");
         } else if nd {
             walk.step(pre, t_pre, 110, ND_PRE_ACL, "next;");
@@ -432,7 +429,9 @@ fn source_allowed(entry: &PortSecurityEntry, pkt: &Packet) -> bool {
 }
 
 /// `check_out_port_sec()` for IP: the destination must be one of the entry's
-/// addresses (or, for a CIDR, inside it), or broadcast/multicast.
+/// addresses (or inside a CIDR written without host bits), the broadcast of a
+/// CIDR written with host bits, or 255.255.255.255 (ovn-controller 23.03
+/// `build_out_port_sec_ip4_flows`); IPv6 also the link-local of the MAC.
 fn destination_allowed(entry: &PortSecurityEntry, pkt: &Packet) -> bool {
     if entry.addrs.is_empty() {
         return true;
@@ -442,12 +441,13 @@ fn destination_allowed(entry: &PortSecurityEntry, pkt: &Packet) -> bool {
         .iter()
         .filter(|n| n.addr().is_ipv4() == pkt.dst.is_ipv4())
         .any(|n| n.contains(&pkt.dst))
+        || entry.broadcasts.contains(&pkt.dst)
     {
         return true;
     }
     match pkt.dst {
         IpAddr::V6(_) => Some(pkt.dst) == eui64(&entry.mac),
-        IpAddr::V4(_) => false,
+        IpAddr::V4(a) => a.is_broadcast(),
     }
 }
 
@@ -518,7 +518,7 @@ impl crate::Backend for OvnFabric {
                 );
                 if v == Verdict::Drop {
                     (v, o)
-                } else if is_multicast(pkt) {
+                } else if mac_multicast(pkt) {
                     walk.step(
                         "ls_out_check_port_sec",
                         table::OUT_CHECK_PORT_SEC,

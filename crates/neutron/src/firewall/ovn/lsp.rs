@@ -85,6 +85,10 @@ pub enum LspType {
 pub struct PortSecurityEntry {
     pub mac: String,
     pub addrs: Vec<IpNet>,
+    /// The subnet broadcast address of each IPv4 CIDR written with host bits
+    /// (`10.0.0.4/24` gives 10.0.0.255): the port also receives for it
+    /// (ovn-controller 23.03 `build_out_port_sec_ip4_flows`).
+    pub broadcasts: Vec<IpAddr>,
     /// The entry as Neutron wrote it.
     pub text: String,
 }
@@ -496,22 +500,29 @@ fn push_unique(v: &mut Vec<String>, s: String) {
 pub fn parse_entry(text: &str) -> PortSecurityEntry {
     let mut words = text.split_whitespace();
     let mac = words.next().unwrap_or_default().to_lowercase();
-    let addrs = words
-        .filter_map(|w| {
-            if let Ok(ip) = w.parse::<IpAddr>() {
-                return Some(IpNet::from(ip));
+    let mut addrs = Vec::new();
+    let mut broadcasts = Vec::new();
+    for w in words {
+        if let Ok(ip) = w.parse::<IpAddr>() {
+            addrs.push(IpNet::from(ip));
+            continue;
+        }
+        let Ok(net) = w.parse::<IpNet>() else {
+            continue;
+        };
+        if net.trunc() == net {
+            addrs.push(net);
+        } else {
+            addrs.push(IpNet::from(net.addr()));
+            if let IpNet::V4(v4) = net {
+                broadcasts.push(IpAddr::V4(v4.broadcast()));
             }
-            let net: IpNet = w.parse().ok()?;
-            if net.trunc() == net {
-                Some(net)
-            } else {
-                Some(IpNet::from(net.addr()))
-            }
-        })
-        .collect();
+        }
+    }
     PortSecurityEntry {
         mac,
         addrs,
+        broadcasts,
         text: text.to_string(),
     }
 }
