@@ -113,10 +113,11 @@ class Bed:
         self.work = work
         self.procs = []
 
-    def start(self, name, args):
+    def start(self, name, args, env=None):
         log = open(os.path.join(self.work, f'{name}.log'), 'w')
         p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True)
+                             start_new_session=True,
+                             env=dict(os.environ, **env) if env else None)
         self.procs.append((name, p))
         return p
 
@@ -251,7 +252,7 @@ def build_cloud(nurl, token, project):
 
 
 def clouds_yaml(path, kurl, proxy_url, ac_id, ac_secret, dead_port, tls_url,
-                ca, standalone_url):
+                ca, standalone_url, race_url, delete_url):
     auth = (f'      auth_url: {kurl}\n      username: lb-user\n'
             f'      project_name: lb-project\n      user_domain_name: Default\n'
             f'      project_domain_name: Default\n')
@@ -297,6 +298,12 @@ def clouds_yaml(path, kurl, proxy_url, ac_id, ac_secret, dead_port, tls_url,
     network_endpoint_override: {tls_url}
     insecure: true
     auth:
+{auth}  lvs-race:
+    network_endpoint_override: {race_url}
+    auth:
+{auth}  lvs-delete:
+    network_endpoint_override: {delete_url}
+    auth:
 {auth}"""
     with open(path, 'w') as f:
         f.write(text)
@@ -305,7 +312,7 @@ def clouds_yaml(path, kurl, proxy_url, ac_id, ac_secret, dead_port, tls_url,
         f.write('clouds:\n' + ''.join(
             f'  {c}:\n    auth:\n      password: {USER_PW}\n'
             for c in ('lvs-password', 'lvs-fault', 'lvs-tls-cacert',
-                      'lvs-wrong-endpoint',
+                      'lvs-wrong-endpoint', 'lvs-race', 'lvs-delete',
                       'lvs-tls-system-roots', 'lvs-tls-insecure')))
 
 
@@ -329,6 +336,7 @@ class Runner:
         t0 = time.monotonic()
         p = subprocess.run([self.vipwire] + args, cwd=self.cwd,
                            env=dict(self.env, **(env or {})),
+                           stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=300)
         return p.returncode, p.stdout, p.stderr, time.monotonic() - t0
 
@@ -526,6 +534,131 @@ def tests(r, work, ac_secret, runs, kurl):
               f'whole command; last: {m[3]}')
 
 
+RACE_PAIR = '198.51.100.77'
+
+
+def pairs_by_port(nurl, token, project):
+    """{port name: sorted (ip, mac) pairs} as the API returns them now."""
+    api = nurl.rstrip('/') + '/v2.0/'
+    ports = call('GET', api + f'ports?project_id={project}', token=token)['ports']
+    return {p['name']: sorted((a['ip_address'], a['mac_address'].lower())
+                              for a in p['allowed_address_pairs'])
+            for p in ports}
+
+
+def apply_tests(r, work, nurl, admin, project):
+    """--fix --apply against the real Neutron, read back from the API."""
+    keep = ['--keepalived', os.path.join(EXAMPLE, 'keepalived-director-1.conf'),
+            '--keepalived', os.path.join(EXAMPLE, 'keepalived-director-2.conf')]
+    base = ['check', '--vip', VIP] + keep
+    snap = pairs_by_port(nurl, admin, project)
+    any_src = lambda name, now: any(  # noqa: E731
+        ip == '0.0.0.0/0' for ip, _ in now.get(name, []))
+    # Not a terminal and no --yes: refused, nothing written.
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-password', '--fix',
+                                    '--apply'])
+    r.expect('--apply without a terminal and without --yes: exit 2, asks '
+             'for --yes, the plan shown, nothing written',
+             rc == 2 and '--yes' in err and 'Plan for cloud' in out
+             and pairs_by_port(nurl, admin, project) == snap,
+             f'rc={rc} {err[-600:]}')
+    print('     | ' + (err.strip().splitlines() or [''])[-1][:300])
+    # Apply: from failing to passing, read back from the API.
+    u1 = os.path.join(work, 'undo-1.json')
+    t = time.monotonic()
+    rc, out, err, wall = r.run(base + ['--os-cloud', 'lvs-password', '--fix',
+                                       '--apply', '--yes', '--undo-file', u1])
+    now = pairs_by_port(nurl, admin, project)
+    r.expect(f'--fix --apply --yes: exit 0, "After applying: PASS" on the '
+             f'cloud read back ({wall:.1f} s)',
+             rc == 0 and 'After applying: PASS' in out
+             and any_src('director-1', now) and any_src('director-2', now)
+             and all(set(snap[n]) <= set(now[n]) for n in snap),
+             f'rc={rc} {out[-1500:]} {err[-800:]}')
+    for line in out.splitlines():
+        if line.startswith(('Plan for', '  1. ', '  2. ', 'Applying',
+                            '  port ', 'After applying')):
+            print('     | ' + line[:200])
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-password', '--format',
+                                    'json'])
+    r.expect('a plain check of the cloud now passes (exit 0)',
+             rc == 0 and json.loads(out or '{}').get('passed') is True,
+             f'rc={rc} {err[-500:]}')
+    # Applying again: nothing to add (the pairs are there).
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-password', '--fix',
+                                    '--apply', '--yes', '--undo-file',
+                                    os.path.join(work, 'undo-again.json')])
+    r.expect('--apply on the fixed cloud: nothing to apply, exit 0',
+             rc == 0 and 'Nothing to apply' in out, f'rc={rc} {out[-600:]}')
+    # Undo: the exact pairs before.
+    rc, out, err, _ = r.run(['check', '--os-cloud', 'lvs-password', '--undo',
+                             u1])
+    r.expect('--undo FILE: exit 0, every port holds exactly its pairs from '
+             'before the apply', rc == 0
+             and pairs_by_port(nurl, admin, project) == snap,
+             f'rc={rc} {out} {err[-500:]}')
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-password'])
+    r.expect('after --undo the check fails again (exit 1)', rc == 1,
+             f'rc={rc} {err[-300:]}')
+    # Concurrent edit: the proxy adds a pair between vipwire's read and
+    # its first PUT; Neutron answers 412, vipwire re-reads and merges.
+    u2 = os.path.join(work, 'undo-2.json')
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-race', '--fix',
+                                    '--apply', '--yes', '--undo-file', u2])
+    now = pairs_by_port(nurl, admin, project)
+    raced = [n for n in now if any(ip == RACE_PAIR for ip, _ in now[n])]
+    r.expect('concurrent edit (another client adds a pair between read and '
+             'write): 412 path, both pairs kept, exit 0',
+             rc == 0 and '412' in out and len(raced) == 1
+             and any_src(raced[0], now) and set(snap[raced[0]]) <= set(now[raced[0]])
+             and 'After applying: PASS' in out,
+             f'rc={rc} raced={raced} {out[-1500:]} {err[-500:]}')
+    for line in out.splitlines():
+        if '412' in line:
+            print('     | ' + line.strip()[:200])
+    rc, out, err, _ = r.run(['check', '--os-cloud', 'lvs-password', '--undo',
+                             u2])
+    now = pairs_by_port(nurl, admin, project)
+    r.expect('--undo after the race removes only vipwire\'s pairs: the other '
+             'client\'s pair stays', rc == 0 and raced
+             and any(ip == RACE_PAIR for ip, _ in now[raced[0]])
+             and not any_src(raced[0], now)
+             and all(now[n] == snap[n] for n in snap if n != raced[0]),
+             f'rc={rc} {out} {err[-500:]}')
+    # Put the other client's pair away again (as admin).
+    api = nurl.rstrip('/') + '/v2.0/'
+    for p in call('GET', api + f'ports?project_id={project}',
+                  token=admin)['ports']:
+        if p['name'] in raced:
+            call('PUT', api + f'ports/{p["id"]}', token=admin, body={'port': {
+                'allowed_address_pairs': [
+                    a for a in p['allowed_address_pairs']
+                    if a['ip_address'] != RACE_PAIR]}})
+    # A port deleted between vipwire's read and its second port write.
+    u3 = os.path.join(work, 'undo-3.json')
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-delete', '--fix',
+                                    '--apply', '--yes', '--undo-file', u3])
+    now = pairs_by_port(nurl, admin, project)
+    rec = json.load(open(u3)) if os.path.exists(u3) else {'ports': []}
+    gone = [n for n in snap if n not in now]
+    done = [p['name'] for p in rec['ports']]
+    r.expect('a port deleted between read and write: exit 1, the 404 named, '
+             'applied / not applied listed, the undo file holds what was '
+             'applied', rc == 1 and '404 Not Found' in out
+             and 'Applied (1):' in out and 'Not applied (1):' in out
+             and len(gone) == 1 and len(done) == 1 and any_src(done[0], now)
+             and gone[0] in out.split('Not applied (1):')[1],
+             f'rc={rc} gone={gone} done={done} {out[-1500:]} {err[-500:]}')
+    for line in out.split('FAILED:', 1)[-1].splitlines()[:6]:
+        print('     | ' + line[:200])
+    rc, out, err, _ = r.run(['check', '--os-cloud', 'lvs-password', '--undo',
+                             u3])
+    now = pairs_by_port(nurl, admin, project)
+    r.expect('--undo of the half-applied run restores the port it changed',
+             rc == 0 and done and now.get(done[0]) == snap[done[0]],
+             f'rc={rc} {out} {err[-500:]}')
+
+
 def discovery_runs(r, args, runs):
     """Median reading time, whole-command time, Keystone's share, and the
     last summary line (each run saved to read its calls' times)."""
@@ -631,6 +764,14 @@ def main():
                                 os.path.join(HERE, 'fault_proxy.py'),
                                 '--listen-port', str(tport), '--upstream',
                                 nurl, '--tls-cert', leaf, '--tls-key', key])
+        race_port, del_port = free_port(), free_port()
+        for port, extra in ((race_port, ['--race-pair', RACE_PAIR]),
+                            (del_port, ['--delete-port-on-put', '2'])):
+            bed.start(f'proxy_{port}', [sys.executable,
+                                        os.path.join(HERE, 'fault_proxy.py'),
+                                        '--listen-port', str(port),
+                                        '--upstream', nurl] + extra,
+                      env={'FAULT_PROXY_TOKEN': admin})
         sport = free_port()
         surl = f'http://127.0.0.1:{sport}/'
         s = bed.start('neutron_noauth', env_py + [
@@ -640,13 +781,16 @@ def main():
         build_cloud(surl, None, 'standalone-project')
         clouds_yaml(os.path.join(work, 'clouds.yaml'), kurl,
                     f'http://127.0.0.1:{pport}/', ac_id, ac_secret, dead,
-                    f'https://127.0.0.1:{tport}/', ca, surl)
+                    f'https://127.0.0.1:{tport}/', ca, surl,
+                    f'http://127.0.0.1:{race_port}/',
+                    f'http://127.0.0.1:{del_port}/')
         time.sleep(0.3)
         print(f'# keystone up in {kt:.1f}s, neutron in {nt:.1f}s, '
               f'{ports} ports built; set-up {time.monotonic() - t0:.1f}s '
               f'(work: {work})')
         r = Runner(a.vipwire, work)
         tests(r, work, ac_secret, a.runs, kurl)
+        apply_tests(r, work, nurl, admin, project)
         if a.big:
             try:
                 big_project(r, nurl, admin, project, a.big, a.runs)

@@ -5,8 +5,10 @@
 //! Each request has the cloud's `api_timeout`. Connection errors and timeouts
 //! are retried `connect_retries` times, 5xx and 429 answers
 //! `status_code_retries` times, with exponential backoff (0.5 s, 1 s, 2 s ...,
-//! at most 8 s; a `Retry-After` in seconds is honoured up to 30 s). Only GETs
-//! and Keystone's token request are sent here, so a retry never repeats a change.
+//! at most 8 s; a `Retry-After` in seconds is honoured up to 30 s). Reads and
+//! Keystone's token request are retried; a change ([`Http::send_change`]) is
+//! retried only when its caller says a repeat is harmless (a PUT under
+//! `If-Match`, a rule create whose repeat is a 409, a DELETE whose repeat is a 404).
 //! 401, 403 and 404 become errors that name the cloud, the URL and what to check.
 //! Request bodies (they hold passwords) are never quoted; tokens travel only in
 //! the `X-Auth-Token` header.
@@ -19,11 +21,13 @@ use serde_json::Value;
 use std::time::{Duration, Instant};
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
-/// The method of a call (only the two this crate needs).
+/// The method of a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Get,
     Post,
+    Put,
+    Delete,
 }
 
 impl Method {
@@ -31,6 +35,8 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
         }
     }
 }
@@ -160,6 +166,29 @@ impl Http {
         body: Option<&Value>,
         hints: Hints<'_>,
     ) -> Result<Reply, OpenStackError> {
+        self.send_change(method, url, token, body, None, true, hints)
+    }
+
+    /// Sends a request that may change the cloud: `if_match` becomes the
+    /// `If-Match` header; `retry` false sends it once (no retry on a
+    /// connection error or a 5xx), for a change whose repeat would not be
+    /// harmless.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_change(
+        &mut self,
+        method: Method,
+        url: &str,
+        token: Option<&Secret>,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+        retry: bool,
+        hints: Hints<'_>,
+    ) -> Result<Reply, OpenStackError> {
+        let (connect_retries, status_code_retries) = if retry {
+            (self.retry.connect_retries, self.retry.status_code_retries)
+        } else {
+            (0, 0)
+        };
         let started = Instant::now();
         let mut attempts = 0u32;
         let mut connect_failures = 0u32;
@@ -167,15 +196,15 @@ impl Http {
         loop {
             attempts += 1;
             self.progress.calling(url);
-            let outcome = self.once(method, url, token, body);
+            let outcome = self.once(method, url, token, body, if_match);
             let retry_wait = match &outcome {
-                Err(Attempt::Connect(_)) if connect_failures < self.retry.connect_retries => {
+                Err(Attempt::Connect(_)) if connect_failures < connect_retries => {
                     connect_failures += 1;
                     Some(self.retry.backoff(attempts + 1))
                 }
                 Ok((status, retry_after, _, _))
                     if (*status >= 500 || *status == 429)
-                        && status_failures < self.retry.status_code_retries =>
+                        && status_failures < status_code_retries =>
                 {
                     status_failures += 1;
                     let wait = self.retry.backoff(attempts + 1);
@@ -278,23 +307,37 @@ impl Http {
         url: &str,
         token: Option<&Secret>,
         body: Option<&Value>,
+        if_match: Option<&str>,
     ) -> Result<(u16, Option<Duration>, Option<Secret>, String), Attempt> {
         let result = match method {
-            Method::Get => {
-                let mut req = self.agent.get(url).header("Accept", "application/json");
+            Method::Get | Method::Delete => {
+                let mut req = if method == Method::Get {
+                    self.agent.get(url)
+                } else {
+                    self.agent.delete(url)
+                }
+                .header("Accept", "application/json");
                 if let Some(t) = token {
                     req = req.header("X-Auth-Token", t.expose());
                 }
+                if let Some(m) = if_match {
+                    req = req.header("If-Match", m);
+                }
                 req.call()
             }
-            Method::Post => {
-                let mut req = self
-                    .agent
-                    .post(url)
-                    .header("Accept", "application/json")
-                    .header("Content-Type", "application/json");
+            Method::Post | Method::Put => {
+                let mut req = if method == Method::Post {
+                    self.agent.post(url)
+                } else {
+                    self.agent.put(url)
+                }
+                .header("Accept", "application/json")
+                .header("Content-Type", "application/json");
                 if let Some(t) = token {
                     req = req.header("X-Auth-Token", t.expose());
+                }
+                if let Some(m) = if_match {
+                    req = req.header("If-Match", m);
                 }
                 let text = body.map(Value::to_string).unwrap_or_default();
                 req.send(text)

@@ -6,7 +6,9 @@
 //! -> [`http`] (the one place that opens sockets: TLS, timeouts, retries, clear errors)
 //! -> [`neutron`] (list calls with server-side filters and paging, every response kept)
 //! -> [`discover`] (the ports, groups, subnets and routers around a VIP; pure over
-//! the [`discover::NeutronApi`] seam) with [`progress`] on stderr.
+//! the [`discover::NeutronApi`] seam) with [`progress`] on stderr;
+//! [`write`] changes a cloud: revision-safe port updates (`If-Match`), rule
+//! creates where "already exists" is done.
 //!
 //! Secrets (passwords, application-credential secrets, tokens) live in [`Secret`],
 //! whose `Debug` and `Display` print `***`; they are never logged or saved.
@@ -21,6 +23,7 @@ pub mod keystone;
 pub mod neutron;
 pub mod progress;
 mod secret;
+pub mod write;
 
 pub use config::CloudConfig;
 pub use error::OpenStackError;

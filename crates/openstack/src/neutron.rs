@@ -9,6 +9,9 @@
 //! build its links with the wrong scheme or host. A server that ignores
 //! `limit` simply returns everything; one that pages without links gets
 //! `marker=<last id>` until a short page.
+//!
+//! It also writes, for `--fix --apply`, through the [`PortApi`] seam of
+//! [`crate::write`] (PUT under `If-Match`, POST, DELETE).
 
 use crate::config::{Auth, CloudConfig, Scope};
 use crate::discover::NeutronApi;
@@ -17,6 +20,7 @@ use crate::http::{Hints, Http, Method};
 use crate::keystone;
 use crate::progress::Progress;
 use crate::secret::Secret;
+use crate::write::{existing_rule_id, Created, PortApi, Put};
 use serde_json::Value;
 
 const NEUTRON_HINTS: Hints<'static> = Hints {
@@ -224,6 +228,149 @@ pub fn next_query(body: &Value, key: &str) -> Option<String> {
 /// The JSON key of a resource's list (`security-groups` -> `security_groups`).
 pub fn list_key(resource: &str) -> String {
     resource.replace('-', "_")
+}
+
+impl NeutronClient {
+    fn write(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+        retry: bool,
+    ) -> Result<Value, OpenStackError> {
+        let url = format!("{}/{path}", self.root);
+        let reply = self.http.send_change(
+            method,
+            &url,
+            self.token.as_ref(),
+            body,
+            if_match,
+            retry,
+            WRITE_HINTS,
+        )?;
+        if reply.body.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&reply.body).map_err(|e| OpenStackError::BadResponse {
+            cloud: self.cloud.clone(),
+            url,
+            message: format!("not JSON: {e}"),
+        })
+    }
+}
+
+const WRITE_HINTS: Hints<'static> = Hints {
+    unauthorized: "the token Neutron was given: it may have expired, or Neutron trusts \
+                   another Keystone than auth_url",
+    forbidden: "that your role may change it (a project member changes its own project's \
+                ports and security groups; the policy of this cloud may differ)",
+    not_found: "that it still exists: it may have been deleted since vipwire read it",
+};
+
+/// The HTTP status of an error, if it came with one.
+pub fn status_of(e: &OpenStackError) -> Option<u16> {
+    match e {
+        OpenStackError::Status { status, .. } => Some(*status),
+        OpenStackError::NotFound { .. } => Some(404),
+        OpenStackError::Forbidden { .. } => Some(403),
+        OpenStackError::Unauthorized { .. } => Some(401),
+        _ => None,
+    }
+}
+
+impl PortApi for NeutronClient {
+    fn get_port(&mut self, id: &str) -> Result<Value, OpenStackError> {
+        let url = format!("{}/ports/{id}", self.root);
+        let reply = self
+            .http
+            .send(Method::Get, &url, self.token.as_ref(), None, WRITE_HINTS)?;
+        let body: Value =
+            serde_json::from_str(&reply.body).map_err(|e| OpenStackError::BadResponse {
+                cloud: self.cloud.clone(),
+                url: url.clone(),
+                message: format!("not JSON: {e}"),
+            })?;
+        body.get("port")
+            .cloned()
+            .ok_or_else(|| OpenStackError::BadResponse {
+                cloud: self.cloud.clone(),
+                url,
+                message: "no \"port\" in the answer".into(),
+            })
+    }
+
+    fn put_port(&mut self, id: &str, fields: &Value, revision: u64) -> Result<Put, OpenStackError> {
+        let body = serde_json::json!({ "port": fields });
+        let cond = format!("revision_number={revision}");
+        match self.write(
+            Method::Put,
+            &format!("ports/{id}"),
+            Some(&body),
+            Some(&cond),
+            true,
+        ) {
+            Ok(v) => Ok(Put::Done(v.get("port").cloned().unwrap_or(v))),
+            Err(e) if status_of(&e) == Some(412) => Ok(Put::Stale),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn create_rule(&mut self, rule: &Value) -> Result<Created, OpenStackError> {
+        let body = serde_json::json!({ "security_group_rule": rule });
+        match self.write(
+            Method::Post,
+            "security-group-rules",
+            Some(&body),
+            None,
+            true,
+        ) {
+            Ok(v) => Ok(Created::New(
+                v.pointer("/security_group_rule/id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            )),
+            Err(OpenStackError::Status {
+                status: 409,
+                detail,
+                ..
+            }) => Ok(Created::Exists(existing_rule_id(&detail))),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn create_group(&mut self, name: &str, stateful: bool) -> Result<String, OpenStackError> {
+        let body = serde_json::json!({ "security_group": {
+            "name": name,
+            "stateful": stateful,
+            "description": "created by vipwire check --fix --apply",
+        }});
+        let url = format!("{}/security-groups", self.root);
+        let v = self.write(Method::Post, "security-groups", Some(&body), None, false)?;
+        v.pointer("/security_group/id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| OpenStackError::BadResponse {
+                cloud: self.cloud.clone(),
+                url,
+                message: "no security_group.id in the answer".into(),
+            })
+    }
+
+    fn delete(&mut self, resource: &str, id: &str) -> Result<bool, OpenStackError> {
+        match self.write(
+            Method::Delete,
+            &format!("{resource}/{id}"),
+            None,
+            None,
+            true,
+        ) {
+            Ok(_) => Ok(true),
+            Err(e) if status_of(&e) == Some(404) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl NeutronApi for NeutronClient {

@@ -9,6 +9,14 @@
 //! `Scenario::load` like any other: so `--save DIR` gives exactly the files of
 //! the answer, and `vipwire check DIR/scenario.yaml` replays it offline.
 //! Without `--save` they go to a temporary folder removed afterwards.
+//!
+//! `--fix --apply` turns the fix into a [`plan::Plan`] of API writes, shows it,
+//! asks, applies it revision-safe ([`apply`]), then reads the cloud again and
+//! re-runs the check on what it now says; `--undo FILE` takes an apply back.
+//! `--fix-format` renders the fix for the CLI, the API, Terraform or Ansible.
+
+mod apply;
+pub mod plan;
 
 use anyhow::{bail, Context, Result};
 use check::Scenario;
@@ -40,6 +48,24 @@ pub struct CloudArgs {
     /// Objects per API page (limit=).
     #[arg(long = "page-size", value_name = "N", default_value_t = 500)]
     pub page_size: usize,
+    /// With --fix on a cloud: show the plan, ask, apply it through the API
+    /// (revision-safe), then re-read the cloud and check it again.
+    #[arg(long)]
+    pub apply: bool,
+    /// Apply without asking (needed when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Where --apply writes what it changed, for --undo (default:
+    /// ./vipwire-undo-<cloud>-<unix time>.json).
+    #[arg(long = "undo-file", value_name = "FILE")]
+    pub undo_file: Option<PathBuf>,
+    /// Take back what an --apply wrote (its undo file), revision-safe.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["apply", "fix"])]
+    pub undo: Option<PathBuf>,
+    /// With --fix: print only the fix, as openstack CLI commands, the API
+    /// calls (json), Terraform or Ansible; the check's report goes to stderr.
+    #[arg(long = "fix-format", value_enum, value_name = "FORMAT")]
+    pub fix_format: Option<plan::FixFormat>,
 }
 
 impl CloudArgs {
@@ -114,6 +140,16 @@ pub fn scenario(
     scenario_file_given: bool,
     driver: Option<&str>,
     text: bool,
+) -> Result<Scenario> {
+    read_scenario(args, scenario_file_given, driver, Some(text))
+}
+
+/// [`scenario`]; `print` None prints no discovery block (a re-read).
+fn read_scenario(
+    args: &CloudArgs,
+    scenario_file_given: bool,
+    driver: Option<&str>,
+    print: Option<bool>,
 ) -> Result<Scenario> {
     if scenario_file_given {
         bail!("give either a scenario file or --os-cloud/--vip, not both");
@@ -222,12 +258,221 @@ pub fn scenario(
         &clients,
         args.save.as_deref(),
     );
-    if text {
-        print!("{report}");
-    } else {
-        eprint!("{report}");
+    match print {
+        Some(true) => print!("{report}"),
+        Some(false) => eprint!("{report}"),
+        None => {}
     }
     Ok(sc)
+}
+
+fn connect(args: &CloudArgs) -> Result<(openstack::CloudConfig, NeutronClient)> {
+    let env = openstack::config::process_env();
+    let files = openstack::config::find_files(&env)?;
+    let cfg = openstack::config::resolve(args.os_cloud.as_deref(), &files, &env)?;
+    let progress = Progress::new(&cfg.name, Progress::stderr_is_terminal());
+    let client = NeutronClient::connect(&cfg, progress, args.page_size)?;
+    Ok((cfg, client))
+}
+
+/// `--fix --fix-format F`: the fix alone on stdout.
+pub fn print_fix_format(
+    sc: &Scenario,
+    fix: &check::fix::FixReport,
+    format: plan::FixFormat,
+    cloud: Option<&str>,
+) {
+    let changes: Vec<check::fix::Change> = fix.changes.iter().map(|c| c.change.clone()).collect();
+    print!("{}", plan::render_fix_as(sc, &changes, format, cloud));
+}
+
+/// `check --os-cloud ... --fix --apply`: plan, confirm, apply, re-read, re-check.
+/// Exit 0 only when the cloud, read again, passes.
+pub fn apply_fix(
+    args: &CloudArgs,
+    driver: Option<&str>,
+    sc: &Scenario,
+    report: &check::CheckReport,
+    fix: &check::fix::FixReport,
+    json: bool,
+    verbose: bool,
+) -> Result<std::process::ExitCode> {
+    use std::io::IsTerminal;
+    use std::process::ExitCode;
+    let mut text = String::new();
+    if !json {
+        text += &check::report::render_check(report, verbose);
+        text += &check::report::render_fix(fix);
+        text.push('\n');
+    }
+    let changes: Vec<check::fix::Change> = fix.changes.iter().map(|c| c.change.clone()).collect();
+    let the_plan = plan::plan(sc, &changes);
+    let cloud_name = args
+        .os_cloud
+        .clone()
+        .or_else(|| std::env::var("OS_CLOUD").ok())
+        .unwrap_or_else(|| "envvars".into());
+    text += &plan::render_plan(sc, &the_plan, &cloud_name);
+    let say = |t: &str| {
+        if json {
+            eprint!("{t}");
+        } else {
+            print!("{t}");
+        }
+    };
+    say(&text);
+    if the_plan.steps.is_empty() {
+        say("Nothing to apply.\n");
+        if json {
+            let v = serde_json::json!({"passed": report.passed(), "check": report, "fix": fix,
+                                       "apply": {"applied": [], "not_applied": []}});
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        return Ok(if report.passed() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "--apply changes the cloud and asks first, but stdin is not a terminal; \
+                 review the plan above and pass --yes to apply it"
+            );
+        }
+        eprint!(
+            "Apply these {} step(s) to cloud \"{cloud_name}\"? [y/N] ",
+            the_plan.steps.len()
+        );
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+            eprintln!("vipwire: not applied (answer was not yes)");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    let (cfg, mut client) = connect(args)?;
+    let undo_path = args.undo_file.clone().unwrap_or_else(|| {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        PathBuf::from(format!("vipwire-undo-{}-{secs}.json", cfg.name))
+    });
+    let mut record = apply::UndoRecord {
+        cloud: cfg.name.clone(),
+        network_api: client.root().to_string(),
+        ..apply::UndoRecord::default()
+    };
+    // Written before the first change: an unwritable path stops here.
+    record
+        .save(&undo_path)
+        .context("the undo file (--undo-file), written before any change")?;
+    let outcome = apply::apply(&mut client, &the_plan, &mut record, &undo_path);
+    let mut o = String::from("\nApplying:\n");
+    for l in &outcome.log {
+        let _ = writeln!(o, "  {l}");
+    }
+    let undo_hint = format!(
+        "Undo: vipwire check --os-cloud {} --undo {}\n",
+        cfg.name,
+        undo_path.display()
+    );
+    if let Some(err) = &outcome.error {
+        let _ = writeln!(o, "\nFAILED: {err}");
+        let _ = writeln!(o, "Applied ({}):", outcome.applied.len());
+        for a in &outcome.applied {
+            let _ = writeln!(o, "  {a}");
+        }
+        if outcome.applied.is_empty() {
+            let _ = writeln!(o, "  (nothing)");
+        }
+        let _ = writeln!(o, "Not applied ({}):", outcome.not_applied.len());
+        for a in &outcome.not_applied {
+            let _ = writeln!(o, "  {a}");
+        }
+        o += &undo_hint;
+        say(&o);
+        if json {
+            let v = serde_json::json!({"passed": false, "check": report, "fix": fix,
+                                       "apply": outcome, "undo_file": undo_path});
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let _ = writeln!(
+        o,
+        "Applied {} step(s); undo record: {}",
+        outcome.applied.len(),
+        undo_path.display()
+    );
+    o += &undo_hint;
+    say(&o);
+    // Read everything again and check what the cloud now says.
+    let again = CloudArgs {
+        os_cloud: args.os_cloud.clone(),
+        vip: args.vip,
+        keepalived: args.keepalived.clone(),
+        page_size: args.page_size,
+        ..CloudArgs::default()
+    };
+    let after = read_scenario(&again, false, driver, None)?;
+    let recheck = check::run(&after)?;
+    let mut o = String::from("\nRe-check on the cloud as read back from the API:\n");
+    o += &check::report::render_check(&recheck, verbose);
+    let (passing, total) = recheck.tally();
+    let _ = writeln!(
+        o,
+        "\nAfter applying: {} ({passing} of {total} flows pass, read back from the API)",
+        if recheck.passed() { "PASS" } else { "FAIL" }
+    );
+    say(&o);
+    if json {
+        let v = serde_json::json!({"passed": recheck.passed(), "check": report, "fix": fix,
+                                   "apply": outcome, "undo_file": undo_path,
+                                   "recheck": recheck});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    }
+    Ok(if recheck.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `check --os-cloud NAME --undo FILE`.
+pub fn undo_cmd(args: &CloudArgs, path: &Path) -> Result<std::process::ExitCode> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    let record: apply::UndoRecord = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a vipwire undo file", path.display()))?;
+    let (cfg, mut client) = connect(args)?;
+    if client.root() != record.network_api {
+        eprintln!(
+            "vipwire: warning: {} was written for {} (cloud \"{}\"); undoing through {} \
+             (cloud \"{}\")",
+            path.display(),
+            record.network_api,
+            record.cloud,
+            client.root(),
+            cfg.name
+        );
+    }
+    let (done, failed) = apply::undo(&mut client, &record);
+    println!("Undo of {} on cloud \"{}\":", path.display(), cfg.name);
+    for d in &done {
+        println!("  {d}");
+    }
+    for f in &failed {
+        println!("  FAILED: {f}");
+    }
+    Ok(if failed.is_empty() {
+        println!("Restored.");
+        std::process::ExitCode::SUCCESS
+    } else {
+        println!("{} step(s) could not be undone (above).", failed.len());
+        std::process::ExitCode::from(1)
+    })
 }
 
 fn read_keepalived(paths: &[PathBuf]) -> Result<Vec<(PathBuf, lvs::keepalived::KeepalivedConfig)>> {

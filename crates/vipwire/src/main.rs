@@ -160,8 +160,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             driver,
             cloud,
         } => {
+            if let Some(undo) = &cloud.undo {
+                return cloud_cmd::undo_cmd(&cloud, undo);
+            }
+            if (cloud.apply || cloud.fix_format.is_some()) && !fix {
+                anyhow::bail!("--apply and --fix-format go with --fix");
+            }
+            if cloud.apply && !cloud.wanted() {
+                anyhow::bail!("--apply changes a running cloud: give --os-cloud NAME and --vip IP");
+            }
             let mut sc = if cloud.wanted() {
-                let text = format == Format::Text;
+                // --fix-format keeps stdout for the fix alone.
+                let text = format == Format::Text && cloud.fix_format.is_none();
                 cloud_cmd::scenario(&cloud, scenario.is_some(), driver.as_deref(), text)?
             } else {
                 match &scenario {
@@ -170,8 +180,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 .map_err(input_error)?
             };
-            if let Some(d) = driver {
-                sc.driver = parse_driver(&d)?;
+            if let Some(d) = &driver {
+                sc.driver = parse_driver(d)?;
             }
             let report = check::run(&sc)?;
             let fixed = if fix {
@@ -179,6 +189,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 None
             };
+            if let Some(f) = fixed.as_ref().filter(|_| cloud.apply) {
+                let json = format == Format::Json;
+                return cloud_cmd::apply_fix(
+                    &cloud,
+                    driver.as_deref(),
+                    &sc,
+                    &report,
+                    f,
+                    json,
+                    verbose,
+                );
+            }
+            if let (Some(ff), Some(f)) = (cloud.fix_format, &fixed) {
+                // stdout holds the fix alone; the report goes to stderr.
+                eprint!("{}{}", render_check(&report, verbose), render_fix(f));
+                cloud_cmd::print_fix_format(&sc, f, ff, cloud.os_cloud.as_deref());
+                return Ok(if f.recheck.passed() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                });
+            }
             match format {
                 Format::Json => {
                     let v = serde_json::json!({

@@ -133,3 +133,68 @@ fn os_cloud_needs_a_vip_and_excludes_a_scenario_file() {
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("not both"), "{}", err(&o));
 }
+
+#[test]
+fn apply_needs_fix_and_a_cloud() {
+    let d = empty_dir("apply");
+    let o = vipwire_in(&d, &["check", "--apply", "--yes"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("go with --fix"), "{}", err(&o));
+    let o = vipwire_in(&d, &["check", "--fix", "--apply", "--yes"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains("--apply changes a running cloud: give --os-cloud NAME and --vip IP"),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn undo_file_that_is_not_one() {
+    let d = empty_dir("undo");
+    std::fs::write(d.join("u.json"), "{\"not\": 1").unwrap();
+    let o = vipwire_in(
+        &d,
+        &["check", "--os-cloud", "prod", "--undo", "u.json"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("not a vipwire undo file"), "{}", err(&o));
+}
+
+#[test]
+fn fix_format_offline_prints_only_the_fix() {
+    let d = empty_dir("fixformat");
+    let o = vipwire_in(&d, &["check", "--fix", "--fix-format", "terraform"], &[]);
+    // The built-in example's fix passes its re-check.
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with("# vipwire check --fix: the change as Terraform"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("resource \"openstack_networking_port_v2\"")
+            .count(),
+        2
+    );
+    assert!(out.contains("    ip_address = \"0.0.0.0/0\"\n"), "{out}");
+    // The report went to stderr.
+    assert!(
+        err(&o).contains("Smallest persistent Neutron change"),
+        "{}",
+        err(&o)
+    );
+    let o = vipwire_in(&d, &["check", "--fix", "--fix-format", "json"], &[]);
+    let calls: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(calls.as_array().unwrap().len(), 2);
+    assert!(calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["method"] == "PUT"));
+    // --format json without --fix-format is the check report, as before.
+    let o = vipwire_in(&d, &["check", "--fix", "--format", "json"], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert!(v.get("check").is_some() && v.get("fix").is_some());
+}

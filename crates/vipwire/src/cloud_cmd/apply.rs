@@ -1,0 +1,345 @@
+//! `--fix --apply`: runs a [`Plan`] against the cloud through the Neutron API,
+//! keeping an undo record of exactly what was written, and `--undo FILE`.
+//!
+//! Every port write is revision-safe (read, merge, PUT under `If-Match`, on a
+//! 412 read and merge again: `openstack::write`). Rule creates answered 409
+//! count as done (and are not undone: they were there before). The undo file
+//! is rewritten after every step, so whatever stops the run, it holds what was
+//! applied. On an error the run stops and says which steps were applied and
+//! which were not.
+
+use super::plan::{GroupRef, Plan, Step};
+use anyhow::{anyhow, Result};
+use openstack::write::{self, pairs_of, Created, Pair, PortApi};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What an apply wrote, enough to take it back.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct UndoRecord {
+    pub cloud: String,
+    pub network_api: String,
+    /// Per port: what it held before vipwire's write, and what vipwire changed.
+    pub ports: Vec<PortUndo>,
+    /// Rules vipwire created (not those that already existed).
+    pub rules_created: Vec<CreatedRef>,
+    /// Groups vipwire created.
+    pub groups_created: Vec<CreatedRef>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, Clone)]
+pub struct PortUndo {
+    pub id: String,
+    pub name: String,
+    /// The port's pairs, groups and port security right before vipwire wrote it.
+    pub before_pairs: Vec<Value>,
+    pub before_security_groups: Vec<String>,
+    pub before_port_security_enabled: bool,
+    /// Pairs vipwire added (undo removes only these, keeping others' later pairs).
+    #[serde(default)]
+    pub added_pairs: Vec<Value>,
+    /// The groups vipwire set (undo restores `before_security_groups`).
+    #[serde(default)]
+    pub set_security_groups: Option<Vec<String>>,
+    /// vipwire turned port security off (undo turns it on with the groups and pairs before).
+    #[serde(default)]
+    pub disabled_port_security: bool,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, Clone)]
+pub struct CreatedRef {
+    pub id: String,
+    pub what: String,
+}
+
+/// The outcome of an apply.
+#[derive(Debug, Default, Serialize)]
+pub struct Outcome {
+    pub applied: Vec<String>,
+    pub not_applied: Vec<String>,
+    pub error: Option<String>,
+    /// 412 answers met (someone else wrote a port between vipwire's read and write).
+    pub conflicts: u32,
+    /// Lines of what happened, in order.
+    pub log: Vec<String>,
+}
+
+impl UndoRecord {
+    fn port(&mut self, before: &Value, id: &str, name: &str) -> &mut PortUndo {
+        if let Some(i) = self.ports.iter().position(|p| p.id == id) {
+            return &mut self.ports[i];
+        }
+        self.ports.push(PortUndo {
+            id: id.to_string(),
+            name: name.to_string(),
+            before_pairs: pairs_of(before),
+            before_security_groups: strings(before, "security_groups"),
+            before_port_security_enabled: before
+                .get("port_security_enabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            ..PortUndo::default()
+        });
+        self.ports.last_mut().expect("pushed")
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)? + "\n";
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text).map_err(|e| anyhow!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        Ok(())
+    }
+}
+
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs the plan. `undo_path`: rewritten after each step.
+pub fn apply<A: PortApi>(
+    api: &mut A,
+    plan: &Plan,
+    undo: &mut UndoRecord,
+    undo_path: &Path,
+) -> Outcome {
+    let mut out = Outcome::default();
+    // Stateless groups made by this run: port id -> group id.
+    let mut new_groups: BTreeMap<String, String> = BTreeMap::new();
+    for (i, step) in plan.steps.iter().enumerate() {
+        match run_step(api, step, undo, &mut new_groups, &mut out) {
+            Ok(()) => out.applied.push(step.title()),
+            Err(e) => {
+                out.error = Some(format!("step {} ({}): {e:#}", i + 1, step.title()));
+                out.not_applied = plan.steps[i..].iter().map(Step::title).collect();
+                let _ = undo.save(undo_path);
+                return out;
+            }
+        }
+        if let Err(e) = undo.save(undo_path) {
+            out.error = Some(format!("cannot write the undo file: {e:#}"));
+            out.not_applied = plan.steps[i + 1..].iter().map(Step::title).collect();
+            return out;
+        }
+    }
+    out
+}
+
+fn create_rule<A: PortApi>(
+    api: &mut A,
+    body: &Value,
+    what: String,
+    undo: &mut UndoRecord,
+    out: &mut Outcome,
+) -> Result<()> {
+    match api.create_rule(body)? {
+        Created::New(id) => {
+            out.log.push(format!("created rule {id}: {what}"));
+            undo.rules_created.push(CreatedRef { id, what });
+        }
+        Created::Exists(id) => out.log.push(format!(
+            "rule already there (409){}: {what}",
+            id.map(|i| format!(", {i}")).unwrap_or_default()
+        )),
+    }
+    Ok(())
+}
+
+fn run_step<A: PortApi>(
+    api: &mut A,
+    step: &Step,
+    undo: &mut UndoRecord,
+    new_groups: &mut BTreeMap<String, String>,
+    out: &mut Outcome,
+) -> Result<()> {
+    match step {
+        Step::NewGroup {
+            port_id,
+            name,
+            copies,
+            ..
+        } => {
+            let id = api.create_group(name, false)?;
+            out.log
+                .push(format!("created stateless group {name} ({id})"));
+            undo.groups_created.push(CreatedRef {
+                id: id.clone(),
+                what: format!("stateless group {name}"),
+            });
+            new_groups.insert(port_id.clone(), id.clone());
+            for r in copies {
+                create_rule(
+                    api,
+                    &r.body(&id),
+                    format!("{} on {name}", r.describe()),
+                    undo,
+                    out,
+                )?;
+            }
+        }
+        Step::Rule { group, rule } => {
+            let id = match group {
+                GroupRef::Existing { id, .. } => id.clone(),
+                GroupRef::New { port_id, name } => new_groups
+                    .get(port_id)
+                    .cloned()
+                    .ok_or_else(|| anyhow!("the new group {name} was not created"))?,
+            };
+            create_rule(
+                api,
+                &rule.body(&id),
+                format!("{} on {}", rule.describe(), group.name()),
+                undo,
+                out,
+            )?;
+        }
+        Step::SetGroups {
+            port_id,
+            port,
+            group,
+            ..
+        } => {
+            let gid = new_groups
+                .get(port_id)
+                .cloned()
+                .ok_or_else(|| anyhow!("the new group {group} was not created"))?;
+            let want = vec![gid.clone()];
+            let u = write::update_port(api, port_id, write::MAX_TRIES, |p| {
+                (strings(p, "security_groups") != want).then(|| json!({"security_groups": want}))
+            })?;
+            note_conflicts(out, port, u.conflicts);
+            let rec = undo.port(&u.before, port_id, port);
+            rec.set_security_groups = Some(vec![gid]);
+            out.log
+                .push(format!("port {port}: security groups set to {group}"));
+        }
+        Step::Pairs {
+            port_id, port, add, ..
+        } => {
+            let u = write::add_pairs(api, port_id, add)?;
+            note_conflicts(out, port, u.conflicts);
+            let mac = write::mac_of(&u.before);
+            let before: Vec<Pair> = pairs_of(&u.before).iter().map(Pair::from_json).collect();
+            let added: Vec<Value> = add
+                .iter()
+                .filter(|p| !before.iter().any(|b| b.same(p, &mac)))
+                .map(Pair::to_json)
+                .collect();
+            let n = added.len();
+            let rec = undo.port(&u.before, port_id, port);
+            rec.added_pairs.extend(added);
+            out.log.push(match &u.after {
+                Some(after) => format!(
+                    "port {port}: {n} pair(s) added; it now holds {}",
+                    pairs_of(after)
+                        .iter()
+                        .map(|p| Pair::from_json(p).ip_address)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None => format!("port {port}: the pairs were already there"),
+            });
+        }
+        Step::NoPortSecurity { port_id, port, .. } => {
+            let u = write::update_port(api, port_id, write::MAX_TRIES, |p| {
+                (p.get("port_security_enabled") != Some(&Value::Bool(false))).then(|| {
+                    json!({"port_security_enabled": false, "security_groups": [],
+                           "allowed_address_pairs": []})
+                })
+            })?;
+            note_conflicts(out, port, u.conflicts);
+            let rec = undo.port(&u.before, port_id, port);
+            rec.disabled_port_security = u.after.is_some();
+            out.log.push(format!("port {port}: port security off"));
+        }
+    }
+    Ok(())
+}
+
+fn note_conflicts(out: &mut Outcome, port: &str, n: u32) {
+    if n > 0 {
+        out.conflicts += n;
+        out.log.push(format!(
+            "port {port}: changed by someone else between vipwire's read and write ({n} x 412 \
+             Precondition Failed); read again and merged"
+        ));
+    }
+}
+
+/// Takes back what an apply wrote, newest first, revision-safe. Returns the
+/// lines of what was done and the errors.
+pub fn undo<A: PortApi>(api: &mut A, rec: &UndoRecord) -> (Vec<String>, Vec<String>) {
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    for p in rec.ports.iter().rev() {
+        let created: Vec<&str> = rec.groups_created.iter().map(|g| g.id.as_str()).collect();
+        let added: Vec<Pair> = p.added_pairs.iter().map(Pair::from_json).collect();
+        let r = write::update_port(api, &p.id, write::MAX_TRIES, |cur| {
+            let mut fields = serde_json::Map::new();
+            if p.disabled_port_security {
+                if cur.get("port_security_enabled") == Some(&Value::Bool(false)) {
+                    fields.insert("port_security_enabled".into(), json!(true));
+                    fields.insert("security_groups".into(), json!(p.before_security_groups));
+                    fields.insert("allowed_address_pairs".into(), json!(p.before_pairs));
+                }
+                return (!fields.is_empty()).then_some(Value::Object(fields));
+            }
+            if p.set_security_groups.is_some() {
+                let now = strings(cur, "security_groups");
+                if now.iter().any(|g| created.contains(&g.as_str())) {
+                    let mut groups = p.before_security_groups.clone();
+                    for g in now {
+                        if !created.contains(&g.as_str()) && !groups.contains(&g) {
+                            groups.push(g);
+                        }
+                    }
+                    fields.insert("security_groups".into(), json!(groups));
+                }
+            }
+            if !added.is_empty() {
+                if let Some(l) = write::without_pairs(cur, &added) {
+                    fields.insert("allowed_address_pairs".into(), json!(l));
+                }
+            }
+            (!fields.is_empty()).then_some(Value::Object(fields))
+        });
+        match r {
+            Ok(u) if u.after.is_some() => done.push(format!(
+                "port {}: restored{}",
+                p.name,
+                if u.conflicts > 0 {
+                    format!(" (after {} x 412: re-read and merged)", u.conflicts)
+                } else {
+                    String::new()
+                }
+            )),
+            Ok(_) => done.push(format!("port {}: nothing to restore", p.name)),
+            Err(e) => failed.push(format!("port {}: {e}", p.name)),
+        }
+    }
+    for r in rec.rules_created.iter().rev() {
+        match api.delete("security-group-rules", &r.id) {
+            Ok(true) => done.push(format!("deleted rule {} ({})", r.id, r.what)),
+            Ok(false) => done.push(format!("rule {} already gone", r.id)),
+            Err(e) => failed.push(format!("rule {}: {e}", r.id)),
+        }
+    }
+    for g in rec.groups_created.iter().rev() {
+        match api.delete("security-groups", &g.id) {
+            Ok(true) => done.push(format!("deleted {} ({})", g.what, g.id)),
+            Ok(false) => done.push(format!("{} already gone", g.what)),
+            Err(e) => failed.push(format!("{} ({}): {e}", g.what, g.id)),
+        }
+    }
+    (done, failed)
+}
