@@ -24,8 +24,8 @@ frame's set of receiving ports must equal the `to` of `vipwire trace
 --driver ovn --neutron F --packets frames.txt --format json`.
 
 --offline: no root, no Neutron, no OVN: the clouds saved in
-conformance/ovn/expected/<name>/ (neutron.json, nb.json, lflows.txt)
-against vipwire. --update-expected: rebuild conformance/ovn/expected/ for
+conformance/ovn/expected/<name>/ (neutron.json, nb.json, lflows.txt, and
+where recorded a real chassis' frames.txt + delivery.jsonl) against vipwire. --update-expected: rebuild conformance/ovn/expected/ for
 the hand cases and the N random clouds from the real OVN (no vipwire).
 
 Prints `PASS name` / `FAIL name` (with the head of the diff) and a last
@@ -205,9 +205,12 @@ def offline(a, tally):
         names = [n for n in names if n in a.case]
     for name in names:
         keep = os.path.join(a.keep, 'vipwire', name) if a.keep else None
-        tally.report(name, compare_cloud(a.vipwire, name,
-                                         os.path.join(EXPECTED, name),
-                                         a.lflows, keep))
+        cloud_dir = os.path.join(EXPECTED, name)
+        problems = compare_cloud(a.vipwire, name, cloud_dir, a.lflows, keep)
+        # Recorded real deliveries (frames.txt + delivery.jsonl) replay too.
+        if os.path.exists(os.path.join(cloud_dir, 'delivery.jsonl')):
+            problems += compare_packets(a.vipwire, name, cloud_dir, keep)
+        tally.report(name, problems)
     return tally.finish()
 
 

@@ -288,3 +288,58 @@ fn rule_forms_become_neutrons_match_strings() {
         assert_eq!(acl.action.as_str(), "allow-stateless");
     }
 }
+
+/// A pair written with host bits (`203.0.113.138/30`) lets the port send only
+/// from that address, but receive for it and its subnet's broadcast
+/// (ovn-controller's out-port-security flows; seen on real delivery).
+#[test]
+fn a_host_bits_pair_receives_its_subnet_broadcast() {
+    let mut c = cloud();
+    c.port_mut("rs-1")
+        .unwrap()
+        .allowed_address_pairs
+        .push(AddressPair {
+            ip_address: "203.0.113.138/30".parse().unwrap(),
+            mac_address: None,
+            ip_text: Some("203.0.113.138/30".into()),
+        });
+    let mut f = OvnFabric::build(&c).unwrap();
+    let rs = id(&c, "rs-1");
+    for (dst, want) in [
+        ("203.0.113.138", Verdict::Accept),
+        ("203.0.113.139", Verdict::Accept),
+        ("203.0.113.137", Verdict::Drop),
+    ] {
+        let mut p = tcp(
+            "203.0.113.50",
+            40000,
+            dst,
+            mac(&c, "client-1"),
+            mac(&c, "rs-1"),
+            SYN,
+            9,
+            0,
+        );
+        p.dport = 22;
+        let hop = cross(&mut f, &c, &rs, Side::Ingress, &p);
+        assert_eq!(hop.trace.verdict, want, "to {dst}");
+    }
+    // As a source only the address itself.
+    for (src, want) in [
+        ("203.0.113.138", Verdict::Accept),
+        ("203.0.113.137", Verdict::Drop),
+    ] {
+        let p = tcp(
+            src,
+            41000,
+            "203.0.113.50",
+            mac(&c, "rs-1"),
+            mac(&c, "client-1"),
+            SYN,
+            9,
+            0,
+        );
+        let hop = cross(&mut f, &c, &rs, Side::Egress, &p);
+        assert_eq!(hop.trace.verdict, want, "from {src}");
+    }
+}
