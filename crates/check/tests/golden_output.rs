@@ -13,8 +13,8 @@ fn root() -> PathBuf {
 }
 
 const CASES: [(&str, &str); 7] = [
-    // The field report on ML2/OVN (`check --driver ovn`).
-    ("lvs-dr-ovn", "examples/lvs-dr/scenario.yaml"),
+    // The field report on ML2/OVN (`firewall_driver: ovn`).
+    ("lvs-dr-ovn", "examples/lvs-dr-ovn/scenario.yaml"),
     ("lvs-dr", "examples/lvs-dr/scenario.yaml"),
     ("lvs-dr-external", "examples/lvs-dr-external/scenario.yaml"),
     (
@@ -42,10 +42,7 @@ fn check_and_fix_output_is_unchanged() {
     for (name, path) in CASES {
         // Paths in the output are as the user typed them: relative to the root.
         std::env::set_current_dir(root()).unwrap();
-        let mut sc = Scenario::load(Path::new(path)).unwrap();
-        if name.ends_with("-ovn") {
-            sc.driver = neutron::firewall::FirewallDriver::Ovn;
-        }
+        let sc = Scenario::load(Path::new(path)).unwrap();
         let report = run(&sc).unwrap();
         let fix = find_fix(&sc, &report).unwrap();
         let text = format!("{}{}", render_check(&report, false), render_fix(&fix));
