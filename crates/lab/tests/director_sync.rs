@@ -26,6 +26,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+#[path = "common/ipip.rs"]
+mod ipip;
+
 use anyhow::{Context, Result};
 use lab::netns::{skip_unless, Netns, Proc};
 use lab::topo::{self, Lan};
@@ -138,6 +141,9 @@ enum Mode {
     /// route their replies through the inner VIP 198.51.100.254. All three
     /// VIPs move together in VI_1.
     Nat,
+    /// IPIP to the real servers, decapsulated there in user space (no ipip
+    /// module here); replies go straight to the client as in DR.
+    Tun,
 }
 
 /// One run: method, sync on or off, VRRP by vipwire or by keepalived --vrrp.
@@ -150,7 +156,7 @@ struct Variant {
 
 fn vrrp_block(prio: u8, mode: Mode) -> String {
     let extra = match mode {
-        Mode::Dr => String::new(),
+        Mode::Dr | Mode::Tun => String::new(),
         Mode::Nat => "    192.0.2.1/32\n    198.51.100.254/32\n".to_string(),
     };
     format!(
@@ -168,6 +174,7 @@ fn director_conf(prio: u8, v: Variant) -> String {
     let kind = match v.mode {
         Mode::Dr => "DR",
         Mode::Nat => "NAT",
+        Mode::Tun => "TUN",
     };
     s.push_str(&format!(
         "virtual_server {VIP} 80 {{\n  lb_algo rr\n  lb_kind {kind}\n  protocol TCP\n"
@@ -223,7 +230,7 @@ fn failover(dir: &Path, prefix: &str, v: Variant) -> Result<Outcome> {
     let bin = topo::vipwire_bin()?;
     let mut lan = Lan::new(prefix)?;
     let client = match v.mode {
-        Mode::Dr => lan.host("cl", &["198.51.100.100/24"])?,
+        Mode::Dr | Mode::Tun => lan.host("cl", &["198.51.100.100/24"])?,
         Mode::Nat => {
             let c = lan.host("cl", &["192.0.2.100/24"])?;
             c.exec(&["ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.1"])?;
@@ -232,10 +239,22 @@ fn failover(dir: &Path, prefix: &str, v: Variant) -> Result<Outcome> {
     };
     let mut rs_ns = Vec::new();
     let mut servers = Vec::new();
+    let decap_stop = Arc::new(AtomicBool::new(false));
+    let mut decaps = Vec::new();
     for (name, ip) in RS {
         let ns = lan.host(name, &[&format!("{ip}/24")])?;
         match v.mode {
             Mode::Dr => topo::dr_real_server(&ns, VIP)?,
+            Mode::Tun => {
+                topo::dr_real_server(&ns, VIP)?;
+                let ip: std::net::Ipv4Addr = ip.parse()?;
+                decaps.push(ipip::decapsulator(
+                    &ns,
+                    ip,
+                    Arc::clone(&decap_stop),
+                    Arc::new(std::sync::atomic::AtomicU64::new(0)),
+                )?);
+            }
             Mode::Nat => {
                 ns.exec(&["ip", "route", "add", "default", "via", "198.51.100.254"])?;
             }
@@ -250,16 +269,19 @@ fn failover(dir: &Path, prefix: &str, v: Variant) -> Result<Outcome> {
         ("d2", "198.51.100.7/24", "192.0.2.7/24", 100),
     ] {
         let ns = match v.mode {
-            Mode::Dr => lan.host(name, &[ip])?,
+            Mode::Dr | Mode::Tun => lan.host(name, &[ip])?,
             Mode::Nat => lan.host(name, &[ip, ip2])?,
         };
         let conf = dir.join(format!("{name}.conf"));
         std::fs::write(&conf, director_conf(prio, v))?;
         let sock = dir.join(format!("{name}.sock"));
         let log = dir.join(format!("{name}.log"));
+        // TUN runs on TPACKET_V3, as the director_tun test does.
         let extra: &[&str] = if v.keepalived {
             keepalived.push(start_keepalived(&ns, dir, name, &vrrp_block(prio, v.mode))?);
             &["--external-vrrp", "--io", "packet"]
+        } else if v.mode == Mode::Tun {
+            &["--io", "packet"]
         } else {
             &[]
         };
@@ -385,6 +407,10 @@ fn failover(dir: &Path, prefix: &str, v: Variant) -> Result<Outcome> {
     drop(curls);
     drop(servers);
     drop(keepalived);
+    decap_stop.store(true, Ordering::Relaxed);
+    for d in decaps {
+        let _ = d.join();
+    }
     Ok(Outcome {
         lost,
         total: n,
@@ -464,6 +490,28 @@ fn nat_without_sync_transfers_are_lost() -> Result<()> {
         keepalived: false,
     };
     case("nat_without_sync_transfers_are_lost", "nosn-", v, false)
+}
+
+#[test]
+#[ignore]
+fn tun_sync_keeps_every_transfer() -> Result<()> {
+    let v = Variant {
+        mode: Mode::Tun,
+        sync: true,
+        keepalived: false,
+    };
+    case("tun_sync_keeps_every_transfer", "synt-", v, false)
+}
+
+#[test]
+#[ignore]
+fn tun_without_sync_transfers_are_lost() -> Result<()> {
+    let v = Variant {
+        mode: Mode::Tun,
+        sync: false,
+        keepalived: false,
+    };
+    case("tun_without_sync_transfers_are_lost", "nost-", v, false)
 }
 
 #[test]

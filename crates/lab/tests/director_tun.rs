@@ -6,6 +6,9 @@
 //! AF_PACKET reader that re-injects the inner packet through a veth pair)
 //! and curl gets the full round trip.
 
+#[path = "common/ipip.rs"]
+mod ipip;
+
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,9 +17,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use director::afpacket::{PacketRing, RingConfig};
-use lab::netns::{skip_unless, Netns};
+use lab::netns::skip_unless;
 use lab::topo::{self, HttpServer, Lan};
-use wire::ethernet::{EthernetRepr, ETHERTYPE_IPV4};
 
 const VIP: &str = "198.51.100.241";
 const RS_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 8);
@@ -25,71 +27,6 @@ fn conf_text() -> String {
     format!(
         "virtual_server {VIP} 80 {{\n  delay_loop 5\n  lb_algo rr\n  lb_kind TUN\n  protocol TCP\n  \
          real_server {RS_IP} 80 {{\n    weight 1\n  }}\n}}\n"
-    )
-}
-
-/// User-space IPIP decapsulation on the real server: frames for `RS_IP` with
-/// protocol 4 on eth0 are stripped and sent into `dec0`, whose peer `dec1`
-/// hands them to the real server's stack.
-fn decapsulator(
-    ns: &Netns,
-    stop: Arc<AtomicBool>,
-    count: Arc<AtomicU64>,
-) -> Result<std::thread::JoinHandle<()>> {
-    ns.exec(&[
-        "ip", "link", "add", "dec0", "type", "veth", "peer", "name", "dec1",
-    ])?;
-    ns.exec(&["ip", "link", "set", "dec0", "up"])?;
-    ns.exec(&["ip", "link", "set", "dec1", "up"])?;
-    for k in ["all", "default", "dec1", "eth0"] {
-        ns.sysctl(&format!("net.ipv4.conf.{k}.rp_filter"), "0")?;
-    }
-    ns.sysctl("net.ipv4.conf.dec1.accept_local", "1")?;
-    // Without an ipip module the kernel would answer "protocol unreachable".
-    ns.exec(&["iptables", "-I", "INPUT", "-p", "4", "-j", "DROP"])?;
-    let path = ns.path();
-    let setup = || -> Result<(PacketRing, PacketRing, [u8; 6])> {
-        let rx = PacketRing::open("eth0", RingConfig::default())?;
-        let out = PacketRing::open("dec0", RingConfig::default())?;
-        let mac = director::netif::mac_ioctl("dec1")?;
-        Ok((rx, out, mac.0))
-    };
-    topo::spawn_in(
-        path,
-        "decapsulator",
-        setup,
-        move |(mut rxr, mut out, dec1_mac)| {
-            while !stop.load(Ordering::Relaxed) {
-                if !rxr.wait_rx(Duration::from_millis(50)).unwrap_or(false) {
-                    continue;
-                }
-                let mut inner_frames = Vec::new();
-                rxr.rx_block(|_, fr| {
-                    let Ok((eth, off)) = EthernetRepr::parse(fr.data) else {
-                        return;
-                    };
-                    if eth.ethertype != ETHERTYPE_IPV4 {
-                        return;
-                    }
-                    let ip = &fr.data[off..];
-                    if ip.len() < 20 || ip[9] != 4 || wire::ipv4::dst(ip) != RS_IP {
-                        return;
-                    }
-                    if let Ok(inner) = wire::ipv4::decapsulate_ipip(ip) {
-                        let mut f = vec![0u8; 14 + inner.len()];
-                        f[0..6].copy_from_slice(&dec1_mac);
-                        f[6..12].copy_from_slice(&eth.src.0);
-                        f[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-                        f[14..].copy_from_slice(inner);
-                        inner_frames.push(f);
-                    }
-                });
-                for f in inner_frames {
-                    count.fetch_add(1, Ordering::Relaxed);
-                    let _ = out.send_now(&f);
-                }
-            }
-        },
     )
 }
 
@@ -208,7 +145,7 @@ fn run(dir: &Path) -> Result<()> {
     // 2. Round trip with user-space decapsulation on the real server.
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
-    let dec = decapsulator(&rs, Arc::clone(&stop), Arc::clone(&count))?;
+    let dec = ipip::decapsulator(&rs, RS_IP, Arc::clone(&stop), Arc::clone(&count))?;
     let body = topo::wait_for(Duration::from_secs(10), || {
         topo::curl(&client, &format!("http://{VIP}/"), 2).ok()
     });
