@@ -3,7 +3,7 @@
 
     fault_proxy.py --listen-port P --upstream http://127.0.0.1:N [--fail-when marker=]
                    [--status 500] [--tls-cert leaf.pem --tls-key leaf.key]
-                   [--race-pair IP] [--delete-port-on-put N]
+                   [--race-pair IP] [--delete-port-on-put N] [--race-rule]
 
 Forwards every request to the upstream unchanged (method, path, query, headers
 including Host, so Neutron's next links point back here, and body) and returns
@@ -23,6 +23,8 @@ test cloud's admin, else with the one vipwire sent):
   revision it read, then meets Neutron's 412.
 --delete-port-on-put N: before forwarding the N-th PUT to a port, the proxy
   DELETEs that port upstream; vipwire's PUT then meets Neutron's 404.
+--race-rule: before forwarding the first POST to /v2.0/security-group-rules,
+  the proxy POSTs the same rule itself; vipwire's then meets Neutron's 409.
 """
 
 import argparse
@@ -46,9 +48,10 @@ def main():
     ap.add_argument('--status', type=int, default=500)
     ap.add_argument('--race-pair')
     ap.add_argument('--delete-port-on-put', type=int)
+    ap.add_argument('--race-rule', action='store_true')
     a = ap.parse_args()
     up = urllib.parse.urlsplit(a.upstream)
-    puts = {'n': 0}
+    puts = {'n': 0, 'rules': 0}
     lock = threading.Lock()
 
     def upstream(method, path, headers, body=None):
@@ -65,9 +68,20 @@ def main():
         conn.close()
         return r.status, json.loads(data) if data else {}
 
-    def meddle(method, path, headers):
-        """The other client's move before a PUT to a port, if asked for."""
+    def meddle(method, path, headers, body):
+        """The other client's move before vipwire's write, if asked for."""
         parts = urllib.parse.urlsplit(path).path.rstrip('/').split('/')
+        if method == 'POST' and parts[-1] == 'security-group-rules' \
+                and a.race_rule:
+            with lock:
+                puts['rules'] += 1
+                first = puts['rules'] == 1
+            if first:
+                status, out = upstream('POST', path, headers, json.loads(body))
+                if status != 201:
+                    print(f'fault_proxy: POST {path}: {status} {out}',
+                          file=sys.stderr, flush=True)
+            return
         if method != 'PUT' or len(parts) < 2 or parts[-2] != 'ports':
             return
         with lock:
@@ -107,7 +121,7 @@ def main():
                 self.end_headers()
                 self.wfile.write(out)
                 return
-            meddle(self.command, self.path, self.headers)
+            meddle(self.command, self.path, self.headers, body)
             conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
             headers = {k: v for k, v in self.headers.items()
                        if k.lower() not in ('connection', 'keep-alive')}

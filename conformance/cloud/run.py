@@ -29,7 +29,15 @@ view: no binding:host_id). Checks:
 - a wrong password, a wrong network endpoint (404), an unreachable Keystone,
   and a 500 in the middle of paging
   (fault_proxy.py, a fault injector in front of the real Neutron) each end
-  with exit 2 and a message naming the cloud, the URL and the cause.
+  with exit 2 and a message naming the cloud, the URL and the cause;
+- `--fix --apply`: refused without a terminal and --yes; with --yes the
+  cloud goes from failing to passing (vipwire's re-check and the ports read
+  back here); `--undo` restores the exact pairs; a concurrent edit (a
+  fault_proxy.py that writes the port itself before forwarding vipwire's
+  first PUT) keeps both pairs through Neutron's 412; with the default group's
+  remote-group rule removed the fix's rules are created, one raced in first
+  by the proxy (409 = done, not undone); a port deleted before the second
+  port PUT gives exit 1 with applied / not applied and a matching undo file.
 
 --big N (heavy, not in the quick set) then adds N ports to the VIP's network
 (IPv6 only, from 2001:db8:1::/64, in a group of their own; bulk-created 50
@@ -252,7 +260,7 @@ def build_cloud(nurl, token, project):
 
 
 def clouds_yaml(path, kurl, proxy_url, ac_id, ac_secret, dead_port, tls_url,
-                ca, standalone_url, race_url, delete_url):
+                ca, standalone_url, race_url, delete_url, rules_url):
     auth = (f'      auth_url: {kurl}\n      username: lb-user\n'
             f'      project_name: lb-project\n      user_domain_name: Default\n'
             f'      project_domain_name: Default\n')
@@ -304,6 +312,9 @@ def clouds_yaml(path, kurl, proxy_url, ac_id, ac_secret, dead_port, tls_url,
 {auth}  lvs-delete:
     network_endpoint_override: {delete_url}
     auth:
+{auth}  lvs-rules:
+    network_endpoint_override: {rules_url}
+    auth:
 {auth}"""
     with open(path, 'w') as f:
         f.write(text)
@@ -312,7 +323,7 @@ def clouds_yaml(path, kurl, proxy_url, ac_id, ac_secret, dead_port, tls_url,
         f.write('clouds:\n' + ''.join(
             f'  {c}:\n    auth:\n      password: {USER_PW}\n'
             for c in ('lvs-password', 'lvs-fault', 'lvs-tls-cacert',
-                      'lvs-wrong-endpoint', 'lvs-race', 'lvs-delete',
+                      'lvs-wrong-endpoint', 'lvs-race', 'lvs-delete', 'lvs-rules',
                       'lvs-tls-system-roots', 'lvs-tls-insecure')))
 
 
@@ -634,6 +645,10 @@ def apply_tests(r, work, nurl, admin, project):
                 'allowed_address_pairs': [
                     a for a in p['allowed_address_pairs']
                     if a['ip_address'] != RACE_PAIR]}})
+    # Rules: without the default group's IPv4 remote-group rule the fix
+    # needs new rules (VRRP from each director, tcp/80); another client
+    # creates the first of them just before vipwire does (409: done).
+    rules_tests(r, work, nurl, admin, project, base, snap)
     # A port deleted between vipwire's read and its second port write.
     u3 = os.path.join(work, 'undo-3.json')
     rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-delete', '--fix',
@@ -657,6 +672,63 @@ def apply_tests(r, work, nurl, admin, project):
     r.expect('--undo of the half-applied run restores the port it changed',
              rc == 0 and done and now.get(done[0]) == snap[done[0]],
              f'rc={rc} {out} {err[-500:]}')
+
+
+def group_rules(nurl, token, project):
+    api = nurl.rstrip('/') + '/v2.0/'
+    sg = call('GET', api + f'security-groups?project_id={project}&name=default',
+              token=token)['security_groups'][0]
+    return sg['id'], call('GET', api + f'security-group-rules?security_group_id='
+                          f'{sg["id"]}', token=token)['security_group_rules']
+
+
+def rule_key(r):
+    return (r['direction'], r['ethertype'], r['protocol'], r['port_range_min'],
+            r['port_range_max'], r['remote_ip_prefix'], r['remote_group_id'])
+
+
+def rules_tests(r, work, nurl, admin, project, base, snap):
+    api = nurl.rstrip('/') + '/v2.0/'
+    sg, rules = group_rules(nurl, admin, project)
+    rg = next(x for x in rules if x['direction'] == 'ingress'
+              and x['ethertype'] == 'IPv4' and x['remote_group_id'])
+    call('DELETE', api + f'security-group-rules/{rg["id"]}', token=admin)
+    before = {rule_key(x) for x in group_rules(nurl, admin, project)[1]}
+    u4 = os.path.join(work, 'undo-4.json')
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-rules', '--fix',
+                                    '--apply', '--yes', '--undo-file', u4])
+    after = group_rules(nurl, admin, project)[1]
+    new = [x for x in after if rule_key(x) not in before]
+    rec = json.load(open(u4)) if os.path.exists(u4) else {'rules_created': []}
+    created = {x['id'] for x in rec['rules_created']}
+    r.expect('rules: --apply creates the missing rules (one raced in by '
+             'another client: 409 counted as done, not in the undo file), '
+             'pairs too; exit 0, PASS on the cloud read back',
+             rc == 0 and 'After applying: PASS' in out and 'already there (409)'
+             in out and len(new) == 3 and len(created) == 2
+             and created <= {x['id'] for x in new}
+             and any(x['protocol'] == 'tcp' and x['port_range_min'] == 80
+                     for x in new),
+             f'rc={rc} new={len(new)} created={created} {out[-1500:]} '
+             f'{err[-400:]}')
+    for line in out.splitlines():
+        if 'created rule' in line or '(409)' in line:
+            print('     | ' + line.strip()[:200])
+    rc, out, err, _ = r.run(['check', '--os-cloud', 'lvs-password', '--undo',
+                             u4])
+    left = [x for x in group_rules(nurl, admin, project)[1]
+            if rule_key(x) not in before]
+    r.expect('--undo deletes the rules vipwire created (the other client\'s '
+             'stays) and restores the pairs',
+             rc == 0 and len(left) == 1 and left[0]['id'] not in created
+             and pairs_by_port(nurl, admin, project) == snap,
+             f'rc={rc} left={len(left)} {out} {err[-400:]}')
+    # Back to the field report's group.
+    for x in left:
+        call('DELETE', api + f'security-group-rules/{x["id"]}', token=admin)
+    call('POST', api + 'security-group-rules', token=admin, body={
+        'security_group_rule': {'security_group_id': sg, 'direction': 'ingress',
+                                'ethertype': 'IPv4', 'remote_group_id': sg}})
 
 
 def discovery_runs(r, args, runs):
@@ -764,9 +836,10 @@ def main():
                                 os.path.join(HERE, 'fault_proxy.py'),
                                 '--listen-port', str(tport), '--upstream',
                                 nurl, '--tls-cert', leaf, '--tls-key', key])
-        race_port, del_port = free_port(), free_port()
+        race_port, del_port, rule_port = free_port(), free_port(), free_port()
         for port, extra in ((race_port, ['--race-pair', RACE_PAIR]),
-                            (del_port, ['--delete-port-on-put', '2'])):
+                            (del_port, ['--delete-port-on-put', '2']),
+                            (rule_port, ['--race-rule'])):
             bed.start(f'proxy_{port}', [sys.executable,
                                         os.path.join(HERE, 'fault_proxy.py'),
                                         '--listen-port', str(port),
@@ -783,7 +856,8 @@ def main():
                     f'http://127.0.0.1:{pport}/', ac_id, ac_secret, dead,
                     f'https://127.0.0.1:{tport}/', ca, surl,
                     f'http://127.0.0.1:{race_port}/',
-                    f'http://127.0.0.1:{del_port}/')
+                    f'http://127.0.0.1:{del_port}/',
+                    f'http://127.0.0.1:{rule_port}/')
         time.sleep(0.3)
         print(f'# keystone up in {kt:.1f}s, neutron in {nt:.1f}s, '
               f'{ports} ports built; set-up {time.monotonic() - t0:.1f}s '
