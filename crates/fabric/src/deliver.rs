@@ -243,6 +243,15 @@ fn receivers<'a>(
     dmac: &str,
 ) -> Vec<&'a Port> {
     let flood = u8::from_str_radix(dmac.get(0..2).unwrap_or("00"), 16).unwrap_or(0) & 1 == 1;
+    if !flood {
+        if let Some(ids) = backend.l2_lookup(&sender.id, dmac) {
+            return cloud
+                .ports
+                .iter()
+                .filter(|p| ids.contains(&p.id) && backend.receives(&p.id))
+                .collect();
+        }
+    }
     cloud
         .ports
         .iter()
@@ -336,6 +345,7 @@ fn deliver(cloud: &Cloud, backend: &mut dyn Backend, send: &Send) -> Delivery {
                     return d;
                 }
             }
+            backend.learn(&sender.id, &frame.sender_mac);
             let dmac = if *op == 1 { "ff:ff:ff:ff:ff:ff" } else { tha };
             d.to = receivers(cloud, &*backend, sender, dmac)
                 .into_iter()
@@ -400,6 +410,9 @@ fn deliver_ip(
             d.drop = Some(dropped_at(cloud, d.path.last().expect("just pushed")));
             return;
         }
+    }
+    if let Some(smac) = pkt.src_mac {
+        backend.learn(&sender.id, &smac.to_string());
     }
     let dmac = pkt.dst_mac.map(|m| m.to_string()).unwrap_or_default();
     for r in receivers(cloud, &*backend, sender, &dmac) {

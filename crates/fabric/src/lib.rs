@@ -121,6 +121,15 @@ pub trait Backend {
     fn receives(&self, _port_id: &str) -> bool {
         true
     }
+    /// A frame from `sender` with source MAC `smac` passed the sender's
+    /// checks: a learning switch records where that MAC lives.
+    fn learn(&mut self, _sender: &str, _smac: &str) {}
+    /// The ports a unicast frame to `dmac` reaches, when the backend's own L2
+    /// lookup decides it (OVN: known addresses, learned MACs, else every port
+    /// with `unknown` addresses); None: the port owning `dmac`.
+    fn l2_lookup(&self, _sender: &str, _dmac: &str) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// Why a backend cannot be built.

@@ -62,6 +62,8 @@ pub struct OvnFabric {
     zones: BTreeMap<String, u16>,
     /// What each switch's ACLs make of its pipeline.
     switches: BTreeMap<String, SwitchInfo>,
+    /// MACs learned from ports with `unknown` addresses (ls_in_put_fdb).
+    fdb: BTreeMap<String, String>,
     /// `$pg_<id>_ip4/6` address sets, by (group id, IPv6).
     sets: BTreeMap<(String, bool), Vec<IpAddr>>,
 }
@@ -151,6 +153,7 @@ impl OvnFabric {
             conntrack: Conntrack::new(),
             zones,
             switches,
+            fdb: BTreeMap::new(),
             sets,
         })
     }
@@ -574,6 +577,50 @@ impl crate::Backend for OvnFabric {
             trace: walk.finish(verdict),
             decided_by,
         })
+    }
+
+    /// ls_in_put_fdb: a port with `unknown` addresses teaches the switch
+    /// where its source MACs live.
+    fn learn(&mut self, sender: &str, smac: &str) {
+        if self
+            .nb
+            .port(sender)
+            .is_some_and(|p| p.addresses.iter().any(|a| a == "unknown"))
+        {
+            self.fdb.insert(smac.to_lowercase(), sender.to_string());
+        }
+    }
+
+    /// ls_in_l2_lkup: a MAC listed in some port's `addresses` goes to that
+    /// port; else a learned MAC to where it was learned; else every port with
+    /// `unknown` addresses but the sender (ls_in_l2_unknown's flood; BRIEF §7:
+    /// frames to a port without port security are flooded until it has sent).
+    fn l2_lookup(&self, sender: &str, dmac: &str) -> Option<Vec<String>> {
+        let dmac = dmac.to_lowercase();
+        let switch = &self.nb.port(sender)?.switch;
+        let on_switch = || self.nb.ports.iter().filter(move |p| &p.switch == switch);
+        let known: Vec<String> = on_switch()
+            .filter(|p| {
+                p.addresses.iter().any(|a| {
+                    a.split_whitespace()
+                        .next()
+                        .is_some_and(|m| m.eq_ignore_ascii_case(&dmac))
+                })
+            })
+            .map(|p| p.name.clone())
+            .collect();
+        if !known.is_empty() {
+            return Some(known);
+        }
+        if let Some(port) = self.fdb.get(&dmac) {
+            return Some(vec![port.clone()]);
+        }
+        Some(
+            on_switch()
+                .filter(|p| p.name != sender && p.addresses.iter().any(|a| a == "unknown"))
+                .map(|p| p.name.clone())
+                .collect(),
+        )
     }
 
     /// A virtual port has no interface of its own: unclaimed it receives
