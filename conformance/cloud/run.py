@@ -36,8 +36,10 @@ view: no binding:host_id). Checks:
   fault_proxy.py that writes the port itself before forwarding vipwire's
   first PUT) keeps both pairs through Neutron's 412; with the default group's
   remote-group rule removed the fix's rules are created, one raced in first
-  by the proxy (409 = done, not undone); a port deleted before the second
-  port PUT gives exit 1 with applied / not applied and a matching undo file.
+  by the proxy (409 = done, not undone); `--driver ovn` applies the OVN fix
+  (new stateless groups with copied rules, the directors moved into them)
+  and its undo puts them back; a port deleted before the second port PUT
+  gives exit 1 with applied / not applied and a matching undo file.
 
 --big N (heavy, not in the quick set) then adds N ports to the VIP's network
 (IPv6 only, from 2001:db8:1::/64, in a group of their own; bulk-created 50
@@ -649,6 +651,8 @@ def apply_tests(r, work, nurl, admin, project):
     # needs new rules (VRRP from each director, tcp/80); another client
     # creates the first of them just before vipwire does (409: done).
     rules_tests(r, work, nurl, admin, project, base, snap)
+    # The OVN fix: stateless groups with copied rules, ports moved into them.
+    ovn_tests(r, work, nurl, admin, project, base, snap)
     # A port deleted between vipwire's read and its second port write.
     u3 = os.path.join(work, 'undo-3.json')
     rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-delete', '--fix',
@@ -729,6 +733,51 @@ def rules_tests(r, work, nurl, admin, project, base, snap):
     call('POST', api + 'security-group-rules', token=admin, body={
         'security_group_rule': {'security_group_id': sg, 'direction': 'ingress',
                                 'ethertype': 'IPv4', 'remote_group_id': sg}})
+
+
+def port_groups(nurl, token, project):
+    api = nurl.rstrip('/') + '/v2.0/'
+    return {p['name']: p['security_groups'] for p in call(
+        'GET', api + f'ports?project_id={project}', token=token)['ports']}
+
+
+def ovn_tests(r, work, nurl, admin, project, base, snap):
+    """--driver ovn: the fix moves the directors into new stateless groups."""
+    api = nurl.rstrip('/') + '/v2.0/'
+    groups0 = port_groups(nurl, admin, project)
+    u5 = os.path.join(work, 'undo-5.json')
+    rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-password', '--driver',
+                                    'ovn', '--fix', '--apply', '--yes',
+                                    '--undo-file', u5])
+    now = port_groups(nurl, admin, project)
+    moved = [n for n in now if now[n] != groups0[n]]
+    stateless = []
+    for n in moved:
+        for g in now[n]:
+            sg = call('GET', api + f'security-groups/{g}', token=admin)[
+                'security_group']
+            stateless.append(sg['stateful'] is False)
+    r.expect('--driver ovn --fix --apply: new stateless groups with the '
+             'copied rules, the directors moved into them (revision-safe), '
+             'exit 0, PASS on the cloud read back',
+             rc == 0 and 'After applying: PASS' in out
+             and sorted(moved) == ['director-1', 'director-2']
+             and stateless and all(stateless),
+             f'rc={rc} moved={moved} {out[-1500:]} {err[-400:]}')
+    for line in out.splitlines():
+        if 'created stateless group' in line or 'groups set to' in line:
+            print('     | ' + line.strip()[:200])
+    rc, out, err, _ = r.run(['check', '--os-cloud', 'lvs-password', '--undo',
+                             u5])
+    names = [g['name'] for g in call(
+        'GET', api + f'security-groups?project_id={project}',
+        token=admin)['security_groups']]
+    r.expect('--undo: the directors back in their groups, the stateless '
+             'groups deleted, the pairs as before',
+             rc == 0 and port_groups(nurl, admin, project) == groups0
+             and not any('stateless' in n for n in names)
+             and pairs_by_port(nurl, admin, project) == snap,
+             f'rc={rc} names={names} {out} {err[-400:]}')
 
 
 def discovery_runs(r, args, runs):
