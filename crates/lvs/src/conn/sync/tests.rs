@@ -210,3 +210,43 @@ fn state_numbers_are_the_kernels() {
     }
     assert_eq!(TcpState::from_number(11), None);
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever packets the master saw, a backup that applies the
+        /// master's full table has every connection on the same real server
+        /// in the same state, with the same per-server counts.
+        #[test]
+        fn backup_mirrors_master(
+            pkts in proptest::collection::vec((0u8..4, 0u16..3, prop_oneof![Just(SYN), Just(ACK), Just(FIN | ACK)]), 1..60),
+            persistence in proptest::option::of(60u64..600),
+        ) {
+            let mut m = service(LbKind::Dr, persistence);
+            m.sync_master = true;
+            for (i, (c, p, f)) in pkts.iter().enumerate() {
+                m.input(s(i as u64), &pkt(100 + c, 40000 + p, *f));
+            }
+            let now = s(pkts.len() as u64);
+            let mut b = service(LbKind::Dr, persistence);
+            for r in m.sync_all() {
+                prop_assert!(matches!(b.apply_sync(now, &r), Applied::Added | Applied::Updated));
+            }
+            prop_assert_eq!(b.conns().count(), m.conns().count());
+            for (k, c) in m.conns() {
+                let bc = b.conn(k).expect("synced connection");
+                prop_assert_eq!((bc.dest, bc.state, bc.inactive), (c.dest, c.state, c.inactive));
+            }
+            for (dm, db) in m.dests.iter().zip(&b.dests) {
+                prop_assert_eq!((dm.active, dm.inactive), (db.active, db.inactive));
+            }
+            prop_assert_eq!(b.templates().count(), m.templates().count());
+            for ((p, a), t) in m.templates() {
+                let bt = b.templates().find(|(k, _)| **k == (*p, *a)).map(|(_, t)| t.dest);
+                prop_assert_eq!(bt, Some(t.dest));
+            }
+        }
+    }
+}
