@@ -343,3 +343,200 @@ pub fn undo<A: PortApi>(api: &mut A, rec: &UndoRecord) -> (Vec<String>, Vec<Stri
     }
     (done, failed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud_cmd::plan::RuleSpec;
+    use openstack::write::Put;
+    use openstack::OpenStackError;
+
+    /// A fake Neutron: ports by id, rules and groups created.
+    #[derive(Default)]
+    struct Fake {
+        ports: BTreeMap<String, Value>,
+        rules: Vec<(String, Value)>,
+        groups: Vec<String>,
+        n: u32,
+    }
+
+    fn gone(id: &str) -> OpenStackError {
+        OpenStackError::NotFound {
+            cloud: "test".into(),
+            method: "GET".into(),
+            url: format!("http://192.0.2.1:9696/v2.0/ports/{id}"),
+            detail: format!("Port {id} could not be found."),
+            hint: "that it still exists".into(),
+        }
+    }
+
+    impl PortApi for Fake {
+        fn get_port(&mut self, id: &str) -> Result<Value, OpenStackError> {
+            self.ports.get(id).cloned().ok_or_else(|| gone(id))
+        }
+        fn put_port(&mut self, id: &str, f: &Value, rev: u64) -> Result<Put, OpenStackError> {
+            let p = self.ports.get_mut(id).ok_or_else(|| gone(id))?;
+            if p["revision_number"] != json!(rev) {
+                return Ok(Put::Stale);
+            }
+            for (k, v) in f.as_object().unwrap() {
+                p[k] = v.clone();
+            }
+            p["revision_number"] = json!(rev + 1);
+            Ok(Put::Done(p.clone()))
+        }
+        fn create_rule(&mut self, rule: &Value) -> Result<Created, OpenStackError> {
+            if let Some((id, _)) = self.rules.iter().find(|(_, r)| r == rule) {
+                return Ok(Created::Exists(Some(id.clone())));
+            }
+            self.n += 1;
+            let id = format!("rule-{}", self.n);
+            self.rules.push((id.clone(), rule.clone()));
+            Ok(Created::New(id))
+        }
+        fn create_group(&mut self, name: &str, _: bool) -> Result<String, OpenStackError> {
+            self.groups.push(format!("sg-{name}"));
+            Ok(format!("sg-{name}"))
+        }
+        fn delete(&mut self, resource: &str, id: &str) -> Result<bool, OpenStackError> {
+            if resource == "security-groups" {
+                let had = self.groups.contains(&id.to_string());
+                self.groups.retain(|g| g != id);
+                return Ok(had);
+            }
+            let had = self.rules.iter().any(|(r, _)| r == id);
+            self.rules.retain(|(r, _)| r != id);
+            Ok(had)
+        }
+    }
+
+    fn port(id: &str) -> Value {
+        json!({"id": id, "mac_address": "fa:16:3e:00:00:01", "revision_number": 1,
+               "port_security_enabled": true, "security_groups": ["sg-default"],
+               "allowed_address_pairs": [{"ip_address": "203.0.113.241",
+                                          "mac_address": "fa:16:3e:00:00:01"}]})
+    }
+
+    fn pairs(port_id: &str) -> Step {
+        Step::Pairs {
+            port_id: port_id.into(),
+            port: port_id.into(),
+            before: vec![],
+            add: vec![Pair {
+                ip_address: "0.0.0.0/0".into(),
+                mac_address: None,
+            }],
+        }
+    }
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("vipwire-apply-{name}-{}.json", std::process::id()))
+    }
+
+    #[test]
+    fn an_error_stops_the_run_and_names_applied_and_not_applied() {
+        let mut f = Fake::default();
+        f.ports.insert("a".into(), port("a"));
+        let rule = Step::Rule {
+            group: GroupRef::Existing {
+                id: "sg-default".into(),
+                name: "default".into(),
+            },
+            rule: RuleSpec {
+                direction: "ingress".into(),
+                ethertype: "IPv4".into(),
+                protocol: Some("tcp".into()),
+                port_min: Some(80),
+                port_max: Some(80),
+                remote_ip_prefix: Some("0.0.0.0/0".into()),
+                remote_group_id: None,
+            },
+        };
+        let plan = Plan {
+            steps: vec![rule, pairs("a"), pairs("b"), pairs("a")],
+            refused: vec![],
+        };
+        let path = tmp("error");
+        let mut rec = UndoRecord::default();
+        let out = apply(&mut f, &plan, &mut rec, &path);
+        assert_eq!(out.applied.len(), 2, "{out:?}");
+        assert_eq!(out.not_applied.len(), 2);
+        assert!(out.not_applied[0].starts_with("port b:"));
+        let e = out.error.unwrap();
+        assert!(
+            e.starts_with("step 3 (port b: + pairs 0.0.0.0/0)") && e.contains("404"),
+            "{e}"
+        );
+        // The undo file on disk holds exactly what was applied.
+        let saved: UndoRecord =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(saved.rules_created.len(), 1);
+        assert_eq!(saved.ports.len(), 1);
+        assert_eq!(
+            saved.ports[0].added_pairs,
+            [json!({"ip_address": "0.0.0.0/0"})]
+        );
+        // Undo: the rule deleted, the pair removed, the VIP pair kept.
+        let (done, failed) = undo(&mut f, &saved);
+        assert!(failed.is_empty(), "{failed:?} {done:?}");
+        assert!(f.rules.is_empty());
+        assert_eq!(
+            f.ports["a"]["allowed_address_pairs"],
+            port("a")["allowed_address_pairs"]
+        );
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn port_security_off_and_a_stateless_group_are_undone() {
+        let mut f = Fake::default();
+        f.ports.insert("a".into(), port("a"));
+        f.ports.insert("b".into(), port("b"));
+        f.groups.push("sg-default".into());
+        let plan = Plan {
+            steps: vec![
+                Step::NewGroup {
+                    port_id: "b".into(),
+                    port: "b".into(),
+                    name: "b-stateless".into(),
+                    copies: vec![],
+                    from: vec!["default".into()],
+                },
+                Step::SetGroups {
+                    port_id: "b".into(),
+                    port: "b".into(),
+                    before: vec!["sg-default".into()],
+                    group: "b-stateless".into(),
+                },
+                Step::NoPortSecurity {
+                    port_id: "a".into(),
+                    port: "a".into(),
+                    groups: vec!["sg-default".into()],
+                    pairs: vec![],
+                },
+            ],
+            refused: vec![],
+        };
+        let path = tmp("portsec");
+        let mut rec = UndoRecord::default();
+        let out = apply(&mut f, &plan, &mut rec, &path);
+        assert!(out.error.is_none(), "{out:?}");
+        assert_eq!(f.ports["a"]["port_security_enabled"], json!(false));
+        assert_eq!(f.ports["a"]["allowed_address_pairs"], json!([]));
+        assert_eq!(f.ports["b"]["security_groups"], json!(["sg-b-stateless"]));
+        let (_, failed) = undo(&mut f, &rec);
+        assert!(failed.is_empty(), "{failed:?}");
+        for id in ["a", "b"] {
+            let want = port(id);
+            for k in [
+                "port_security_enabled",
+                "security_groups",
+                "allowed_address_pairs",
+            ] {
+                assert_eq!(f.ports[id][k], want[k], "{id} {k}");
+            }
+        }
+        assert_eq!(f.groups, ["sg-default"]);
+        let _ = std::fs::remove_file(path);
+    }
+}
