@@ -67,7 +67,8 @@ struct FileServer {
 }
 
 impl FileServer {
-    fn start(ns: &Netns, data: Arc<Vec<u8>>, rate: usize) -> Result<FileServer> {
+    fn start(ns: &Netns, name: &str, data: Arc<Vec<u8>>, rate: usize) -> Result<FileServer> {
+        let name = name.to_string();
         let stop = Arc::new(AtomicBool::new(false));
         let st = Arc::clone(&stop);
         let setup = || -> Result<TcpListener> {
@@ -83,6 +84,7 @@ impl FileServer {
                 };
                 let data = Arc::clone(&data);
                 let st = Arc::clone(&st);
+                let name = name.clone();
                 std::thread::spawn(move || {
                     let _ = s.set_nonblocking(false);
                     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
@@ -94,6 +96,14 @@ impl FileServer {
                             Ok(0) | Err(_) => return,
                             Ok(n) => got.extend_from_slice(&buf[..n]),
                         }
+                    }
+                    if got.starts_with(b"GET /name") {
+                        let r = format!(
+                            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{name}",
+                            name.len()
+                        );
+                        let _ = s.write_all(r.as_bytes());
+                        return;
                     }
                     let head = format!(
                         "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
@@ -152,6 +162,9 @@ struct Variant {
     mode: Mode,
     sync: bool,
     keepalived: bool,
+    /// `persistence_timeout 300`: a new connection of the client after the
+    /// failover must go to the real server its template names.
+    persistence: bool,
 }
 
 fn vrrp_block(prio: u8, mode: Mode) -> String {
@@ -179,6 +192,9 @@ fn director_conf(prio: u8, v: Variant) -> String {
     s.push_str(&format!(
         "virtual_server {VIP} 80 {{\n  lb_algo rr\n  lb_kind {kind}\n  protocol TCP\n"
     ));
+    if v.persistence {
+        s.push_str("  persistence_timeout 300\n");
+    }
     for (_, ip) in RS {
         s.push_str(&format!("  real_server {ip} 80 {{\n    weight 1\n  }}\n"));
     }
@@ -230,7 +246,8 @@ fn failover(dir: &Path, prefix: &str, v: Variant) -> Result<Outcome> {
     let bin = topo::vipwire_bin()?;
     let mut lan = Lan::new(prefix)?;
     let client = match v.mode {
-        Mode::Dr | Mode::Tun => lan.host("cl", &["198.51.100.100/24"])?,
+        // .101: a second client address, to move rr on before .100 comes.
+        Mode::Dr | Mode::Tun => lan.host("cl", &["198.51.100.100/24", "198.51.100.101/24"])?,
         Mode::Nat => {
             let c = lan.host("cl", &["192.0.2.100/24"])?;
             c.exec(&["ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.1"])?;
@@ -259,7 +276,7 @@ fn failover(dir: &Path, prefix: &str, v: Variant) -> Result<Outcome> {
                 ns.exec(&["ip", "route", "add", "default", "via", "198.51.100.254"])?;
             }
         }
-        servers.push(FileServer::start(&ns, Arc::clone(&data), rate)?);
+        servers.push(FileServer::start(&ns, name, Arc::clone(&data), rate)?);
         rs_ns.push(ns);
     }
     let mut dirs: Vec<(Netns, Proc, std::path::PathBuf)> = Vec::new();
@@ -300,6 +317,24 @@ fn failover(dir: &Path, prefix: &str, v: Variant) -> Result<Outcome> {
     }
     // The transfers.
     let url = format!("http://{VIP}/big.bin");
+    let name_url = format!("http://{VIP}/name");
+    let mut sticky = None;
+    if v.persistence {
+        // .101 takes rs1 (rr's first pick), so .100's template names rs2:
+        // a backup scheduling afresh would give .100 rs1.
+        let other = client.exec(&[
+            "curl",
+            "-s",
+            "--max-time",
+            "3",
+            "--interface",
+            "198.51.100.101",
+            &name_url,
+        ])?;
+        let first = topo::curl(&client, &name_url, 3)?;
+        eprintln!("{prefix}: persistence: .101 -> {other}, .100 -> {first}");
+        sticky = Some(first);
+    }
     if v.mode == Mode::Nat {
         // The route through the gateway VIP must work before the transfers:
         // a response header within a second (the body is the long file).
@@ -387,6 +422,16 @@ fn failover(dir: &Path, prefix: &str, v: Variant) -> Result<Outcome> {
             counter(&after, "forwarded")
         );
     }
+    if let Some(want) = &sticky {
+        let after = topo::curl(&client, &name_url, 5).unwrap_or_else(|e| format!("({e})"));
+        eprintln!("{prefix}: persistence: .100 after the failover -> {after} (before: {want})");
+        if v.sync {
+            anyhow::ensure!(
+                &after == want,
+                "template lost: {want} before, {after} after"
+            );
+        }
+    }
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
         "RESULT {:?}{} {} lost/total = {lost}/{n} ({} MB at {} kB/s each, {secs:.1} s)",
@@ -450,6 +495,7 @@ fn sync_keeps_every_transfer_through_failover() -> Result<()> {
         mode: Mode::Dr,
         sync: true,
         keepalived: false,
+        persistence: false,
     };
     case(
         "sync_keeps_every_transfer_through_failover",
@@ -465,6 +511,7 @@ fn without_sync_transfers_are_lost() -> Result<()> {
         mode: Mode::Dr,
         sync: false,
         keepalived: false,
+        persistence: false,
     };
     case("without_sync_transfers_are_lost", "nos-", v, false)
 }
@@ -477,6 +524,7 @@ fn nat_sync_keeps_every_transfer() -> Result<()> {
         mode: Mode::Nat,
         sync: true,
         keepalived: false,
+        persistence: false,
     };
     case("nat_sync_keeps_every_transfer", "synn-", v, false)
 }
@@ -488,8 +536,43 @@ fn nat_without_sync_transfers_are_lost() -> Result<()> {
         mode: Mode::Nat,
         sync: false,
         keepalived: false,
+        persistence: false,
     };
     case("nat_without_sync_transfers_are_lost", "nosn-", v, false)
+}
+
+#[test]
+#[ignore]
+fn persistence_sync_keeps_transfers_and_template() -> Result<()> {
+    let v = Variant {
+        mode: Mode::Dr,
+        sync: true,
+        keepalived: false,
+        persistence: true,
+    };
+    case(
+        "persistence_sync_keeps_transfers_and_template",
+        "synp-",
+        v,
+        false,
+    )
+}
+
+#[test]
+#[ignore]
+fn persistence_without_sync_transfers_are_lost() -> Result<()> {
+    let v = Variant {
+        mode: Mode::Dr,
+        sync: false,
+        keepalived: false,
+        persistence: true,
+    };
+    case(
+        "persistence_without_sync_transfers_are_lost",
+        "nosp-",
+        v,
+        false,
+    )
 }
 
 #[test]
@@ -499,6 +582,7 @@ fn tun_sync_keeps_every_transfer() -> Result<()> {
         mode: Mode::Tun,
         sync: true,
         keepalived: false,
+        persistence: false,
     };
     case("tun_sync_keeps_every_transfer", "synt-", v, false)
 }
@@ -510,6 +594,7 @@ fn tun_without_sync_transfers_are_lost() -> Result<()> {
         mode: Mode::Tun,
         sync: false,
         keepalived: false,
+        persistence: false,
     };
     case("tun_without_sync_transfers_are_lost", "nost-", v, false)
 }
@@ -521,6 +606,7 @@ fn keepalived_vrrp_sync_keeps_every_transfer() -> Result<()> {
         mode: Mode::Dr,
         sync: true,
         keepalived: true,
+        persistence: false,
     };
     case(
         "keepalived_vrrp_sync_keeps_every_transfer",
@@ -537,6 +623,7 @@ fn keepalived_vrrp_without_sync_transfers_are_lost() -> Result<()> {
         mode: Mode::Dr,
         sync: false,
         keepalived: true,
+        persistence: false,
     };
     case(
         "keepalived_vrrp_without_sync_transfers_are_lost",
