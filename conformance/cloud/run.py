@@ -576,6 +576,22 @@ def apply_tests(r, work, nurl, admin, project):
              and pairs_by_port(nurl, admin, project) == snap,
              f'rc={rc} {err[-600:]}')
     print('     | ' + (err.strip().splitlines() or [''])[-1][:300])
+    # On a terminal it asks; "n" writes nothing (stdin a pty with the answer
+    # typed ahead).
+    master, slave = os.openpty()
+    os.write(master, b'n\n')
+    p = subprocess.run([r.vipwire] + base + ['--os-cloud', 'lvs-password',
+                                             '--fix', '--apply'],
+                       cwd=r.cwd, env=r.env, stdin=slave, capture_output=True,
+                       text=True, timeout=120)
+    os.close(slave)
+    os.close(master)
+    r.expect('--apply on a terminal asks; answered "n": exit 1, nothing '
+             'written', p.returncode == 1
+             and 'Apply these 2 step(s) to cloud "lvs-password"? [y/N]'
+             in p.stderr and 'not applied' in p.stderr
+             and pairs_by_port(nurl, admin, project) == snap,
+             f'rc={p.returncode} {p.stderr[-600:]}')
     # Apply: from failing to passing, read back from the API.
     u1 = os.path.join(work, 'undo-1.json')
     t = time.monotonic()
@@ -599,10 +615,14 @@ def apply_tests(r, work, nurl, admin, project):
              f'rc={rc} {err[-500:]}')
     # Applying again: nothing to add (the pairs are there).
     rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-password', '--fix',
-                                    '--apply', '--yes', '--undo-file',
+                                    '--apply', '--yes', '--format', 'json',
+                                    '--undo-file',
                                     os.path.join(work, 'undo-again.json')])
-    r.expect('--apply on the fixed cloud: nothing to apply, exit 0',
-             rc == 0 and 'Nothing to apply' in out, f'rc={rc} {out[-600:]}')
+    doc = json.loads(out) if out.startswith('{') else {}
+    r.expect('--apply on the fixed cloud (--format json): nothing to apply, '
+             'exit 0, one JSON document on stdout',
+             rc == 0 and 'Nothing to apply' in err and doc.get('passed') is True
+             and doc['apply']['applied'] == [], f'rc={rc} {out[-600:]} {err[-300:]}')
     # Undo: the exact pairs before.
     rc, out, err, _ = r.run(['check', '--os-cloud', 'lvs-password', '--undo',
                              u1])
@@ -867,6 +887,13 @@ def main():
         k = bed.start('keystone', env_py + [
             'keystone', '--workdir', os.path.join(work, 'keystone'),
             '--port', str(kport), '--admin-password', ADMIN_PW])
+        # The standalone (noauth) neutron-server needs no Keystone: it
+        # starts alongside, to save its start-up time.
+        sport = free_port()
+        surl = f'http://127.0.0.1:{sport}/'
+        s = bed.start('neutron_noauth', env_py + [
+            'neutron', '--workdir', os.path.join(work, 'neutron-noauth'),
+            '--port', str(sport), '--noauth'])
         kt = bed.wait_http('keystone', k, kurl)
         admin, project, ac_id, ac_secret = setup_identity(kurl, nurl)
         n = bed.start('neutron', env_py + [
@@ -894,11 +921,6 @@ def main():
                                         '--listen-port', str(port),
                                         '--upstream', nurl] + extra,
                       env={'FAULT_PROXY_TOKEN': admin})
-        sport = free_port()
-        surl = f'http://127.0.0.1:{sport}/'
-        s = bed.start('neutron_noauth', env_py + [
-            'neutron', '--workdir', os.path.join(work, 'neutron-noauth'),
-            '--port', str(sport), '--noauth'])
         bed.wait_http('neutron_noauth', s, surl)
         build_cloud(surl, None, 'standalone-project')
         clouds_yaml(os.path.join(work, 'clouds.yaml'), kurl,
