@@ -623,6 +623,12 @@ fn data_plane_loop(
         let master = sh.master.load(Ordering::Relaxed);
         let now = epoch.elapsed();
         let mut svcs = lock(&sh.services);
+        let sync_master = sync
+            .as_ref()
+            .is_some_and(|sd| sync_role(sh, sd.instance.as_deref()));
+        if sync.is_some() {
+            crate::sync::SyncDaemon::set_role(sync_master, &mut svcs);
+        }
         if let Some(x) = xdp.as_mut() {
             x.xsk.forward_batch(|data, buf| {
                 sh.counters.rx.fetch_add(1, Ordering::Relaxed);
@@ -670,8 +676,7 @@ fn data_plane_loop(
             }
         });
         if let Some(sd) = sync.as_mut() {
-            let role = sync_role(sh, sd.instance.as_deref());
-            sd.step(now, role, &mut svcs, &sh.counters);
+            sd.step(now, sync_master, &mut svcs, &sh.counters);
         }
         drop(svcs);
         ring.flush()

@@ -92,25 +92,20 @@ impl SyncDaemon {
         )
     }
 
-    /// One step of the daemon: as master, mark the tables for sync and send
-    /// what they collected; as backup, apply what arrived.
+    /// Tell the tables whether to record connections for sync: call with the
+    /// role before the frames of a batch are processed.
+    pub fn set_role(master: bool, svcs: &mut [Service]) {
+        for s in svcs.iter_mut() {
+            s.sync_master = master;
+        }
+    }
+
+    /// One step of the daemon after a batch: as master, send what the tables
+    /// recorded; as backup, apply what arrived.
     pub fn step(&mut self, now: Duration, master: bool, svcs: &mut [Service], c: &Counters) {
-        if master {
-            let mut recs = Vec::new();
-            for s in svcs.iter_mut() {
-                s.sync_master = true;
-                recs.extend(s.take_sync());
-            }
-            if !recs.is_empty() {
-                self.send(&recs, c);
-            }
-        } else {
-            for s in svcs.iter_mut() {
-                if s.sync_master {
-                    s.sync_master = false;
-                    let _ = s.take_sync();
-                }
-            }
+        let recs: Vec<SyncRecord> = svcs.iter_mut().flat_map(|s| s.take_sync()).collect();
+        if master && !recs.is_empty() {
+            self.send(&recs, c);
         }
         // Drain the socket in both roles; only a backup applies.
         while let Ok(n) = self.rx.recv(&mut self.buf) {
