@@ -57,6 +57,10 @@ pub trait PortApi {
 /// One revision-safe port update.
 #[derive(Debug, Clone)]
 pub struct PortUpdate {
+    /// The port as first read (before any attempt): what vipwire added is
+    /// judged against it, so a write whose answer was lost and whose retry
+    /// met a 412 still counts as vipwire's.
+    pub first: Value,
     /// The port as read just before the write that succeeded.
     pub before: Value,
     /// The port as Neutron returned it after the write; None when the change
@@ -79,10 +83,13 @@ pub fn update_port<A: PortApi + ?Sized>(
     mut change: impl FnMut(&Value) -> Option<Value>,
 ) -> Result<PortUpdate, OpenStackError> {
     let mut conflicts = 0;
+    let mut first: Option<Value> = None;
     loop {
         let port = api.get_port(port_id)?;
+        let first = first.get_or_insert_with(|| port.clone()).clone();
         let Some(fields) = change(&port) else {
             return Ok(PortUpdate {
+                first,
                 before: port,
                 after: None,
                 conflicts,
@@ -100,6 +107,7 @@ pub fn update_port<A: PortApi + ?Sized>(
         match api.put_port(port_id, &fields, revision)? {
             Put::Done(after) => {
                 return Ok(PortUpdate {
+                    first,
                     before: port,
                     after: Some(after),
                     conflicts,
@@ -346,8 +354,10 @@ mod tests {
             .map(|p| p["ip_address"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(ips, ["203.0.113.241", "198.51.100.7", "0.0.0.0/0"]);
-        // The port as read before the write that succeeded holds the other pair.
+        // The port as read before the write that succeeded holds the other
+        // pair; as first read, it did not.
         assert_eq!(pairs_of(&u.before).len(), 2);
+        assert_eq!(pairs_of(&u.first).len(), 1);
     }
 
     #[test]

@@ -228,11 +228,17 @@ fn run_step<A: PortApi>(
         } => {
             let u = write::add_pairs(api, port_id, add)?;
             note_conflicts(out, port, u.conflicts);
+            // vipwire's: absent when the port was first read, present now.
             let mac = write::mac_of(&u.before);
-            let before: Vec<Pair> = pairs_of(&u.before).iter().map(Pair::from_json).collect();
+            let first: Vec<Pair> = pairs_of(&u.first).iter().map(Pair::from_json).collect();
+            let now: Vec<Pair> = pairs_of(u.after.as_ref().unwrap_or(&u.before))
+                .iter()
+                .map(Pair::from_json)
+                .collect();
             let added: Vec<Value> = add
                 .iter()
-                .filter(|p| !before.iter().any(|b| b.same(p, &mac)))
+                .filter(|p| !first.iter().any(|b| b.same(p, &mac)))
+                .filter(|p| now.iter().any(|b| b.same(p, &mac)))
                 .map(Pair::to_json)
                 .collect();
             let n = added.len();
@@ -537,6 +543,78 @@ mod tests {
             }
         }
         assert_eq!(f.groups, ["sg-default"]);
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod lost_answer {
+    use super::*;
+    use openstack::write::Put;
+    use openstack::OpenStackError;
+
+    /// Neutron applies the first PUT but its answer is lost: the retry (same
+    /// If-Match) meets 412.
+    struct LostAnswer {
+        port: Value,
+        puts: u32,
+    }
+
+    impl PortApi for LostAnswer {
+        fn get_port(&mut self, _: &str) -> Result<Value, OpenStackError> {
+            Ok(self.port.clone())
+        }
+        fn put_port(&mut self, _: &str, f: &Value, rev: u64) -> Result<Put, OpenStackError> {
+            self.puts += 1;
+            if self.port["revision_number"] != json!(rev) {
+                return Ok(Put::Stale);
+            }
+            for (k, v) in f.as_object().unwrap() {
+                self.port[k] = v.clone();
+            }
+            self.port["revision_number"] = json!(rev + 1);
+            // The answer never arrives; the HTTP layer's retry sends it again.
+            self.put_port("", f, rev)
+        }
+        fn create_rule(&mut self, _: &Value) -> Result<Created, OpenStackError> {
+            unreachable!()
+        }
+        fn create_group(&mut self, _: &str, _: bool) -> Result<String, OpenStackError> {
+            unreachable!()
+        }
+        fn delete(&mut self, _: &str, _: &str) -> Result<bool, OpenStackError> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn a_pair_written_before_a_lost_answer_is_still_vipwires() {
+        let mut api = LostAnswer {
+            port: json!({"id": "a", "mac_address": "fa:16:3e:00:00:01", "revision_number": 1,
+                         "security_groups": [], "allowed_address_pairs": []}),
+            puts: 0,
+        };
+        let plan = Plan {
+            steps: vec![Step::Pairs {
+                port_id: "a".into(),
+                port: "a".into(),
+                before: vec![],
+                add: vec![Pair {
+                    ip_address: "0.0.0.0/0".into(),
+                    mac_address: None,
+                }],
+            }],
+            refused: vec![],
+        };
+        let path = std::env::temp_dir().join(format!("vipwire-lost-{}.json", std::process::id()));
+        let mut rec = UndoRecord::default();
+        let out = apply(&mut api, &plan, &mut rec, &path);
+        assert!(out.error.is_none(), "{out:?}");
+        assert_eq!(api.puts, 2);
+        assert_eq!(
+            rec.ports[0].added_pairs,
+            [json!({"ip_address": "0.0.0.0/0"})]
+        );
         let _ = std::fs::remove_file(path);
     }
 }
