@@ -454,6 +454,38 @@ fn destination_allowed(entry: &PortSecurityEntry, pkt: &Packet) -> bool {
     }
 }
 
+/// The port-security entry of a frame's source MAC, as check_in_port_sec()
+/// looks it up for ARP and ND (OpenFlow table 74): Ok(None) when the port has
+/// no port security, Err with the refusal when no entry has that MAC.
+fn nd_entry<'a>(
+    lsp: &'a LogicalSwitchPort,
+    port_id: &str,
+    mac: &str,
+) -> Result<Option<&'a PortSecurityEntry>, ArpDecision> {
+    if lsp.security.is_empty() {
+        return Ok(None);
+    }
+    match lsp.security.iter().find(|e| e.mac == mac) {
+        Some(e) => Ok(Some(e)),
+        None => Err(nd_refusal(
+            lsp,
+            ArpRefusal::SenderMac {
+                allowed: lsp.macs().iter().map(|m| m.to_string()).collect(),
+            },
+            format!("inport == \"{port_id}\": eth.src {mac} not in port_security -> drop"),
+        )),
+    }
+}
+
+fn nd_refusal(lsp: &LogicalSwitchPort, why: ArpRefusal, rule_text: String) -> ArpDecision {
+    ArpDecision {
+        refused: Some(why),
+        host: lsp.switch.clone(),
+        table: "ls_in_check_port_sec (check_in_port_sec, OpenFlow table 74)".into(),
+        rule_text,
+    }
+}
+
 impl crate::Backend for OvnFabric {
     fn site(&self) -> &'static str {
         "logical switch"
@@ -658,25 +690,11 @@ impl crate::Backend for OvnFabric {
         let Some(lsp) = self.nb.port(port_id) else {
             return ArpDecision::pass();
         };
-        if lsp.security.is_empty() {
-            return ArpDecision::pass();
-        }
         let mac = frame.sender_mac.to_lowercase();
-        let refuse = |why: ArpRefusal, text: String| ArpDecision {
-            refused: Some(why),
-            host: lsp.switch.clone(),
-            table: "ls_in_check_port_sec (check_in_port_sec, OpenFlow table 74)".into(),
-            rule_text: text,
-        };
-        let Some(entry) = lsp.security.iter().find(|e| e.mac == mac) else {
-            return refuse(
-                ArpRefusal::SenderMac {
-                    allowed: lsp.macs().iter().map(|m| m.to_string()).collect(),
-                },
-                format!(
-                    "inport == \"{port_id}\": eth.src/arp.sha {mac} not in port_security -> drop"
-                ),
-            );
+        let entry = match nd_entry(lsp, port_id, &mac) {
+            Ok(Some(e)) => e,
+            Ok(None) => return ArpDecision::pass(),
+            Err(refusal) => return refusal,
         };
         let v4: Vec<IpNet> = entry
             .addrs
@@ -688,7 +706,8 @@ impl crate::Backend for OvnFabric {
         // real delivery: an IPv6-only port's ARP is dropped).
         let restricted = !entry.addrs.is_empty();
         if restricted && !v4.iter().any(|n| n.contains(&frame.sender_ip)) {
-            return refuse(
+            return nd_refusal(
+                lsp,
                 ArpRefusal::SenderIp {
                     allowed: v4.clone(),
                 },
@@ -709,23 +728,11 @@ impl crate::Backend for OvnFabric {
         let Some(lsp) = self.nb.port(port_id) else {
             return ArpDecision::pass();
         };
-        if lsp.security.is_empty() {
-            return ArpDecision::pass();
-        }
         let mac = sender_mac.to_lowercase();
-        let refuse = |why: ArpRefusal, text: String| ArpDecision {
-            refused: Some(why),
-            host: lsp.switch.clone(),
-            table: "ls_in_check_port_sec (check_in_port_sec, OpenFlow table 74)".into(),
-            rule_text: text,
-        };
-        let Some(entry) = lsp.security.iter().find(|e| e.mac == mac) else {
-            return refuse(
-                ArpRefusal::SenderMac {
-                    allowed: lsp.macs().iter().map(|m| m.to_string()).collect(),
-                },
-                format!("inport == \"{port_id}\": eth.src {mac} not in port_security -> drop"),
-            );
+        let entry = match nd_entry(lsp, port_id, &mac) {
+            Ok(Some(e)) => e,
+            Ok(None) => return ArpDecision::pass(),
+            Err(refusal) => return refusal,
         };
         let mut v6: Vec<IpNet> = entry
             .addrs
@@ -738,7 +745,8 @@ impl crate::Backend for OvnFabric {
                 v6.push(IpNet::from(lla));
             }
             if !v6.iter().any(|n| n.contains(&target)) {
-                return refuse(
+                return nd_refusal(
+                    lsp,
                     ArpRefusal::NdTarget { allowed: v6.clone() },
                     format!("inport == \"{port_id}\" && nd_na: nd.target {target} not in port_security -> drop"),
                 );

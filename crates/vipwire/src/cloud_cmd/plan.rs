@@ -597,6 +597,28 @@ fn ident(s: &str) -> String {
     out
 }
 
+/// A rule's optional fields as (Neutron API name, value, is a string): the
+/// Terraform and Ansible renderers print the same fields in their syntax.
+fn rule_options(r: &RuleSpec) -> Vec<(&'static str, String, bool)> {
+    let mut v = Vec::new();
+    if let Some(p) = &r.protocol {
+        v.push(("protocol", p.clone(), true));
+    }
+    if let Some(p) = r.port_min {
+        v.push(("port_range_min", p.to_string(), false));
+    }
+    if let Some(p) = r.port_max {
+        v.push(("port_range_max", p.to_string(), false));
+    }
+    if let Some(p) = &r.remote_ip_prefix {
+        v.push(("remote_ip_prefix", p.to_string(), true));
+    }
+    if let Some(g) = &r.remote_group_id {
+        v.push(("remote_group_id", g.clone(), true));
+    }
+    v
+}
+
 fn tf_rule(o: &mut String, name: &str, r: &RuleSpec, group_expr: &str) {
     let _ = writeln!(
         o,
@@ -604,20 +626,13 @@ fn tf_rule(o: &mut String, name: &str, r: &RuleSpec, group_expr: &str) {
     );
     let _ = writeln!(o, "  direction         = \"{}\"", r.direction);
     let _ = writeln!(o, "  ethertype         = \"{}\"", r.ethertype);
-    if let Some(p) = &r.protocol {
-        let _ = writeln!(o, "  protocol          = \"{p}\"");
-    }
-    if let Some(p) = r.port_min {
-        let _ = writeln!(o, "  port_range_min    = {p}");
-    }
-    if let Some(p) = r.port_max {
-        let _ = writeln!(o, "  port_range_max    = {p}");
-    }
-    if let Some(p) = &r.remote_ip_prefix {
-        let _ = writeln!(o, "  remote_ip_prefix  = \"{p}\"");
-    }
-    if let Some(g) = &r.remote_group_id {
-        let _ = writeln!(o, "  remote_group_id   = \"{g}\"");
+    for (key, value, string) in rule_options(r) {
+        let value = if string {
+            format!("\"{value}\"")
+        } else {
+            value
+        };
+        let _ = writeln!(o, "  {key:<17} = {value}");
     }
     let _ = writeln!(o, "  security_group_id = {group_expr}");
     let _ = writeln!(o, "}}\n");
@@ -768,20 +783,14 @@ fn ansible_rule(o: &mut String, cloud: &str, group: &str, label: &str, r: &RuleS
     let _ = writeln!(o, "    security_group: {}", yaml_str(group));
     let _ = writeln!(o, "    direction: {}", r.direction);
     let _ = writeln!(o, "    ethertype: {}", r.ethertype);
-    if let Some(p) = &r.protocol {
-        let _ = writeln!(o, "    protocol: {p}");
-    }
-    if let Some(p) = r.port_min {
-        let _ = writeln!(o, "    port_range_min: {p}");
-    }
-    if let Some(p) = r.port_max {
-        let _ = writeln!(o, "    port_range_max: {p}");
-    }
-    if let Some(p) = &r.remote_ip_prefix {
-        let _ = writeln!(o, "    remote_ip_prefix: {p}");
-    }
-    if let Some(g) = &r.remote_group_id {
-        let _ = writeln!(o, "    remote_group: {g}");
+    for (key, value, _) in rule_options(r) {
+        // The module calls the remote group `remote_group`.
+        let key = if key == "remote_group_id" {
+            "remote_group"
+        } else {
+            key
+        };
+        let _ = writeln!(o, "    {key}: {value}");
     }
     let _ = writeln!(o, "    state: present");
 }
