@@ -491,13 +491,23 @@ pub fn refused(sc: &Scenario, change: &Change) -> Option<String> {
         port_id,
         port,
         ip_address,
-        mac_address: Some(mac),
+        mac_address,
     } = change
     else {
         return None;
     };
+    let Some(mac) = mac_address else {
+        return if sc.driver == neutron::firewall::FirewallDriver::Ovn {
+            metadata_clash(sc, port_id, port, ip_address)
+        } else {
+            None
+        };
+    };
     if sc.driver != neutron::firewall::FirewallDriver::Ovn {
         return None;
+    }
+    if let Some(why) = metadata_clash(sc, port_id, port, ip_address) {
+        return Some(why);
     }
     if sc.cloud.port(port_id).map(|p| p.mac_address.as_str()) == Some(mac.as_str()) {
         return None;
@@ -515,6 +525,30 @@ pub fn refused(sc: &Scenario, change: &Change) -> Option<String> {
          InvalidVirtualMACAddress (a pair's MAC must be the port's own or the VRRP virtual \
          MAC {prefix}XX)"
     ))
+}
+
+/// ML2/OVN refuses a single-address pair that is a fixed IP of a
+/// `network:distributed` (metadata) port on the same network: 400 InvalidInput
+/// (neutron 29.0.0 mech_driver.py `_validate_allowed_address_pairs`; wider
+/// CIDRs are not checked).
+fn metadata_clash(sc: &Scenario, port_id: &str, port: &str, ip: &IpNet) -> Option<String> {
+    if ip.prefix_len() != ip.max_prefix_len() {
+        return None;
+    }
+    let network = &sc.cloud.port(port_id)?.network_id;
+    sc.cloud
+        .ports
+        .iter()
+        .filter(|p| p.device_owner == "network:distributed" && &p.network_id == network)
+        .find(|p| p.fixed_ips.iter().any(|f| f.ip_address == ip.addr()))
+        .map(|p| {
+            format!(
+                "ML2/OVN refuses the pair {} on {port}: it is the fixed IP of the metadata port \
+                 {} on the same network (400 InvalidInput)",
+                ip.addr(),
+                if p.name.is_empty() { &p.id } else { &p.name }
+            )
+        })
 }
 
 /// A change with its price.

@@ -90,3 +90,36 @@ fn a_vip_port_becomes_virtual_with_every_pair_holder_as_parent() {
         assert!(note.contains(p), "{p} in {note}");
     }
 }
+
+/// ML2/OVN refuses a single-address pair equal to the metadata port's fixed IP
+/// on the same network; a wider pair passes that check.
+#[test]
+fn a_pair_on_the_metadata_address_is_refused() {
+    use check::fix::refused;
+    let mut sc = field_report_on_ovn();
+    let d1 = sc.cloud.port("director-1").unwrap().clone();
+    sc.cloud.ports.push(Port {
+        id: "0f0f0f0f-0000-4000-8000-000000000002".into(),
+        name: "metadata".into(),
+        network_id: d1.network_id.clone(),
+        device_owner: "network:distributed".into(),
+        mac_address: "fa:16:3e:00:00:02".into(),
+        fixed_ips: vec![FixedIp {
+            subnet_id: d1.fixed_ips[0].subnet_id.clone(),
+            ip_address: "203.0.113.2".parse().unwrap(),
+        }],
+        ..Default::default()
+    });
+    let pair = |ip: &str| Change::AddAllowedAddressPair {
+        port_id: d1.id.clone(),
+        port: "director-1".into(),
+        ip_address: ip.parse().unwrap(),
+        mac_address: None,
+    };
+    assert!(refused(&sc, &pair("203.0.113.2/32"))
+        .unwrap()
+        .contains("metadata port"));
+    assert!(refused(&sc, &pair("0.0.0.0/0")).is_none());
+    sc.driver = FirewallDriver::IptablesHybrid;
+    assert!(refused(&sc, &pair("203.0.113.2/32")).is_none());
+}
