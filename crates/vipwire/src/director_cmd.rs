@@ -179,6 +179,7 @@ fn guard_args(
 /// logged, never fatal to the director. True when every check passed.
 fn cloud_guard(checks: &[crate::cloud_cmd::CloudArgs]) -> bool {
     let mut all = true;
+    let mut lines = Vec::new();
     for c in checks {
         let (cloud, vip) = (
             c.os_cloud.as_deref().unwrap_or(""),
@@ -191,8 +192,16 @@ fn cloud_guard(checks: &[crate::cloud_cmd::CloudArgs]) -> bool {
             Err(e) => format!("not checked: {e:#}"),
         };
         all &= verdict == "pass";
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        lines.push(format!(
+            "unix time {at}: VIP {vip} on cloud \"{cloud}\": {verdict}"
+        ));
         eprintln!("director: cloud check of VIP {vip} on cloud \"{cloud}\": {verdict}");
     }
+    director::status::set_cloud_checks(lines);
     all
 }
 
