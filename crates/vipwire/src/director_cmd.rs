@@ -45,7 +45,8 @@ pub struct DirectorArgs {
     /// `check --fix --apply --yes`), then re-read and re-check.
     #[arg(long, requires = "cloud")]
     pub apply_cloud: bool,
-    /// With --cloud: check again every S seconds while the director runs.
+    /// With --cloud: check again every S seconds while the director runs (it
+    /// also checks again on every VRRP state change).
     #[arg(long, value_name = "S", requires = "cloud")]
     pub cloud_interval: Option<u64>,
 }
@@ -123,12 +124,33 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<ExitCode> {
             );
         }
         cloud_guard(&checks);
-        if let Some(every) = args.cloud_interval.filter(|s| *s > 0) {
-            std::thread::spawn(move || loop {
-                std::thread::sleep(std::time::Duration::from_secs(every));
-                cloud_guard(&checks);
-            });
-        }
+        // Again on every VRRP state change (read from our own control socket
+        // once a second) and every --cloud-interval seconds.
+        let every = args
+            .cloud_interval
+            .filter(|s| *s > 0)
+            .map(std::time::Duration::from_secs);
+        let socket = args.socket.clone();
+        std::thread::spawn(move || {
+            let mut seen: Option<Vec<String>> = None;
+            let mut last = std::time::Instant::now();
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                let now = director::control::query(&socket)
+                    .ok()
+                    .map(|st| vrrp_states(&st));
+                if let Some(why) =
+                    recheck_due(seen.as_deref(), now.as_deref(), last.elapsed(), every)
+                {
+                    eprintln!("director: cloud check again: {why}");
+                    cloud_guard(&checks);
+                    last = std::time::Instant::now();
+                }
+                if now.is_some() {
+                    seen = now;
+                }
+            }
+        });
     }
     let opts = director::RunOptions {
         socket: args.socket,
@@ -205,9 +227,61 @@ fn cloud_guard(checks: &[crate::cloud_cmd::CloudArgs]) -> bool {
     all
 }
 
+/// Each VRRP instance's name and state, as the status shows them.
+fn vrrp_states(st: &director::status::Status) -> Vec<String> {
+    st.vrrp
+        .iter()
+        .map(|v| format!("{} {}", v.instance, v.state))
+        .collect()
+}
+
+/// Why the cloud checks are due again, if they are: a VRRP state changed
+/// since the last reading (`seen`, None before the first), or `every` passed.
+fn recheck_due(
+    seen: Option<&[String]>,
+    now: Option<&[String]>,
+    since_last: std::time::Duration,
+    every: Option<std::time::Duration>,
+) -> Option<String> {
+    if let (Some(a), Some(b)) = (seen, now) {
+        if a != b {
+            return Some(format!("VRRP {} -> {}", a.join(", "), b.join(", ")));
+        }
+    }
+    match every {
+        Some(e) if since_last >= e => Some(format!("every {} s", e.as_secs())),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn recheck_due_on_vrrp_change_or_interval() {
+        let backup = vec!["VI_1 BACKUP".to_string()];
+        let master = vec!["VI_1 MASTER".to_string()];
+        let s = Duration::from_secs;
+        // First reading: nothing to compare with.
+        assert_eq!(recheck_due(None, Some(&backup), s(1), None), None);
+        assert_eq!(recheck_due(Some(&backup), Some(&backup), s(5), None), None);
+        assert_eq!(
+            recheck_due(Some(&backup), Some(&master), s(1), None).as_deref(),
+            Some("VRRP VI_1 BACKUP -> VI_1 MASTER")
+        );
+        // The socket not answering is no change.
+        assert_eq!(recheck_due(Some(&backup), None, s(1), None), None);
+        assert_eq!(
+            recheck_due(Some(&backup), Some(&backup), s(29), Some(s(30))),
+            None
+        );
+        assert_eq!(
+            recheck_due(Some(&backup), Some(&backup), s(30), Some(s(30))).as_deref(),
+            Some("every 30 s")
+        );
+    }
 
     #[test]
     fn guard_args_one_check_per_distinct_vip_with_the_file() {
