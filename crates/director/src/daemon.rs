@@ -240,6 +240,7 @@ pub fn snapshot(sh: &Shared) -> Status {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
+        cloud_checks: crate::status::cloud_checks(),
     }
 }
 

@@ -20,6 +20,25 @@ pub struct Status {
     pub vrrp: Vec<VrrpStatus>,
     pub services: Vec<ServiceStatus>,
     pub counters: BTreeMap<String, u64>,
+    /// The last cloud check of each VIP (`director --cloud`), one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cloud_checks: Vec<String>,
+}
+
+/// The last cloud checks, set by the `--cloud` guard, read by [`Status`] snapshots.
+static CLOUD_CHECKS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Records the last cloud checks (one line per VIP) for `director status`.
+pub fn set_cloud_checks(lines: Vec<String>) {
+    *CLOUD_CHECKS.lock().unwrap_or_else(|e| e.into_inner()) = lines;
+}
+
+/// The last cloud checks recorded by [`set_cloud_checks`].
+pub fn cloud_checks() -> Vec<String> {
+    CLOUD_CHECKS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,6 +136,9 @@ impl Status {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         let _ = writeln!(s, "counters: {}", c.join(" "));
+        for line in &self.cloud_checks {
+            let _ = writeln!(s, "cloud check: {line}");
+        }
         s
     }
 }
@@ -128,6 +150,9 @@ mod tests {
     #[test]
     fn text_and_json_round_trip() {
         let st = Status {
+            cloud_checks: vec![
+                "unix time 1796644800: VIP 203.0.113.241 on cloud \"prod\": pass".into(),
+            ],
             pid: 7,
             interface: "eth0".into(),
             data_plane: "AF_PACKET TPACKET_V3".into(),
@@ -166,6 +191,9 @@ mod tests {
         assert!(t.contains("VRRP VI_1 (vrid 51, eth0): MASTER prio 150"));
         assert!(t.contains("TCP 198.51.100.241:80 rr"));
         assert!(t.contains("  -> 198.51.100.8:80  Route 0 0 1 down"));
+        assert!(t.contains(
+            "cloud check: unix time 1796644800: VIP 203.0.113.241 on cloud \"prod\": pass"
+        ));
         let j = serde_json::to_string(&st).unwrap();
         let back: Status = serde_json::from_str(&j).unwrap();
         assert_eq!(back, st);

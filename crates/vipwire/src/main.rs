@@ -150,6 +150,24 @@ fn read(path: &PathBuf) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))
 }
 
+/// One cloud check as `check --os-cloud NAME --vip IP --keepalived FILE --fix
+/// [--apply --yes]` runs it (`director --cloud`): the report and, when it fails,
+/// the fix as commands, or applied when `cloud.apply`. Exit 0 when it passes.
+pub(crate) fn cloud_check_fix(cloud: &cloud_cmd::CloudArgs) -> Result<ExitCode> {
+    let sc = cloud_cmd::scenario(cloud, false, None, true)?;
+    let report = check::run(&sc)?;
+    if report.passed() {
+        print!("{}", render_check(&report, false));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let fixed = find_fix(&sc, &report)?;
+    if cloud.apply {
+        return cloud_cmd::apply_fix(cloud, None, &sc, &report, &fixed, false, false);
+    }
+    print!("{}{}", render_check(&report, false), render_fix(&fixed));
+    Ok(ExitCode::from(1))
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check {
