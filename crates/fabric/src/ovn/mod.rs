@@ -62,6 +62,8 @@ pub struct OvnFabric {
     zones: BTreeMap<String, u16>,
     /// What each switch's ACLs make of its pipeline.
     switches: BTreeMap<String, SwitchInfo>,
+    /// Each port's from-lport and to-lport ACLs, by descending priority.
+    port_acls: BTreeMap<String, [Vec<Acl>; 2]>,
     /// MACs learned from ports with `unknown` addresses (ls_in_put_fdb).
     fdb: BTreeMap<String, String>,
     /// `$pg_<id>_ip4/6` address sets, by (group id, IPv6).
@@ -142,6 +144,23 @@ impl OvnFabric {
                 (s.name.clone(), info)
             })
             .collect();
+        // Each port's ACLs per direction, by descending priority: the ACL
+        // stage reads them for every packet.
+        let port_acls = nb
+            .ports
+            .iter()
+            .map(|p| {
+                let of = |dir| {
+                    let mut v: Vec<Acl> = nb.acls_of(&p.name, dir).cloned().collect();
+                    v.sort_by_key(|a| std::cmp::Reverse(a.priority));
+                    v
+                };
+                (
+                    p.name.clone(),
+                    [of(AclDirection::FromLport), of(AclDirection::ToLport)],
+                )
+            })
+            .collect();
         let mut sets = BTreeMap::new();
         for g in &cloud.security_groups {
             for v6 in [false, true] {
@@ -154,12 +173,9 @@ impl OvnFabric {
             zones,
             switches,
             fdb: BTreeMap::new(),
+            port_acls,
             sets,
         })
-    }
-
-    pub fn northbound(&self) -> &Northbound {
-        &self.nb
     }
 
     /// Port security on the way in: the entry of the source MAC, and the
@@ -215,8 +231,14 @@ impl OvnFabric {
         };
         let sets = &self.sets;
         let set = |g: &str, v6: bool| sets.get(&(g.to_string(), v6)).cloned().unwrap_or_default();
-        let mut acls: Vec<Acl> = self.nb.acls_of(lsp_name, dir).cloned().collect();
-        acls.sort_by_key(|a| std::cmp::Reverse(a.priority));
+        let acls: &[Acl] = self
+            .port_acls
+            .get(lsp_name)
+            .map(|both| match dir {
+                AclDirection::FromLport => both[0].as_slice(),
+                AclDirection::ToLport => both[1].as_slice(),
+            })
+            .unwrap_or_default();
         let info = self.switches.get(switch).copied().unwrap_or_default();
         walk.zone = self.zones.get(lsp_name).copied().unwrap_or(0);
         let nd = is_nd_or_mld(pkt);
@@ -326,7 +348,7 @@ impl OvnFabric {
             4 => (Hint::Est, Hint::DropEst),
             _ => (Hint::Est, Hint::DropNew),
         };
-        for a in &acls {
+        for a in acls {
             if !a.matcher.matches(pkt, remote, &set) {
                 continue;
             }

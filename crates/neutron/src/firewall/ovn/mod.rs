@@ -24,8 +24,6 @@ use std::collections::BTreeMap;
 
 use crate::model::{Cloud, Network};
 
-use super::provenance::Origin;
-
 /// ACL priority of Neutron's allow rules (`ACL_PRIORITY_ALLOW`).
 pub const ACL_PRIORITY_ALLOW: u16 = 1002;
 /// ACL priority of `neutron_pg_drop`'s two drops (`ACL_PRIORITY_DROP`).
@@ -201,22 +199,6 @@ impl Northbound {
             .filter(move |a| a.direction == direction && groups.contains(&a.port_group.as_str()))
     }
 
-    /// True when some ACL on the switch of `port` is stateful (allow-related):
-    /// northd then sends every IP packet of that switch through conntrack.
-    pub fn switch_has_stateful(&self, switch: &str) -> bool {
-        let Some(ls) = self.switches.iter().find(|s| s.name == switch) else {
-            return false;
-        };
-        self.port_groups
-            .iter()
-            .filter(|g| g.ports.iter().any(|p| ls.ports.contains(p)))
-            .any(|g| {
-                self.acls
-                    .iter()
-                    .any(|a| a.port_group == g.name && a.action == AclAction::AllowRelated)
-            })
-    }
-
     /// Fixed IPs of a port group's members: northd's `$pg_<id>_ip4/6` address
     /// sets (never pair IPs; BRIEF §7).
     pub fn address_set(&self, group_id: &str, v6: bool) -> Vec<std::net::IpAddr> {
@@ -312,9 +294,4 @@ fn switch_columns(
         put(&mut other, "broadcast-arps-to-all-routers", "true".into());
     }
     (ext, other)
-}
-
-/// Where an ACL or a port-security entry comes from, for the diagnosis.
-pub fn acl_origin(acl: &Acl) -> Origin {
-    acl.origin.clone()
 }
