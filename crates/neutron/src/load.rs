@@ -17,7 +17,17 @@
 //! `allowed_address_pairs` as lists of dicts, clients before 4.0.0 as the
 //! `format_list_of_dicts` text (`key='value', key='value'` per dict, dicts
 //! joined by newlines); the host is `binding_host_id`, groups are
-//! `security_group_ids`, and a group's rules are `rules`.
+//! `security_group_ids`, and a group's rules are `rules`. Checked against
+//! python-openstackclient 10.5.0 on neutron-server 29.0.0 (tests/osc.rs has
+//! its output): a port show also renames `binding_vif_type`,
+//! `binding_vnic_type`, `binding_profile` and `binding_vif_details` and
+//! prints them as null for a project member; a group's `rules` are the API's
+//! rule objects; network and subnet shows keep the API's names
+//! (`subnets`, `router:external`, `provider:*`) beside the SDK's
+//! (`is_vlan_transparent`, `segment_id`); no show prints `tenant_id`.
+//!
+//! Errors name the file, and the line where the object starts when it is a
+//! document of its own or an item of a top-level list.
 //!
 //! Objects met more than once (in one file or several) are merged field by
 //! field; a field two inputs give differently is a [`Conflict`].
@@ -175,13 +185,20 @@ fn parse(text: &str, source: &str) -> Result<Vec<Item>, LoadError> {
     };
     let mut w = Walker {
         source,
+        text,
         items: Vec::new(),
     };
     let mut docs = 0;
     // Several documents one after another: `openstack port show -f json` run
     // in a loop with its output appended to one file.
-    for value in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
-        w.document(&value.map_err(json_error)?, "")?;
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut end = 0;
+    while let Some(value) = stream.next() {
+        let value = value.map_err(json_error)?;
+        let rest = &text[end..];
+        let start = end + (rest.len() - rest.trim_start().len());
+        end = stream.byte_offset();
+        w.document(&value, "", Some(start))?;
         docs += 1;
     }
     if docs == 0 {
@@ -286,41 +303,71 @@ impl Item {
     }
 }
 
+/// Walks the parsed documents of one input. `at` arguments are the byte
+/// offset of the value in `text` when known, so errors can give its line.
 struct Walker<'a> {
     source: &'a str,
+    text: &'a str,
     items: Vec<Item>,
 }
 
 impl Walker<'_> {
     fn shape(&self, message: impl Into<String>) -> LoadError {
+        self.shape_at(None, message)
+    }
+
+    /// `file:LINE` for a value at byte offset `at`, else `file`.
+    fn source_at(&self, at: Option<usize>) -> String {
+        match at {
+            Some(at) if at <= self.text.len() => {
+                let line = self.text.as_bytes()[..at]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1;
+                format!("{}:{line}", self.source)
+            }
+            _ => self.source.to_string(),
+        }
+    }
+
+    fn shape_at(&self, at: Option<usize>, message: impl Into<String>) -> LoadError {
         LoadError::Shape {
-            source_name: self.source.to_string(),
+            source_name: self.source_at(at),
             message: message.into(),
         }
     }
 
-    fn document(&mut self, v: &Value, place: &str) -> Result<(), LoadError> {
+    fn document(&mut self, v: &Value, place: &str, at: Option<usize>) -> Result<(), LoadError> {
         match v {
             Value::Array(items) => {
+                let offsets = at.map(|s| {
+                    array_items(&self.text[s..])
+                        .into_iter()
+                        .map(|o| o + s)
+                        .collect::<Vec<_>>()
+                });
                 for (i, item) in items.iter().enumerate() {
                     let here = format!("{place}[{i}]");
+                    let item_at = offsets.as_ref().and_then(|o| o.get(i).copied());
                     match item {
                         // `jq -s` of API responses: a list of `{"ports": [...]}` objects.
-                        Value::Object(obj) if is_wrapper(obj) => self.top_object(obj)?,
-                        Value::Object(obj) => self.bare(obj, &here, true)?,
+                        Value::Object(obj) if is_wrapper(obj) => self.top_object(obj, item_at)?,
+                        Value::Object(obj) => self.bare(obj, &here, true, item_at)?,
                         // `jq -s` of files that each hold a list.
-                        Value::Array(_) => self.document(item, &here)?,
+                        Value::Array(_) => self.document(item, &here, item_at)?,
                         _ => {
-                            return Err(self.shape(format!(
-                                "item {here} of the top-level list is not an object"
-                            )))
+                            return Err(self.shape_at(
+                                item_at,
+                                format!("item {here} of the top-level list is not an object"),
+                            ))
                         }
                     }
                 }
                 Ok(())
             }
-            Value::Object(map) => self.top_object(map),
-            _ => Err(self.shape("expected a JSON object or list at the top level")),
+            Value::Object(map) => self.top_object(map, at),
+            _ => Err(self.shape_at(at, "expected a JSON object or list at the top level")),
         }
     }
 
@@ -331,12 +378,14 @@ impl Walker<'_> {
         obj: &Map<String, Value>,
         place: &str,
         in_list: bool,
+        at: Option<usize>,
     ) -> Result<(), LoadError> {
         let what = if in_list {
             format!("item {place} of the top-level list")
         } else {
             "object with an \"id\"".to_string()
         };
+        let src = self.source_at(at);
         if let Some(form) = list::row_form(obj) {
             let kind = match form {
                 Form::PortList => Kind::Port,
@@ -345,7 +394,7 @@ impl Walker<'_> {
                 Form::NetworkList => Kind::Network,
                 _ => Kind::Subnet,
             };
-            let cx = self.ctx(kind, obj, place, "ID", "Name");
+            let cx = ctx(&src, kind, obj, place, "ID", "Name");
             let item = list::row(&cx, form, obj)?;
             self.items.push(item);
             return Ok(());
@@ -357,18 +406,30 @@ impl Walker<'_> {
                 } else {
                     Form::Api
                 };
-                self.object(kind, form, obj, place)
+                self.object(kind, form, obj, place, at)
             }
-            None => Err(self.shape(format!(
-                "{what} is not a network, subnet, port, security group or rule"
-            ))),
+            None => {
+                let get = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("");
+                let this = match describe("", get("id"), get("name"), "").trim() {
+                    "" => String::new(),
+                    d => format!(" ({d})"),
+                };
+                Err(self.shape_at(
+                    at,
+                    format!(
+                        "{what}{this} is not a network, subnet, port, security group or rule; \
+                         expected Neutron API JSON or the output of `openstack network|subnet|port|\
+                         security group show -f json` (or `list -f json`)"
+                    ),
+                ))
+            }
         }
     }
 
-    fn top_object(&mut self, map: &Map<String, Value>) -> Result<(), LoadError> {
+    fn top_object(&mut self, map: &Map<String, Value>, at: Option<usize>) -> Result<(), LoadError> {
         // A bare object (CLI `show -f json`) has an `id`; wrappers do not.
         if map.contains_key("id") || map.contains_key("ID") {
-            return self.bare(map, "", false);
+            return self.bare(map, "", false, at);
         }
         let mut found = false;
         for (key, kind) in LISTS {
@@ -380,7 +441,7 @@ impl Walker<'_> {
                         let obj = item
                             .as_object()
                             .ok_or_else(|| self.shape(format!("{key}[{i}] is not an object")))?;
-                        self.object(kind, Form::Api, obj, &format!("{key}[{i}]"))?;
+                        self.object(kind, Form::Api, obj, &format!("{key}[{i}]"), None)?;
                     }
                 }
                 Some(_) => return Err(self.shape(format!("\"{key}\" is not a list"))),
@@ -391,7 +452,7 @@ impl Walker<'_> {
                 None | Some(Value::Null) => {}
                 Some(Value::Object(obj)) => {
                     found = true;
-                    self.object(kind, Form::Api, obj, key)?;
+                    self.object(kind, Form::Api, obj, key, None)?;
                 }
                 Some(_) => return Err(self.shape(format!("\"{key}\" is not an object"))),
             }
@@ -399,24 +460,10 @@ impl Walker<'_> {
         if found {
             Ok(())
         } else {
-            Err(self.shape(
+            Err(self.shape_at(
+                at,
                 "no networks, subnets, ports, security_groups or security_group_rules found at the top level",
             ))
-        }
-    }
-
-    fn ctx(
-        &self,
-        kind: Kind,
-        obj: &Map<String, Value>,
-        place: &str,
-        id_key: &str,
-        name_key: &str,
-    ) -> Ctx<'_> {
-        let get = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("");
-        Ctx {
-            source: self.source,
-            object: describe(kind.noun(), get(id_key), get(name_key), place),
         }
     }
 
@@ -426,8 +473,10 @@ impl Walker<'_> {
         form: Form,
         obj: &Map<String, Value>,
         place: &str,
+        at: Option<usize>,
     ) -> Result<(), LoadError> {
-        let cx = self.ctx(kind, obj, place, "id", "name");
+        let src = self.source_at(at);
+        let cx = ctx(&src, kind, obj, place, "id", "name");
         let items = match kind {
             Kind::Network => vec![Item::Network(api::network(&cx, obj)?)],
             Kind::Subnet => vec![Item::Subnet(api::subnet(&cx, obj, &api::API_SUBNET)?)],
@@ -439,6 +488,57 @@ impl Walker<'_> {
             .extend(items.into_iter().map(|it| it.with_form(form)));
         Ok(())
     }
+}
+
+/// Names the object a field belongs to; `source` is `file` or `file:LINE`.
+fn ctx<'s>(
+    source: &'s str,
+    kind: Kind,
+    obj: &Map<String, Value>,
+    place: &str,
+    id_key: &str,
+    name_key: &str,
+) -> Ctx<'s> {
+    let get = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("");
+    Ctx {
+        source,
+        object: describe(kind.noun(), get(id_key), get(name_key), place),
+    }
+}
+
+/// Byte offsets (in `s`, which starts with the array's `[`) of the items of a
+/// JSON array already known to be valid.
+fn array_items(s: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let (mut depth, mut in_str, mut esc, mut want) = (0usize, false, false, false);
+    for (i, &c) in s.as_bytes().iter().enumerate() {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        if want && !c.is_ascii_whitespace() && c != b']' {
+            out.push(i);
+            want = false;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                want = depth == 1;
+            }
+            b']' | b'}' if depth <= 1 => break,
+            b']' | b'}' => depth -= 1,
+            b',' if depth == 1 => want = true,
+            _ => {}
+        }
+    }
+    out
 }
 
 /// API response keys: list responses and single-object responses.
@@ -496,8 +596,24 @@ fn cli_show_keys(kind: Kind, obj: &Map<String, Value>) -> bool {
         }
         Kind::Group => has("rules"),
         Kind::Rule => has("ether_type"),
-        Kind::Network => has("subnet_ids") || has("is_router_external"),
-        Kind::Subnet => has("is_dhcp_enabled"),
+        // openstacksdk's names; python-openstackclient 10.5.0 prints the API's
+        // `subnets`, `router:external`, `provider:*` beside them.
+        Kind::Network => {
+            has("subnet_ids")
+                || has("is_router_external")
+                || has("is_vlan_transparent")
+                || has("is_default")
+        }
+        // A subnet show has the API's names; the CLI hides `tenant_id`, which
+        // the API (Neutron 29) still sends, and prints the SDK's `segment_id`
+        // and `dns_publish_fixed_ip` even when the cloud lacks them.
+        Kind::Subnet => {
+            has("is_dhcp_enabled")
+                || (has("project_id")
+                    && !has("tenant_id")
+                    && has("segment_id")
+                    && has("dns_publish_fixed_ip"))
+        }
     }
 }
 
@@ -509,5 +625,19 @@ pub(crate) fn describe(noun: &str, id: &str, name: &str, place: &str) -> String 
         (false, true) => format!("{noun} \"{name}\""),
         (true, true) if place.is_empty() => noun.to_string(),
         (true, true) => format!("{noun} at {place}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::array_items;
+
+    #[test]
+    fn array_items_skips_brackets_in_strings_and_nested_values() {
+        let s = r#"[ {"a": "]\"[", "b": [1, {}]},
+  [2, 3] , "x,y", 4]"#;
+        let at: Vec<&str> = array_items(s).iter().map(|&i| &s[i..i + 1]).collect();
+        assert_eq!(at, ["{", "[", "\"", "4"]);
+        assert_eq!(array_items("[]"), Vec::<usize>::new());
     }
 }

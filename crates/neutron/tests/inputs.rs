@@ -473,7 +473,7 @@ fn list_outputs_without_the_needed_columns_say_which_option() {
     let e = load_files(&[short]).unwrap_err().to_string();
     assert!(
         e.starts_with(&format!(
-            "ports.json: port \"director-1\" ({DIRECTOR_1}): field \"Security Groups\": column missing"
+            "ports.json:1: port \"director-1\" ({DIRECTOR_1}): field \"Security Groups\": column missing"
         )) && e.contains("--long"),
         "{e}"
     );

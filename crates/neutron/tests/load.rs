@@ -129,7 +129,7 @@ fn error_names_file_object_and_field() {
     let e = load_json("{\"ports\": [", "f.json").unwrap_err();
     assert!(e.to_string().starts_with("f.json:1:"), "{e}");
     let e = load_json(r#"{"foo": 1}"#, "f.json").unwrap_err();
-    assert!(e.to_string().starts_with("f.json: "), "{e}");
+    assert!(e.to_string().starts_with("f.json:1: "), "{e}");
 }
 
 #[test]
