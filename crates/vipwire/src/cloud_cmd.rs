@@ -16,6 +16,7 @@
 //! `--fix-format` renders the fix for the CLI, the API, Terraform or Ansible.
 
 mod apply;
+mod infer;
 pub mod plan;
 
 use anyhow::{bail, Context, Result};
@@ -42,6 +43,29 @@ pub struct CloudArgs {
     /// A director's keepalived.conf (repeat per director), matched to its port by IP.
     #[arg(long, value_name = "FILE")]
     pub keepalived: Vec<PathBuf>,
+    /// Without --keepalived: the directors' ports (names, IDs or fixed IPs, comma-separated);
+    /// default: the VIP's holders named like directors (director, lvs, lb, ...).
+    #[arg(
+        long,
+        value_name = "PORTS",
+        value_delimiter = ',',
+        conflicts_with = "keepalived"
+    )]
+    pub directors: Vec<String>,
+    /// Without --keepalived: the real servers' ports (names, IDs or fixed IPs);
+    /// default: ports on the VIP's network named like real servers (rs, web, app, ...)
+    /// and the VIP's other holders.
+    #[arg(
+        long = "real-servers",
+        value_name = "PORTS",
+        value_delimiter = ',',
+        conflicts_with = "keepalived"
+    )]
+    pub real_servers: Vec<String>,
+    /// Without --keepalived: a service of the VIP, tcp/PORT or udp/PORT (repeatable);
+    /// default: the real servers' single-port ingress rules, else tcp/80.
+    #[arg(long, value_name = "PROTO/PORT", conflicts_with = "keepalived")]
+    pub service: Vec<infer::Service>,
     /// Also write the API responses and a scenario.yaml here, for offline replay.
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
@@ -103,6 +127,8 @@ struct DirectorRole {
     port_id: String,
     label: String,
     keepalived: Option<PathBuf>,
+    /// The keepalived.conf vipwire wrote for it when none was given.
+    inferred_conf: Option<String>,
     confidence: Confidence,
     how: String,
 }
@@ -188,7 +214,31 @@ fn read_scenario(
             }
         }
     }
-    let directors = match_directors(&found, &keepalived, &real_server_ips);
+    let mut inferred_lines = Vec::new();
+    let directors = if keepalived.is_empty() {
+        let hints = infer::RoleHints {
+            directors: args.directors.clone(),
+            real_servers: args.real_servers.clone(),
+            services: args.service.clone(),
+        };
+        let lb = infer::infer(&found, &hints).map_err(|e| anyhow::anyhow!("{vip}: {e}"))?;
+        real_server_ips = lb.real_servers.iter().map(|m| m.ip).collect();
+        inferred_lines = lb.describe();
+        lb.directors
+            .iter()
+            .enumerate()
+            .map(|(i, m)| DirectorRole {
+                port_id: m.port_id.clone(),
+                label: m.label.clone(),
+                keepalived: None,
+                inferred_conf: Some(lb.keepalived_conf(i, vip, &cfg.name)),
+                confidence: Confidence::Low,
+                how: m.how.clone(),
+            })
+            .collect()
+    } else {
+        match_directors(&found, &keepalived, &real_server_ips)
+    };
     if directors.is_empty() {
         bail!(
             "no director found for {vip}: no port holding it is left once the keepalived \
@@ -238,6 +288,14 @@ fn read_scenario(
         let _ = std::fs::remove_dir_all(&dir);
     }
     let mut sc = loaded?;
+    if !inferred_lines.is_empty() {
+        sc.assumptions.push(
+            "no keepalived.conf was given: the directors, real servers and services were \
+             inferred from the cloud (listed above) and checked as LVS-DR; pass --keepalived \
+             to check what the directors really run"
+                .into(),
+        );
+    }
     if temporary {
         // The files are gone: name the cloud read instead.
         sc.source = format!(
@@ -256,6 +314,7 @@ fn read_scenario(
         &real_server_ips,
         &ports,
         &clients,
+        &inferred_lines,
         args.save.as_deref(),
     );
     match print {
@@ -414,6 +473,9 @@ pub fn apply_fix(
         os_cloud: args.os_cloud.clone(),
         vip: args.vip,
         keepalived: args.keepalived.clone(),
+        directors: args.directors.clone(),
+        real_servers: args.real_servers.clone(),
+        service: args.service.clone(),
         page_size: args.page_size,
         ..CloudArgs::default()
     };
@@ -494,8 +556,8 @@ fn read_keepalived(paths: &[PathBuf]) -> Result<Vec<(PathBuf, lvs::keepalived::K
 
 /// Directors: each keepalived.conf matched to a port holding the VIP, by
 /// `unicast_src_ip` (high), by the port's name in the file name (medium), as the
-/// one port left (medium), else in order (low). Without keepalived.conf, every
-/// port holding the VIP that is not a real server (low).
+/// one port left (medium), else in order (low). (Without keepalived.conf, see
+/// [`infer`].)
 fn match_directors(
     d: &Discovery,
     keepalived: &[(PathBuf, lvs::keepalived::KeepalivedConfig)],
@@ -515,20 +577,6 @@ fn match_directors(
         .collect();
     candidates.sort_by_key(|p| label(p));
     let mut out: Vec<DirectorRole> = Vec::new();
-    if keepalived.is_empty() {
-        for p in candidates {
-            out.push(DirectorRole {
-                port_id: s(p, "id").into(),
-                label: label(p),
-                keepalived: None,
-                confidence: Confidence::Low,
-                how: "holds the VIP; no keepalived.conf given (--keepalived), so real servers \
-                      cannot be told from directors"
-                    .into(),
-            });
-        }
-        return out;
-    }
     let mut unmatched: Vec<&PathBuf> = Vec::new();
     for (path, cfg) in keepalived {
         let src: Vec<IpAddr> = cfg
@@ -568,6 +616,7 @@ fn match_directors(
             port_id: s(port, "id").into(),
             label: label(port),
             keepalived: Some(path.clone()),
+            inferred_conf: None,
             confidence,
             how,
         });
@@ -583,6 +632,7 @@ fn match_directors(
             port_id: s(port, "id").into(),
             label: label(port),
             keepalived: Some(path.clone()),
+            inferred_conf: None,
             confidence: if only_one {
                 Confidence::Medium
             } else {
@@ -596,6 +646,20 @@ fn match_directors(
         });
     }
     out
+}
+
+/// A port label as a file name part (letters, digits, '-', '_', '.').
+fn file_safe(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -638,7 +702,16 @@ fn write_inputs(
     let mut out_directors = Vec::new();
     for d in directors {
         let keepalived = match &d.keepalived {
-            None => None,
+            None => match &d.inferred_conf {
+                Some(text) => {
+                    let kdir = dir.join("keepalived");
+                    std::fs::create_dir_all(&kdir)?;
+                    let name = format!("keepalived/inferred-{}.conf", file_safe(&d.label));
+                    std::fs::write(dir.join(&name), text).with_context(|| name.clone())?;
+                    Some(name)
+                }
+                None => None,
+            },
             Some(p) if copy_keepalived => {
                 let kdir = dir.join("keepalived");
                 std::fs::create_dir_all(&kdir)?;
@@ -694,6 +767,7 @@ fn write_inputs(
         "directors": directors.iter().map(|d| serde_json::json!({
             "port": d.port_id, "label": d.label,
             "keepalived": d.keepalived.as_ref().map(|p| p.display().to_string()),
+            "keepalived_inferred": d.inferred_conf.is_some(),
             "confidence": d.confidence, "how": d.how})).collect::<Vec<_>>(),
         "notes": found.notes,
         "responses": saved,
@@ -717,6 +791,7 @@ fn render_discovery(
     real_server_ips: &[IpAddr],
     ports: &std::collections::BTreeMap<String, &Value>,
     clients: &[&Value],
+    inferred: &[String],
     saved: Option<&Path>,
 ) -> String {
     let mut o = String::new();
@@ -775,11 +850,11 @@ fn render_discovery(
     );
     let _ = writeln!(o, "Directors:");
     for d in directors {
-        let conf = d
-            .keepalived
-            .as_ref()
-            .map(|p| format!(" <- {}", p.display()))
-            .unwrap_or_default();
+        let conf = match (&d.keepalived, &d.inferred_conf) {
+            (Some(p), _) => format!(" <- {}", p.display()),
+            (None, Some(_)) => " <- keepalived.conf inferred (below)".to_string(),
+            (None, None) => String::new(),
+        };
         let _ = writeln!(
             o,
             "  {}{conf} ({} confidence: {})",
@@ -803,9 +878,17 @@ fn render_discovery(
             .collect();
         let _ = writeln!(
             o,
-            "Real servers (keepalived real_server): {}",
+            "Real servers ({}): {}",
+            if inferred.is_empty() {
+                "keepalived real_server"
+            } else {
+                "inferred"
+            },
             rs.join(", ")
         );
+    }
+    for line in inferred {
+        let _ = writeln!(o, "{line}");
     }
     let cl: Vec<String> = clients.iter().map(|p| label(p)).collect();
     let _ = writeln!(
@@ -953,32 +1036,6 @@ mod tests {
         let m = match_directors(&d, &k, &rs());
         assert!(m.iter().all(|d| d.confidence == Confidence::Low));
         assert_eq!(m.len(), 2);
-    }
-
-    #[test]
-    fn a_reserved_vip_port_is_not_a_director() {
-        let mut d = found();
-        let vip = port("v", "vip-port", "203.0.113.241");
-        d.holders.push(Holder {
-            port_id: "v".into(),
-            name: "vip-port".into(),
-            hold: Hold::FixedIp,
-            fixed_ips: port_ipv4s(&vip),
-        });
-        d.ports.push(vip);
-        let m = match_directors(&d, &[], &rs());
-        let mut got: Vec<&str> = m.iter().map(|d| d.label.as_str()).collect();
-        got.sort();
-        assert_eq!(got, ["lb-east", "lb-west"]);
-    }
-
-    #[test]
-    fn without_keepalived_every_holder_is_a_low_confidence_director() {
-        let m = match_directors(&found(), &[], &[]);
-        assert_eq!(m.len(), 3);
-        assert!(m
-            .iter()
-            .all(|d| d.confidence == Confidence::Low && d.keepalived.is_none()));
     }
 
     #[test]
