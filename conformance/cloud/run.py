@@ -40,6 +40,8 @@ view: no binding:host_id). Checks:
   (new stateless groups with copied rules, the directors moved into them)
   and its undo puts them back; a port deleted before the second port PUT
   gives exit 1 with applied / not applied and a matching undo file.
+- before the apply tests, osc_compare.py: the real `openstack` CLI's
+  `show -f json` files give the report of the API reading.
 
 --big N (heavy, not in the quick set) then adds N ports to the VIP's network
 (IPv6 only, from 2001:db8:1::/64, in a group of their own; bulk-created 50
@@ -935,6 +937,8 @@ def main():
               f'(work: {work})')
         r = Runner(a.vipwire, work)
         tests(r, work, ac_secret, a.runs, kurl)
+        import osc_compare  # needs the cloud as built, so before apply_tests
+        osc_compare.tests(r, work)
         apply_tests(r, work, nurl, admin, project)
         if a.big:
             try:

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the live-cloud tests need: a cached venv with the real
 # neutron-server 29.0.0 and Keystone 30.0.0 (and keystonemiddleware, a Neutron
-# dependency) from PyPI. Idempotent and fast on re-run; as root on a fresh
+# dependency) from PyPI, and the real `openstack` CLI (python-openstackclient
+# 10.5.0: its openstacksdk, osc-lib and cliff requirements are met by the
+# versions Neutron's install brings, so it adds only itself and
+# python-manilaclient) for osc_compare.py. Idempotent and fast on re-run; as root on a fresh
 # machine it first installs Debian's openssl and python3-venv when missing.
 set -euo pipefail
 
@@ -9,13 +12,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${VIPWIRE_CLOUD_VENV:-$ROOT/.venv-cloud}"
 NEUTRON_VERSION=29.0.0
 KEYSTONE_VERSION=30.0.0
+OSC_VERSION=10.5.0
 PY="${PYTHON:-python3}"
 
 have() {
     [[ -x $VENV/bin/python ]] && "$VENV/bin/python" - <<PYEOF 2>/dev/null
 import importlib.metadata as m, sys
-ok = (m.version("neutron") == "$NEUTRON_VERSION"
-      and m.version("keystone") == "$KEYSTONE_VERSION")
+try:
+    ok = (m.version("neutron") == "$NEUTRON_VERSION"
+          and m.version("keystone") == "$KEYSTONE_VERSION"
+          and m.version("python-openstackclient") == "$OSC_VERSION")
+except m.PackageNotFoundError:
+    ok = False
 sys.exit(0 if ok else 1)
 PYEOF
 }
@@ -37,7 +45,9 @@ fi
 if have; then
     exit 0
 fi
-"$PY" -m venv "$VENV"
+# An existing venv (Neutron and Keystone already in) only gains the CLI.
+[[ -x $VENV/bin/python ]] || "$PY" -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check \
-    "neutron==$NEUTRON_VERSION" "keystone==$KEYSTONE_VERSION"
-"$VENV/bin/python" -c 'import importlib.metadata as m; print("neutron", m.version("neutron"), "keystone", m.version("keystone"))'
+    "neutron==$NEUTRON_VERSION" "keystone==$KEYSTONE_VERSION" \
+    "python-openstackclient==$OSC_VERSION"
+"$VENV/bin/python" -c 'import importlib.metadata as m; print(*(f"{p} {m.version(p)}" for p in ("neutron", "keystone", "python-openstackclient")))'
