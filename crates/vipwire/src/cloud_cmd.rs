@@ -90,6 +90,10 @@ pub struct CloudArgs {
     /// calls (json), Terraform or Ansible; the check's report goes to stderr.
     #[arg(long = "fix-format", value_enum, value_name = "FORMAT")]
     pub fix_format: Option<plan::FixFormat>,
+    /// `director --cloud`: the MACs of this host's VRRP interfaces, which name
+    /// the director's own port (lower case).
+    #[arg(skip)]
+    pub own_macs: Vec<String>,
 }
 
 impl CloudArgs {
@@ -237,7 +241,7 @@ fn read_scenario(
             })
             .collect()
     } else {
-        match_directors(&found, &keepalived, &real_server_ips)
+        match_directors(&found, &keepalived, &real_server_ips, &args.own_macs)
     };
     if directors.is_empty() {
         bail!(
@@ -476,6 +480,7 @@ pub fn apply_fix(
         directors: args.directors.clone(),
         real_servers: args.real_servers.clone(),
         service: args.service.clone(),
+        own_macs: args.own_macs.clone(),
         page_size: args.page_size,
         ..CloudArgs::default()
     };
@@ -562,6 +567,7 @@ fn match_directors(
     d: &Discovery,
     keepalived: &[(PathBuf, lvs::keepalived::KeepalivedConfig)],
     real_server_ips: &[IpAddr],
+    own_macs: &[String],
 ) -> Vec<DirectorRole> {
     let ports = discover::ports_by_id(d);
     // A port that has the VIP as its fixed IP next to ports holding it as a
@@ -596,7 +602,19 @@ fn match_directors(
         let by_name = candidates
             .iter()
             .find(|p| free(p, &out) && !s(p, "name").is_empty() && stem.contains(s(p, "name")));
-        let (port, confidence, how) = match (by_ip, by_name) {
+        // `director --cloud` on the director itself: its interface's MAC.
+        let by_mac = candidates.iter().find(|p| {
+            free(p, &out) && own_macs.contains(&s(p, "mac_address").to_ascii_lowercase())
+        });
+        let (port, confidence, how) = match (by_mac.or(by_ip), by_name) {
+            (Some(p), _) if by_mac.is_some() => (
+                p,
+                Confidence::High,
+                format!(
+                    "its MAC {} is this host's VRRP interface's",
+                    s(p, "mac_address")
+                ),
+            ),
             (Some(p), _) => (
                 p,
                 Confidence::High,
@@ -1010,7 +1028,7 @@ mod tests {
     fn by_unicast_src_ip_then_the_one_left() {
         let d = found();
         let k = [conf("a.conf", Some("203.0.113.7")), conf("b.conf", None)];
-        let m = match_directors(&d, &k, &rs());
+        let m = match_directors(&d, &k, &rs(), &[]);
         let got: Vec<(&str, Confidence)> =
             m.iter().map(|d| (d.label.as_str(), d.confidence)).collect();
         // The real server is never a director.
@@ -1028,14 +1046,34 @@ mod tests {
     fn by_name_in_the_file_name_else_in_order() {
         let d = found();
         let k = [conf("keepalived-lb-west.conf", None), conf("x.conf", None)];
-        let m = match_directors(&d, &k, &rs());
+        let m = match_directors(&d, &k, &rs(), &[]);
         assert_eq!(m[0].label, "lb-west");
         assert_eq!(m[0].confidence, Confidence::Medium);
         assert_eq!(m[1].label, "lb-east");
         let k = [conf("x.conf", None), conf("y.conf", None)];
-        let m = match_directors(&d, &k, &rs());
+        let m = match_directors(&d, &k, &rs(), &[]);
         assert!(m.iter().all(|d| d.confidence == Confidence::Low));
         assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn on_the_director_its_interface_mac_names_its_port() {
+        let mut d = found();
+        for (p, mac) in d
+            .ports
+            .iter_mut()
+            .zip(["fa:16:3e:00:00:01", "fa:16:3e:00:00:02"])
+        {
+            p["mac_address"] = json!(mac);
+        }
+        let k = [conf("keepalived.conf", None)];
+        let m = match_directors(&d, &k, &rs(), &["fa:16:3e:00:00:02".into()]);
+        assert_eq!(m[0].label, "lb-east");
+        assert_eq!(m[0].confidence, Confidence::High);
+        assert!(m[0].how.contains("fa:16:3e:00:00:02"), "{}", m[0].how);
+        // Without it, the file is paired in order (low).
+        let m = match_directors(&d, &k, &rs(), &[]);
+        assert_eq!(m[0].confidence, Confidence::Low);
     }
 
     #[test]

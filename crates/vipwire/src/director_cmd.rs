@@ -184,8 +184,20 @@ fn guard_args(
             }
         }
     }
+    // The director's own port is the one with its VRRP interface's MAC.
+    let mut own_macs: Vec<String> = Vec::new();
+    for inst in &cfg.vrrp_instances {
+        let path = format!("/sys/class/net/{}/address", inst.interface);
+        if let Ok(mac) = std::fs::read_to_string(path) {
+            let mac = mac.trim().to_ascii_lowercase();
+            if !mac.is_empty() && !own_macs.contains(&mac) {
+                own_macs.push(mac);
+            }
+        }
+    }
     vips.into_iter()
         .map(|vip| crate::cloud_cmd::CloudArgs {
+            own_macs: own_macs.clone(),
             os_cloud: Some(cloud.to_string()),
             vip: Some(vip),
             keepalived: vec![file.to_path_buf()],
