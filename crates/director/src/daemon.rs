@@ -123,15 +123,21 @@ pub fn observed_vrrp(cfg: &KeepalivedConfig) -> Vec<VrrpStatus> {
     cfg.vrrp_instances
         .iter()
         .map(|vi| {
-            let have: Vec<Ipv4Addr> = netif::ipv4_addrs(&vi.interface)
+            let have: Vec<IpAddr> = netif::ipv4_addrs(&vi.interface)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(a, _)| a)
+                .map(|(a, _)| IpAddr::V4(a))
+                .chain(
+                    netif::ipv6_addrs(&vi.interface)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|a| IpAddr::V6(a.addr)),
+                )
                 .collect();
-            let owns = vi.virtual_ipaddresses.iter().any(|n| match n.addr() {
-                IpAddr::V4(a) => have.contains(&a),
-                IpAddr::V6(_) => false,
-            });
+            let owns = vi
+                .virtual_ipaddresses
+                .iter()
+                .any(|n| have.contains(&n.addr()));
             let state = if owns { "MASTER" } else { "BACKUP" };
             vrrp_status(vi, state.into(), "vip-on-interface")
         })

@@ -1,11 +1,12 @@
 //! What the director needs to know about its interface and neighbours: MAC,
-//! IPv4 addresses, the routing next hop (/proc/net/route) and a neighbour cache
+//! IPv4 addresses, IPv6 addresses (/proc/net/if_inet6) and whether the
+//! interface forwards IPv6, the routing next hop (/proc/net/route) and a neighbour cache
 //! fed by the kernel's table (/proc/net/arp), by ARP replies the data plane sees
 //! and by ARP requests it sends itself.
 
 use std::collections::HashMap;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use wire::arp::{ArpRepr, OP_REPLY, OP_REQUEST};
@@ -32,6 +33,57 @@ pub fn mtu(ifname: &str) -> io::Result<usize> {
 /// order: the first is the primary.
 pub fn ipv4_addrs(ifname: &str) -> io::Result<Vec<(Ipv4Addr, u8)>> {
     crate::sys::iface::ipv4_addrs(ifname)
+}
+
+/// One line of /proc/net/if_inet6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inet6Addr {
+    pub addr: Ipv6Addr,
+    pub prefix_len: u8,
+    /// IFA_F_TENTATIVE: duplicate address detection still running, not
+    /// usable as a source yet.
+    pub tentative: bool,
+}
+
+const IFA_F_TENTATIVE: u32 = 0x40;
+const IFA_F_DADFAILED: u32 = 0x08;
+
+/// Parse /proc/net/if_inet6 (`ADDR32HEX IFINDEX PLEN SCOPE FLAGS NAME`, all
+/// hex) for `ifname`; addresses whose DAD failed are left out.
+pub fn parse_if_inet6(text: &str, ifname: &str) -> Vec<Inet6Addr> {
+    text.lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if w.len() != 6 || w[5] != ifname || w[0].len() != 32 {
+                return None;
+            }
+            let addr = Ipv6Addr::from(u128::from_str_radix(w[0], 16).ok()?);
+            let prefix_len = u8::from_str_radix(w[2], 16).ok()?;
+            let flags = u32::from_str_radix(w[4], 16).ok()?;
+            (flags & IFA_F_DADFAILED == 0).then_some(Inet6Addr {
+                addr,
+                prefix_len,
+                tentative: flags & IFA_F_TENTATIVE != 0,
+            })
+        })
+        .collect()
+}
+
+/// IPv6 addresses on `ifname`, in the kernel's order.
+pub fn ipv6_addrs(ifname: &str) -> io::Result<Vec<Inet6Addr>> {
+    match std::fs::read_to_string("/proc/net/if_inet6") {
+        Ok(t) => Ok(parse_if_inet6(&t, ifname)),
+        // No IPv6 in this kernel or namespace: no addresses.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// True when IPv6 forwarding is on for `ifname` (keepalived then sets the
+/// Router flag of its neighbour advertisements, vrrp_ndisc.c).
+pub fn ipv6_forwarding(ifname: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{ifname}/forwarding"))
+        .is_ok_and(|s| s.trim() == "1")
 }
 
 /// One IPv4 route of /proc/net/route.
@@ -253,5 +305,20 @@ mod tests {
         .to_frame(me);
         n.learn(&reply);
         assert_eq!(n.lookup(rs), Some(MacAddr([2, 0, 0, 0, 0, 8])));
+    }
+
+    #[test]
+    fn if_inet6_lines() {
+        let t = "fe800000000000000000000000000001 1852 40 20 80     eth0\n\
+                 20010db8000000000000000000000100 1852 40 00 42     eth0\n\
+                 fe800000000000000000000000000009 1852 40 20 c8     eth0\n\
+                 00000000000000000000000000000001 01 80 10 80       lo\n";
+        let got = parse_if_inet6(t, "eth0");
+        assert_eq!(got.len(), 2, "{got:?}"); // the DAD-failed one is gone
+        assert_eq!(got[0].addr, "fe80::1".parse::<Ipv6Addr>().unwrap());
+        assert_eq!((got[0].prefix_len, got[0].tentative), (64, false));
+        assert_eq!(got[1].addr, "2001:db8::100".parse::<Ipv6Addr>().unwrap());
+        assert!(got[1].tentative);
+        assert_eq!(parse_if_inet6(t, "lo").len(), 1);
     }
 }

@@ -187,11 +187,28 @@ impl Netns {
             .collect())
     }
 
-    /// True when `ip` (no prefix) is on `ifname`.
+    /// IPv6 addresses (without prefix length) currently on `ifname`.
+    pub fn ipv6_addrs(&self, ifname: &str) -> Result<Vec<String>> {
+        let out = self.exec(&["ip", "-o", "-6", "addr", "show", "dev", ifname])?;
+        Ok(out
+            .lines()
+            .filter_map(|l| {
+                let mut it = l.split_whitespace();
+                it.find(|w| *w == "inet6")?;
+                it.next()
+                    .map(|a| a.split('/').next().unwrap_or(a).to_string())
+            })
+            .collect())
+    }
+
+    /// True when `ip` (no prefix; IPv4, or IPv6 as `ip` prints it) is on `ifname`.
     pub fn has_addr(&self, ifname: &str, ip: &str) -> bool {
-        self.ipv4_addrs(ifname)
-            .map(|v| v.iter().any(|a| a == ip))
-            .unwrap_or(false)
+        let addrs = if ip.contains(':') {
+            self.ipv6_addrs(ifname)
+        } else {
+            self.ipv4_addrs(ifname)
+        };
+        addrs.map(|v| v.iter().any(|a| a == ip)).unwrap_or(false)
     }
 
     /// Poll `has_addr(ifname, ip) == present` every 5 ms; returns the time it took,

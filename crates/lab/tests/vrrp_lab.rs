@@ -1,12 +1,13 @@
 //! Shared pieces of the VRRP interop tests and the failover benchmark: two
-//! namespaces on a veth pair, keepalived and vipwire nodes started from one
-//! instance description, and a tcpdump capture of the adverts with kernel
-//! timestamps. Included by `vrrp_interop.rs` and `examples/failover_bench.rs`.
+//! namespaces on a veth pair (IPv4, or IPv6 link-local only), keepalived and
+//! vipwire nodes started from one instance description, and a tcpdump capture
+//! of the adverts (IPv4 and IPv6) with kernel timestamps. Included by
+//! `vrrp_interop.rs`, `vrrp6_interop.rs` and `examples/failover_bench.rs`.
 #![allow(dead_code)]
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -18,6 +19,13 @@ use lab::netns::{veth, Netns, Proc};
 pub const A_IP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
 pub const B_IP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
 pub const VIP: &str = "203.0.113.100";
+/// The link-local addresses of A and B on an IPv6 pair.
+pub const A_LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+pub const B_LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 2);
+pub const VIP6: &str = "2001:db8::100";
+/// The MACs of A and B on an IPv6 pair (locally administered).
+pub const A_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x0a];
+pub const B_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x0b];
 pub const IFACE: &str = "eth0";
 
 /// Node A (203.0.113.1) and node B (203.0.113.2) on one link, and a scratch dir.
@@ -43,6 +51,41 @@ impl Pair {
 }
 
 impl Pair {
+    /// Node A (fe80::1, [`A_MAC`]) and node B (fe80::2, [`B_MAC`]) on one
+    /// link with no IPv4 and no
+    /// other IPv6 address. Duplicate address detection is off in both
+    /// namespaces (set before the veth arrives, which inherits it), so the
+    /// link-local addresses and the VIPs are usable at once, not tentative.
+    pub fn new6(tag: &str) -> Result<Pair> {
+        let id = std::process::id();
+        let a = Netns::new(&format!("vr-{tag}-a{id}"))?;
+        let b = Netns::new(&format!("vr-{tag}-b{id}"))?;
+        for ns in [&a, &b] {
+            ns.sysctl("net.ipv6.conf.all.accept_dad", "0")?;
+            ns.sysctl("net.ipv6.conf.default.accept_dad", "0")?;
+        }
+        veth(&a, IFACE, &b, IFACE)?;
+        for (ns, ll, mac) in [(&a, A_LL, A_MAC), (&b, B_LL, B_MAC)] {
+            let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+            ns.exec(&["ip", "link", "set", IFACE, "address", &mac.join(":")])?;
+            ns.exec(&["ip", "link", "set", IFACE, "addrgenmode", "none"])?;
+            ns.exec(&["ip", "-6", "addr", "flush", "dev", IFACE])?;
+            ns.exec(&[
+                "ip",
+                "addr",
+                "add",
+                &format!("{ll}/64"),
+                "dev",
+                IFACE,
+                "nodad",
+            ])?;
+        }
+        let dir = std::env::temp_dir().join(format!("vw-vrrp-{tag}-{id}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Ok(Pair { a, b, dir })
+    }
+
     /// A veth pair `trk0`/`trk1` inside `ns`, both up: `trk0` is the
     /// interface an instance tracks.
     pub fn tracked_link(ns: &Netns) -> Result<()> {
@@ -82,6 +125,11 @@ pub struct Spec {
     pub track_file: Option<(PathBuf, i32)>,
     /// A `track_interface` with this weight (0: FAULT while it is down).
     pub track_interface: Option<(&'static str, i32)>,
+    /// IPv6: the VIP is [`VIP6`] (VRRPv3 to ff02::12).
+    pub ipv6: bool,
+    /// An IPv4 instance that also carries [`VIP6`] as a
+    /// `virtual_ipaddress_excluded` (not advertised).
+    pub excluded6: bool,
 }
 
 impl Spec {
@@ -97,6 +145,8 @@ impl Spec {
             unicast: None,
             track_file: None,
             track_interface: None,
+            ipv6: false,
+            excluded6: false,
         }
     }
 
@@ -106,6 +156,23 @@ impl Spec {
             advert_int,
             auth: None,
             ..Spec::v2(priority)
+        }
+    }
+
+    /// An IPv6 instance: VRRPv3 with `advert_int` seconds, VIP [`VIP6`]/64.
+    pub fn v6(priority: u8, advert_int: f64) -> Spec {
+        Spec {
+            ipv6: true,
+            ..Spec::v3(priority, advert_int)
+        }
+    }
+
+    /// The VIP this spec configures.
+    pub fn vip(&self) -> &'static str {
+        if self.ipv6 {
+            VIP6
+        } else {
+            VIP
         }
     }
 
@@ -150,7 +217,16 @@ impl Spec {
             s +=
                 &format!("    unicast_src_ip {src}\n    unicast_peer {{\n        {peer}\n    }}\n");
         }
-        s += &format!("    virtual_ipaddress {{\n        {VIP}/32\n    }}\n}}\n");
+        let vip = if self.ipv6 {
+            format!("{VIP6}/64")
+        } else {
+            format!("{VIP}/32")
+        };
+        s += &format!("    virtual_ipaddress {{\n        {vip}\n    }}\n");
+        if self.excluded6 {
+            s += &format!("    virtual_ipaddress_excluded {{\n        {VIP6}/64\n    }}\n");
+        }
+        s += "}\n";
         s
     }
 
@@ -273,7 +349,7 @@ impl Node {
 pub struct Seen {
     /// Kernel capture time, seconds since the epoch.
     pub t: f64,
-    pub src: Ipv4Addr,
+    pub src: IpAddr,
     pub version: u8,
     pub prio: u8,
     /// As tcpdump prints it: `1s`, `50cs`.
@@ -284,10 +360,10 @@ pub struct Seen {
 pub fn parse_line(l: &str) -> Option<Seen> {
     let mut w = l.split_whitespace();
     let t: f64 = w.next()?.parse().ok()?;
-    if w.next()? != "IP" {
+    if !matches!(w.next()?, "IP" | "IP6") {
         return None;
     }
-    let src: Ipv4Addr = w.next()?.parse().ok()?;
+    let src: IpAddr = w.next()?.parse().ok()?;
     let rest: Vec<&str> = w.collect();
     let version = if l.contains("VRRPv3") { 3 } else { 2 };
     let prio = rest
@@ -324,7 +400,7 @@ impl Capture {
             "--immediate-mode",
             "-i",
             ifname,
-            "ip proto 112",
+            "ip proto 112 or ip6 proto 112",
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -407,10 +483,11 @@ pub struct Takeover {
 pub fn measure_takeover(
     cap: &Capture,
     master: &mut Node,
-    master_ip: Ipv4Addr,
-    backup_ip: Ipv4Addr,
+    master_ip: impl Into<IpAddr>,
+    backup_ip: impl Into<IpAddr>,
     sigterm: bool,
 ) -> Result<Takeover> {
+    let (master_ip, backup_ip) = (master_ip.into(), backup_ip.into());
     let now = epoch();
     cap.wait_for(now, Duration::from_secs(10), |s| {
         s.src == master_ip && s.prio > 0
@@ -448,4 +525,9 @@ pub fn measure_takeover(
 /// Wait until the VIP is on `ns` (true) or gone (false).
 pub fn vip_becomes(ns: &Netns, present: bool, timeout: Duration) -> bool {
     ns.wait_addr(IFACE, VIP, present, timeout).is_some()
+}
+
+/// Wait until the IPv6 VIP is on `ns` (true) or gone (false).
+pub fn vip6_becomes(ns: &Netns, present: bool, timeout: Duration) -> bool {
+    ns.wait_addr(IFACE, VIP6, present, timeout).is_some()
 }

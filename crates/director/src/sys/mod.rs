@@ -4,7 +4,7 @@
 //! the crate root, allowed only here).
 //!
 //! - [`socket`]: socket(2), socket options, bind, send/recv with the
-//!   `sockaddr` kinds the director uses (IPv4, link layer, netlink).
+//!   `sockaddr` kinds the director uses (IPv4, IPv6, link layer, netlink).
 //! - [`event`]: poll/ppoll, a wake-up pipe, a timerfd, SIGTERM/SIGINT.
 //! - [`iface`]: interface index, MAC, flags and MTU (ioctls), addresses.
 //! - [`packet`]: the mmapped TPACKET_V3 rings of an AF_PACKET socket.

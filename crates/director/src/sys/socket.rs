@@ -1,9 +1,10 @@
 //! Sockets: socket(2), setsockopt(2), bind(2), send/recv, with the address
 //! kinds the director uses: `sockaddr_in` (VRRP, health-check tests),
+//! `sockaddr_in6` (VRRP over IPv6, with its sendmsg/recvmsg ancillary data),
 //! `sockaddr_ll` (AF_PACKET), `sockaddr_nl` (rtnetlink) and `sockaddr_xdp`.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 
@@ -70,6 +71,127 @@ pub fn sockaddr_in(addr: Ipv4Addr, port: u16) -> libc::sockaddr_in {
     }
 }
 
+/// A `sockaddr_in6` for `addr`, port 0, with `scope_id` (the interface
+/// index, needed for link-local and link-scope multicast addresses).
+pub fn sockaddr_in6(addr: Ipv6Addr, scope_id: u32) -> libc::sockaddr_in6 {
+    // SAFETY: an all-zero sockaddr_in6 is valid.
+    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    sa.sin6_addr.s6_addr = addr.octets();
+    sa.sin6_scope_id = scope_id;
+    sa
+}
+
+/// What [`recvmsg6`] got: the datagram length, its source and, from the
+/// ancillary data, its destination and hop limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received6 {
+    pub len: usize,
+    pub src: Ipv6Addr,
+    /// IPV6_PKTINFO (needs IPV6_RECVPKTINFO on the socket).
+    pub dst: Option<Ipv6Addr>,
+    /// IPV6_HOPLIMIT (needs IPV6_RECVHOPLIMIT on the socket).
+    pub hop_limit: Option<u8>,
+    /// MSG_TRUNC: the datagram was longer than the buffer.
+    pub truncated: bool,
+}
+
+/// Room for an IPV6_PKTINFO and an IPV6_HOPLIMIT control message, aligned
+/// for `cmsghdr`.
+type CmsgBuf = [u64; 16];
+
+/// recvmsg(2) on an IPv6 datagram socket, with the ancillary data above.
+pub fn recvmsg6(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received6> {
+    let mut src = sockaddr_in6(Ipv6Addr::UNSPECIFIED, 0);
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut cbuf: CmsgBuf = [0; 16];
+    // SAFETY: an all-zero msghdr is valid; its pointers are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&mut src as *mut libc::sockaddr_in6).cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of::<CmsgBuf>() as _;
+    // SAFETY: every pointer in `msg` refers to a live local of the size given.
+    let len = cvt_size(unsafe { libc::recvmsg(fd, &mut msg, flags) })?;
+    let mut got = Received6 {
+        len,
+        src: Ipv6Addr::from(src.sin6_addr.s6_addr),
+        dst: None,
+        hop_limit: None,
+        truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
+    };
+    // SAFETY: the CMSG_* walk stays within msg_controllen, which the kernel
+    // set to what it wrote into `cbuf`; each payload is read unaligned.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            let data = libc::CMSG_DATA(c);
+            match ((*c).cmsg_level, (*c).cmsg_type) {
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+                    let info = ptr::read_unaligned(data.cast::<libc::in6_pktinfo>());
+                    got.dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
+                    let h = ptr::read_unaligned(data.cast::<libc::c_int>());
+                    got.hop_limit = u8::try_from(h).ok();
+                }
+                _ => {}
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok(got)
+}
+
+/// sendmsg(2) of `buf` to `dst` from source address `src` on interface
+/// `ifindex` (an IPV6_PKTINFO control message, as keepalived sends its IPv6
+/// adverts), so the advert leaves from the link-local address we chose.
+pub fn sendmsg6_from(
+    fd: RawFd,
+    buf: &[u8],
+    dst: &libc::sockaddr_in6,
+    src: Ipv6Addr,
+    ifindex: u32,
+    flags: libc::c_int,
+) -> io::Result<usize> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    let mut cbuf: CmsgBuf = [0; 16];
+    let info = libc::in6_pktinfo {
+        ipi6_addr: libc::in6_addr {
+            s6_addr: src.octets(),
+        },
+        ipi6_ifindex: ifindex,
+    };
+    // SAFETY: an all-zero msghdr is valid; its pointers are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (dst as *const libc::sockaddr_in6) as *mut libc::c_void;
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE/CMSG_LEN are pure size computations; the one
+    // control message fits `cbuf` (16 u64s > CMSG_SPACE(20)), and the
+    // kernel only reads `buf`, `dst` and `cbuf`, all live for the call.
+    unsafe {
+        let size = std::mem::size_of::<libc::in6_pktinfo>() as u32;
+        msg.msg_controllen = libc::CMSG_SPACE(size) as _;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::IPPROTO_IPV6;
+        (*c).cmsg_type = libc::IPV6_PKTINFO;
+        (*c).cmsg_len = libc::CMSG_LEN(size) as _;
+        ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::in6_pktinfo>(), info);
+        cvt_size(libc::sendmsg(fd, &msg, flags))
+    }
+}
+
 /// A `sockaddr_ll` for sending or binding on interface `ifindex`.
 pub fn sockaddr_ll(ifindex: i32, protocol: u16, dst: Option<[u8; 6]>) -> libc::sockaddr_ll {
     let mut addr = [0u8; 8];
@@ -91,6 +213,7 @@ pub fn sockaddr_ll(ifindex: i32, protocol: u16, dst: Option<[u8; 6]>) -> libc::s
 /// size is their length on the wire of the call.
 pub trait SockAddr: Copy {}
 impl SockAddr for libc::sockaddr_in {}
+impl SockAddr for libc::sockaddr_in6 {}
 impl SockAddr for libc::sockaddr_ll {}
 impl SockAddr for libc::sockaddr_nl {}
 impl SockAddr for libc::sockaddr_xdp {}

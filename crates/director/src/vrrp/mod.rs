@@ -1,5 +1,7 @@
 //! VRRP for the running director: the pure `lvs::vrrp` machine wired to a raw
-//! IPv4 socket on protocol 112, AF_PACKET gratuitous ARPs and rtnetlink VIPs.
+//! socket on protocol 112 (IPv4, or IPv6 from the link-local address to
+//! ff02::12), AF_PACKET gratuitous ARPs or unsolicited neighbour
+//! advertisements, and rtnetlink VIPs.
 //!
 //! One thread per `vrrp_instance`. The orchestrator calls [`spawn`] (or
 //! [`spawn_all`]), reads [`StateEvent`]s or polls [`VrrpHandle::is_master`] to
@@ -11,7 +13,7 @@ mod script;
 mod sys;
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use lvs::keepalived::{KeepalivedConfig, VrrpInstance, VrrpScript};
 use lvs::vrrp::{Action, RxAdvert, Vrrp, VrrpConfig};
-use wire::vrrp::{Timing, VrrpRepr};
+use wire::vrrp::{Family, Timing, VrrpRepr};
 
 use crate::netif;
 
@@ -39,8 +41,14 @@ pub enum VrrpError {
         #[source]
         source: io::Error,
     },
-    #[error("vrrp_instance {instance}: interface {ifname} has no IPv4 address and no unicast_src_ip is set")]
-    NoAddress { instance: String, ifname: String },
+    #[error(
+        "vrrp_instance {instance}: interface {ifname} has no {what} and no unicast_src_ip is set"
+    )]
+    NoAddress {
+        instance: String,
+        ifname: String,
+        what: &'static str,
+    },
     #[error("vrrp_instance {instance}: the VRRP thread panicked")]
     Panicked { instance: String },
     #[error("no vrrp_instance in the configuration")]
@@ -174,23 +182,45 @@ pub fn spawn(
     };
     let ifindex = sys::ifindex(&inst.interface).map_err(io_err("interface"))?;
     let mac = netif::mac_ioctl(&inst.interface).map_err(io_err("interface MAC"))?;
-    let mut vips = Vec::new();
-    for v in &inst.virtual_ipaddresses {
-        if let IpAddr::V4(a) = v.addr() {
-            vips.push((a, v.prefix_len()));
-        }
-    }
-    let local = match inst.unicast_src_ip {
-        Some(IpAddr::V4(a)) => a,
+    // The parser kept only VIPs of the instance's family (its first VIP's).
+    let vips: Vec<(IpAddr, u8)> = inst
+        .virtual_ipaddresses
+        .iter()
+        .map(|v| (v.addr(), v.prefix_len()))
+        .collect();
+    let v6 = match vips.first() {
+        Some((a, _)) => a.is_ipv6(),
+        None => matches!(inst.unicast_src_ip, Some(IpAddr::V6(_))),
+    };
+    // Excluded VIPs (any family) come and go with the VIPs and get their
+    // gratuitous ARPs / neighbour adverts too (keepalived vrrp.c,
+    // vrrp_send_link_update), but are not advertised.
+    let all_vips: Vec<(IpAddr, u8)> = vips
+        .iter()
+        .copied()
+        .chain(
+            inst.virtual_ipaddresses_excluded
+                .iter()
+                .map(|v| (v.addr(), v.prefix_len())),
+        )
+        .collect();
+    let no_address = |what| VrrpError::NoAddress {
+        instance: name.clone(),
+        ifname: inst.interface.clone(),
+        what,
+    };
+    let local: IpAddr = match inst.unicast_src_ip {
+        Some(a) if a.is_ipv6() == v6 => a,
+        _ if v6 => link_local_source(&inst.interface)
+            .map_err(io_err("interface addresses"))?
+            .ok_or_else(|| no_address("usable IPv6 link-local address"))?
+            .into(),
         _ => netif::ipv4_addrs(&inst.interface)
             .map_err(io_err("interface addresses"))?
             .into_iter()
-            .map(|(a, _)| a)
+            .map(|(a, _)| IpAddr::V4(a))
             .find(|a| !vips.iter().any(|(v, _)| v == a))
-            .ok_or_else(|| VrrpError::NoAddress {
-                instance: name.clone(),
-                ifname: inst.interface.clone(),
-            })?,
+            .ok_or_else(|| no_address("IPv4 address"))?,
     };
     let mut cfg = VrrpConfig::from_keepalived(inst, scripts, local)?;
     // keepalived drops a track_interface whose interface does not exist
@@ -208,8 +238,16 @@ pub fn spawn(
                 false
             }
         });
-    let sock = sys::VrrpSocket::open(&inst.interface, ifindex, !cfg.unicast())
-        .map_err(io_err("raw socket (IP protocol 112)"))?;
+    let sock = match local {
+        IpAddr::V4(_) => Sock::V4(
+            sys::VrrpSocket::open(&inst.interface, ifindex, !cfg.unicast())
+                .map_err(io_err("raw socket (IP protocol 112)"))?,
+        ),
+        IpAddr::V6(src) => Sock::V6(
+            sys::Vrrp6Socket::open(&inst.interface, ifindex, src, !cfg.unicast())
+                .map_err(io_err("raw IPv6 socket (next header 112)"))?,
+        ),
+    };
     let garp = sys::PacketSender::open(ifindex).map_err(io_err("AF_PACKET socket"))?;
     let rtnl = netlink::Rtnl::open().map_err(io_err("netlink socket"))?;
     let links = netlink::LinkWatch::open().map_err(io_err("netlink link watch"))?;
@@ -252,7 +290,7 @@ pub fn spawn(
         ifname: inst.interface.clone(),
         ifindex,
         mac,
-        vips,
+        vips: all_vips,
         ident: 0,
         origin: Instant::now(),
         state: state.clone(),
@@ -277,9 +315,48 @@ pub fn spawn(
     })
 }
 
+/// How long [`link_local_source`] waits for duplicate address detection.
+const DAD_WAIT: Duration = Duration::from_secs(3);
+
+/// The advert source of an IPv6 instance: the interface's first link-local
+/// address, as keepalived takes it (vrrp.c, the interface's sin6_addr).
+/// A link-local address still tentative (DAD running, about a second after
+/// the link comes up) cannot be a source yet: wait up to [`DAD_WAIT`].
+fn link_local_source(ifname: &str) -> io::Result<Option<Ipv6Addr>> {
+    let t0 = Instant::now();
+    loop {
+        let lls: Vec<_> = netif::ipv6_addrs(ifname)?
+            .into_iter()
+            .filter(|a| wire::ipv6::is_link_local(a.addr))
+            .collect();
+        if let Some(a) = lls.iter().find(|a| !a.tentative) {
+            return Ok(Some(a.addr));
+        }
+        if lls.is_empty() || t0.elapsed() > DAD_WAIT {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The raw socket of an instance, by its family.
+enum Sock {
+    V4(sys::VrrpSocket),
+    V6(sys::Vrrp6Socket),
+}
+
+impl Sock {
+    fn fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Sock::V4(s) => s.fd(),
+            Sock::V6(s) => s.fd(),
+        }
+    }
+}
+
 struct Runner {
     m: Vrrp,
-    sock: sys::VrrpSocket,
+    sock: Sock,
     garp: sys::PacketSender,
     rtnl: netlink::Rtnl,
     links: netlink::LinkWatch,
@@ -291,7 +368,8 @@ struct Runner {
     ifname: String,
     ifindex: u32,
     mac: wire::ethernet::MacAddr,
-    vips: Vec<(Ipv4Addr, u8)>,
+    /// The VIPs and the excluded VIPs, each with its prefix length.
+    vips: Vec<(IpAddr, u8)>,
     ident: u16,
     origin: Instant,
     state: Arc<AtomicU8>,
@@ -365,10 +443,7 @@ impl Runner {
                 self.exec(acts);
             }
             if ready[0] {
-                while let Some(pkt) = self.sock.recv(&mut buf).map_err(|e| self.io("recv", e))? {
-                    let pkt = pkt.to_vec();
-                    self.received(&pkt);
-                }
+                self.drain_socket(&mut buf)?;
             }
             if self.m.next_deadline().is_some_and(|d| d <= self.now()) {
                 let acts = self.m.handle_timeout(self.now());
@@ -414,21 +489,49 @@ impl Runner {
         }
     }
 
-    fn received(&mut self, pkt: &[u8]) {
-        let now = self.now();
+    fn drain_socket(&mut self, buf: &mut [u8]) -> Result<(), VrrpError> {
+        loop {
+            match &self.sock {
+                Sock::V4(s) => match s.recv(buf).map_err(|e| self.io("recv", e))? {
+                    Some(pkt) => {
+                        let pkt = pkt.to_vec();
+                        self.received_v4(&pkt);
+                    }
+                    None => return Ok(()),
+                },
+                Sock::V6(s) => match s.recv(buf).map_err(|e| self.io("recv", e))? {
+                    Some(r) => {
+                        let msg = buf[..r.len.min(buf.len())].to_vec();
+                        let (src, dst) = (IpAddr::V6(r.src), IpAddr::V6(r.dst));
+                        self.received(src, dst, r.hop_limit, &msg, !r.truncated);
+                    }
+                    None => return Ok(()),
+                },
+            }
+        }
+    }
+
+    fn received_v4(&mut self, pkt: &[u8]) {
         let Ok((meta, msg)) = wire::vrrp::split_ipv4(pkt) else {
             return;
         };
         if meta.protocol != wire::vrrp::PROTOCOL {
             return;
         }
-        let repr = match VrrpRepr::parse_unchecked(msg) {
+        let (src, dst) = (IpAddr::V4(meta.src), IpAddr::V4(meta.dst));
+        self.received(src, dst, meta.ttl, msg, meta.total_len_matches);
+    }
+
+    /// One VRRP message `msg` from `src` to `dst` with TTL / hop limit `ttl`;
+    /// `whole` is false when the IP layer says bytes are missing.
+    fn received(&mut self, src: IpAddr, dst: IpAddr, ttl: u8, msg: &[u8], whole: bool) {
+        let now = self.now();
+        let repr = match VrrpRepr::parse_unchecked(msg, Family::of(src)) {
             Ok(r) => r,
             Err(e) => {
                 self.say(&format!(
-                    "({}) bad VRRP packet from {}: {e}",
-                    self.m.config().name,
-                    meta.src
+                    "({}) bad VRRP packet from {src}: {e}",
+                    self.m.config().name
                 ));
                 return;
             }
@@ -442,9 +545,9 @@ impl Runner {
             Timing::V3 { .. } => (0, [0; 8]),
         };
         let rx = RxAdvert {
-            src: meta.src,
-            dst: meta.dst,
-            ttl: meta.ttl,
+            src,
+            dst,
+            ttl,
             version: repr.version(),
             kind: repr.kind,
             vrid: repr.vrid,
@@ -453,7 +556,7 @@ impl Runner {
             auth_type,
             auth_data,
             addrs: repr.addrs.clone(),
-            checksum_ok: meta.total_len_matches && wire::vrrp::checksum_ok(msg, meta.src, meta.dst),
+            checksum_ok: whole && wire::vrrp::checksum_ok(msg, src, dst),
         };
         let acts = self.m.handle_advert(now, &rx);
         self.exec(acts);
@@ -503,16 +606,7 @@ impl Runner {
                         }
                     }
                 }
-                Action::SendGarps { rounds } => {
-                    for _ in 0..rounds {
-                        for (vip, _) in &self.vips {
-                            let f = wire::arp::gratuitous_frame(self.mac, *vip);
-                            if let Err(e) = self.garp.send(&f, wire::ethernet::ETHERTYPE_ARP) {
-                                self.say(&format!("gratuitous ARP for {vip}: {e}"));
-                            }
-                        }
-                    }
-                }
+                Action::SendGarps { rounds } => self.send_link_updates(rounds),
                 Action::StateChange { from, to } => {
                     self.state.store(state_code(to), Ordering::Release);
                     let _ = self.events.send(StateEvent {
@@ -527,19 +621,61 @@ impl Runner {
         }
     }
 
+    /// `rounds` rounds of one gratuitous ARP (IPv4 VIP) or unsolicited
+    /// neighbour advertisement (IPv6 VIP) per VIP, keepalived's
+    /// vrrp_send_link_update.
+    fn send_link_updates(&mut self, rounds: u32) {
+        let router = netif::ipv6_forwarding(&self.ifname);
+        for _ in 0..rounds {
+            for (vip, _) in &self.vips {
+                let sent = match vip {
+                    IpAddr::V4(a) => {
+                        let f = wire::arp::gratuitous_frame(self.mac, *a);
+                        self.garp.send(&f, wire::ethernet::ETHERTYPE_ARP)
+                    }
+                    IpAddr::V6(a) => {
+                        let f = wire::icmpv6::unsolicited_na_frame(self.mac, *a, router);
+                        self.garp.send(&f, wire::ipv6::ETHERTYPE_IPV6)
+                    }
+                };
+                if let Err(e) = sent {
+                    let what = if vip.is_ipv6() {
+                        "unsolicited neighbour advert"
+                    } else {
+                        "gratuitous ARP"
+                    };
+                    self.say(&format!("{what} for {vip}: {e}"));
+                }
+            }
+        }
+    }
+
     fn send_advert(&mut self, priority: u8) {
-        // keepalived numbers IP idents from 1 and skips 0 (the kernel would fill it).
-        self.ident = self.ident.wrapping_add(1).max(1);
         let repr = self.advert(priority);
         let src = self.m.config().local_addr;
         let dsts = if self.m.config().unicast() {
             self.m.config().unicast_peers.clone()
+        } else if src.is_ipv6() {
+            vec![IpAddr::V6(wire::vrrp::MCAST_GROUP_V6)]
         } else {
-            vec![wire::vrrp::MCAST_GROUP]
+            vec![IpAddr::V4(wire::vrrp::MCAST_GROUP)]
         };
+        // keepalived numbers IP idents from 1 and skips 0 (the kernel would fill it).
+        self.ident = self.ident.wrapping_add(1).max(1);
         for dst in dsts {
-            let pkt = wire::vrrp::ipv4_packet(&repr, src, dst, self.ident);
-            if let Err(e) = self.sock.send(&pkt, dst) {
+            let sent = match (&self.sock, src, dst) {
+                (Sock::V4(s), IpAddr::V4(s4), IpAddr::V4(d4)) => {
+                    s.send(&wire::vrrp::ipv4_packet(&repr, s4, d4, self.ident), d4)
+                }
+                (Sock::V6(s), IpAddr::V6(_), IpAddr::V6(d6)) => {
+                    s.send(&repr.to_bytes(src, dst), d6)
+                }
+                _ => Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "address family differs from the instance's",
+                )),
+            };
+            if let Err(e) = sent {
                 self.say(&format!(
                     "({}) send advert to {dst} error: {e}",
                     self.m.config().name

@@ -1,9 +1,11 @@
 //! Adding and removing the VIPs with rtnetlink (RTM_NEWADDR / RTM_DELADDR on a
 //! NETLINK_ROUTE socket), as keepalived does (keepalived vrrp_ipaddress.c,
-//! netlink_ipaddress): IFA_LOCAL and IFA_ADDRESS set to the VIP, scope global.
+//! netlink_ipaddress): IFA_LOCAL and IFA_ADDRESS set to the VIP, scope global;
+//! IPv6 VIPs with IFA_F_NODAD, as keepalived adds them, so they are usable at
+//! once instead of tentative for the duplicate-address-detection second.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::sys::socket;
@@ -41,7 +43,7 @@ impl Rtnl {
     }
 
     /// Add `addr/prefix` on interface `ifindex`; an address already there is fine.
-    pub fn add_addr(&mut self, ifindex: u32, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
+    pub fn add_addr(&mut self, ifindex: u32, addr: IpAddr, prefix: u8) -> io::Result<()> {
         let flags = libc::NLM_F_CREATE | libc::NLM_F_EXCL;
         match self.addr_request(libc::RTM_NEWADDR, flags, ifindex, addr, prefix) {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
@@ -50,7 +52,7 @@ impl Rtnl {
     }
 
     /// Remove `addr/prefix` from `ifindex`; an address already gone is fine.
-    pub fn del_addr(&mut self, ifindex: u32, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
+    pub fn del_addr(&mut self, ifindex: u32, addr: IpAddr, prefix: u8) -> io::Result<()> {
         match self.addr_request(libc::RTM_DELADDR, 0, ifindex, addr, prefix) {
             Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => Ok(()),
             r => r,
@@ -62,7 +64,7 @@ impl Rtnl {
         kind: u16,
         flags: libc::c_int,
         ifindex: u32,
-        addr: Ipv4Addr,
+        addr: IpAddr,
         prefix: u8,
     ) -> io::Result<()> {
         let msg = addr_message(kind, flags, self.seq, ifindex, addr, prefix);
@@ -200,20 +202,24 @@ fn addr_message(
     flags: libc::c_int,
     seq: u32,
     ifindex: u32,
-    addr: Ipv4Addr,
+    addr: IpAddr,
     prefix: u8,
 ) -> Vec<u8> {
-    let mut m = Vec::with_capacity(64);
+    let (family, flags_byte, octets) = match addr {
+        IpAddr::V4(a) => (libc::AF_INET, 0, a.octets().to_vec()),
+        IpAddr::V6(a) => (libc::AF_INET6, libc::IFA_F_NODAD as u8, a.octets().to_vec()),
+    };
+    let mut m = Vec::with_capacity(80);
     m.extend_from_slice(&[0u8; NLMSG_HDRLEN]);
     // struct ifaddrmsg
-    m.push(libc::AF_INET as u8);
+    m.push(family as u8);
     m.push(prefix);
-    m.push(0); // flags
+    m.push(flags_byte);
     m.push(libc::RT_SCOPE_UNIVERSE);
     m.extend_from_slice(&ifindex.to_ne_bytes());
     debug_assert_eq!(m.len(), NLMSG_HDRLEN + IFADDRMSG_LEN);
-    push_attr(&mut m, libc::IFA_LOCAL, &addr.octets());
-    push_attr(&mut m, libc::IFA_ADDRESS, &addr.octets());
+    push_attr(&mut m, libc::IFA_LOCAL, &octets);
+    push_attr(&mut m, libc::IFA_ADDRESS, &octets);
     let len = m.len() as u32;
     let fl = (libc::NLM_F_REQUEST | libc::NLM_F_ACK | flags) as u16;
     m[0..4].copy_from_slice(&len.to_ne_bytes());
@@ -269,7 +275,7 @@ mod tests {
             libc::NLM_F_CREATE | libc::NLM_F_EXCL,
             7,
             3,
-            Ipv4Addr::new(203, 0, 113, 100),
+            std::net::Ipv4Addr::new(203, 0, 113, 100).into(),
             32,
         );
         assert_eq!(m.len(), 16 + 8 + 8 + 8);
@@ -282,5 +288,17 @@ mod tests {
         assert_eq!(&m[16..24], &[2, 32, 0, 0, 3, 0, 0, 0][..]);
         assert_eq!(&m[24..32], &[8, 0, 2, 0, 203, 0, 113, 100][..]); // IFA_LOCAL
         assert_eq!(&m[32..40], &[8, 0, 1, 0, 203, 0, 113, 100][..]); // IFA_ADDRESS
+    }
+
+    #[test]
+    fn newaddr_message_ipv6_nodad() {
+        let vip: std::net::Ipv6Addr = "2001:db8::100".parse().unwrap();
+        let m = addr_message(libc::RTM_NEWADDR, 0, 1, 3, vip.into(), 64);
+        assert_eq!(m.len(), 16 + 8 + 20 + 20);
+        // AF_INET6, /64, IFA_F_NODAD, scope universe, ifindex 3.
+        assert_eq!(&m[16..24], &[10, 64, 2, 0, 3, 0, 0, 0][..]);
+        assert_eq!(&m[24..28], &[20, 0, 2, 0][..]); // IFA_LOCAL, 16 bytes
+        assert_eq!(&m[28..44], &vip.octets()[..]);
+        assert_eq!(&m[44..48], &[20, 0, 1, 0][..]); // IFA_ADDRESS
     }
 }

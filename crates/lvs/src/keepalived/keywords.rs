@@ -136,7 +136,6 @@ pub(super) const INSTANCE_UNSUPPORTED: &[(&str, &str, Note)] = &[
     ("use_vmac_addr", "a virtual MAC on the base interface is not modelled", U),
     ("vmac_xmit_base", "adverts sent on the base interface of a virtual MAC are not modelled", U),
     ("use_ipvlan", "ipvlan interfaces (their own MAC) are not modelled", U),
-    ("virtual_ipaddress_excluded", "excluded VIPs (added by the master, not advertised) are not modelled", U),
     ("track_file", "priority changes from track files are not modelled", U),
     ("track_process", "priority changes from tracked processes are not modelled", U),
     ("track_bfd", "priority changes from BFD are not modelled", U),

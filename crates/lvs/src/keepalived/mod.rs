@@ -334,6 +334,9 @@ pub struct VrrpInstance {
     pub use_vmac: bool,
     /// Bare address = host prefix (/32, /128); prefix kept as written.
     pub virtual_ipaddresses: Vec<ipnet::IpNet>,
+    /// `virtual_ipaddress_excluded`: added and removed with the VIPs but not
+    /// carried in adverts; any family (how an IPv4 instance gets IPv6 VIPs).
+    pub virtual_ipaddresses_excluded: Vec<ipnet::IpNet>,
     pub unicast_src_ip: Option<IpAddr>,
     pub unicast_peers: Vec<IpAddr>,
     pub nopreempt: bool,
@@ -347,7 +350,7 @@ pub struct VrrpInstance {
     pub garp_master_delay: f64,
     /// Gratuitous ARPs per burst, default 5.
     pub garp_master_repeat: u32,
-    /// VRRP version: instance `version`, else global `vrrp_version`; IPv6 -> 3.
+    /// VRRP version: instance `version`, else 3 for IPv6, else global `vrrp_version`.
     pub version: u8,
     pub line: usize,
     pub source: String,

@@ -238,6 +238,57 @@ fn ipv6_instance_is_v3_and_fractional_advert_ok() {
     assert!(c.config_errors.is_empty());
 }
 
+/// keepalived 2.2.7 -t on the same text (in a namespace with eth0):
+/// "(/tmp/mixed.conf: Line 7) (V6): address family must match VRRP instance
+/// [203.0.113.100/24] - ignoring" and "(Line 8) Configuration error: VRRP
+/// instance[V6] and unicast peer address[203.0.113.2] MUST be of the same
+/// family !!! Skipping...", exit 5 each; excluded VIPs of either family and
+/// an explicit `version 2` on an IPv6 instance pass.
+#[test]
+fn ipv6_family_rules_like_keepalived() {
+    let c = parse(
+        "vrrp_instance V6 {\n interface eth0\n virtual_router_id 52\n unicast_peer {\n 2001:db8::2\n 203.0.113.2\n }\n\
+         virtual_ipaddress {\n 2001:db8::100/64\n 203.0.113.100/24\n }\n}\n",
+    )
+    .unwrap();
+    let i = &c.vrrp_instances[0];
+    assert_eq!(
+        i.virtual_ipaddresses,
+        vec!["2001:db8::100/64".parse().unwrap()]
+    );
+    assert_eq!(
+        i.unicast_peers,
+        vec!["2001:db8::2".parse::<IpAddr>().unwrap()]
+    );
+    assert_eq!(c.config_errors.len(), 2, "{:?}", c.config_errors);
+    assert!(
+        c.config_errors[1].contains(
+            ":10: (V6): address family must match VRRP instance [203.0.113.100/24] - ignoring"
+        ),
+        "{:?}",
+        c.config_errors
+    );
+    assert!(c.config_errors[0].contains(":6: Configuration error: VRRP instance[V6] and unicast peer address[203.0.113.2] MUST be of the same family"), "{:?}", c.config_errors);
+
+    let c = parse(
+        "vrrp_instance V4 {\n interface eth0\n virtual_router_id 52\n virtual_ipaddress { 203.0.113.100/24 }\n\
+         virtual_ipaddress_excluded {\n 2001:db8::100/64\n 203.0.113.101\n }\n}\n\
+         vrrp_instance V6 {\n interface eth0\n virtual_router_id 53\n version 2\n virtual_ipaddress { 2001:db8::200/64 }\n}\n",
+    )
+    .unwrap();
+    assert!(c.config_errors.is_empty(), "{:?}", c.config_errors);
+    let (v4, v6) = (&c.vrrp_instances[0], &c.vrrp_instances[1]);
+    assert_eq!(v4.version, 2);
+    assert_eq!(
+        v4.virtual_ipaddresses_excluded,
+        vec![
+            "2001:db8::100/64".parse().unwrap(),
+            "203.0.113.101/32".parse().unwrap()
+        ]
+    );
+    assert_eq!(v6.version, 2);
+}
+
 #[test]
 fn real_server_ports() {
     let c = parse(

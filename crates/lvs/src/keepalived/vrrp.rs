@@ -103,9 +103,11 @@ pub(super) fn vrrp_instance(
     let mut advert_int = 1.0;
     let mut auth: (Option<AuthType>, Option<String>) = (None, None);
     let mut use_vmac = false;
-    let mut vips: Vec<ipnet::IpNet> = Vec::new();
+    // With the line and text of each, for keepalived's family errors.
+    let mut vips: Vec<(ipnet::IpNet, &Stmt)> = Vec::new();
+    let mut excluded: Vec<ipnet::IpNet> = Vec::new();
     let mut unicast_src_ip = None;
-    let mut unicast_peers = Vec::new();
+    let mut unicast_peers: Vec<(IpAddr, &Stmt)> = Vec::new();
     let mut nopreempt = false;
     let mut preempt_delay = 0.0;
     let mut track_scripts = Vec::new();
@@ -161,7 +163,22 @@ pub(super) fn vrrp_instance(
             }
             "virtual_ipaddress" => {
                 for a in cx.block(k, "virtual_ipaddress")? {
-                    vips.push(vip(cx, a, interface.as_deref())?);
+                    vips.push((vip(cx, a, interface.as_deref())?, a));
+                }
+            }
+            // Added and removed with the VIPs, never advertised: the way to
+            // give an instance addresses of the other family (keepalived
+            // vrrp_data.c, alloc_vrrp_evip, takes any family).
+            "virtual_ipaddress_excluded" => {
+                for a in cx.block(k, "virtual_ipaddress_excluded")? {
+                    excluded.push(vip(cx, a, interface.as_deref())?);
+                }
+                if cx.check_mode() {
+                    cx.note(
+                        k,
+                        "virtual_ipaddress_excluded",
+                        "excluded VIPs (added by the master, not advertised) are not modelled",
+                    );
                 }
             }
             "unicast_src_ip" => {
@@ -192,7 +209,7 @@ pub(super) fn vrrp_instance(
                             }
                         }
                     }
-                    unicast_peers.push(ip);
+                    unicast_peers.push((ip, p));
                 }
             }
             "nopreempt" => {
@@ -278,30 +295,62 @@ pub(super) fn vrrp_instance(
     let ctx = format!("vrrp_instance {name}");
     let interface = interface.ok_or_else(|| cx.missing(s, &ctx, "interface"))?;
     let virtual_router_id = vrid.ok_or_else(|| cx.missing(s, &ctx, "virtual_router_id"))?;
-    // The first VIP fixes the family; keepalived drops VIPs of the other one.
-    let v6 = match vips.first() {
-        Some(ipnet::IpNet::V6(_)) => true,
-        Some(ipnet::IpNet::V4(_)) => false,
-        None => {
-            cx.config_error(
-                s,
-                format!("({name}) No VIP specified; at least one is sensible"),
-            );
-            matches!(unicast_src_ip, Some(IpAddr::V6(_)))
-        }
+    // The first VIP or unicast peer in the file fixes the family; keepalived
+    // drops VIPs and peers of the other one, each with a configuration error
+    // (vrrp_data.c, alloc_vrrp_vip and alloc_unicast_peer).
+    let first_vip = vips.first().map(|(n, st)| (st.line, n.addr().is_ipv6()));
+    let first_peer = unicast_peers.first().map(|(a, st)| (st.line, a.is_ipv6()));
+    let v6 = match (first_vip, first_peer) {
+        (Some(v), Some(p)) => v.min(p).1,
+        (Some((_, v6)), None) | (None, Some((_, v6))) => v6,
+        (None, None) => matches!(unicast_src_ip, Some(IpAddr::V6(_))),
     };
-    let before = vips.len();
-    vips.retain(|n| matches!(n, ipnet::IpNet::V6(_)) == v6);
-    if vips.len() != before {
+    if vips.is_empty() {
         cx.config_error(
             s,
-            format!("({name}): address family must match VRRP instance - ignoring"),
+            format!("({name}) No VIP specified; at least one is sensible"),
         );
     }
-    let version = if v6 {
-        3
-    } else {
-        version.unwrap_or(g.vrrp_version)
+    // Reported in file order, as keepalived meets them.
+    let mut wrong_family: Vec<(&Stmt, String)> = vips
+        .iter()
+        .filter(|(n, _)| n.addr().is_ipv6() != v6)
+        .map(|(_, st)| {
+            let msg = format!(
+                "({name}): address family must match VRRP instance [{}] - ignoring",
+                st.keyword
+            );
+            (*st, msg)
+        })
+        .chain(unicast_peers.iter().filter(|(a, _)| a.is_ipv6() != v6).map(|(_, st)| {
+            let msg = format!(
+                "Configuration error: VRRP instance[{name}] and unicast peer address[{}] MUST be of the same family !!! Skipping...",
+                st.keyword
+            );
+            (*st, msg)
+        }))
+        .collect();
+    wrong_family.sort_by_key(|(st, _)| st.line);
+    for (st, msg) in wrong_family {
+        cx.config_error(st, msg);
+    }
+    let vips: Vec<ipnet::IpNet> = vips
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.addr().is_ipv6() == v6)
+        .collect();
+    let unicast_peers: Vec<IpAddr> = unicast_peers
+        .into_iter()
+        .map(|(a, _)| a)
+        .filter(|a| a.is_ipv6() == v6)
+        .collect();
+    // IPv6 means VRRPv3 unless the instance says `version 2`, which
+    // keepalived keeps outside strict mode (vrrp.c, vrrp_complete_instance;
+    // the director refuses VRRPv2 over IPv6).
+    let version = match version {
+        Some(v) => v,
+        None if v6 => 3,
+        None => g.vrrp_version,
     };
     // No priority: an initial MASTER becomes the address owner (255), anything
     // else 100 (keepalived vrrp.c, vrrp_complete_instance: base_priority default).
@@ -361,6 +410,13 @@ pub(super) fn vrrp_instance(
     }
     if unicast_keyword && unicast_peers.is_empty() {
         cx.config_error(s, format!("({name}) A unicast keyword has been specified without any unicast peers. Defaulting to multicast"));
+    }
+    if priority == 255 && nopreempt {
+        cx.config_error(
+            s,
+            format!("({name}) nopreempt is incompatible with priority 255. resetting nopreempt"),
+        );
+        nopreempt = false;
     }
     if state == VrrpStateCfg::Master && preempt_delay > 0.0 && !nopreempt {
         cx.config_error(s, format!("({name}) Warning - preempt delay will not work with initial state MASTER - clearing"));
@@ -423,6 +479,7 @@ pub(super) fn vrrp_instance(
         auth_pass,
         use_vmac,
         virtual_ipaddresses: vips,
+        virtual_ipaddresses_excluded: excluded,
         unicast_src_ip,
         unicast_peers,
         nopreempt,

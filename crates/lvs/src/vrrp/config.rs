@@ -1,7 +1,7 @@
 //! The settings one VRRP instance runs with, built from a keepalived
 //! `vrrp_instance` with keepalived 2.2.7's defaults.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::keepalived::{AuthType, VrrpInstance, VrrpScript, VrrpStateCfg};
@@ -53,12 +53,14 @@ pub struct VrrpConfig {
     pub advert_int: Duration,
     /// v2 PASS authentication data (first 8 bytes, zero padded).
     pub auth_pass: Option<[u8; 8]>,
-    /// The IPv4 VIPs carried in adverts, in configuration order.
-    pub vips: Vec<Ipv4Addr>,
-    /// Our advert source: `unicast_src_ip`, else the interface's primary address.
-    /// Equal priorities are broken by comparing it with the sender's address.
-    pub local_addr: Ipv4Addr,
-    pub unicast_peers: Vec<Ipv4Addr>,
+    /// The VIPs carried in adverts, in configuration order, all of the
+    /// instance's family (that of `local_addr`).
+    pub vips: Vec<IpAddr>,
+    /// Our advert source: `unicast_src_ip`, else the interface's primary
+    /// IPv4 address or (IPv6 instances) its link-local address. Equal
+    /// priorities are broken by comparing it with the sender's address.
+    pub local_addr: IpAddr,
+    pub unicast_peers: Vec<IpAddr>,
     pub nopreempt: bool,
     pub preempt_delay: Duration,
     /// Second burst of gratuitous ARPs this long after becoming master (0 = none).
@@ -82,7 +84,8 @@ pub struct VrrpConfig {
 
 impl VrrpConfig {
     /// keepalived defaults for everything not in the arguments.
-    pub fn new(name: &str, vrid: u8, priority: u8, local_addr: Ipv4Addr) -> VrrpConfig {
+    pub fn new(name: &str, vrid: u8, priority: u8, local_addr: impl Into<IpAddr>) -> VrrpConfig {
+        let local_addr = local_addr.into();
         VrrpConfig {
             name: name.to_string(),
             vrid,
@@ -109,11 +112,12 @@ impl VrrpConfig {
     }
 
     /// From a parsed keepalived instance. `local_addr` is the advert source the
-    /// I/O layer found (unicast_src_ip or the interface's primary IPv4 address).
+    /// I/O layer found (unicast_src_ip, else the interface's primary IPv4
+    /// address or, for an IPv6 instance, its link-local address).
     pub fn from_keepalived(
         inst: &VrrpInstance,
         scripts: &[VrrpScript],
-        local_addr: Ipv4Addr,
+        local_addr: IpAddr,
     ) -> Result<VrrpConfig, VrrpConfigError> {
         let unsupported = |what: String| VrrpConfigError::Unsupported {
             file: inst.source.clone(),
@@ -128,19 +132,22 @@ impl VrrpConfig {
         if inst.use_vmac {
             return Err(unsupported("use_vmac (a virtual MAC)".into()));
         }
-        let mut vips = Vec::new();
-        for v in &inst.virtual_ipaddresses {
-            match v.addr() {
-                IpAddr::V4(a) => vips.push(a),
-                IpAddr::V6(a) => return Err(unsupported(format!("IPv6 VIP {a} (VRRP over IPv6)"))),
-            }
+        // The parser kept only VIPs of the instance's family (the first VIP's).
+        let v6 = local_addr.is_ipv6();
+        let vips: Vec<IpAddr> = inst.virtual_ipaddresses.iter().map(|v| v.addr()).collect();
+        if let Some(v) = vips.iter().find(|v| v.is_ipv6() != v6) {
+            return Err(unsupported(format!(
+                "VIP {v} is not of the family of the advert source {local_addr}"
+            )));
         }
-        let mut peers = Vec::new();
-        for p in &inst.unicast_peers {
-            match p {
-                IpAddr::V4(a) => peers.push(*a),
-                IpAddr::V6(a) => return Err(unsupported(format!("IPv6 unicast_peer {a}"))),
-            }
+        if let Some(p) = inst.unicast_peers.iter().find(|p| p.is_ipv6() != v6) {
+            return Err(unsupported(format!(
+                "unicast_peer {p} is not of the instance's family (keepalived skips it)"
+            )));
+        }
+        let peers = inst.unicast_peers.clone();
+        if v6 && inst.version == 2 {
+            return Err(unsupported("VRRP version 2 over IPv6".into()));
         }
         // v2 carries whole seconds, v3 centiseconds (the parser already rounded).
         let cs = (inst.advert_int * 100.0).round().max(1.0) as u64;

@@ -1,4 +1,4 @@
-//! VRRP (RFC 3768 v2, RFC 5798/9568 v3, IPv4) as a pure state machine that
+//! VRRP (RFC 3768 v2, RFC 5798/9568 v3, over IPv4 or IPv6) as a pure state machine that
 //! follows keepalived 2.2.7: adverts, timer expiry, track-script results and
 //! shutdown go in, [`Action`]s come out. No sockets, no clock: time is a
 //! `Duration` since any fixed origin the caller chooses.
@@ -25,7 +25,7 @@ pub use config::{pass_data, TrackInterface, TrackScript, VrrpConfig, VrrpConfigE
 pub use track::ScriptDebounce;
 
 use std::cmp::Ordering;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// keepalived's timer unit: microseconds.
@@ -61,8 +61,8 @@ impl std::fmt::Display for State {
 /// in so the machine can treat a bad one as keepalived does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RxAdvert {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+    pub src: IpAddr,
+    pub dst: IpAddr,
     pub ttl: u8,
     pub version: u8,
     /// VRRP type (1 = advertisement).
@@ -74,7 +74,7 @@ pub struct RxAdvert {
     /// v2 only; 0 for v3.
     pub auth_type: u8,
     pub auth_data: [u8; 8],
-    pub addrs: Vec<Ipv4Addr>,
+    pub addrs: Vec<IpAddr>,
     pub checksum_ok: bool,
 }
 
@@ -121,7 +121,7 @@ pub struct Vrrp {
     /// Weight-0 scripts that have not reported yet.
     num_init: u32,
     master_priority: u8,
-    master_addr: Option<Ipv4Addr>,
+    master_addr: Option<IpAddr>,
     out: Vec<Action>,
 }
 
@@ -186,7 +186,7 @@ impl Vrrp {
         self.vip_set
     }
     /// The priority and address of the last advert we accepted as backup.
-    pub fn master(&self) -> Option<(Ipv4Addr, u8)> {
+    pub fn master(&self) -> Option<(IpAddr, u8)> {
         self.master_addr.map(|a| (a, self.master_priority))
     }
 
@@ -502,7 +502,9 @@ impl Vrrp {
             self.log(why);
             return;
         }
-        let addr_cmp = u32::from(rx.src).cmp(&u32::from(self.cfg.local_addr));
+        // keepalived compares the addresses as big-endian numbers
+        // (inet_sockaddrcmp), IPv6 as IPv4; `IpAddr`'s order is that within a family.
+        let addr_cmp = rx.src.cmp(&self.cfg.local_addr);
         let eff = self.effective_priority;
         let higher = rx.priority > eff || (rx.priority == eff && addr_cmp == Ordering::Greater);
         if rx.priority == PRIO_STOP || (self.cfg.higher_prio_send_advert && higher) {

@@ -1,12 +1,13 @@
 //! One test per RFC 3768 / RFC 5798 transition, with keepalived 2.2.7's choices.
 
 use super::*;
+use std::net::Ipv4Addr;
 
-const ME: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
-const PEER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
-const HIGH_PEER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 3);
-const VIP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 100);
-const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+const ME: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 2));
+const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
+const HIGH_PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 3));
+const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 100));
+const GROUP: IpAddr = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -25,7 +26,7 @@ fn v3cfg(prio: u8, cs: u64) -> VrrpConfig {
     c
 }
 
-fn advert(from: Ipv4Addr, prio: u8) -> RxAdvert {
+fn advert(from: IpAddr, prio: u8) -> RxAdvert {
     RxAdvert {
         src: from,
         dst: GROUP,
@@ -42,7 +43,7 @@ fn advert(from: Ipv4Addr, prio: u8) -> RxAdvert {
     }
 }
 
-fn v3advert(from: Ipv4Addr, prio: u8, cs: u32) -> RxAdvert {
+fn v3advert(from: IpAddr, prio: u8, cs: u32) -> RxAdvert {
     RxAdvert {
         version: 3,
         adver_int_cs: cs,
@@ -404,7 +405,7 @@ fn other_discards() {
     ); // v2 interval
     assert_discarded(
         RxAdvert {
-            addrs: vec![Ipv4Addr::new(203, 0, 113, 101)],
+            addrs: vec![Ipv4Addr::new(203, 0, 113, 101).into()],
             ..advert(PEER, 200)
         },
         cfg(100),
@@ -639,6 +640,70 @@ vrrp_instance VI_1 {
     assert_eq!((c.version, c.advert_int), (3, ms(500)));
 }
 
+/// An IPv6 instance: VRRPv3 whatever `vrrp_version` says (keepalived
+/// vrrp.c, vrrp_complete_instance), VIPs of the first VIP's family only, and
+/// a source of the other family refused.
+#[test]
+fn ipv6_instance_from_keepalived() {
+    let text = "global_defs { vrrp_version 2 }\nvrrp_instance V6 { interface eth0\n virtual_router_id 52\n priority 150\n advert_int 1\n virtual_ipaddress {\n 2001:db8::100/64\n 203.0.113.100\n fe80::100/64 } }";
+    let k = crate::keepalived::parse_str(text, "t.conf", None).unwrap();
+    let ll: IpAddr = "fe80::2".parse().unwrap();
+    let c = VrrpConfig::from_keepalived(&k.vrrp_instances[0], &[], ll).unwrap();
+    assert_eq!(c.version, 3);
+    assert_eq!(c.advert_int, ms(1000));
+    let want: Vec<IpAddr> = vec![
+        "2001:db8::100".parse().unwrap(),
+        "fe80::100".parse().unwrap(),
+    ];
+    assert_eq!(c.vips, want);
+    let e = VrrpConfig::from_keepalived(&k.vrrp_instances[0], &[], ME).unwrap_err();
+    assert!(e.to_string().contains("not of the family"), "{e}");
+}
+
+/// Over IPv6 the equal-priority tie-break compares the link-local sources
+/// as 128-bit numbers, as keepalived's inet_sockaddrcmp does.
+#[test]
+fn ipv6_election_and_equal_priority_tie_break() {
+    let me: IpAddr = "fe80::2".parse().unwrap();
+    let low: IpAddr = "fe80::1".parse().unwrap();
+    let high: IpAddr = "fe80::1:0:0:1".parse().unwrap();
+    let group: IpAddr = "ff02::12".parse().unwrap();
+    let vip: IpAddr = "2001:db8::100".parse().unwrap();
+    let mut c = VrrpConfig::new("V6", 51, 100, me);
+    c.version = 3;
+    c.vips = vec![vip];
+    let rx = |src: IpAddr, prio: u8| RxAdvert {
+        src,
+        dst: group,
+        addrs: vec![vip],
+        ..v3advert(PEER, prio, 100)
+    };
+    let mut v = master(c.clone());
+    let a = no_logs(v.handle_advert(ms(5000), &rx(low, 100)));
+    assert_eq!(a[0], Action::SendAdvert { priority: 100 });
+    assert_eq!(v.state(), State::Master);
+    v.handle_advert(ms(5000), &rx(high, 100));
+    assert_eq!(v.state(), State::Backup);
+    assert_eq!(v.master(), Some((high, 100)));
+    // A backup hears a higher priority and stays backup; an advert from a
+    // unicast (not ff02::12) destination is discarded in multicast mode.
+    let mut b = started(c);
+    let a = b.handle_advert(
+        ms(100),
+        &RxAdvert {
+            dst: me,
+            ..rx(low, 200)
+        },
+    );
+    assert!(
+        a.iter()
+            .any(|a| matches!(a, Action::Log(l) if l.contains("Expected multicast"))),
+        "{a:?}"
+    );
+    b.handle_advert(ms(100), &rx(low, 200));
+    assert_eq!(b.master(), Some((low, 200)));
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;
@@ -683,7 +748,7 @@ mod props {
                 let before = v.state();
                 let step = match e {
                     Ev::Advert { from, prio, ttl_ok } => {
-                        let src = Ipv4Addr::new(203, 0, 113, from);
+                        let src = IpAddr::V4(Ipv4Addr::new(203, 0, 113, from));
                         let rx = RxAdvert { ttl: if ttl_ok { 255 } else { 64 }, ..advert(src, prio) };
                         v.handle_advert(now, &rx)
                     }
