@@ -524,6 +524,20 @@ def tests(r, work, ac_secret, runs, kurl):
              'verdict', rc == rc0 and out.startswith('{')
              and verdict(json.loads(out)) == offline
              and token not in out + err, f'rc={rc} {err}')
+    # The same token revoked (as an expired one is refused): exit 2, the
+    # token named as the thing to renew, never printed.
+    req = urllib.request.Request(f'{kurl}/auth/tokens', method='DELETE',
+                                 headers={'X-Auth-Token': token,
+                                          'X-Subject-Token': token})
+    urllib.request.urlopen(req, timeout=30).read()
+    rc, out, err, _ = r.run(base, env={
+        'OS_AUTH_TYPE': 'v3token', 'OS_TOKEN': token, 'OS_AUTH_URL': kurl,
+        'OS_PROJECT_NAME': 'lb-project',
+        'OS_PROJECT_DOMAIN_ID': 'default'})
+    r.expect('a revoked (or expired) token: exit 2, says to renew the token, '
+             'not printed', rc == 2 and 'expired or revoked' in err
+             and token not in out + err, f'rc={rc} {err}')
+    print('     | ' + (err.strip().splitlines() or [''])[-1][:300])
     # TLS: Neutron behind an HTTPS front with a test CA.
     rc, out, err, _ = r.run(base + ['--os-cloud', 'lvs-tls-cacert',
                                     '--format', 'json'])

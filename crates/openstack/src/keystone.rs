@@ -115,6 +115,20 @@ pub fn unauthorized_hint(auth: &Auth) -> &'static str {
     }
 }
 
+/// What to check after a 404 from Keystone's token call, by auth method.
+/// Keystone 30 answers a revoked or expired token given as `auth_type:
+/// v3token` with 404 "Failed to validate token" (measured with
+/// conformance/cloud), not 401.
+pub fn not_found_hint(auth: &Auth) -> &'static str {
+    match auth {
+        Auth::Token { .. } => {
+            "the token: it may be expired or revoked (openstack token issue); else auth_url: \
+             it must be Keystone's URL, e.g. https://host:5000/v3"
+        }
+        _ => "auth_url: it must be Keystone's URL, e.g. https://host:5000/v3",
+    }
+}
+
 /// One endpoint of the catalog.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {

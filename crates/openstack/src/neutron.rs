@@ -80,7 +80,7 @@ impl NeutronClient {
                     unauthorized: keystone::unauthorized_hint(&cfg.auth),
                     forbidden: "that the user has a role on the project (project_name, \
                                 project_domain_name) or that the credential's scope allows it",
-                    not_found: "auth_url: it must be Keystone's URL, e.g. https://host:5000/v3",
+                    not_found: keystone::not_found_hint(&cfg.auth),
                 },
             )?;
             token = Some(
