@@ -64,7 +64,8 @@ pub enum IoMode {
     Packet,
 }
 
-/// Build IPVS services from the configuration (IPv4 only).
+/// Build IPVS services from the configuration: IPv4, and IPv6 in DR and NAT
+/// (TUN over IPv6 would need ip6ip6, which this kernel lacks: refused).
 pub fn build_services(cfg: &KeepalivedConfig) -> Result<Vec<Service>, DirectorError> {
     cfg.virtual_servers
         .iter()
@@ -74,11 +75,18 @@ pub fn build_services(cfg: &KeepalivedConfig) -> Result<Vec<Service>, DirectorEr
                 line: vs.line,
                 msg: e.to_string(),
             })?;
-            if !vs.addr.is_ipv4() {
+            let v6_rs = vs.real_servers.iter().find(|rs| rs.addr.is_ipv6());
+            if vs.lb_kind == LbKind::Tun && (vs.addr.is_ipv6() || v6_rs.is_some()) {
+                let what = match v6_rs {
+                    Some(rs) if vs.addr.is_ipv4() => format!("real_server {}", rs.addr),
+                    _ => format!("virtual_server {}", vs.addr),
+                };
                 return Err(DirectorError::Config {
                     file: vs.source.clone(),
                     line: vs.line,
-                    msg: format!("virtual_server {}: only IPv4 is forwarded", vs.addr),
+                    msg: format!(
+                        "{what}: lb_kind TUN over IPv6 (ip6ip6) is not supported; use DR or NAT"
+                    ),
                 });
             }
             let dests = vs
@@ -255,7 +263,12 @@ fn own_ipv4(ifname: &str, cfg: &KeepalivedConfig) -> Result<Ipv4Addr, DirectorEr
     let vips: Vec<IpAddr> = cfg
         .vrrp_instances
         .iter()
-        .flat_map(|v| v.virtual_ipaddresses.iter().map(|n| n.addr()))
+        .flat_map(|v| {
+            v.virtual_ipaddresses
+                .iter()
+                .chain(&v.virtual_ipaddresses_excluded)
+                .map(|n| n.addr())
+        })
         .chain(cfg.virtual_servers.iter().map(|v| v.addr))
         .collect();
     netif::ipv4_addrs(ifname)
@@ -264,6 +277,32 @@ fn own_ipv4(ifname: &str, cfg: &KeepalivedConfig) -> Result<Ipv4Addr, DirectorEr
         .map(|(a, _)| a)
         .find(|a| !vips.contains(&IpAddr::V4(*a)))
         .ok_or_else(|| DirectorError::Io(format!("{ifname}: no IPv4 address of its own")))
+}
+
+/// The interface's own IPv6 address for neighbour solicitations: the first
+/// usable global one that is not a VIP, else its link-local address.
+fn own_ipv6(ifname: &str, cfg: &KeepalivedConfig) -> Option<std::net::Ipv6Addr> {
+    let vips: Vec<IpAddr> = cfg
+        .vrrp_instances
+        .iter()
+        .flat_map(|v| {
+            v.virtual_ipaddresses
+                .iter()
+                .chain(&v.virtual_ipaddresses_excluded)
+                .map(|n| n.addr())
+        })
+        .chain(cfg.virtual_servers.iter().map(|v| v.addr))
+        .collect();
+    let mine: Vec<_> = netif::ipv6_addrs(ifname)
+        .ok()?
+        .into_iter()
+        .filter(|a| !a.tentative && !vips.contains(&IpAddr::V6(a.addr)))
+        .map(|a| a.addr)
+        .collect();
+    mine.iter()
+        .find(|a| !wire::ipv6::is_link_local(**a))
+        .or_else(|| mine.first())
+        .copied()
 }
 
 /// Run the director until SIGTERM/SIGINT (or `stop`).
@@ -428,10 +467,9 @@ fn from_nat_real_server(svcs: &[Service], frame: &[u8]) -> bool {
     if !svcs.iter().any(|s| s.kind == LbKind::Nat) {
         return false;
     }
-    let Some(ip) = crate::dataplane::ipv4_packet(frame) else {
+    let Some(src) = crate::dataplane::ip_source(frame) else {
         return false;
     };
-    let src = IpAddr::V4(wire::ipv4::src(ip));
     svcs.iter().any(|s| s.dests.iter().any(|d| d.addr == src))
 }
 
@@ -442,7 +480,7 @@ fn xdp_csum_partial(frame: &[u8]) -> bool {
 }
 
 /// Count a frame's fate; NAT replies separately.
-fn account(sh: &Shared, svcs: &[Service], data: &[u8], action: Action, arp: &mut Vec<Ipv4Addr>) {
+fn account(sh: &Shared, svcs: &[Service], data: &[u8], action: Action, arp: &mut Vec<IpAddr>) {
     if let Action::Send(_) = action {
         if from_nat_real_server(svcs, data) {
             sh.counters.nat_replies.fetch_add(1, Ordering::Relaxed);
@@ -573,13 +611,21 @@ fn data_plane_loop(
     let mut ring = PacketRing::open(ifname, RingConfig::default())
         .map_err(|e| DirectorError::Io(format!("AF_PACKET on {ifname}: {e}")))?;
     let my_mac = netif::mac_ioctl(ifname).map_err(|e| DirectorError::Io(e.to_string()))?;
-    let my_ip = own_ipv4(ifname, &sh.config)?;
-    let mut fwd = Forwarder::new(Neighbours::new(ifname, my_mac, my_ip), my_ip);
+    // An IPv6-only director has no IPv4 address to ARP from; only IPv4
+    // services need one.
+    let needs_ipv4 = sh.config.virtual_servers.iter().any(|v| v.addr.is_ipv4());
+    let my_ip = match own_ipv4(ifname, &sh.config) {
+        Err(e) if needs_ipv4 => return Err(e),
+        r => r.unwrap_or(Ipv4Addr::UNSPECIFIED),
+    };
+    let mut neigh = Neighbours::new(ifname, my_mac, my_ip);
+    neigh.my_ip6 = own_ipv6(ifname, &sh.config);
+    let mut fwd = Forwarder::new(neigh, my_ip);
     let mtu = netif::mtu(ifname).unwrap_or(1500);
     let epoch = Instant::now();
     let mut last_tick = Instant::now() - Duration::from_secs(10);
     let mut last_vrrp = Instant::now() - Duration::from_secs(10);
-    let mut arp_wanted: Vec<Ipv4Addr> = Vec::new();
+    let mut arp_wanted: Vec<IpAddr> = Vec::new();
     let mut sync = open_sync(sh, mtu)?;
     while !stop_requested() {
         if last_vrrp.elapsed() >= Duration::from_millis(10) {
@@ -599,17 +645,18 @@ fn data_plane_loop(
             for s in svcs.iter_mut() {
                 s.expire(now);
                 for d in &s.dests {
-                    if let IpAddr::V4(a) = d.addr {
-                        if fwd.neigh.lookup(a).is_none() {
-                            arp_wanted.push(a);
-                        }
+                    if fwd.neigh.lookup(d.addr).is_none() {
+                        arp_wanted.push(d.addr);
                     }
                 }
             }
         }
         for ip in arp_wanted.drain(..) {
-            if let Some(hop) = fwd.neigh.want_resolve(ip) {
-                let f = fwd.neigh.request_frame(hop);
+            if let Some(f) = fwd
+                .neigh
+                .want_resolve(ip)
+                .and_then(|hop| fwd.neigh.resolve_frame(hop))
+            {
                 let _ = ring.send_now(&f);
             }
         }
@@ -732,6 +779,32 @@ mod tests {
         assert_eq!(st.services[0].lb_kind, "NAT");
         assert_eq!(st.services[0].real_servers[0].health, "no check");
         assert_eq!(st.services[1].protocol, "UDP");
+    }
+
+    #[test]
+    fn ipv6_services_dr_nat_built_tun_refused_with_file_and_line() {
+        let text = "virtual_server 2001:db8::100 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n \
+                    real_server 2001:db8:1::11 8080 {\n weight 1\n }\n}\n\
+                    virtual_server 2001:db8::101 80 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n \
+                    real_server 2001:db8::12 80 {\n weight 1\n }\n}\n";
+        let cfg = lvs::keepalived::parse_str(text, "t.conf", None).unwrap();
+        let svcs = build_services(&cfg).unwrap();
+        assert_eq!(svcs.len(), 2);
+        assert!(svcs.iter().all(|s| s.vaddr.is_ipv6()));
+        // IPv6 services stay out of the IPv4 XDP classifier (they take the
+        // TPACKET_V3 path).
+        assert!(xdp_keys(&cfg).is_empty());
+        let tun =
+            "\nvirtual_server 2001:db8::100 80 {\n lb_algo rr\n lb_kind TUN\n protocol TCP\n \
+                   real_server 2001:db8::11 80 {\n weight 1\n }\n}\n";
+        let cfg = lvs::keepalived::parse_str(tun, "tun6.conf", None).unwrap();
+        let Err(e) = build_services(&cfg) else {
+            panic!("TUN over IPv6 accepted");
+        };
+        assert_eq!(
+            e.to_string(),
+            "tun6.conf:2: virtual_server 2001:db8::100: lb_kind TUN over IPv6 (ip6ip6) is not supported; use DR or NAT"
+        );
     }
 
     use wire::ethernet::{EthernetRepr, MacAddr, VlanTag, ETHERTYPE_IPV4, ETHERTYPE_QINQ};

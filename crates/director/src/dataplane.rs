@@ -2,6 +2,7 @@
 //! connection table, and build the outgoing frame for the method:
 //! DR (new destination MAC only), NAT (destination address/port rewritten with
 //! incremental checksums, replies rewritten back to the VIP) or TUN (IPIP).
+//! IPv4 and IPv6 (no extension headers) for DR and NAT; TUN is IPv4 only.
 //! No I/O here: the caller passes the received frame and a TX buffer.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -12,6 +13,7 @@ use lvs::conn::{DropReason, PacketMeta, Service, Verdict};
 use lvs::keepalived::{L4Proto, LbKind};
 use wire::ethernet::{self, EthernetRepr, ETHERTYPE_ARP, ETHERTYPE_IPV4};
 use wire::ipv4::{self, Ipv4Repr, NatSide, PROTO_TCP, PROTO_UDP};
+use wire::ipv6::{Ipv6Repr, ETHERTYPE_IPV6};
 
 use crate::netif::Neighbours;
 
@@ -24,9 +26,9 @@ pub enum Action {
     Drop(DropWhy),
     /// `n` bytes of the TX buffer are to be sent.
     Send(usize),
-    /// The next hop's MAC is unknown: ARP for it (the packet is dropped; TCP
-    /// retransmits).
-    NeedArp(Ipv4Addr),
+    /// The next hop's MAC is unknown: ARP (IPv4) or solicit (IPv6) for it
+    /// (the packet is dropped; TCP retransmits).
+    NeedArp(IpAddr),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,16 +105,17 @@ pub struct Forwarder {
     ident: u16,
 }
 
-/// The fields of an IPv4 TCP/UDP frame the decision needs.
+/// The fields of an IPv4 or IPv6 TCP/UDP frame the decision needs.
 struct Parsed {
     /// The received L2 header (its VLAN tags are kept on the way out).
     l2: EthernetRepr,
-    /// Offset of the IPv4 header: after the Ethernet header and its tags.
+    /// Offset of the IP header: after the Ethernet header and its tags.
     l3: usize,
+    /// IP packet length (IPv6: 40 + payload length).
     total: usize,
     proto: u8,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: IpAddr,
+    dst: IpAddr,
     sport: u16,
     dport: u16,
     flags: u8,
@@ -120,7 +123,39 @@ struct Parsed {
 
 fn parse(frame: &[u8]) -> Option<(EthernetRepr, Option<Parsed>)> {
     let (eth, l3) = EthernetRepr::parse(frame).ok()?;
-    Some((eth, parse_ipv4(frame, eth, l3)))
+    let p = match eth.ethertype {
+        ETHERTYPE_IPV6 => parse_ipv6(frame, eth, l3),
+        _ => parse_ipv4(frame, eth, l3),
+    };
+    Some((eth, p))
+}
+
+/// The IPv6 TCP/UDP fields of a frame whose L2 header `eth` ends at `l3`;
+/// a packet with extension headers is not a service packet here.
+fn parse_ipv6(frame: &[u8], eth: EthernetRepr, l3: usize) -> Option<Parsed> {
+    let (ip, l4) = Ipv6Repr::parse(frame.get(l3..)?).ok()?;
+    if ip.next_header != PROTO_TCP && ip.next_header != PROTO_UDP {
+        return None;
+    }
+    let need = if ip.next_header == PROTO_TCP { 14 } else { 8 };
+    if l4.len() < need {
+        return None;
+    }
+    Some(Parsed {
+        l2: eth,
+        l3,
+        total: wire::ipv6::HEADER_LEN + ip.payload_len,
+        proto: ip.next_header,
+        src: IpAddr::V6(ip.src),
+        dst: IpAddr::V6(ip.dst),
+        sport: u16::from_be_bytes([l4[0], l4[1]]),
+        dport: u16::from_be_bytes([l4[2], l4[3]]),
+        flags: if ip.next_header == PROTO_TCP {
+            wire::tcp::flags(l4)
+        } else {
+            0
+        },
+    })
 }
 
 /// The IPv4 TCP/UDP fields (first fragment only) of a frame whose L2 header
@@ -143,8 +178,8 @@ fn parse_ipv4(frame: &[u8], eth: EthernetRepr, l3: usize) -> Option<Parsed> {
         l3,
         total: info.total_len,
         proto: ip.protocol,
-        src: ip.src,
-        dst: ip.dst,
+        src: IpAddr::V4(ip.src),
+        dst: IpAddr::V4(ip.dst),
         sport: u16::from_be_bytes([l4[0], l4[1]]),
         dport: u16::from_be_bytes([l4[2], l4[3]]),
         flags: if ip.protocol == PROTO_TCP {
@@ -165,11 +200,19 @@ pub fn ipv4_packet(frame: &[u8]) -> Option<&[u8]> {
         .then_some(ip)
 }
 
-fn v4(a: IpAddr) -> Option<Ipv4Addr> {
-    match a {
-        IpAddr::V4(v) => Some(v),
-        IpAddr::V6(_) => None,
+/// The source address of the IPv4 or IPv6 packet a frame carries (behind
+/// its Ethernet header and tags).
+pub fn ip_source(frame: &[u8]) -> Option<IpAddr> {
+    if let Some(ip) = ipv4_packet(frame) {
+        return Some(IpAddr::V4(ipv4::src(ip)));
     }
+    let (eth, l3) = EthernetRepr::parse(frame).ok()?;
+    if eth.ethertype != ETHERTYPE_IPV6 {
+        return None;
+    }
+    Ipv6Repr::parse(frame.get(l3..)?)
+        .ok()
+        .map(|(ip, _)| IpAddr::V6(ip.src))
 }
 
 impl Forwarder {
@@ -202,6 +245,10 @@ impl Forwarder {
             return Action::Ignore;
         }
         let Some(p) = p else {
+            if eth.ethertype == ETHERTYPE_IPV6 {
+                // Neighbour advertisements (and solicitations) teach MACs.
+                self.neigh.learn(frame);
+            }
             return Action::Ignore;
         };
         if eth.dst != self.neigh.my_mac {
@@ -214,16 +261,16 @@ impl Forwarder {
         };
         let meta = PacketMeta {
             proto: l4p,
-            src: IpAddr::V4(p.src),
+            src: p.src,
             sport: p.sport,
-            dst: IpAddr::V4(p.dst),
+            dst: p.dst,
             dport: p.dport,
             tcp_flags: p.flags,
         };
         // Input: client -> VIP:port.
         if let Some(svc) = services
             .iter_mut()
-            .find(|s| s.proto == l4p && s.vaddr == IpAddr::V4(p.dst) && s.vport == p.dport)
+            .find(|s| s.proto == l4p && s.vaddr == p.dst && s.vport == p.dport)
         {
             if !master {
                 return Action::Drop(DropWhy::NotMaster);
@@ -231,9 +278,11 @@ impl Forwarder {
             return match svc.input(now, &meta) {
                 Verdict::Forward { dest, .. } => {
                     let d = &svc.dests[dest];
-                    let (Some(rs), port) = (v4(d.addr), d.port) else {
+                    let (rs, port) = (d.addr, d.port);
+                    // DR and NAT keep the family; TUN is IPv4 in IPv4 only.
+                    if rs.is_ipv6() != p.dst.is_ipv6() {
                         return Action::Drop(DropWhy::Malformed);
-                    };
+                    }
                     self.forward_to_rs(svc.kind, frame, &p, csum_partial, rs, port, out)
                 }
                 Verdict::Drop(r) => Action::Drop(DropWhy::Table(r)),
@@ -248,7 +297,7 @@ impl Forwarder {
             if !svc
                 .dests
                 .iter()
-                .any(|d| d.addr == IpAddr::V4(p.src) && d.port == p.sport)
+                .any(|d| d.addr == p.src && d.port == p.sport)
             {
                 continue;
             }
@@ -256,10 +305,10 @@ impl Forwarder {
                 return Action::Drop(DropWhy::NotMaster);
             }
             if let Verdict::Reply { .. } = svc.output(now, &meta) {
-                let Some(vip) = v4(svc.vaddr) else {
+                if svc.vaddr.is_ipv6() != p.src.is_ipv6() {
                     return Action::Drop(DropWhy::Malformed);
-                };
-                return self.nat_reply(frame, &p, csum_partial, vip, svc.vport, out);
+                }
+                return self.nat_reply(frame, &p, csum_partial, svc.vaddr, svc.vport, out);
             }
         }
         Action::Ignore
@@ -272,7 +321,10 @@ impl Forwarder {
         }
         out[..n].copy_from_slice(&frame[..n]);
         if csum_partial {
-            ipv4::fill_l4_checksum(&mut out[p.l3..n]).ok()?;
+            match p.dst {
+                IpAddr::V4(_) => ipv4::fill_l4_checksum(&mut out[p.l3..n]).ok()?,
+                IpAddr::V6(_) => wire::ipv6::fill_l4_checksum(&mut out[p.l3..n]).ok()?,
+            }
         }
         Some(n)
     }
@@ -284,7 +336,7 @@ impl Forwarder {
         frame: &[u8],
         p: &Parsed,
         csum_partial: bool,
-        rs: Ipv4Addr,
+        rs: IpAddr,
         port: u16,
         out: &mut [u8],
     ) -> Action {
@@ -305,7 +357,7 @@ impl Forwarder {
                 let Some(n) = Self::copy_in(frame, p, csum_partial, out) else {
                     return Action::Drop(DropWhy::TooBig);
                 };
-                if ipv4::nat_rewrite(&mut out[p.l3..n], NatSide::Dst, rs, port).is_err() {
+                if nat_rewrite(&mut out[p.l3..n], NatSide::Dst, rs, port).is_err() {
                     return Action::Drop(DropWhy::Malformed);
                 }
                 ethernet::set_dst(out, mac);
@@ -313,6 +365,10 @@ impl Forwarder {
                 Action::Send(n)
             }
             LbKind::Tun => {
+                // build_services refuses IPv6 TUN services (no ip6ip6 here).
+                let IpAddr::V4(rs) = rs else {
+                    return Action::Drop(DropWhy::Malformed);
+                };
                 // The received L2 header with new MACs (its VLAN tags kept, as
                 // DR and NAT keep them), a 20-byte IPIP header, the packet.
                 let eth = EthernetRepr {
@@ -350,7 +406,7 @@ impl Forwarder {
         frame: &[u8],
         p: &Parsed,
         csum_partial: bool,
-        vip: Ipv4Addr,
+        vip: IpAddr,
         vport: u16,
         out: &mut [u8],
     ) -> Action {
@@ -360,7 +416,7 @@ impl Forwarder {
         let Some(n) = Self::copy_in(frame, p, csum_partial, out) else {
             return Action::Drop(DropWhy::TooBig);
         };
-        if ipv4::nat_rewrite(&mut out[p.l3..n], NatSide::Src, vip, vport).is_err() {
+        if nat_rewrite(&mut out[p.l3..n], NatSide::Src, vip, vport).is_err() {
             return Action::Drop(DropWhy::Malformed);
         }
         ethernet::set_dst(out, mac);
@@ -369,20 +425,31 @@ impl Forwarder {
     }
 }
 
+/// NAT of an IP packet (`pkt` starts at its IP header) by the address's family.
+fn nat_rewrite(pkt: &mut [u8], side: NatSide, addr: IpAddr, port: u16) -> Result<(), ()> {
+    match addr {
+        IpAddr::V4(a) => ipv4::nat_rewrite(pkt, side, a, port).map_err(drop),
+        IpAddr::V6(a) => wire::ipv6::nat_rewrite(pkt, side, a, port).map_err(drop),
+    }
+}
+
 /// Frames to feed to [`Forwarder::process`] for one received frame: the frame
-/// itself, or, when it is an IPv4 TCP packet longer than `mtu` (a GRO/GSO
+/// itself, or, when it is an IPv4 or IPv6 TCP packet longer than `mtu` (a GRO/GSO
 /// super-packet, which cannot leave through a TX ring), its segments with the
 /// same L2 header and complete checksums. `None`: nothing to split.
 pub fn split_oversized(frame: &[u8], mtu: usize) -> Option<Vec<Vec<u8>>> {
     let (eth, l3) = EthernetRepr::parse(frame).ok()?;
-    if eth.ethertype != ETHERTYPE_IPV4 || frame.len() <= l3 + mtu {
+    if frame.len() <= l3 + mtu {
         return None;
     }
     let ip = &frame[l3..];
-    if ip.len() < 20 || ipv4::protocol(ip) != PROTO_TCP {
-        return None;
-    }
-    let segs = wire::tcp::segment_ipv4(ip, mtu).ok()?;
+    let segs = match eth.ethertype {
+        ETHERTYPE_IPV4 if ip.len() >= 20 && ipv4::protocol(ip) == PROTO_TCP => {
+            wire::tcp::segment_ipv4(ip, mtu).ok()?
+        }
+        ETHERTYPE_IPV6 => wire::ipv6::segment_tcp(ip, mtu).ok()?,
+        _ => return None,
+    };
     Some(
         segs.into_iter()
             .map(|s| {

@@ -11,6 +11,7 @@
 //!   are addressed to the client; only the data plane may send them, rewritten).
 //!
 //! Rules carry the comment `vipwire-director` and are removed on shutdown.
+//! Services on IPv6 addresses get the same rules through `ip6tables`.
 
 use std::process::Command;
 
@@ -66,17 +67,27 @@ pub struct KernelGuard {
     installed: Vec<(String, Vec<String>)>,
 }
 
+/// `iptables`, or `ip6tables` for a rule whose address (after `-d`/`-s`) is IPv6.
+pub fn program_for(spec: &[String]) -> &'static str {
+    if spec.get(1).is_some_and(|a| a.contains(':')) {
+        "ip6tables"
+    } else {
+        "iptables"
+    }
+}
+
 fn iptables(op: &str, chain: &str, spec: &[String]) -> Result<(), String> {
-    let out = Command::new("iptables")
+    let prog = program_for(spec);
+    let out = Command::new(prog)
         .args(["-w", op, chain])
         .args(spec)
         .output()
-        .map_err(|e| format!("iptables: {e}"))?;
+        .map_err(|e| format!("{prog}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
         Err(format!(
-            "iptables {op} {chain} {}: {}",
+            "{prog} {op} {chain} {}: {}",
             spec.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         ))
@@ -120,5 +131,19 @@ mod tests {
         assert_eq!(r[0].1[..6].join(" "), "-d 198.51.100.241 -p tcp --dport 80");
         assert_eq!(r[2].0, "FORWARD");
         assert_eq!(r[2].1[..6].join(" "), "-s 198.51.100.8 -p tcp --sport 8080");
+        assert_eq!(program_for(&r[0].1), "iptables");
+    }
+
+    #[test]
+    fn ipv6_services_go_to_ip6tables() {
+        let text = "virtual_server 2001:db8::100 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server 2001:db8:1::11 8080 {\n weight 1\n }\n}\n";
+        let cfg = lvs::keepalived::parse_str(text, "t.conf", None).unwrap();
+        let r = rules(&cfg);
+        assert_eq!(r[0].1[..6].join(" "), "-d 2001:db8::100 -p tcp --dport 80");
+        assert_eq!(
+            r[2].1[..6].join(" "),
+            "-s 2001:db8:1::11 -p tcp --sport 8080"
+        );
+        assert!(r.iter().all(|(_, spec)| program_for(spec) == "ip6tables"));
     }
 }

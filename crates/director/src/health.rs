@@ -93,11 +93,9 @@ pub fn http_status(addr: SocketAddr, path: &str, timeout: Duration) -> Result<u1
         .map_err(|e| e.to_string())?;
     s.set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
-    let req = format!(
-        "GET {path} HTTP/1.0\r\nUser-Agent: vipwire-director\r\nHost: {}:{}\r\n\r\n",
-        addr.ip(),
-        addr.port()
-    );
+    // SocketAddr prints `[v6]:port`, the Host form RFC 3986 wants for IPv6.
+    let req =
+        format!("GET {path} HTTP/1.0\r\nUser-Agent: vipwire-director\r\nHost: {addr}\r\n\r\n");
     s.write_all(req.as_bytes())
         .map_err(|e| format!("send to {addr}: {e}"))?;
     let mut buf = Vec::new();
@@ -235,6 +233,29 @@ mod tests {
     }
 
     const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+    #[test]
+    fn http_get_over_ipv6_brackets_the_host() {
+        let Ok(l) = TcpListener::bind("[::1]:0") else {
+            eprintln!("SKIP http_get_over_ipv6_brackets_the_host: no IPv6 loopback");
+            return;
+        };
+        let port = l.local_addr().unwrap().port();
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let n = s.read(&mut buf).unwrap();
+            s.write_all(b"HTTP/1.0 200 OK\r\n\r\n").unwrap();
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        });
+        let lo6 = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
+        assert_eq!(
+            check_once(&http(None), lo6, port, Duration::from_secs(1)),
+            Ok(())
+        );
+        let req = h.join().unwrap();
+        assert!(req.contains(&format!("Host: [::1]:{port}\r\n")), "{req}");
+    }
 
     #[test]
     fn http_get_status_codes() {

@@ -1,16 +1,18 @@
 //! What the director needs to know about its interface and neighbours: MAC,
 //! IPv4 addresses, IPv6 addresses (/proc/net/if_inet6) and whether the
-//! interface forwards IPv6, the routing next hop (/proc/net/route) and a neighbour cache
+//! interface forwards IPv6, IPv6 routes (/proc/net/ipv6_route) and neighbour
+//! discovery, the routing next hop (/proc/net/route) and a neighbour cache
 //! fed by the kernel's table (/proc/net/arp), by ARP replies the data plane sees
 //! and by ARP requests it sends itself.
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use wire::arp::{ArpRepr, OP_REPLY, OP_REQUEST};
 use wire::ethernet::MacAddr;
+use wire::icmpv6::NeighbourInfo;
 
 /// MAC via ioctl SIOCGIFHWADDR: right even when /sys belongs to another namespace.
 pub fn mac_ioctl(ifname: &str) -> io::Result<MacAddr> {
@@ -152,15 +154,67 @@ pub fn parse_proc_arp(text: &str, ifname: &str) -> Vec<(Ipv4Addr, MacAddr)> {
         .collect()
 }
 
-/// Neighbour cache with ARP resolution.
+/// One IPv6 route of /proc/net/ipv6_route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route6 {
+    pub dst: Ipv6Addr,
+    pub prefix_len: u8,
+    pub gateway: Option<Ipv6Addr>,
+}
+
+/// Parse /proc/net/ipv6_route (`DST PLEN SRC SPLEN NEXTHOP METRIC REFCNT
+/// USE FLAGS IFNAME`, addresses as 32 hex digits): (interface, route).
+pub fn parse_routes6(text: &str) -> Vec<(String, Route6)> {
+    let hex = |s: &str| u128::from_str_radix(s, 16).ok().map(Ipv6Addr::from);
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 10 {
+                return None;
+            }
+            let gw = hex(f[4])?;
+            Some((
+                f[9].to_string(),
+                Route6 {
+                    dst: hex(f[0])?,
+                    prefix_len: u8::from_str_radix(f[1], 16).ok()?,
+                    gateway: (!gw.is_unspecified()).then_some(gw),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Next hop for `dst` out of `ifname`: the longest matching route's gateway,
+/// or `dst` itself when on-link (or when no route matches).
+pub fn next_hop6(routes: &[(String, Route6)], ifname: &str, dst: Ipv6Addr) -> Ipv6Addr {
+    let matches = |r: &Route6| {
+        let mask = u128::MAX
+            .checked_shl(128 - u32::from(r.prefix_len.min(128)))
+            .unwrap_or(0);
+        u128::from(dst) & mask == u128::from(r.dst) & mask
+    };
+    routes
+        .iter()
+        .filter(|(i, r)| i == ifname && matches(r))
+        .max_by_key(|(_, r)| r.prefix_len)
+        .and_then(|(_, r)| r.gateway)
+        .unwrap_or(dst)
+}
+
+/// Neighbour cache with ARP (IPv4) and neighbour discovery (IPv6) resolution.
 #[derive(Debug)]
 pub struct Neighbours {
     pub ifname: String,
     pub my_mac: MacAddr,
     pub my_ip: Ipv4Addr,
-    entries: HashMap<Ipv4Addr, MacAddr>,
-    asked: HashMap<Ipv4Addr, Instant>,
+    /// Our IPv6 source for neighbour solicitations (none: IPv6 neighbours
+    /// are only learnt, never asked).
+    pub my_ip6: Option<Ipv6Addr>,
+    entries: HashMap<IpAddr, MacAddr>,
+    asked: HashMap<IpAddr, Instant>,
     routes: Vec<(String, Route)>,
+    routes6: Vec<(String, Route6)>,
 }
 
 impl Neighbours {
@@ -177,38 +231,50 @@ impl Neighbours {
             ifname: ifname.to_string(),
             my_mac,
             my_ip,
+            my_ip6: None,
             entries: HashMap::new(),
             asked: HashMap::new(),
             routes: Vec::new(),
+            routes6: Vec::new(),
         }
     }
 
-    /// Re-read the kernel's routes and ARP table.
+    /// Re-read the kernel's routes and ARP table (the kernel's IPv6
+    /// neighbours are not in /proc; those come from our own solicitations).
     pub fn refresh_kernel(&mut self) {
         if let Ok(t) = std::fs::read_to_string("/proc/net/route") {
             self.routes = parse_routes(&t);
         }
+        if let Ok(t) = std::fs::read_to_string("/proc/net/ipv6_route") {
+            self.routes6 = parse_routes6(&t);
+        }
         if let Ok(t) = std::fs::read_to_string("/proc/net/arp") {
             for (ip, mac) in parse_proc_arp(&t, &self.ifname) {
-                self.entries.insert(ip, mac);
+                self.entries.insert(IpAddr::V4(ip), mac);
             }
         }
     }
 
-    pub fn insert(&mut self, ip: Ipv4Addr, mac: MacAddr) {
-        self.entries.insert(ip, mac);
+    pub fn insert(&mut self, ip: impl Into<IpAddr>, mac: MacAddr) {
+        self.entries.insert(ip.into(), mac);
+    }
+
+    fn hop(&self, dst: IpAddr) -> IpAddr {
+        match dst {
+            IpAddr::V4(a) => IpAddr::V4(next_hop(&self.routes, &self.ifname, a)),
+            IpAddr::V6(a) => IpAddr::V6(next_hop6(&self.routes6, &self.ifname, a)),
+        }
     }
 
     /// MAC of the next hop towards `dst`, if known.
-    pub fn lookup(&self, dst: Ipv4Addr) -> Option<MacAddr> {
-        let hop = next_hop(&self.routes, &self.ifname, dst);
-        self.entries.get(&hop).copied()
+    pub fn lookup(&self, dst: impl Into<IpAddr>) -> Option<MacAddr> {
+        self.entries.get(&self.hop(dst.into())).copied()
     }
 
-    /// The next hop of `dst` when it needs an ARP request now (not asked in
-    /// the last second).
-    pub fn want_resolve(&mut self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
-        let hop = next_hop(&self.routes, &self.ifname, dst);
+    /// The next hop of `dst` when it needs an ARP request or a neighbour
+    /// solicitation now (not asked in the last second).
+    pub fn want_resolve(&mut self, dst: impl Into<IpAddr>) -> Option<IpAddr> {
+        let hop = self.hop(dst.into());
         if self.entries.contains_key(&hop) {
             return None;
         }
@@ -234,16 +300,42 @@ impl Neighbours {
         .to_frame(MacAddr::BROADCAST)
     }
 
-    /// Learn from an ARP frame (replies and gratuitous announcements).
+    /// The frame that resolves `hop`: an ARP request, or a neighbour
+    /// solicitation (none without an IPv6 address of ours).
+    pub fn resolve_frame(&self, hop: IpAddr) -> Option<Vec<u8>> {
+        match hop {
+            IpAddr::V4(a) => Some(self.request_frame(a).to_vec()),
+            IpAddr::V6(a) => self
+                .my_ip6
+                .map(|src| wire::icmpv6::solicit_frame(self.my_mac, src, a)),
+        }
+    }
+
+    /// Learn from an ARP frame (replies and gratuitous announcements) or a
+    /// neighbour discovery frame (advertisements and solicitations).
     pub fn learn(&mut self, frame: &[u8]) {
         if let Ok((_, a)) = ArpRepr::parse_frame(frame) {
             // Replies and announcements teach us; a request only refreshes
             // an entry we already have (as the kernel's arp_process does).
+            let ip = IpAddr::V4(a.sender_ip);
             let teach = (a.op == OP_REPLY || a.is_gratuitous()) && !a.sender_ip.is_unspecified();
-            let refresh = a.op == OP_REQUEST && self.entries.contains_key(&a.sender_ip);
+            let refresh = a.op == OP_REQUEST && self.entries.contains_key(&ip);
             if teach || refresh {
-                self.entries.insert(a.sender_ip, a.sender_mac);
+                self.entries.insert(ip, a.sender_mac);
             }
+            return;
+        }
+        match wire::icmpv6::neighbour_info(frame) {
+            Some(NeighbourInfo::Advert { addr, mac }) => {
+                self.entries.insert(IpAddr::V6(addr), mac);
+            }
+            // A solicitation carries its sender's MAC (a client asking for
+            // the VIP): the NAT replies to that client need it, and the
+            // kernel's IPv6 neighbours are not readable from /proc.
+            Some(NeighbourInfo::Solicit { addr, mac }) => {
+                self.entries.insert(IpAddr::V6(addr), mac);
+            }
+            None => {}
         }
     }
 }
@@ -289,7 +381,7 @@ mod tests {
         let me = MacAddr([2, 0, 0, 0, 0, 5]);
         let mut n = Neighbours::empty("eth0", me, Ipv4Addr::new(198, 51, 100, 5));
         let rs = Ipv4Addr::new(198, 51, 100, 8);
-        assert_eq!(n.want_resolve(rs), Some(rs));
+        assert_eq!(n.want_resolve(rs), Some(IpAddr::V4(rs)));
         assert_eq!(n.want_resolve(rs), None, "asked within the last second");
         let req = n.request_frame(rs);
         let (eth, a) = ArpRepr::parse_frame(&req).unwrap();
@@ -320,5 +412,33 @@ mod tests {
         assert_eq!(got[1].addr, "2001:db8::100".parse::<Ipv6Addr>().unwrap());
         assert!(got[1].tentative);
         assert_eq!(parse_if_inet6(t, "lo").len(), 1);
+    }
+
+    #[test]
+    fn ipv6_routes_next_hop_and_neighbour_discovery() {
+        let t = "20010db8000100000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n\
+                 00000000000000000000000000000000 00 00000000000000000000000000000000 00 20010db8000100000000000000000001 00000400 00000001 00000000 00000003     eth0\n";
+        let r = parse_routes6(t);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].1.prefix_len, 64);
+        let gw: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
+        assert_eq!(r[1].1.gateway, Some(gw));
+        let on_link: Ipv6Addr = "2001:db8:1::11".parse().unwrap();
+        assert_eq!(next_hop6(&r, "eth0", on_link), on_link);
+        let far: Ipv6Addr = "2001:db8:9::9".parse().unwrap();
+        assert_eq!(next_hop6(&r, "eth0", far), gw);
+
+        let me = MacAddr([2, 0, 0, 0, 0, 5]);
+        let rs_mac = MacAddr([2, 0, 0, 0, 0, 0x11]);
+        let mut n = Neighbours::empty("eth0", me, Ipv4Addr::new(198, 51, 100, 5));
+        assert_eq!(n.resolve_frame(IpAddr::V6(on_link)), None);
+        n.my_ip6 = Some("2001:db8:1::5".parse().unwrap());
+        assert_eq!(n.want_resolve(on_link), Some(IpAddr::V6(on_link)));
+        assert_eq!(n.want_resolve(on_link), None); // asked within the second
+        let ns = n.resolve_frame(IpAddr::V6(on_link)).unwrap();
+        assert_eq!(&ns[..6], &[0x33, 0x33, 0xff, 0, 0, 0x11]);
+        assert_eq!(n.lookup(on_link), None);
+        n.learn(&wire::icmpv6::unsolicited_na_frame(rs_mac, on_link, false));
+        assert_eq!(n.lookup(on_link), Some(rs_mac));
     }
 }

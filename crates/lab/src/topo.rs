@@ -100,7 +100,10 @@ impl HttpServer {
         let stop = Arc::new(AtomicBool::new(false));
         let st = Arc::clone(&stop);
         let setup = move || -> Result<TcpListener> {
-            let l = TcpListener::bind(("0.0.0.0", port))?;
+            // [::] takes IPv4 too (v6only is off by default); 0.0.0.0 where
+            // IPv6 is disabled.
+            let l = TcpListener::bind(("::", port))
+                .or_else(|_| TcpListener::bind(("0.0.0.0", port)))?;
             l.set_nonblocking(true)?;
             Ok(l)
         };
@@ -178,9 +181,13 @@ impl Lan {
     }
 
     /// A new host namespace `<prefix><name>` with `eth0` on the segment and
-    /// the given addresses (`ADDR/LEN`).
+    /// the given addresses (`ADDR/LEN`, IPv4 or IPv6). IPv6 duplicate address
+    /// detection is off in the namespace (set before `eth0` arrives), so
+    /// IPv6 addresses are usable at once rather than tentative for a second.
     pub fn host(&mut self, name: &str, addrs: &[&str]) -> Result<Netns> {
         let ns = Netns::new(&format!("{}{name}", self.prefix))?;
+        ns.sysctl("net.ipv6.conf.all.accept_dad", "0")?;
+        ns.sysctl("net.ipv6.conf.default.accept_dad", "0")?;
         self.ports += 1;
         let port = format!("p{}", self.ports);
         veth(&ns, "eth0", &self.sw, &port)?;
@@ -200,6 +207,22 @@ pub fn dr_real_server(ns: &Netns, vip: &str) -> Result<()> {
         ns.sysctl(&format!("net.ipv4.conf.{k}.arp_announce"), "2")?;
     }
     ns.exec(&["ip", "addr", "add", &format!("{vip}/32"), "dev", "lo"])?;
+    Ok(())
+}
+
+/// DR real server settings for an IPv6 VIP: VIP/128 on lo. IPv6 needs no
+/// arp_ignore: Linux answers neighbour solicitations only for addresses on
+/// the interface they arrive on (ndisc_recv_ns), not for lo's.
+pub fn dr_real_server6(ns: &Netns, vip: &str) -> Result<()> {
+    ns.exec(&[
+        "ip",
+        "-6",
+        "addr",
+        "add",
+        &format!("{vip}/128"),
+        "dev",
+        "lo",
+    ])?;
     Ok(())
 }
 

@@ -1,6 +1,8 @@
-//! ICMPv6 neighbour advertisements (RFC 4861 §4.4), parse/emit with the
-//! pseudo-header checksum, and the unsolicited advertisement a new VRRP master
-//! sends for each IPv6 VIP (the IPv6 counterpart of a gratuitous ARP).
+//! ICMPv6 neighbour discovery (RFC 4861): advertisements (§4.4) parse/emit
+//! with the pseudo-header checksum, the unsolicited advertisement a new VRRP
+//! master sends for each IPv6 VIP (the IPv6 counterpart of a gratuitous
+//! ARP), and the solicitation (§4.3) the data plane sends to resolve a real
+//! server or client (the IPv6 counterpart of an ARP request).
 //!
 //! ```text
 //! |     Type 136  |     Code 0    |          Checksum             |
@@ -165,6 +167,109 @@ pub fn parse_na_frame(
     Ok((eth, ip, na))
 }
 
+const OPT_SOURCE_LLADDR: u8 = 1;
+/// NS with the source link-layer address option for an Ethernet MAC.
+pub const NS_WITH_LLADDR_LEN: usize = 32;
+
+/// The solicited-node multicast group of `target`: ff02::1:ff00:0/104 and
+/// the target's low 24 bits (RFC 4291 §2.7.1).
+pub fn solicited_node(target: Ipv6Addr) -> Ipv6Addr {
+    let o = target.octets();
+    Ipv6Addr::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | u16::from(o[13]),
+        u16::from_be_bytes([o[14], o[15]]),
+    )
+}
+
+/// A neighbour solicitation for `target` from `src` (an address of ours) and
+/// MAC `mac`, multicast to the target's solicited-node group, with the
+/// source link-layer address option, hop limit 255: the whole Ethernet frame.
+pub fn solicit_frame(mac: MacAddr, src: Ipv6Addr, target: Ipv6Addr) -> Vec<u8> {
+    let dst = solicited_node(target);
+    let ip = Ipv6Repr {
+        traffic_class: 0,
+        flow_label: 0,
+        payload_len: NS_WITH_LLADDR_LEN,
+        next_header: PROTO_ICMPV6,
+        hop_limit: ND_HOP_LIMIT,
+        src,
+        dst,
+    };
+    let eth = EthernetRepr::untagged(ipv6::multicast_mac(dst), mac, ETHERTYPE_IPV6);
+    let mut f = vec![0u8; crate::ethernet::HEADER_LEN + ipv6::HEADER_LEN + NS_WITH_LLADDR_LEN];
+    // Cannot fail: sized for all three parts.
+    let e = eth.emit(&mut f).unwrap_or(crate::ethernet::HEADER_LEN);
+    let i = ip.emit(&mut f[e..]).unwrap_or(ipv6::HEADER_LEN);
+    let msg = &mut f[e + i..];
+    msg[0] = TYPE_NEIGHBOUR_SOLICIT;
+    msg[8..24].copy_from_slice(&target.octets());
+    msg[24] = OPT_SOURCE_LLADDR;
+    msg[25] = 1;
+    msg[26..32].copy_from_slice(&mac.0);
+    let c = ipv6::upper_layer_checksum(src, dst, PROTO_ICMPV6, msg);
+    msg[2..4].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+/// What a neighbour discovery frame teaches about a neighbour's MAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NeighbourInfo {
+    /// An advertisement: `addr` is at `mac` (its target link-layer option,
+    /// else the frame's source MAC).
+    Advert { addr: Ipv6Addr, mac: MacAddr },
+    /// A solicitation from `addr` (not the unspecified address) with its
+    /// source link-layer option `mac`.
+    Solicit { addr: Ipv6Addr, mac: MacAddr },
+}
+
+/// Read an NA or NS frame (checksum and hop limit 255 verified, RFC 4861
+/// §7.1); `None` for anything else.
+pub fn neighbour_info(frame: &[u8]) -> Option<NeighbourInfo> {
+    let (eth, off) = EthernetRepr::parse(frame).ok()?;
+    if eth.ethertype != ETHERTYPE_IPV6 {
+        return None;
+    }
+    let (ip, msg) = Ipv6Repr::parse(&frame[off..]).ok()?;
+    if ip.next_header != PROTO_ICMPV6 || ip.hop_limit != ND_HOP_LIMIT || msg.len() < NA_LEN {
+        return None;
+    }
+    match msg[0] {
+        TYPE_NEIGHBOUR_ADVERT => {
+            let na = NeighbourAdvert::parse(msg, ip.src, ip.dst).ok()?;
+            Some(NeighbourInfo::Advert {
+                addr: na.target,
+                mac: na.target_lladdr.unwrap_or(eth.src),
+            })
+        }
+        TYPE_NEIGHBOUR_SOLICIT if !ip.src.is_unspecified() => {
+            if ipv6::upper_layer_checksum(ip.src, ip.dst, PROTO_ICMPV6, msg) != 0 {
+                return None;
+            }
+            let mut opts = &msg[24..];
+            while opts.len() >= 8 && opts[1] != 0 {
+                let len = usize::from(opts[1]) * 8;
+                if opts[0] == OPT_SOURCE_LLADDR && len == 8 {
+                    let mut m = [0u8; 6];
+                    m.copy_from_slice(&opts[2..8]);
+                    return Some(NeighbourInfo::Solicit {
+                        addr: ip.src,
+                        mac: MacAddr(m),
+                    });
+                }
+                opts = opts.get(len..)?;
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +341,45 @@ mod tests {
         let (_, ip, na) = parse_na_frame(&frame).unwrap();
         assert_eq!(ip.hop_limit, ND_HOP_LIMIT);
         assert!(na.override_flag && !na.solicited && !na.router);
+    }
+
+    /// An NS by hand (RFC 4861 §4.3): fe80::5 asks for 2001:db8::abcd:1234
+    /// at ff02::1:ffcd:1234 (MAC 33:33:ff:cd:12:34).
+    #[test]
+    fn solicitation_hand_vector_and_learning() {
+        let src: Ipv6Addr = "fe80::5".parse().unwrap();
+        let target: Ipv6Addr = "2001:db8::abcd:1234".parse().unwrap();
+        let group: Ipv6Addr = "ff02::1:ffcd:1234".parse().unwrap();
+        assert_eq!(solicited_node(target), group);
+        let f = solicit_frame(MAC, src, target);
+        assert_eq!(&f[..6], &[0x33, 0x33, 0xff, 0xcd, 0x12, 0x34]);
+        let (ip, msg) = Ipv6Repr::parse(&f[14..]).unwrap();
+        assert_eq!((ip.src, ip.dst, ip.hop_limit), (src, group, 255));
+        let mut want = vec![135, 0, 0, 0, 0, 0, 0, 0];
+        want.extend_from_slice(&target.octets());
+        want.extend_from_slice(&[1, 1, 0x02, 0, 0x5e, 0, 0, 0x0a]);
+        let c = ipv6::upper_layer_checksum(src, group, PROTO_ICMPV6, &want);
+        want[2..4].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(msg, &want[..]);
+        assert_eq!(
+            neighbour_info(&f),
+            Some(NeighbourInfo::Solicit {
+                addr: src,
+                mac: MAC
+            })
+        );
+        let na = unsolicited_na_frame(MAC, vip(), false);
+        assert_eq!(
+            neighbour_info(&na),
+            Some(NeighbourInfo::Advert {
+                addr: vip(),
+                mac: MAC
+            })
+        );
+        // Hop limit other than 255: not neighbour discovery.
+        let mut routed = na;
+        routed[21] = 64;
+        assert_eq!(neighbour_info(&routed), None);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The IPv6 fixed header (RFC 8200 §3), parse/emit with byte-vector tests,
-//! the upper-layer pseudo-header sum (RFC 8200 §8.1) and the Ethernet
-//! multicast mapping (RFC 2464 §7).
+//! the upper-layer pseudo-header sum (RFC 8200 §8.1), the Ethernet
+//! multicast mapping (RFC 2464 §7), and the TCP/UDP checksum work of the
+//! director's IPv6 data plane: NAT rewrite with incremental checksum
+//! updates, completing a partial checksum, verifying one.
 //!
 //! ```text
 //! |Version| Traffic Class |           Flow Label                  |
@@ -16,6 +18,7 @@ use std::net::Ipv6Addr;
 
 use crate::checksum;
 use crate::ethernet::{invalid, need, MacAddr, ParseError};
+use crate::ipv4::NatSide;
 
 pub const HEADER_LEN: usize = 40;
 pub const ETHERTYPE_IPV6: u16 = 0x86dd;
@@ -113,6 +116,134 @@ pub fn is_link_local(a: Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
 }
 
+fn l4_checksum_offset(next_header: u8) -> Option<usize> {
+    match next_header {
+        PROTO_TCP => Some(crate::tcp::CHECKSUM_OFFSET),
+        PROTO_UDP => Some(crate::udp::CHECKSUM_OFFSET),
+        _ => None,
+    }
+}
+
+/// In-place NAT of an IPv6 TCP/UDP packet (no extension headers): new
+/// address and port on one side, the L4 checksum updated incrementally
+/// (RFC 1624, one step per 16-bit word of the address and the port), as
+/// IPVS's tcp_dnat_handler/udp_snat_handler do for IPv6. IPv6 has no header
+/// checksum, and UDP's is mandatory: a result of 0 is sent as 0xffff.
+pub fn nat_rewrite(
+    pkt: &mut [u8],
+    side: NatSide,
+    addr: Ipv6Addr,
+    port: u16,
+) -> Result<(), ParseError> {
+    let (r, payload) = Ipv6Repr::parse(pkt)?;
+    let Some(coff) = l4_checksum_offset(r.next_header) else {
+        return Err(invalid("nat6", "next header", r.next_header.into()));
+    };
+    need("nat6 l4", payload, coff + 2)?;
+    let poff = HEADER_LEN + if side == NatSide::Src { 0 } else { 2 };
+    let old_port = u16::from_be_bytes([pkt[poff], pkt[poff + 1]]);
+    let (aoff, old_addr) = match side {
+        NatSide::Src => (8, r.src),
+        NatSide::Dst => (24, r.dst),
+    };
+    let c = HEADER_LEN + coff;
+    let mut s = u16::from_be_bytes([pkt[c], pkt[c + 1]]);
+    for (o, n) in old_addr.segments().into_iter().zip(addr.segments()) {
+        s = checksum::update16(s, o, n);
+    }
+    s = checksum::update16(s, old_port, port);
+    if r.next_header == PROTO_UDP && s == 0 {
+        s = 0xffff;
+    }
+    pkt[c..c + 2].copy_from_slice(&s.to_be_bytes());
+    pkt[poff..poff + 2].copy_from_slice(&port.to_be_bytes());
+    pkt[aoff..aoff + 16].copy_from_slice(&addr.octets());
+    Ok(())
+}
+
+/// The TCP/UDP checksum of the packet computed from scratch and written in
+/// (frames captured with a partial checksum: CHECKSUM_PARTIAL offload,
+/// TP_STATUS_CSUMNOTREADY). Other next headers are left alone.
+pub fn fill_l4_checksum(pkt: &mut [u8]) -> Result<(), ParseError> {
+    let (r, payload) = Ipv6Repr::parse(pkt)?;
+    let Some(coff) = l4_checksum_offset(r.next_header) else {
+        return Ok(());
+    };
+    need("l4 checksum", payload, coff + 2)?;
+    let seg = &mut pkt[HEADER_LEN..HEADER_LEN + r.payload_len];
+    seg[coff..coff + 2].copy_from_slice(&[0, 0]);
+    let mut c = upper_layer_checksum(r.src, r.dst, r.next_header, seg);
+    if r.next_header == PROTO_UDP && c == 0 {
+        c = 0xffff;
+    }
+    seg[coff..coff + 2].copy_from_slice(&c.to_be_bytes());
+    Ok(())
+}
+
+/// True unless the packet is TCP/UDP with a checksum that does not verify.
+pub fn l4_checksum_ok(pkt: &[u8]) -> bool {
+    match Ipv6Repr::parse(pkt) {
+        Ok((r, payload)) if l4_checksum_offset(r.next_header).is_some() => {
+            upper_layer_checksum(r.src, r.dst, r.next_header, payload) == 0
+        }
+        _ => true,
+    }
+}
+
+/// Software TCP segmentation of an IPv6 packet (what GSO/TSO would have
+/// done): each segment fits `max_ip_len` bytes and gets its payload length,
+/// sequence number and full checksum; FIN and PSH stay on the last segment,
+/// CWR on the first, TCP options are copied. A packet that already fits
+/// comes back alone.
+pub fn segment_tcp(pkt: &[u8], max_ip_len: usize) -> Result<Vec<Vec<u8>>, ParseError> {
+    let (ip, payload) = Ipv6Repr::parse(pkt)?;
+    if ip.next_header != PROTO_TCP {
+        return Err(invalid(
+            "tcp6 segmentation",
+            "next header",
+            ip.next_header.into(),
+        ));
+    }
+    let (tcp, thl) = crate::tcp::TcpRepr::parse(payload)?;
+    let total = HEADER_LEN + ip.payload_len;
+    if total <= max_ip_len {
+        return Ok(vec![pkt[..total].to_vec()]);
+    }
+    if max_ip_len <= HEADER_LEN + thl {
+        return Err(invalid(
+            "tcp6 segmentation",
+            "max length",
+            max_ip_len as u32,
+        ));
+    }
+    let hl = HEADER_LEN + thl;
+    let chunks: Vec<&[u8]> = payload[thl..].chunks(max_ip_len - hl).collect();
+    let last = chunks.len().saturating_sub(1);
+    let mut seq = tcp.seq;
+    let mut out = Vec::with_capacity(chunks.len());
+    for (i, chunk) in chunks.iter().enumerate() {
+        let mut p = Vec::with_capacity(hl + chunk.len());
+        p.extend_from_slice(&pkt[..hl]);
+        p.extend_from_slice(chunk);
+        let plen = (thl + chunk.len()) as u16;
+        p[4..6].copy_from_slice(&plen.to_be_bytes());
+        let t = &mut p[HEADER_LEN..];
+        t[4..8].copy_from_slice(&seq.to_be_bytes());
+        let mut fl = tcp.flags;
+        if i != last {
+            fl &= !(crate::tcp::FIN | crate::tcp::PSH);
+        }
+        if i != 0 {
+            fl &= !0x80; // CWR
+        }
+        t[13] = fl;
+        fill_l4_checksum(&mut p)?;
+        seq = seq.wrapping_add(chunk.len() as u32);
+        out.push(p);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +322,100 @@ mod tests {
         assert!(is_link_local("febf::1".parse().unwrap()));
         assert!(!is_link_local("fec0::1".parse().unwrap()));
         assert!(!is_link_local("2001:db8::1".parse().unwrap()));
+    }
+
+    /// A TCP SYN 2001:db8::1.40000 -> 2001:db8::100.80 with a good checksum.
+    fn syn() -> Vec<u8> {
+        let ip = Ipv6Repr {
+            traffic_class: 0,
+            flow_label: 0,
+            payload_len: 20,
+            next_header: PROTO_TCP,
+            hop_limit: 64,
+            src: "2001:db8::1".parse().unwrap(),
+            dst: "2001:db8::100".parse().unwrap(),
+        };
+        let mut p = vec![0u8; 60];
+        ip.emit(&mut p).unwrap();
+        let tcp = [
+            0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+        ];
+        p[40..].copy_from_slice(&tcp);
+        fill_l4_checksum(&mut p).unwrap();
+        p
+    }
+
+    #[test]
+    fn l4_checksum_fill_and_verify() {
+        let mut p = syn();
+        assert!(l4_checksum_ok(&p));
+        // By hand: pseudo-header words + segment words, folded, inverted.
+        let w = |b: &[u8]| -> u32 {
+            b.chunks(2)
+                .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+                .sum()
+        };
+        let mut seg = p[40..].to_vec();
+        seg[16] = 0;
+        seg[17] = 0;
+        let mut acc = w(&p[8..40]) + 20 + 6 + w(&seg);
+        while acc >> 16 != 0 {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        assert_eq!(&p[56..58], &(!(acc as u16)).to_be_bytes());
+        p[59] ^= 1;
+        assert!(!l4_checksum_ok(&p));
+    }
+
+    #[test]
+    fn nat_rewrite_keeps_checksum_valid_both_sides() {
+        let rs: Ipv6Addr = "2001:db8:1::11".parse().unwrap();
+        let mut p = syn();
+        nat_rewrite(&mut p, NatSide::Dst, rs, 8080).unwrap();
+        let (r, payload) = Ipv6Repr::parse(&p).unwrap();
+        assert_eq!(
+            (r.dst, u16::from_be_bytes([payload[2], payload[3]])),
+            (rs, 8080)
+        );
+        assert!(l4_checksum_ok(&p));
+        // The incremental result equals a full recomputation.
+        let mut full = p.clone();
+        fill_l4_checksum(&mut full).unwrap();
+        assert_eq!(p, full);
+        // And back on the reply side.
+        let vip: Ipv6Addr = "2001:db8::100".parse().unwrap();
+        nat_rewrite(&mut p, NatSide::Src, vip, 80).unwrap();
+        assert_eq!(Ipv6Repr::parse(&p).unwrap().0.src, vip);
+        assert!(l4_checksum_ok(&p));
+        // Not TCP/UDP: refused.
+        let mut icmp = p.clone();
+        icmp[6] = PROTO_ICMPV6;
+        assert!(nat_rewrite(&mut icmp, NatSide::Dst, rs, 1).is_err());
+    }
+
+    #[test]
+    fn tcp_segmentation_of_a_super_packet() {
+        let mut big = syn();
+        big[40 + 13] = crate::tcp::ACK | crate::tcp::PSH | crate::tcp::FIN;
+        big.extend((0..3000u32).map(|i| i as u8));
+        let plen = (big.len() - 40) as u16;
+        big[4..6].copy_from_slice(&plen.to_be_bytes());
+        fill_l4_checksum(&mut big).unwrap();
+        let segs = segment_tcp(&big, 1500).unwrap();
+        assert_eq!(segs.len(), 3); // 1440 + 1440 + 120 payload bytes
+        let mut data = Vec::new();
+        for (i, s) in segs.iter().enumerate() {
+            assert!(s.len() <= 1500);
+            assert!(l4_checksum_ok(s));
+            let (_, l4) = Ipv6Repr::parse(s).unwrap();
+            let seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]);
+            assert_eq!(seq, 1 + data.len() as u32);
+            let fin = l4[13] & crate::tcp::FIN != 0;
+            assert_eq!(fin, i == 2);
+            data.extend_from_slice(&l4[20..]);
+        }
+        assert_eq!(data, big[60..]);
+        assert_eq!(segment_tcp(&syn(), 1500).unwrap(), vec![syn()]);
     }
 
     #[test]

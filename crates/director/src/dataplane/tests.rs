@@ -145,7 +145,7 @@ fn unknown_neighbour_asks_for_arp() {
     let syn = frame(CLIENT, 40000, VIP, 80, SYN, DIR_MAC);
     assert_eq!(
         run(&mut f, &mut svcs, &syn, false).0,
-        Action::NeedArp(rs(8))
+        Action::NeedArp(rs(8).into())
     );
 }
 
@@ -400,4 +400,155 @@ fn oversized_reply() -> Vec<u8> {
     .emit(rs(8), CLIENT, &[7u8; 4000], &mut big[34..])
     .unwrap();
     big
+}
+
+mod ipv6 {
+    //! The IPv6 data plane: DR and NAT on frames built with `wire`.
+    use super::*;
+    use std::net::Ipv6Addr;
+
+    fn a(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+    fn vip6() -> Ipv6Addr {
+        a("2001:db8::100")
+    }
+    fn client6() -> Ipv6Addr {
+        a("2001:db8::64")
+    }
+    fn rs6(i: u8) -> Ipv6Addr {
+        Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, u16::from(i))
+    }
+
+    fn fwd6() -> Forwarder {
+        let mut n = Neighbours::empty("eth0", DIR_MAC, DIR_IP);
+        for i in [8, 10] {
+            n.insert(rs6(i), rs_mac(i));
+        }
+        n.insert(client6(), CLIENT_MAC);
+        Forwarder::new(n, DIR_IP)
+    }
+
+    fn svc6(kind: LbKind, port: u16) -> Service {
+        Service::new(
+            IpAddr::V6(vip6()),
+            80,
+            L4Proto::Tcp,
+            kind,
+            None,
+            vec![
+                Dest::new(IpAddr::V6(rs6(8)), port, 1),
+                Dest::new(IpAddr::V6(rs6(10)), port, 1),
+            ],
+            scheduler_for("rr").unwrap(),
+        )
+    }
+
+    /// An Ethernet + IPv6 + TCP frame with 3 bytes of payload and a good checksum.
+    fn frame6(src: Ipv6Addr, sport: u16, dst: Ipv6Addr, dport: u16, flags: u8) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 40 + 20 + 3];
+        EthernetRepr::untagged(DIR_MAC, CLIENT_MAC, ETHERTYPE_IPV6)
+            .emit(&mut f)
+            .unwrap();
+        Ipv6Repr {
+            traffic_class: 0,
+            flow_label: 0,
+            payload_len: 23,
+            next_header: PROTO_TCP,
+            hop_limit: 64,
+            src,
+            dst,
+        }
+        .emit(&mut f[14..])
+        .unwrap();
+        let tcp = &mut f[54..];
+        tcp[0..2].copy_from_slice(&sport.to_be_bytes());
+        tcp[2..4].copy_from_slice(&dport.to_be_bytes());
+        tcp[12] = 0x50;
+        tcp[13] = flags;
+        tcp[14] = 0xff;
+        tcp[20..23].copy_from_slice(b"abc");
+        wire::ipv6::fill_l4_checksum(&mut f[14..]).unwrap();
+        f
+    }
+
+    fn ip_of(f: &[u8]) -> (Ipv6Repr, Vec<u8>) {
+        let (r, l4) = Ipv6Repr::parse(&f[14..]).unwrap();
+        (r, l4.to_vec())
+    }
+
+    #[test]
+    fn dr_changes_only_the_macs() {
+        let mut f = fwd6();
+        let mut svcs = vec![svc6(LbKind::Dr, 80)];
+        let mut out = vec![0u8; 2048];
+        let inp = frame6(client6(), 40000, vip6(), 80, SYN);
+        let Action::Send(n) = f.process(Duration::ZERO, &inp, false, true, &mut svcs, &mut out)
+        else {
+            panic!("not forwarded");
+        };
+        assert_eq!(&out[..6], &rs_mac(8).0);
+        assert_eq!(&out[6..12], &DIR_MAC.0);
+        assert_eq!(&out[12..n], &inp[12..]);
+        // Not master: dropped.
+        let r = f.process(Duration::ZERO, &inp, false, false, &mut svcs, &mut out);
+        assert_eq!(r, Action::Drop(DropWhy::NotMaster));
+    }
+
+    #[test]
+    fn nat_rewrites_both_ways_with_valid_checksums() {
+        let mut f = fwd6();
+        let mut svcs = vec![svc6(LbKind::Nat, 8080)];
+        let mut out = vec![0u8; 2048];
+        let inp = frame6(client6(), 40000, vip6(), 80, SYN);
+        let Action::Send(n) = f.process(Duration::ZERO, &inp, false, true, &mut svcs, &mut out)
+        else {
+            panic!("not forwarded");
+        };
+        let (ip, l4) = ip_of(&out[..n]);
+        assert_eq!((ip.src, ip.dst), (client6(), rs6(8)));
+        assert_eq!(u16::from_be_bytes([l4[2], l4[3]]), 8080);
+        assert!(wire::ipv6::l4_checksum_ok(&out[14..n]));
+        assert_eq!(&out[..6], &rs_mac(8).0);
+        // The real server's SYN-ACK goes back from VIP:80 to the client's MAC.
+        let mut reply = frame6(rs6(8), 8080, client6(), 40000, SYN | ACK);
+        reply[6..12].copy_from_slice(&rs_mac(8).0);
+        let Action::Send(n) = f.process(Duration::ZERO, &reply, false, true, &mut svcs, &mut out)
+        else {
+            panic!("reply not rewritten");
+        };
+        let (ip, l4) = ip_of(&out[..n]);
+        assert_eq!((ip.src, ip.dst), (vip6(), client6()));
+        assert_eq!(u16::from_be_bytes([l4[0], l4[1]]), 80);
+        assert!(wire::ipv6::l4_checksum_ok(&out[14..n]));
+        assert_eq!(&out[..6], &CLIENT_MAC.0);
+    }
+
+    #[test]
+    fn partial_checksum_completed_and_unknown_neighbour_solicited() {
+        let mut f = fwd6();
+        let mut svcs = vec![svc6(LbKind::Dr, 80)];
+        let mut out = vec![0u8; 2048];
+        let mut inp = frame6(client6(), 40001, vip6(), 80, SYN);
+        inp[14 + 40 + 16] ^= 0x55; // as CHECKSUM_PARTIAL leaves it: not final
+        let Action::Send(n) = f.process(Duration::ZERO, &inp, true, true, &mut svcs, &mut out)
+        else {
+            panic!("not forwarded");
+        };
+        assert!(wire::ipv6::l4_checksum_ok(&out[14..n]));
+        let mut f = Forwarder::new(Neighbours::empty("eth0", DIR_MAC, DIR_IP), DIR_IP);
+        let inp = frame6(client6(), 40002, vip6(), 80, SYN);
+        let r = f.process(Duration::ZERO, &inp, false, true, &mut svcs, &mut out);
+        assert!(matches!(r, Action::NeedArp(IpAddr::V6(_))), "{r:?}");
+        // A neighbour advert for that real server teaches its MAC.
+        let Action::NeedArp(IpAddr::V6(hop)) = r else {
+            unreachable!()
+        };
+        let na = wire::icmpv6::unsolicited_na_frame(rs_mac(10), hop, false);
+        assert_eq!(
+            f.process(Duration::ZERO, &na, false, true, &mut svcs, &mut out),
+            Action::Ignore
+        );
+        assert_eq!(f.neigh.lookup(hop), Some(rs_mac(10)));
+    }
 }

@@ -291,6 +291,7 @@ pub fn spawn(
         ifindex,
         mac,
         vips: all_vips,
+        preferred_lft: inst.vip_preferred_lft.clone(),
         ident: 0,
         origin: Instant::now(),
         state: state.clone(),
@@ -370,6 +371,8 @@ struct Runner {
     mac: wire::ethernet::MacAddr,
     /// The VIPs and the excluded VIPs, each with its prefix length.
     vips: Vec<(IpAddr, u8)>,
+    /// IPv6 VIPs added with a finite preferred lifetime (0: deprecated).
+    preferred_lft: Vec<(IpAddr, u32)>,
     ident: u16,
     origin: Instant,
     state: Arc<AtomicU8>,
@@ -594,7 +597,12 @@ impl Runner {
                 Action::SendAdvert { priority } => self.send_advert(priority),
                 Action::AddVips => {
                     for (vip, len) in self.vips.clone() {
-                        if let Err(e) = self.rtnl.add_addr(self.ifindex, vip, len) {
+                        let lft = self
+                            .preferred_lft
+                            .iter()
+                            .find(|(a, _)| *a == vip)
+                            .map(|(_, l)| *l);
+                        if let Err(e) = self.rtnl.add_addr(self.ifindex, vip, len, lft) {
                             self.say(&format!("cannot add VIP {vip}/{len}: {e}"));
                         }
                     }

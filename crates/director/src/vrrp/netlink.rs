@@ -42,10 +42,23 @@ impl Rtnl {
         Ok(Rtnl { fd, seq: 1 })
     }
 
-    /// Add `addr/prefix` on interface `ifindex`; an address already there is fine.
-    pub fn add_addr(&mut self, ifindex: u32, addr: IpAddr, prefix: u8) -> io::Result<()> {
+    /// Add `addr/prefix` on interface `ifindex`, with a finite preferred
+    /// lifetime in seconds when given (IPv6: 0 = deprecated, never chosen as
+    /// a source address); an address already there is fine.
+    pub fn add_addr(
+        &mut self,
+        ifindex: u32,
+        addr: IpAddr,
+        prefix: u8,
+        preferred_lft: Option<u32>,
+    ) -> io::Result<()> {
         let flags = libc::NLM_F_CREATE | libc::NLM_F_EXCL;
-        match self.addr_request(libc::RTM_NEWADDR, flags, ifindex, addr, prefix) {
+        let mut msg = addr_message(libc::RTM_NEWADDR, flags, self.seq, ifindex, addr, prefix);
+        if let Some(p) = preferred_lft {
+            push_cacheinfo(&mut msg, p);
+        }
+        self.seq = self.seq.wrapping_add(1);
+        match socket::send(self.fd.as_raw_fd(), &msg, 0).and_then(|_| self.read_ack()) {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
             r => r,
         }
@@ -188,6 +201,19 @@ fn link_state(data: &[u8], ifindex: u32) -> Option<bool> {
         .map(|e| e.up)
 }
 
+/// Append IFA_CACHEINFO (preferred `preferred` s, valid forever), as
+/// keepalived does for an IPv6 VIP with a finite preferred_lft, and fix the
+/// message length.
+fn push_cacheinfo(msg: &mut Vec<u8>, preferred: u32) {
+    let mut ci = Vec::with_capacity(16);
+    ci.extend_from_slice(&preferred.to_ne_bytes());
+    ci.extend_from_slice(&u32::MAX.to_ne_bytes()); // INFINITY_LIFE_TIME
+    ci.extend_from_slice(&[0u8; 8]); // cstamp, tstamp: set by the kernel
+    push_attr(msg, libc::IFA_CACHEINFO, &ci);
+    let len = msg.len() as u32;
+    msg[0..4].copy_from_slice(&len.to_ne_bytes());
+}
+
 fn push_attr(buf: &mut Vec<u8>, ty: u16, data: &[u8]) {
     let len = 4 + data.len();
     buf.extend_from_slice(&(len as u16).to_ne_bytes());
@@ -300,5 +326,11 @@ mod tests {
         assert_eq!(&m[24..28], &[20, 0, 2, 0][..]); // IFA_LOCAL, 16 bytes
         assert_eq!(&m[28..44], &vip.octets()[..]);
         assert_eq!(&m[44..48], &[20, 0, 1, 0][..]); // IFA_ADDRESS
+        let mut m = m;
+        push_cacheinfo(&mut m, 0);
+        assert_eq!(m.len(), 64 + 20);
+        assert_eq!(u32::from_ne_bytes([m[0], m[1], m[2], m[3]]), 84);
+        assert_eq!(&m[64..68], &[20, 0, 6, 0][..]); // IFA_CACHEINFO
+        assert_eq!(&m[68..76], &[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff][..]);
     }
 }

@@ -337,6 +337,11 @@ pub struct VrrpInstance {
     /// `virtual_ipaddress_excluded`: added and removed with the VIPs but not
     /// carried in adverts; any family (how an IPv4 instance gets IPv6 VIPs).
     pub virtual_ipaddresses_excluded: Vec<ipnet::IpNet>,
+    /// IPv6 VIPs (and excluded VIPs) keepalived adds with a finite preferred
+    /// lifetime, in seconds: `preferred_lft N`, or 0 by default for a /128
+    /// (deprecated: the kernel never picks it as a source address). The
+    /// others are preferred forever.
+    pub vip_preferred_lft: Vec<(IpAddr, u32)>,
     pub unicast_src_ip: Option<IpAddr>,
     pub unicast_peers: Vec<IpAddr>,
     pub nopreempt: bool,

@@ -289,6 +289,29 @@ fn ipv6_family_rules_like_keepalived() {
     assert_eq!(v6.version, 2);
 }
 
+/// keepalived deprecates an IPv6 /128 VIP unless told otherwise
+/// (vrrp_ipaddress.c: preferred_lft defaults to 0 for /128, forever else).
+#[test]
+fn ipv6_vip_preferred_lifetimes() {
+    let c = parse(
+        "vrrp_instance V6 {\n interface eth0\n virtual_router_id 52\n virtual_ipaddress {\n\
+         2001:db8::100/128\n 2001:db8::101/64\n 2001:db8::102/128 preferred_lft forever\n\
+         2001:db8::103/64 preferred_lft 0\n 2001:db8::104\n }\n\
+         virtual_ipaddress_excluded { 2001:db8::105/128 }\n}\n",
+    )
+    .unwrap();
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert_eq!(
+        c.vrrp_instances[0].vip_preferred_lft,
+        vec![
+            (ip("2001:db8::100"), 0),
+            (ip("2001:db8::103"), 0),
+            (ip("2001:db8::104"), 0),
+            (ip("2001:db8::105"), 0)
+        ]
+    );
+}
+
 #[test]
 fn real_server_ports() {
     let c = parse(

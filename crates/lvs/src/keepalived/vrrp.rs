@@ -106,6 +106,7 @@ pub(super) fn vrrp_instance(
     // With the line and text of each, for keepalived's family errors.
     let mut vips: Vec<(ipnet::IpNet, &Stmt)> = Vec::new();
     let mut excluded: Vec<ipnet::IpNet> = Vec::new();
+    let mut preferred_lfts: Vec<(IpAddr, u32)> = Vec::new();
     let mut unicast_src_ip = None;
     let mut unicast_peers: Vec<(IpAddr, &Stmt)> = Vec::new();
     let mut nopreempt = false;
@@ -163,7 +164,11 @@ pub(super) fn vrrp_instance(
             }
             "virtual_ipaddress" => {
                 for a in cx.block(k, "virtual_ipaddress")? {
-                    vips.push((vip(cx, a, interface.as_deref())?, a));
+                    let (net, lft) = vip(cx, a, interface.as_deref())?;
+                    if let Some(l) = lft {
+                        preferred_lfts.push((net.addr(), l));
+                    }
+                    vips.push((net, a));
                 }
             }
             // Added and removed with the VIPs, never advertised: the way to
@@ -171,7 +176,11 @@ pub(super) fn vrrp_instance(
             // vrrp_data.c, alloc_vrrp_evip, takes any family).
             "virtual_ipaddress_excluded" => {
                 for a in cx.block(k, "virtual_ipaddress_excluded")? {
-                    excluded.push(vip(cx, a, interface.as_deref())?);
+                    let (net, lft) = vip(cx, a, interface.as_deref())?;
+                    if let Some(l) = lft {
+                        preferred_lfts.push((net.addr(), l));
+                    }
+                    excluded.push(net);
                 }
                 if cx.check_mode() {
                     cx.note(
@@ -480,6 +489,7 @@ pub(super) fn vrrp_instance(
         use_vmac,
         virtual_ipaddresses: vips,
         virtual_ipaddresses_excluded: excluded,
+        vip_preferred_lft: preferred_lfts,
         unicast_src_ip,
         unicast_peers,
         nopreempt,
@@ -537,7 +547,14 @@ fn authentication(
 }
 
 /// One `virtual_ipaddress` line: `ADDR[/LEN] [brd X] [dev X] [scope X] [label X] ...`.
-fn vip(cx: &mut Ctx, s: &Stmt, interface: Option<&str>) -> Result<ipnet::IpNet, ConfigError> {
+/// Parse one VIP line; with the preferred lifetime keepalived gives an IPv6
+/// VIP (`Some(0)`: deprecated, never a source address), `None` for forever
+/// and for IPv4.
+fn vip(
+    cx: &mut Ctx,
+    s: &Stmt,
+    interface: Option<&str>,
+) -> Result<(ipnet::IpNet, Option<u32>), ConfigError> {
     const C: &str = "virtual_ipaddress";
     cx.no_block(s, C)?;
     let text = s.keyword.as_str();
@@ -558,6 +575,7 @@ fn vip(cx: &mut Ctx, s: &Stmt, interface: Option<&str>) -> Result<ipnet::IpNet, 
     let Some(net) = net else {
         return Err(cx.invalid(s, C, format!("\"{text}\" is not an address or ADDR/LEN")));
     };
+    let mut preferred_lft: Option<Option<u32>> = None;
     let mut it = s.args.iter();
     while let Some(opt) = it.next() {
         match opt.as_str() {
@@ -590,12 +608,22 @@ fn vip(cx: &mut Ctx, s: &Stmt, interface: Option<&str>) -> Result<ipnet::IpNet, 
                 if !ok {
                     return Err(cx.invalid(s, C, format!("invalid {opt} \"{v}\"")));
                 }
+                if opt == "preferred_lft" {
+                    preferred_lft = Some(v.parse::<u32>().ok());
+                }
             }
             "no_track" | "home" | "-nodad" | "nodad" | "noprefixroute" | "autojoin" => {}
             other => return Err(cx.invalid(s, C, format!("unknown address option \"{other}\""))),
         }
     }
-    Ok(net)
+    // keepalived vrrp_ipaddress.c (parse_ipaddress / alloc_ipaddress): an
+    // IPv6 VIP without preferred_lft is deprecated (0) when it is a /128,
+    // so health checks never pick it as their source, else kept forever.
+    let lft = match net {
+        ipnet::IpNet::V6(n) => preferred_lft.unwrap_or((n.prefix_len() == 128).then_some(0)),
+        ipnet::IpNet::V4(_) => None,
+    };
+    Ok((net, lft))
 }
 
 /// track_script names resolve against every vrrp_script in the file.
