@@ -4,11 +4,13 @@
 //! 2001:db8::100/64: VRRPv3 to ff02::12 at 0.5 s. Election by priority both
 //! ways and the equal-priority tie-break on the link-local address, takeover
 //! after kill -9 both ways within 10% of Master_Down_Interval, preemption both
-//! ways, priority-0 handover on SIGTERM. A pcap on the link checks every
-//! advert and unsolicited neighbour advertisement with `wire` (hop limit 255,
-//! ff02::12, link-local source, pseudo-header checksum; NA override flag,
-//! target and link-layer option). Needs root, keepalived and tcpdump; skips
-//! visibly otherwise. The tests run one at a time (timing).
+//! ways, priority-0 handover on SIGTERM, unicast peers (global addresses)
+//! both ways, an excluded IPv6 VIP on an IPv4 instance. A pcap on the link
+//! checks every advert and unsolicited neighbour advertisement with `wire`
+//! (hop limit 255, ff02::12, link-local source, pseudo-header checksum; NA
+//! override flag, target and link-layer option). Needs root, keepalived,
+//! tcpdump and ip6tables; skips visibly otherwise. The tests run one at a
+//! time (timing).
 
 mod vrrp_lab;
 
@@ -445,6 +447,70 @@ fn ipv6_preemption_both_ways_and_sigterm_handover() -> Result<()> {
         );
         ensure!(vip6_becomes(&p.b, false, Duration::from_secs(2)));
         ensure!(vip6_becomes(&p.a, true, Duration::from_secs(2)));
+    }
+    Ok(())
+}
+
+/// Unicast VRRP over IPv6 (`unicast_src_ip`/`unicast_peer` with global
+/// addresses, no ff02::12): keepalived master, vipwire backup, and the
+/// other way round; the backup takes over within 10% of
+/// Master_Down_Interval after a kill -9.
+#[test]
+fn ipv6_unicast_peers_both_ways() -> Result<()> {
+    let Some(_g) = start("ipv6_unicast_peers_both_ways") else {
+        return Ok(());
+    };
+    let (a6, b6): (IpAddr, IpAddr) = ("2001:db8::1".parse()?, "2001:db8::2".parse()?);
+    let on_a = Spec {
+        unicast: Some((a6, b6)),
+        ..Spec::v6(150, ADVERT)
+    };
+    let on_b = Spec {
+        unicast: Some((b6, a6)),
+        ..Spec::v6(100, ADVERT)
+    };
+    for vipwire_master in [false, true] {
+        let p = Pair::new6("u6")?;
+        for (ns, a) in [(&p.a, a6), (&p.b, b6)] {
+            ns.exec(&[
+                "ip",
+                "addr",
+                "add",
+                &format!("{a}/64"),
+                "dev",
+                IFACE,
+                "nodad",
+            ])?;
+        }
+        let cap = Capture::start(&p.b, IFACE)?;
+        let (mut master, other) = if vipwire_master {
+            (
+                Node::vipwire(&p.a, &p.dir, "vw", &on_a, &self_cmd())?,
+                Node::keepalived(&p.b, &p.dir, "ka", &on_b)?,
+            )
+        } else {
+            (
+                Node::keepalived(&p.a, &p.dir, "ka", &on_a)?,
+                Node::vipwire(&p.b, &p.dir, "vw", &on_b, &self_cmd())?,
+            )
+        };
+        ensure!(
+            settles_on(&p.a, &p.b, Duration::from_secs(6)),
+            "{}",
+            dump(&[&master, &other])
+        );
+        let t = measure_takeover(&cap, &mut master, a6, b6, false)?;
+        let mdi = on_b.master_down().as_secs_f64();
+        eprintln!(
+            "IPv6 unicast, kill -9 of {}: {} took over {:.3}s after the last advert (Master_Down_Interval {mdi:.4}s)",
+            master.kind, other.kind, t.since_last_advert
+        );
+        ensure!(
+            (t.since_last_advert - mdi).abs() <= 0.1 * mdi,
+            "unicast takeover {t:?}\n{}",
+            dump(&[&master, &other])
+        );
+        ensure!(vip6_becomes(&p.b, true, Duration::from_secs(1)));
     }
     Ok(())
 }

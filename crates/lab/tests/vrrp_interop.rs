@@ -352,11 +352,11 @@ fn unicast_peers() -> Result<()> {
         return Ok(());
     };
     let master = Spec {
-        unicast: Some((A_IP, B_IP)),
+        unicast: Some((A_IP.into(), B_IP.into())),
         ..Spec::v2(150)
     };
     let backup = Spec {
-        unicast: Some((B_IP, A_IP)),
+        unicast: Some((B_IP.into(), A_IP.into())),
         ..Spec::v2(100)
     };
     let (_p, cap, mut ka, _vw) =

@@ -119,7 +119,7 @@ pub struct Spec {
     /// v2 PASS authentication.
     pub auth: Option<&'static str>,
     /// (our address, peer address) for unicast mode.
-    pub unicast: Option<(Ipv4Addr, Ipv4Addr)>,
+    pub unicast: Option<(IpAddr, IpAddr)>,
     /// A tracked `vrrp_script` (interval 1 s) that succeeds while this file
     /// exists, with this weight.
     pub track_file: Option<(PathBuf, i32)>,
