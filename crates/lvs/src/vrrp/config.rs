@@ -147,7 +147,9 @@ impl VrrpConfig {
         }
         let peers = inst.unicast_peers.clone();
         if v6 && inst.version == 2 {
-            return Err(unsupported("VRRP version 2 over IPv6".into()));
+            return Err(unsupported(
+                "VRRP version 2 over IPv6 is not supported (keepalived would send it outside strict mode; use version 3)".into(),
+            ));
         }
         // v2 carries whole seconds, v3 centiseconds (the parser already rounded).
         let cs = (inst.advert_int * 100.0).round().max(1.0) as u64;

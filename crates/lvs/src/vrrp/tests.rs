@@ -658,6 +658,15 @@ fn ipv6_instance_from_keepalived() {
     assert_eq!(c.vips, want);
     let e = VrrpConfig::from_keepalived(&k.vrrp_instances[0], &[], ME).unwrap_err();
     assert!(e.to_string().contains("not of the family"), "{e}");
+    // An explicit `version 2` stays (as in keepalived) and is refused here.
+    let v2 = "vrrp_instance V6 { interface eth0\n virtual_router_id 52\n version 2\n virtual_ipaddress { 2001:db8::100/64 } }";
+    let k = crate::keepalived::parse_str(v2, "v2.conf", None).unwrap();
+    let e = VrrpConfig::from_keepalived(&k.vrrp_instances[0], &[], ll).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("v2.conf:1: vrrp_instance V6: VRRP version 2 over IPv6 is not supported"),
+        "{e}"
+    );
 }
 
 /// Over IPv6 the equal-priority tie-break compares the link-local sources
