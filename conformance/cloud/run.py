@@ -500,6 +500,14 @@ def tests(r, work, ac_secret, runs, kurl):
              'neutron-server, noauth): same verdict', rc == rc0
              and out.startswith('{') and verdict(json.loads(out)) == offline,
              f'rc={rc} {err}')
+    # --port instead of --vip: the director's one single-address pair.
+    rc, out, err, _ = r.run(['check', '--os-cloud', 'lvs-password', '--port',
+                             'director-2', '--format', 'json'] + keep)
+    r.expect('--port director-2 instead of --vip: the VIP from its pair, same '
+             'verdict', rc == rc0 and out.startswith('{')
+             and verdict(json.loads(out)) == offline
+             and '--port director-2 holds VIP 203.0.113.241' in err,
+             f'rc={rc} {err}')
     # An openrc file's OS_* variables instead of clouds.yaml.
     openrc = {'OS_AUTH_URL': kurl, 'OS_USERNAME': 'lb-user',
               'OS_PASSWORD': USER_PW, 'OS_PROJECT_NAME': 'lb-project',

@@ -33,6 +33,63 @@ pub trait NeutronApi {
     fn extensions(&mut self) -> Result<Vec<String>, OpenStackError>;
 }
 
+/// The VIP a port names (`check --port NAME|ID`): its one single-address
+/// allowed address pair (a /32 or /128, or a bare address).
+pub fn vip_of_port(api: &mut dyn NeutronApi, key: &str) -> Result<IpAddr, OpenStackError> {
+    let mut found = api.list("ports", &[("name", key.to_string())])?;
+    if found.is_empty() {
+        found = api.list("ports", &[("id", key.to_string())])?;
+    }
+    let port = match found.as_slice() {
+        [] => {
+            return Err(OpenStackError::Config(format!(
+                "--port {key}: no port with this name or ID in the project"
+            )))
+        }
+        [p] => p,
+        many => {
+            let ids: Vec<&str> = many.iter().map(|p| s(p, "id")).collect();
+            return Err(OpenStackError::Config(format!(
+                "--port {key}: {} ports have this name ({}); give the ID",
+                many.len(),
+                ids.join(", ")
+            )));
+        }
+    };
+    let mut vips: Vec<IpAddr> = Vec::new();
+    for pair in port
+        .get("allowed_address_pairs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let text = s(pair, "ip_address");
+        let ip = match text.parse::<IpNet>() {
+            Ok(net) if net.prefix_len() == net.max_prefix_len() => Some(net.addr()),
+            Ok(_) => None,
+            Err(_) => text.parse::<IpAddr>().ok(),
+        };
+        if let Some(ip) = ip.filter(|ip| !vips.contains(ip)) {
+            vips.push(ip);
+        }
+    }
+    match vips.as_slice() {
+        [vip] => Ok(*vip),
+        [] => Err(OpenStackError::Config(format!(
+            "--port {key}: the port holds no single-address allowed address pair, so it names \
+             no VIP; give --vip IP"
+        ))),
+        many => Err(OpenStackError::Config(format!(
+            "--port {key}: the port holds {} VIPs as pairs ({}); give --vip IP",
+            many.len(),
+            many.iter()
+                .map(IpAddr::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
 /// How a port holds the VIP.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Hold {
@@ -630,6 +687,39 @@ mod tests {
         assert!(group_calls
             .iter()
             .all(|c| c.matches("(\"id\"").count() <= IDS_PER_CALL));
+    }
+
+    #[test]
+    fn a_port_names_its_one_single_address_pair() {
+        let mut api = example();
+        let vip = vip_of_port(&mut api, "director-1").unwrap();
+        assert_eq!(vip, "203.0.113.241".parse::<IpAddr>().unwrap());
+        let id = api.doc["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| s(p, "name") == "director-2")
+            .map(|p| s(p, "id").to_string())
+            .unwrap();
+        assert_eq!(vip_of_port(&mut api, &id).unwrap(), vip);
+        let e = vip_of_port(&mut api, "client-1").unwrap_err().to_string();
+        assert!(e.contains("no single-address allowed address pair"), "{e}");
+        let e = vip_of_port(&mut api, "nope").unwrap_err().to_string();
+        assert!(e.contains("no port with this name or ID"), "{e}");
+        // A CIDR pair names no VIP; two single addresses name two.
+        let ports = api.doc["ports"].as_array_mut().unwrap();
+        let d1 = ports
+            .iter_mut()
+            .find(|p| s(p, "name") == "director-1")
+            .unwrap();
+        d1["allowed_address_pairs"] = serde_json::json!([
+            {"ip_address": "0.0.0.0/0"}, {"ip_address": "203.0.113.241/32"},
+            {"ip_address": "203.0.113.242"}]);
+        let e = vip_of_port(&mut api, "director-1").unwrap_err().to_string();
+        assert!(
+            e.contains("2 VIPs as pairs (203.0.113.241, 203.0.113.242)"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub struct CloudArgs {
     /// The VIP whose load balancer to read from the cloud (--os-cloud, OS_CLOUD or OS_*).
     #[arg(long, value_name = "IP")]
     pub vip: Option<IpAddr>,
+    /// Instead of --vip: a port (name or ID) that holds the VIP as its one
+    /// single-address allowed address pair, e.g. a director's.
+    #[arg(long, value_name = "NAME|ID", conflicts_with = "vip")]
+    pub port: Option<String>,
     /// A director's keepalived.conf (repeat per director), matched to its port by IP.
     #[arg(long, value_name = "FILE")]
     pub keepalived: Vec<PathBuf>,
@@ -99,7 +103,7 @@ pub struct CloudArgs {
 impl CloudArgs {
     /// The user asked to read a cloud.
     pub fn wanted(&self) -> bool {
-        self.vip.is_some() || self.os_cloud.is_some()
+        self.vip.is_some() || self.port.is_some() || self.os_cloud.is_some()
     }
 }
 
@@ -184,15 +188,29 @@ fn read_scenario(
     if scenario_file_given {
         bail!("give either a scenario file or --os-cloud/--vip, not both");
     }
-    let Some(vip) = args.vip else {
-        bail!("--os-cloud needs --vip IP: the load balancer is read around its VIP");
-    };
+    if args.vip.is_none() && args.port.is_none() {
+        bail!(
+            "--os-cloud needs --vip IP (or --port NAME|ID): the load balancer is read around \
+             its VIP"
+        );
+    }
     let keepalived = read_keepalived(&args.keepalived)?;
     let env = openstack::config::process_env();
     let files = openstack::config::find_files(&env)?;
     let cfg = openstack::config::resolve(args.os_cloud.as_deref(), &files, &env)?;
     let progress = Progress::new(&cfg.name, Progress::stderr_is_terminal());
     let mut client = NeutronClient::connect(&cfg, progress, args.page_size)?;
+    let vip = match args.vip {
+        Some(vip) => vip,
+        None => {
+            let port = args.port.as_deref().unwrap_or_default();
+            let vip = discover::vip_of_port(&mut client, port);
+            client.progress().clear();
+            let vip = vip?;
+            eprintln!("vipwire: --port {port} holds VIP {vip}");
+            vip
+        }
+    };
     let found = discover::discover(&mut client, vip);
     client.progress().clear();
     let found = found?;
@@ -476,6 +494,7 @@ pub fn apply_fix(
     let again = CloudArgs {
         os_cloud: args.os_cloud.clone(),
         vip: args.vip,
+        port: args.port.clone(),
         keepalived: args.keepalived.clone(),
         directors: args.directors.clone(),
         real_servers: args.real_servers.clone(),
