@@ -380,10 +380,23 @@ def load_clouds(args):
                 continue
             with open(path) as f:
                 out.append((name, json.load(f)))
-    for i in range(args.count):
-        out.append((f'rand-{args.seed}-{i}', vrrp_pair_macs(
-            gen.random_scenario(args.seed * 1_000_003 + i))))
+    picked = []
+    for name in args.case:
+        # `--case rand-S-I`: random cloud I of seed S alone (to replay a
+        # failure of a large run).
+        parts = name.split('-')
+        if len(parts) == 3 and parts[0] == 'rand' and \
+                parts[1].isdigit() and parts[2].isdigit():
+            picked.append((int(parts[1]), int(parts[2])))
+    picked += [(args.seed, i) for i in range(args.count)]
+    for seed, i in picked:
+        out.append((f'rand-{seed}-{i}', vrrp_pair_macs(
+            gen.random_scenario(seed * 1_000_003 + i))))
     return out
+
+
+# At most this many extra readings of the NB and the API per cloud.
+SETTLE_READS = 20
 
 
 def build_cloud(srv, central, name, spec, outdir, keep_raw=False,
@@ -400,6 +413,23 @@ def build_cloud(srv, central, name, spec, outdir, keep_raw=False,
     t_api = time.monotonic() - t0
     central.sync()
     raw = central.dump_nb()
+    # Settle: Neutron's background work (OVSDB event handlers, status
+    # updates) can still move the NB or the API's revisions after the last
+    # call returned, most of all on a loaded machine (seen once in a large
+    # run: a switch one revision step behind). Read both again until two
+    # readings agree.
+    for reread in range(SETTLE_READS):
+        time.sleep(0.5)
+        central.sync()
+        raw2, data2 = central.dump_nb(), api_build.get_lists(srv, project)
+        if raw2 == raw and data2 == data:
+            break
+        raw, data = raw2, data2
+    else:
+        log(f'{name}: NB or API still changing after {SETTLE_READS} re-reads')
+    if reread:
+        log(f'{name}: NB or API moved after the last call; settled after '
+            f'{reread + 1} re-reads')
     nb = normalise_nb.normalise(raw, data)
     lflows = normalise_nb.normalise_lflows(
         central.sbctl('lflow-list'), data, normalise_nb.dhcp_server_macs(raw))

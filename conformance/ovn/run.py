@@ -291,7 +291,8 @@ def main():
     ap.add_argument('--count', type=int, default=0)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--case', action='append', default=[],
-                    help='only this hand case (repeatable)')
+                    help='only this hand case, or rand-S-I: random cloud I '
+                    'of seed S (repeatable)')
     ap.add_argument('--no-cases', action='store_true',
                     help='random clouds only')
     ap.add_argument('--keep', help='keep the real and vipwire output here')
