@@ -67,14 +67,18 @@ pub fn findings(sc: &Scenario) -> Vec<Finding> {
             }
         }
     }
-    if sc
-        .directors
-        .iter()
-        .all(|d| d.config.virtual_servers.is_empty())
+    if matches!(sc.pattern, crate::scenario::Pattern::LvsDr)
+        && sc
+            .directors
+            .iter()
+            .all(|d| d.config.virtual_servers.is_empty())
     {
         out.push(Finding {
             subject: "load balancer".into(),
-            message: "no director has a virtual_server: there is no service to check".into(),
+            message: "no director has a virtual_server: there is no service to check (when the \
+                      members serve the VIP themselves, e.g. HAProxy or nginx beside keepalived, \
+                      say `pattern: vip-failover` and `services: [tcp/443]`)"
+                .into(),
             location: Some(sc.source.clone()),
         });
     }

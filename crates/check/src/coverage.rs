@@ -1,13 +1,21 @@
 //! What the check exercised and what it did not, so a PASS says "all of this
 //! passed", never "the one sample passed".
 
-use crate::lifecycle::{check_target, checker_view, checks_of, l4_name};
+use crate::lifecycle::{check_target, checker_view, checks_of, l4_name, reachable_backends};
 use crate::scenario::Scenario;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Coverage {
+    /// The VIP pattern checked: `lvs-dr` or `vip-failover`.
+    pub pattern: String,
+    /// vip-failover: the VIPs the members serve themselves.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vips: Vec<String>,
+    /// vip-failover: backends, each reached from every member as `port (proto/port)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backends: Vec<String>,
     /// Real servers on some path (each through every holder, from every client class).
     pub real_servers: Vec<String>,
     /// Directors that took a turn as the VIP holder.
@@ -31,8 +39,64 @@ fn push_unique(v: &mut Vec<String>, s: String) {
 
 /// What [`crate::lifecycle::flows`] covers for this scenario.
 pub fn coverage(sc: &Scenario) -> Coverage {
-    let mut c = Coverage::default();
+    let mut c = Coverage {
+        pattern: sc.pattern.name().to_string(),
+        ..Coverage::default()
+    };
     let holders = sc.holders();
+    if let Some(vf) = sc.pattern.vip_failover() {
+        c.vips = sc.vips().iter().map(|v| v.to_string()).collect();
+        for s in &vf.services {
+            push_unique(&mut c.services, s.to_string());
+        }
+        for b in &vf.backends {
+            let label = sc.port_label(&b.port_id);
+            let unreachable: Vec<String> = holders
+                .iter()
+                .filter(|h| {
+                    !reachable_backends(sc, vf, &h.port_id)
+                        .iter()
+                        .any(|r| r.port_id == b.port_id)
+                })
+                .map(|h| sc.port_label(&h.port_id))
+                .collect();
+            if unreachable.is_empty() {
+                for s in &vf.backend_services {
+                    push_unique(&mut c.backends, format!("{label} ({s})"));
+                }
+            } else {
+                push_unique(
+                    &mut c.not_exercised,
+                    format!(
+                        "backend {label} from {}: it is that member itself or on another network \
+                         (routed through a router, which is not modelled)",
+                        unreachable.join(", ")
+                    ),
+                );
+            }
+        }
+        if vf.backends.is_empty() {
+            c.not_exercised.push(
+                "the members' own connections to their backends: no `backends:` declared \
+                 (they leave from each member's fixed IP, not the VIP, and meet the backends' \
+                 groups: list them to check that trap)"
+                    .into(),
+            );
+        }
+        c.not_exercised.push(
+            "the service processes themselves (HAProxy/nginx bound to the VIP, their health \
+             checks of the backends): inside the members, not Neutron"
+                .into(),
+        );
+        if vf.synthesised {
+            c.not_exercised.push(
+                "VRRP as the scenario implies it (no keepalived.conf): one instance, VRID 51, \
+                 no authentication, the first member MASTER; authentication, use_vmac and several \
+                 instances need the members' keepalived.conf"
+                    .into(),
+            );
+        }
+    }
     for h in &holders {
         push_unique(&mut c.directors, sc.port_label(&h.port_id));
         for inst in &h.config.vrrp_instances {
@@ -178,6 +242,9 @@ fn count(n: usize, one: &str, many: &str) -> String {
 impl Coverage {
     /// One line: "4 real servers × 2 directors × 1 client class × tcp/80; ...".
     pub fn summary(&self) -> String {
+        if self.pattern == "vip-failover" {
+            return self.failover_summary();
+        }
         let mut parts = vec![format!(
             "{} × {} × {} × {}",
             count(self.real_servers.len(), "real server", "real servers"),
@@ -204,6 +271,37 @@ impl Coverage {
         if !self.vrrp_instances.is_empty() {
             parts.push(format!(
                 "VRRP {} from every member",
+                self.vrrp_instances.join(", ")
+            ));
+        }
+        parts.join("; ")
+    }
+
+    /// "pattern vip-failover: VIP ... served by the member holding it: 2 members × ...".
+    fn failover_summary(&self) -> String {
+        let mut parts = vec![format!(
+            "pattern vip-failover (VIP {} served by the member holding it): {} × {} × {}",
+            if self.vips.is_empty() {
+                "none".to_string()
+            } else {
+                self.vips.join(", ")
+            },
+            count(self.directors.len(), "member", "members"),
+            count(self.client_classes.len(), "client class", "client classes"),
+            if self.services.is_empty() {
+                "no service".to_string()
+            } else {
+                self.services.join(", ")
+            }
+        )];
+        parts.push(if self.backends.is_empty() {
+            "no backend".to_string()
+        } else {
+            format!("backends {} from every member", self.backends.join(", "))
+        });
+        if !self.vrrp_instances.is_empty() {
+            parts.push(format!(
+                "VRRP {} from every member; GARP and clients' ARP for the VIP at every takeover",
                 self.vrrp_instances.join(", ")
             ));
         }

@@ -234,11 +234,16 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
     let ovn_inv = matches!(hop.decided_by.first(), Some(Origin::CtInvalidDrop { .. }));
     let ovn = matches!(last.map(|s| s.kind), Some(netfilter::StepKind::Lflow));
     let vips = sc.vips();
+    let failover = sc.pattern.vip_failover().is_some();
     let reason = match kind {
         DropKind::AntiSpoof => {
             let why = if dr_forward {
                 "; DR forwarding keeps the client's source IP, so the director sends from \
                  addresses that are not its own"
+                    .to_string()
+            } else if vips.contains(&pkt.src) && failover {
+                "; the member holding the VIP answers clients from it (the service is bound to \
+                 the VIP), so its port needs the VIP as an allowed address pair"
                     .to_string()
             } else if vips.contains(&pkt.src) {
                 "; a DR real server answers from the VIP".to_string()
@@ -283,7 +288,10 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
              address pairs (and broadcast/multicast), its port_security {}; {} is neither{}",
             ovn_port_security(sc, port),
             pkt.dst,
-            if vips.contains(&pkt.dst) {
+            if vips.contains(&pkt.dst) && failover {
+                ": the member holding the VIP needs it as an allowed address pair to receive \
+                 clients' packets for it"
+            } else if vips.contains(&pkt.dst) {
                 ": a DR/TUN real server needs the VIP as an allowed address pair to receive \
                  the director's copy"
             } else {
@@ -359,8 +367,14 @@ pub fn explain_arp_drop(
     let reason = match refused {
         ArpRefusal::SenderIp { .. } => format!(
             "port {label} may send ARP only for its fixed IPs and allowed address pairs; {} \
-             is neither",
-            frame.sender_ip
+             is neither{}",
+            frame.sender_ip,
+            if sc.pattern.vip_failover().is_some() && sc.vips().contains(&frame.sender_ip) {
+                ": the VIP must be an allowed address pair of every member that can hold it, \
+                 or its gratuitous ARP and its answers to clients' ARP never leave the port"
+            } else {
+                ""
+            }
         ),
         ArpRefusal::SenderMac { .. } => format!(
             "port {label} may send only from its MAC and pair MACs; {} is neither",

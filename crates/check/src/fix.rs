@@ -299,7 +299,8 @@ impl Change {
                     (FirewallDriver::Ovn, false) => format!(
                         "{port} may send from, receive for and answer ARP for {ip_address} (it \
                          can take that address over); remote-group rules are unchanged (OVN's \
-                         address sets of {groups} hold fixed IPs only)"
+                         address sets of {groups} hold fixed IPs only){}",
+                        virtual_port_note(cloud, port, ip_address)
                     ),
                 }
             }
@@ -347,6 +348,30 @@ impl Change {
             ),
         }
     }
+}
+
+/// On ML2/OVN a single-address pair whose address is the fixed IP of an
+/// unbound port (no device owner) makes that port `type: virtual` with every
+/// pair holder as a parent (BRIEF §7): say so beside the pair's cost.
+fn virtual_port_note(cloud: &Cloud, port: &str, ip: &IpNet) -> String {
+    if ip.prefix_len() != ip.max_prefix_len() {
+        return String::new();
+    }
+    cloud
+        .ports
+        .iter()
+        .filter(|p| p.device_owner.is_empty())
+        .find(|p| p.fixed_ips.iter().any(|f| f.ip_address == ip.addr()))
+        .map(|p| {
+            format!(
+                "; the unbound port {} ({}) becomes type virtual with {port} among its parents, \
+                 bound to whichever parent last sent a gratuitous ARP for it (a floating IP on \
+                 it follows the VRRP master)",
+                if p.name.is_empty() { &p.id } else { &p.name },
+                ip.addr()
+            )
+        })
+        .unwrap_or_default()
 }
 
 fn group_names(cloud: &Cloud, ids: &[String]) -> String {
@@ -745,6 +770,11 @@ pub fn minimise(sc: &Scenario, changes: Vec<Change>) -> Result<Vec<Change>, Chec
 
 /// The field report's remedies for DR, each applied alone and re-checked.
 pub fn report_remedies(sc: &Scenario) -> Result<Vec<RemedyResult>, CheckError> {
+    // The field report's remedies are about DR forwarding; a member that
+    // serves the VIP itself forwards nothing.
+    if sc.pattern.vip_failover().is_some() {
+        return Ok(Vec::new());
+    }
     let vips = sc.vips();
     let directors: Vec<&str> = sc.directors.iter().map(|d| d.port_id.as_str()).collect();
     let pair = |port_id: &str, ip: IpNet, mac: Option<String>| Change::AddAllowedAddressPair {

@@ -10,8 +10,13 @@
 //! failed resolution ends the conversation there, as on a real network. Health
 //! checks run from every director, by checker type. What cannot be exercised is
 //! listed in [`crate::coverage::Coverage`].
+//!
+//! The vip-failover pattern (the members serve the VIP themselves): the same
+//! VRRP adverts and takeovers, then every client class talks to the holder on
+//! every service and is answered from the VIP, and the holder opens its own
+//! connections to every backend from its fixed IP.
 
-use crate::scenario::{Client, Director, RealServer, Scenario};
+use crate::scenario::{BackendHost, Client, Director, RealServer, Scenario, Service, VipFailover};
 use lvs::keepalived::{HealthCheck, L4Proto, VirtualServer};
 use packet::{proto, tcp_flags as f, MacAddr, Packet};
 use serde::Serialize;
@@ -27,6 +32,8 @@ pub enum Category {
     Service,
     HealthCheck,
     Failover,
+    /// A vip-failover member's own connection to one of its backends.
+    Backend,
 }
 
 pub use fabric::ArpFrame;
@@ -631,6 +638,141 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// The vip-failover pattern: the member holding the VIP serves it itself.
+impl Builder<'_> {
+    /// A client's conversation with the VIP on `svc`, answered by `holder`
+    /// from the VIP (HAProxy/nginx bound to it), in the service's protocol.
+    fn served_conversation(
+        &mut self,
+        peer: &Client,
+        holder: &Director,
+        vip: IpAddr,
+        svc: Service,
+        category: Category,
+    ) -> Flow {
+        let client = peer.port_id.clone();
+        let cmac = self.mac(&client);
+        // Answers leave with the MAC the VIP resolved to (the interface MAC,
+        // or the VRRP virtual MAC with use_vmac).
+        let vmac = self.answer_mac(&holder.port_id, vip);
+        let cip = peer.ip;
+        let sport = self.fresh_port();
+        let (ip_proto, script) = match svc.protocol {
+            L4Proto::Tcp => (proto::TCP, tcp_script(78, 512)),
+            L4Proto::Udp => (proto::UDP, udp_script(40, 120)),
+        };
+        let pname = l4_name(svc.protocol).to_uppercase();
+        let vport = svc.port;
+        // The holder learns the client's (or the router's) MAC from its who-has.
+        let mut steps: Vec<Step> = self.client_resolves_vip(peer, holder, vip).to_vec();
+        for l in script {
+            let step = if l.from_initiator {
+                let mut p = self.ip_packet(&cmac, &vmac, cip, vip, ip_proto, sport, vport);
+                set_l4(&mut p, &l);
+                self.step(
+                    format!("{pname} {} {cip}:{sport} -> {vip}:{vport}", l.label),
+                    &client,
+                    Some(&holder.port_id),
+                    Payload::Ip(Box::new(p)),
+                )
+            } else {
+                let mut p = self.ip_packet(&vmac, &cmac, vip, cip, ip_proto, vport, sport);
+                set_l4(&mut p, &l);
+                self.step(
+                    format!(
+                        "{pname} {} {vip}:{vport} -> {cip}:{sport} from {}",
+                        l.label,
+                        self.sc.port_label(&holder.port_id)
+                    ),
+                    &holder.port_id,
+                    Some(&client),
+                    Payload::Ip(Box::new(p)),
+                )
+            };
+            steps.push(step);
+        }
+        Flow {
+            name: format!(
+                "{pname} {} -> {vip}:{vport} served by {}",
+                self.client_label(peer),
+                self.sc.port_label(&holder.port_id)
+            ),
+            category,
+            holder: Some(holder.port_id.clone()),
+            steps,
+        }
+    }
+
+    /// The member's own new connection to a backend: from its fixed IP (the
+    /// kernel's source for a connection it opens is the interface's primary
+    /// address, never the VIP added beside it).
+    fn backend_conversation(
+        &mut self,
+        member: &Director,
+        backend: &BackendHost,
+        svc: Service,
+    ) -> Flow {
+        let mport = member.port_id.clone();
+        let mip = self.own_ip(&mport);
+        let mmac = self.mac(&mport);
+        let bmac = self.mac(&backend.port_id);
+        let bip = backend.ip;
+        let sport = self.fresh_port();
+        let (ip_proto, script) = match svc.protocol {
+            L4Proto::Tcp => (proto::TCP, tcp_script(300, 1200)),
+            L4Proto::Udp => (proto::UDP, udp_script(40, 120)),
+        };
+        let pname = l4_name(svc.protocol).to_uppercase();
+        let bport = svc.port;
+        let mut steps: Vec<Step> = self.resolve(&mport, mip, bip, &backend.port_id).to_vec();
+        for l in script {
+            let step = if l.from_initiator {
+                let mut p = self.ip_packet(&mmac, &bmac, mip, bip, ip_proto, sport, bport);
+                set_l4(&mut p, &l);
+                self.step(
+                    format!("{pname} {} {mip}:{sport} -> {bip}:{bport}", l.label),
+                    &mport,
+                    Some(&backend.port_id),
+                    Payload::Ip(Box::new(p)),
+                )
+            } else {
+                let mut p = self.ip_packet(&bmac, &mmac, bip, mip, ip_proto, bport, sport);
+                set_l4(&mut p, &l);
+                self.step(
+                    format!("{pname} {} {bip}:{bport} -> {mip}:{sport}", l.label),
+                    &backend.port_id,
+                    Some(&mport),
+                    Payload::Ip(Box::new(p)),
+                )
+            };
+            steps.push(step);
+        }
+        Flow {
+            name: format!(
+                "{pname} {} -> backend {} {bip}:{bport} (the member's own connection)",
+                self.sc.port_label(&mport),
+                self.sc.port_label(&backend.port_id)
+            ),
+            category: Category::Backend,
+            holder: Some(mport.clone()),
+            steps,
+        }
+    }
+}
+
+/// The backends a member reaches itself: on its own network (a routed
+/// backend crosses a router, which is not modelled; coverage lists it).
+pub fn reachable_backends<'a>(
+    sc: &Scenario,
+    vf: &'a VipFailover,
+    member: &str,
+) -> Vec<&'a BackendHost> {
+    vf.backends
+        .iter()
+        .filter(|b| b.port_id != member && sc.same_network(&b.port_id, member))
+        .collect()
+}
+
 /// TCP_CHECK and friends: connect, then close.
 fn connect_close_script() -> Vec<Leg> {
     let (c, s) = (2_000_000u32, 7_000_000u32);
@@ -707,6 +849,21 @@ pub fn flows(sc: &Scenario) -> Vec<Flow> {
                 holder: Some(holder.port_id.clone()),
                 steps: vec![g],
             });
+        }
+        if let Some(vf) = sc.pattern.vip_failover() {
+            for client in &sc.clients {
+                for &vip in &vips {
+                    for &svc in &vf.services {
+                        out.push(b.served_conversation(client, holder, vip, svc, svc_cat));
+                    }
+                }
+            }
+            for backend in reachable_backends(sc, vf, &holder.port_id) {
+                for &svc in &vf.backend_services {
+                    out.push(b.backend_conversation(holder, backend, svc));
+                }
+            }
+            continue;
         }
         for client in &sc.clients {
             for &vip in &vips {

@@ -1,10 +1,12 @@
 //! Scenario: the YAML file that ties a cloud (Neutron JSON) to the load balancer
 //! (keepalived.conf per director), plus what vipwire infers from them: roles,
-//! VIPs, virtual services and which director is master.
+//! VIPs, virtual services and which director is master. The scenario names its
+//! VIP pattern: `lvs-dr` (the default) or `vip-failover` (members that hold the
+//! VIP by VRRP and serve it themselves, with or without keepalived.conf files).
 
 use crate::error::CheckError;
 use ipnet::IpNet;
-use lvs::keepalived::{KeepalivedConfig, LbKind, ParseOptions, VirtualServer};
+use lvs::keepalived::{KeepalivedConfig, L4Proto, LbKind, ParseOptions, VirtualServer};
 use neutron::firewall::FirewallDriver;
 use neutron::model::{Cloud, Port};
 use serde::{Deserialize, Serialize};
@@ -40,7 +42,27 @@ struct ScenarioFile {
     neutron: OneOrMany,
     #[serde(default = "default_driver")]
     firewall_driver: String,
+    /// `lvs-dr` (the default) or `vip-failover`.
+    #[serde(default)]
+    pattern: Option<String>,
+    #[serde(default)]
     directors: Vec<DirectorEntry>,
+    /// vip-failover: the VRRP members (port names, or `{port, keepalived}`).
+    #[serde(default)]
+    members: Vec<MemberEntry>,
+    /// vip-failover without keepalived files: the VIP the members share.
+    vip: Option<IpAddr>,
+    /// vip-failover: what the members serve on the VIP (`tcp/443`, `udp/53`).
+    #[serde(default)]
+    services: Vec<String>,
+    /// vip-failover: the ports the members connect to themselves.
+    #[serde(default)]
+    backends: Vec<String>,
+    /// vip-failover: the services of the backends (default: `services`).
+    #[serde(default)]
+    backend_services: Vec<String>,
+    /// vip-failover without keepalived files: `multicast` (default) or `unicast`.
+    vrrp: Option<String>,
     #[serde(default)]
     real_server_defaults: HostSettings,
     #[serde(default)]
@@ -75,7 +97,28 @@ fn default_driver() -> String {
     "iptables_hybrid".into()
 }
 
+/// A member: a port name alone, or a port with its keepalived.conf.
 #[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum MemberEntry {
+    Port(String),
+    Entry(DirectorEntry),
+}
+
+impl MemberEntry {
+    fn entry(&self) -> DirectorEntry {
+        match self {
+            MemberEntry::Port(p) => DirectorEntry {
+                port: p.clone(),
+                keepalived: None,
+                config_id: None,
+            },
+            MemberEntry::Entry(e) => e.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DirectorEntry {
     port: String,
@@ -186,12 +229,94 @@ pub struct Client {
     pub external: bool,
 }
 
+/// A service the members serve on the VIP themselves (or a backend's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Service {
+    #[serde(serialize_with = "ser_l4")]
+    pub protocol: L4Proto,
+    pub port: u16,
+}
+
+fn ser_l4<S: serde::Serializer>(p: &L4Proto, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(crate::lifecycle::l4_name(*p))
+}
+
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}",
+            crate::lifecycle::l4_name(self.protocol),
+            self.port
+        )
+    }
+}
+
+impl Service {
+    /// `tcp/443`, `udp/53`.
+    fn parse(text: &str) -> Option<Service> {
+        let (proto, port) = text.trim().split_once('/')?;
+        let protocol = match proto.to_ascii_lowercase().as_str() {
+            "tcp" => L4Proto::Tcp,
+            "udp" => L4Proto::Udp,
+            _ => return None,
+        };
+        let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+        Some(Service { protocol, port })
+    }
+}
+
+/// A port the members connect to on their own (HAProxy's backend servers).
+#[derive(Clone, Debug)]
+pub struct BackendHost {
+    pub port_id: String,
+    pub ip: IpAddr,
+}
+
+/// The VIP pattern the scenario describes (BRIEF §8).
+#[derive(Clone, Debug)]
+pub enum Pattern {
+    /// LVS direct routing: directors forward to real servers (the field report).
+    LvsDr,
+    /// The members hold the VIP by VRRP/GARP and serve it themselves
+    /// (keepalived + HAProxy/nginx, kube-vip, MetalLB L2, Pacemaker IPaddr2).
+    VipFailover(VipFailover),
+}
+
+#[derive(Clone, Debug)]
+pub struct VipFailover {
+    pub services: Vec<Service>,
+    pub backends: Vec<BackendHost>,
+    pub backend_services: Vec<Service>,
+    /// The members' VRRP came from the scenario (no keepalived.conf).
+    pub synthesised: bool,
+}
+
+impl Pattern {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Pattern::LvsDr => "lvs-dr",
+            Pattern::VipFailover(_) => "vip-failover",
+        }
+    }
+
+    pub fn vip_failover(&self) -> Option<&VipFailover> {
+        match self {
+            Pattern::VipFailover(v) => Some(v),
+            Pattern::LvsDr => None,
+        }
+    }
+}
+
 /// The resolved scenario every later stage works on.
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub source: String,
     pub cloud: Cloud,
     pub driver: FirewallDriver,
+    /// Which VIP pattern is checked.
+    pub pattern: Pattern,
+    /// The VRRP members: LVS directors, or the vip-failover members.
     pub directors: Vec<Director>,
     pub real_servers: Vec<RealServer>,
     pub clients: Vec<Client>,
@@ -304,12 +429,91 @@ impl Scenario {
         let mut cloud =
             neutron::load::load_files(&inputs).map_err(|e| CheckError::Neutron(e.to_string()))?;
 
+        let failover = match file.pattern.as_deref() {
+            None | Some("lvs-dr") => false,
+            Some("vip-failover") => true,
+            Some(other) => {
+                return Err(CheckError::Unsupported(format!(
+                    "{display}: pattern \"{other}\" is not supported yet (supported: lvs-dr, \
+                     vip-failover)"
+                )))
+            }
+        };
+        let mut entries: Vec<(DirectorEntry, &str)> = file
+            .directors
+            .iter()
+            .map(|e| (e.clone(), "directors"))
+            .collect();
+        if failover {
+            entries.extend(file.members.iter().map(|m| (m.entry(), "members")));
+        } else {
+            let misplaced = [
+                ("members", !file.members.is_empty()),
+                ("vip", file.vip.is_some()),
+                ("services", !file.services.is_empty()),
+                ("backends", !file.backends.is_empty()),
+                ("backend_services", !file.backend_services.is_empty()),
+                ("vrrp", file.vrrp.is_some()),
+            ];
+            if let Some((key, _)) = misplaced.iter().find(|(_, set)| *set) {
+                return Err(CheckError::Invalid(format!(
+                    "{display}: `{key}:` belongs to `pattern: vip-failover` (members that hold \
+                     the VIP and serve it themselves); add that line, or describe LVS directors \
+                     under `directors:`"
+                )));
+            }
+        }
+        let unicast = match file.vrrp.as_deref() {
+            None | Some("multicast") => false,
+            Some("unicast") => true,
+            Some(other) => {
+                return Err(CheckError::Invalid(format!(
+                    "{display}: vrrp: \"{other}\": say `multicast` or `unicast`"
+                )))
+            }
+        };
+        let member_ips: Vec<IpAddr> = entries
+            .iter()
+            .map(|(e, field)| find_port(&cloud, &e.port, display, field).map(first_ipv4))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut synthesised = false;
         let mut directors = Vec::new();
         let mut findings = Vec::new();
-        for entry in &file.directors {
-            let port = find_port(&cloud, &entry.port, display, "directors")?;
-            let (config, without_config, config_source) = match &entry.keepalived {
-                Some(name) => {
+        for (index, (entry, field)) in entries.iter().enumerate() {
+            let port = find_port(&cloud, &entry.port, display, field)?;
+            let synthetic = match (&entry.keepalived, failover, file.vip) {
+                (None, true, Some(vip)) => Some(member_vrrp(
+                    vip,
+                    index,
+                    first_ipv4(port),
+                    &member_ips,
+                    unicast,
+                )),
+                (None, true, None) => {
+                    return Err(CheckError::Invalid(format!(
+                        "{display}: members: \"{}\" has no keepalived.conf: give the shared \
+                         `vip:` (the check then runs VRRP for it as keepalived would), or \
+                         `{{port: {}, keepalived: FILE}}`",
+                        entry.port, entry.port
+                    )))
+                }
+                _ => None,
+            };
+            let (config, without_config, config_source) = match (&entry.keepalived, synthetic) {
+                (None, Some(text)) => {
+                    synthesised = true;
+                    let source = format!("{display} (members, vip)");
+                    (
+                        lvs::keepalived::parse_str(&text, &source, None)
+                            .map_err(|e| CheckError::Keepalived(e.to_string()))?,
+                        false,
+                        display.to_string(),
+                    )
+                }
+                (Some(name), _) => {
                     let conf_path = files.path(name);
                     let conf_text = files.read(name)?;
                     // Check strictness: everything keepalived accepts loads; what
@@ -323,7 +527,7 @@ impl Scenario {
                     .map_err(|e| CheckError::Keepalived(e.to_string()))?;
                     (config, false, conf_path.display().to_string())
                 }
-                None => (
+                (None, None) => (
                     lvs::keepalived::parse_str("", "(none)", None)
                         .map_err(|e| CheckError::Keepalived(e.to_string()))?,
                     true,
@@ -338,10 +542,97 @@ impl Scenario {
             });
         }
         if directors.is_empty() {
-            return Err(CheckError::Invalid(format!(
-                "{display}: no directors: list each director's port and keepalived.conf"
-            )));
+            return Err(CheckError::Invalid(if failover {
+                format!(
+                    "{display}: no members: list the ports that hold the VIP \
+                     (`members: [lb-1, lb-2]`)"
+                )
+            } else {
+                format!("{display}: no directors: list each director's port and keepalived.conf")
+            }));
         }
+        if failover {
+            for d in &directors {
+                if let Some(vs) = d.config.virtual_servers.first() {
+                    return Err(CheckError::Invalid(format!(
+                        "{}:{}: virtual_server {} {} in a vip-failover member: in this pattern \
+                         the members serve the VIP themselves (HAProxy, nginx); drop `pattern: \
+                         vip-failover` to check LVS directors",
+                        vs.source, vs.line, vs.addr, vs.port
+                    )));
+                }
+            }
+        }
+        let pattern = if failover {
+            let parse_services = |list: &[String], key: &str| {
+                list.iter()
+                    .map(|t| {
+                        Service::parse(t).ok_or_else(|| {
+                            CheckError::Invalid(format!(
+                                "{display}: {key}: \"{t}\": write a service as tcp/PORT or \
+                                 udp/PORT"
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            };
+            let services = parse_services(&file.services, "services")?;
+            if services.is_empty() {
+                return Err(CheckError::Invalid(format!(
+                    "{display}: pattern vip-failover: list what the members serve on the VIP, \
+                     e.g. `services: [tcp/443]` (keepalived.conf does not say what HAProxy or \
+                     nginx listens on)"
+                )));
+            }
+            let mut backend_services = parse_services(&file.backend_services, "backend_services")?;
+            if backend_services.is_empty() {
+                backend_services = services.clone();
+            }
+            let mut backends = Vec::new();
+            for name in &file.backends {
+                let p = find_port(&cloud, name, display, "backends")?;
+                let ip = first_ipv4(p).ok_or_else(|| {
+                    CheckError::Invalid(format!(
+                        "{display}: backends: port \"{name}\" has no IPv4 fixed IP"
+                    ))
+                })?;
+                backends.push(BackendHost {
+                    port_id: p.id.clone(),
+                    ip,
+                });
+            }
+            if let Some(vip) = file.vip {
+                for d in &directors {
+                    let holds = d
+                        .config
+                        .vrrp_instances
+                        .iter()
+                        .flat_map(|i| &i.virtual_ipaddresses)
+                        .any(|v| v.addr() == vip);
+                    if !holds {
+                        findings.push(Finding {
+                            subject: cloud
+                                .port(&d.port_id)
+                                .map(|p| p.name.clone())
+                                .filter(|n| !n.is_empty())
+                                .unwrap_or_else(|| d.port_id.clone()),
+                            message: format!(
+                                "no vrrp_instance of this member holds the scenario's vip {vip}"
+                            ),
+                            location: Some(d.config_source.clone()),
+                        });
+                    }
+                }
+            }
+            Pattern::VipFailover(VipFailover {
+                services,
+                backends,
+                backend_services,
+                synthesised,
+            })
+        } else {
+            Pattern::LvsDr
+        };
         for d in &directors {
             for inst in &d.config.vrrp_instances {
                 if let Some(v6) = inst.virtual_ipaddresses.iter().find(|v| v.addr().is_ipv6()) {
@@ -451,7 +742,19 @@ impl Scenario {
                 }
             }
         }
-        assign_unbound_hosts(&mut cloud, &file.hosts, display, &mut assumptions)?;
+        let all_vips: Vec<IpAddr> = directors
+            .iter()
+            .flat_map(|d| &d.config.vrrp_instances)
+            .flat_map(|i| &i.virtual_ipaddresses)
+            .map(|ip| ip.addr())
+            .collect();
+        assign_unbound_hosts(
+            &mut cloud,
+            &file.hosts,
+            &all_vips,
+            display,
+            &mut assumptions,
+        )?;
         let mut clients = Vec::new();
         for c in &file.clients {
             clients.push(match (&c.port, &c.cidr, &c.router_port) {
@@ -500,6 +803,11 @@ impl Scenario {
                 .filter(|p| !p.fixed_ips.iter().any(|f| vips.contains(&f.ip_address)))
                 .filter(|p| directors.iter().all(|d| d.port_id != p.id))
                 .filter(|p| real_servers.iter().all(|r| r.port_id != p.id))
+                .filter(|p| {
+                    pattern
+                        .vip_failover()
+                        .is_none_or(|v| v.backends.iter().all(|b| b.port_id != p.id))
+                })
                 .filter_map(|p| {
                     first_ipv4(p).map(|ip| Client {
                         port_id: p.id.clone(),
@@ -523,6 +831,7 @@ impl Scenario {
             source: display.to_string(),
             cloud,
             driver,
+            pattern,
             directors,
             real_servers,
             clients,
@@ -713,6 +1022,7 @@ fn report_unknowns(cloud: &Cloud, findings: &mut Vec<Finding>, assumptions: &mut
 fn assign_unbound_hosts(
     cloud: &mut Cloud,
     hosts: &BTreeMap<String, Vec<String>>,
+    vips: &[IpAddr],
     display: &str,
     assumptions: &mut Vec<String>,
 ) -> Result<(), CheckError> {
@@ -727,6 +1037,11 @@ fn assign_unbound_hosts(
     let mut shared = Vec::new();
     for p in cloud.ports.iter_mut() {
         if !p.host_id.is_empty() || p.device_owner.starts_with("network:") {
+            continue;
+        }
+        // A port reserved for a VIP (no device, its fixed IP a VIP) is bound to
+        // no VM: no host has its tap device or rules.
+        if p.device_owner.is_empty() && p.fixed_ips.iter().any(|f| vips.contains(&f.ip_address)) {
             continue;
         }
         let label = if p.name.is_empty() {
@@ -761,6 +1076,35 @@ fn assign_unbound_hosts(
         ));
     }
     Ok(())
+}
+
+/// The keepalived.conf a vip-failover member runs when the scenario gives
+/// none: one instance for the VIP, the first member MASTER with the highest
+/// priority, VRID 51, advert 1 s, multicast or unicast to the other members.
+fn member_vrrp(
+    vip: IpAddr,
+    index: usize,
+    own: Option<IpAddr>,
+    members: &[IpAddr],
+    unicast: bool,
+) -> String {
+    let mut text = format!(
+        "vrrp_instance VI_1 {{\n    state {}\n    interface eth0\n    virtual_router_id 51\n    \
+         priority {}\n    advert_int 1\n    virtual_ipaddress {{\n        {vip}\n    }}\n",
+        if index == 0 { "MASTER" } else { "BACKUP" },
+        200usize.saturating_sub(10 * index).max(1)
+    );
+    if unicast {
+        if let Some(own) = own {
+            text += &format!("    unicast_src_ip {own}\n");
+        }
+        text += "    unicast_peer {\n";
+        for ip in members.iter().filter(|ip| Some(**ip) != own) {
+            text += &format!("        {ip}\n");
+        }
+        text += "    }\n";
+    }
+    text + "}\n"
 }
 
 fn first_ipv4(p: &Port) -> Option<IpAddr> {
