@@ -37,6 +37,20 @@ enum Format {
     Json,
 }
 
+/// `check --format`: the tables and JSON, or the drawn report (crates/report).
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum CheckFormat {
+    Text,
+    Json,
+    /// The topology picture alone, drops in red with rule and reason.
+    Svg,
+    /// Graphviz text of the same picture (`| dot -Tpng`).
+    Dot,
+    /// One self-contained page: picture, drops with rule and reason, every
+    /// flow's path, the fix before and after (with --fix).
+    Html,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum FamilyArg {
     #[value(name = "4")]
@@ -51,14 +65,23 @@ enum Command {
     Check {
         /// scenario.yaml; omit for the built-in example (examples/lvs-dr).
         scenario: Option<PathBuf>,
+        /// text, json, or a drawn report: html (one self-contained page: picture,
+        /// drops, paths, fix before/after), svg (the topology picture alone) or dot
+        /// (Graphviz text). docs/report.md.
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: CheckFormat,
         /// Propose the smallest persistent Neutron change and re-check with it applied.
         #[arg(long)]
         fix: bool,
         /// Print every packet's path through the rules.
         #[arg(long, short)]
         verbose: bool,
+        /// Also write every packet the check sent, in order, to FILE as pcapng
+        /// (opens in tcpdump and Wireshark); each dropped packet carries a comment
+        /// starting "DROPPED" with the rule and the reason
+        /// (Wireshark: frame.comment contains "DROPPED").
+        #[arg(long, value_name = "FILE")]
+        pcap: Option<PathBuf>,
         /// The cloud's firewall backend, overriding the scenario's
         /// `firewall_driver` (iptables_hybrid, ovn).
         #[arg(long)]
@@ -175,6 +198,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             format,
             fix,
             verbose,
+            pcap,
             driver,
             cloud,
         } => {
@@ -189,7 +213,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let mut sc = if cloud.wanted() {
                 // --fix-format keeps stdout for the fix alone.
-                let text = format == Format::Text && cloud.fix_format.is_none();
+                let text = format == CheckFormat::Text && cloud.fix_format.is_none();
                 cloud_cmd::scenario(&cloud, scenario.is_some(), driver.as_deref(), text)?
             } else {
                 match &scenario {
@@ -207,8 +231,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 None
             };
+            if let Some(path) = &pcap {
+                std::fs::write(path, report::pcapng::write(&sc, &report))
+                    .with_context(|| format!("--pcap {}", path.display()))?;
+            }
             if let Some(f) = fixed.as_ref().filter(|_| cloud.apply) {
-                let json = format == Format::Json;
+                let json = format == CheckFormat::Json;
                 return cloud_cmd::apply_fix(
                     &cloud,
                     driver.as_deref(),
@@ -230,7 +258,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 });
             }
             match format {
-                Format::Json => {
+                CheckFormat::Svg | CheckFormat::Dot | CheckFormat::Html => {
+                    let kind = match format {
+                        CheckFormat::Svg => report::Kind::Svg,
+                        CheckFormat::Dot => report::Kind::Dot,
+                        _ => report::Kind::Html,
+                    };
+                    let input = report::Input {
+                        scenario: &sc,
+                        check: &report,
+                        fix: fixed.as_ref(),
+                    };
+                    print!("{}", report::render(kind, input));
+                }
+                CheckFormat::Json => {
                     let v = serde_json::json!({
                         "passed": report.passed(),
                         "check": report,
@@ -238,7 +279,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     });
                     println!("{}", serde_json::to_string_pretty(&v)?);
                 }
-                Format::Text => {
+                CheckFormat::Text => {
                     print!("{}", render_check(&report, verbose));
                     if let Some(f) = &fixed {
                         print!("{}", render_fix(f));
