@@ -155,7 +155,7 @@ fn drop_labels(out: &mut String, t: &Topology, port: &str, x: f64, y: f64) {
                 g.drop.reason
             )),
             x + 4.0,
-            esc(&cut(&g.short_rule(), 40))
+            esc(&cut(&g.short_rule(), 48))
         );
     }
 }

@@ -126,7 +126,18 @@ impl DropGroup {
     /// pipeline stage, or what refused it.
     pub fn short_rule(&self) -> String {
         let d = &self.drop;
-        if !d.chain.is_empty() && d.rule_num > 0 && !d.table.contains("pipeline") {
+        if d.host_kind.contains("logical") && !d.chain.is_empty() {
+            // OVN: the stage and the logical flow's priority.
+            match d
+                .rule_text
+                .split(", ")
+                .next()
+                .filter(|p| p.starts_with("priority"))
+            {
+                Some(prio) => format!("{}, {prio}", d.chain),
+                None => d.chain.clone(),
+            }
+        } else if !d.chain.is_empty() && d.rule_num > 0 {
             format!("{} rule {}", d.chain, d.rule_num)
         } else if !d.place.is_empty() {
             d.place.clone()
