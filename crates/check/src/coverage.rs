@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Coverage {
-    /// The VIP pattern checked: `lvs-dr` or `vip-failover`.
+    /// The VIP pattern checked: `lvs-dr`, `lvs-nat`, `lvs-tun` or `vip-failover`.
     pub pattern: String,
     /// vip-failover: the VIPs the members serve themselves.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -97,6 +97,20 @@ pub fn coverage(sc: &Scenario) -> Coverage {
             );
         }
     }
+    match sc.pattern {
+        crate::scenario::Pattern::LvsNat => c.not_exercised.push(
+            "inside the directors: IPVS's connection table and the forwarding the SNAT of the \
+             replies needs (net.ipv4.ip_forward=1); the check assumes both"
+                .into(),
+        ),
+        crate::scenario::Pattern::LvsTun => c.not_exercised.push(
+            "the inner packet of IPIP (firewalls on the way see the outer header only) and its \
+             20 extra bytes: a full-size client packet needs fragmenting or a smaller MSS, \
+             which the check does not model"
+                .into(),
+        ),
+        _ => {}
+    }
     for h in &holders {
         push_unique(&mut c.directors, sc.port_label(&h.port_id));
         for inst in &h.config.vrrp_instances {
@@ -181,12 +195,12 @@ pub fn coverage(sc: &Scenario) -> Coverage {
         }
         for vs in sc.services(d) {
             if let Some(sorry) = &vs.sorry_server {
-                if sorry.lb_kind != lvs::keepalived::LbKind::Dr {
+                if sorry.lb_kind != vs.lb_kind {
                     push_unique(
                         &mut c.not_exercised,
                         format!(
-                            "{label}: sorry_server {} of {}:{} is reached by {:?}, which the \
-                             check does not model yet",
+                            "{label}: sorry_server {} of {}:{} is reached by {:?}, another \
+                             method than its virtual server's, which the check does not model yet",
                             sorry.addr, vs.addr, vs.port, sorry.lb_kind
                         ),
                     );
@@ -245,8 +259,19 @@ impl Coverage {
         if self.pattern == "vip-failover" {
             return self.failover_summary();
         }
+        let method = match self.pattern.as_str() {
+            "lvs-nat" => {
+                "pattern lvs-nat (DNAT to the real servers, their replies back through \
+                          the director and SNATed to the VIP): "
+            }
+            "lvs-tun" => {
+                "pattern lvs-tun (IPIP from the director to the real servers, replies \
+                          from the VIP straight to the client): "
+            }
+            _ => "",
+        };
         let mut parts = vec![format!(
-            "{} × {} × {} × {}",
+            "{method}{} × {} × {} × {}",
             count(self.real_servers.len(), "real server", "real servers"),
             count(self.directors.len(), "director", "directors"),
             count(self.client_classes.len(), "client class", "client classes"),

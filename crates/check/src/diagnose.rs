@@ -5,7 +5,7 @@
 //! a conntrack INVALID drop, OVN's destination check), never from its text.
 
 use crate::lifecycle::{ArpFrame, Step, StepRole};
-use crate::scenario::Scenario;
+use crate::scenario::{Pattern, Scenario};
 use fabric::{ArpRefusal, Backend, Hop, Side};
 use neutron::firewall::provenance::Origin;
 use neutron::model::Port;
@@ -143,6 +143,8 @@ fn proto_name(p: u8) -> String {
     match p {
         proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 => name.to_string(),
         proto::VRRP | proto::AH => format!("{name} ({p})"),
+        // /etc/protocols says ipencap; Neutron's API and LVS say ipip.
+        proto::IPIP => format!("ipip ({p})"),
         n => n.to_string(),
     }
 }
@@ -235,12 +237,25 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
     let ovn = matches!(last.map(|s| s.kind), Some(netfilter::StepKind::Lflow));
     let vips = sc.vips();
     let failover = sc.pattern.vip_failover().is_some();
+    let nat = matches!(sc.pattern, Pattern::LvsNat);
+    let tun = matches!(sc.pattern, Pattern::LvsTun);
     let reason = match kind {
         DropKind::AntiSpoof => {
             let why = if dr_forward {
                 "; DR forwarding keeps the client's source IP, so the director sends from \
                  addresses that are not its own"
                     .to_string()
+            } else if step.role == StepRole::NatForward {
+                "; LVS-NAT rewrites only the destination (DNAT to the real server): the director \
+                 forwards the client's packet with the client's source IP, an address that is \
+                 not its own"
+                    .to_string()
+            } else if vips.contains(&pkt.src) && nat {
+                "; the director sends the real server's answer SNATed to the VIP, so its port \
+                 needs the VIP as an allowed address pair"
+                    .to_string()
+            } else if vips.contains(&pkt.src) && tun {
+                "; a TUN real server answers from the VIP straight to the client".to_string()
             } else if vips.contains(&pkt.src) && failover {
                 "; the member holding the VIP answers clients from it (the service is bound to \
                  the VIP), so its port needs the VIP as an allowed address pair"
@@ -269,7 +284,7 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
         }
         DropKind::IngressPolicy | DropKind::EgressPolicy => format!(
             "no {} rule of the security groups of port {label} ({}) allows {} \
-             (conntrack {ct} in zone {zone}); {}",
+             (conntrack {ct} in zone {zone}); {}{}",
             if kind == DropKind::IngressPolicy {
                 "ingress"
             } else {
@@ -281,6 +296,16 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
                 "it reached neutron_pg_drop's drop ACL"
             } else {
                 "it fell through to sg-fallback"
+            },
+            if step.role == StepRole::TunEncap {
+                "; LVS-TUN: the director wraps each client packet in IPIP (IP protocol 4) from \
+                 its own address, and the firewall sees only that outer header, so the real \
+                 server's group must admit protocol 4 from the directors"
+            } else if step.role == StepRole::NatForward {
+                "; LVS-NAT keeps the client's source, so the real server's group must admit \
+                 the clients themselves on the real server's port"
+            } else {
+                ""
             }
         ),
         DropKind::Destination => format!(
@@ -290,6 +315,13 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
             pkt.dst,
             if vips.contains(&pkt.dst) && failover {
                 ": the member holding the VIP needs it as an allowed address pair to receive \
+                 clients' packets for it"
+            } else if step.role == StepRole::NatReturn {
+                ": in LVS-NAT the real server's answer is addressed to the client and routed \
+                 through the director (its gateway), so the director's port must receive for \
+                 every client address: an allowed address pair covering the client sources"
+            } else if vips.contains(&pkt.dst) && nat {
+                ": the director holding the VIP needs it as an allowed address pair to receive \
                  clients' packets for it"
             } else if vips.contains(&pkt.dst) {
                 ": a DR/TUN real server needs the VIP as an allowed address pair to receive \

@@ -400,6 +400,8 @@ fn proto_name(p: u8) -> Option<String> {
         proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 | proto::VRRP => {
             protocols::name(p).map(str::to_string)
         }
+        // The API's name for 4 (/etc/protocols says ipencap).
+        proto::IPIP => Some("ipip".into()),
         n => Some(n.to_string()),
     }
 }
@@ -456,12 +458,26 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
         DropKind::Invalid
             if matches!(drop.decided_by.first(), Some(Origin::CtInvalidDrop { .. })) =>
         {
-            if port
+            if let Some(g) = port
                 .security_groups
                 .iter()
-                .any(|g| g.starts_with(STATELESS_ID))
+                .find(|g| g.starts_with(STATELESS_ID))
             {
-                return vec![];
+                // Already stateless: what no stateless ACL matched went to
+                // conntrack. A reply (to an ephemeral port) needs a rule for
+                // its protocol from (or to) the peer, any port: stateless
+                // rules cannot follow a connection.
+                let ingress = drop.side != Some(fabric::Side::Egress);
+                let peer = if ingress { drop.src } else { drop.dst };
+                return vec![Change::AddSecurityGroupRule {
+                    group_id: g.clone(),
+                    group: group_names(&sc.cloud, std::slice::from_ref(g)),
+                    ingress,
+                    ethertype: if src.is_ipv4() { "IPv4" } else { "IPv6" }.into(),
+                    protocol: drop.protocol.and_then(proto_name),
+                    port: None,
+                    remote_ip_prefix: peer.map(host_net),
+                }];
             }
             let copies = port
                 .security_groups
@@ -606,12 +622,22 @@ pub struct FixReport {
 }
 
 fn price(sc: &Scenario, changes: &[Change]) -> Vec<PricedChange> {
+    // A rule into a group the fix itself creates is priced on the cloud with
+    // the changes made (only there does the group have members).
+    let after = with_changes(sc, changes);
     changes
         .iter()
         .map(|c| PricedChange {
             change: c.clone(),
             command: c.command(),
-            cost: c.cost(&sc.cloud, sc.driver),
+            cost: match c {
+                Change::AddSecurityGroupRule { group_id, .. }
+                    if group_id.starts_with(STATELESS_ID) =>
+                {
+                    c.cost(&after.cloud, sc.driver)
+                }
+                _ => c.cost(&sc.cloud, sc.driver),
+            },
         })
         .collect()
 }
@@ -771,8 +797,9 @@ pub fn minimise(sc: &Scenario, changes: Vec<Change>) -> Result<Vec<Change>, Chec
 /// The field report's remedies for DR, each applied alone and re-checked.
 pub fn report_remedies(sc: &Scenario) -> Result<Vec<RemedyResult>, CheckError> {
     // The field report's remedies are about DR forwarding; a member that
-    // serves the VIP itself forwards nothing.
-    if sc.pattern.vip_failover().is_some() {
+    // serves the VIP itself forwards nothing, and NAT and TUN forward
+    // otherwise (their drops and fixes are the check's own).
+    if !matches!(sc.pattern, crate::scenario::Pattern::LvsDr) {
         return Ok(Vec::new());
     }
     let vips = sc.vips();

@@ -11,11 +11,19 @@
 //! checks run from every director, by checker type. What cannot be exercised is
 //! listed in [`crate::coverage::Coverage`].
 //!
+//! LVS-NAT: the holder DNATs each client packet to the real server (the
+//! client's source kept), the real server answers the client through its
+//! default gateway (the director, when `gateway:` says so), and the holder sends
+//! the answer SNATed to the VIP. LVS-TUN: the holder wraps each client packet in
+//! IPIP (IP protocol 4) from its own address to the real server, which answers
+//! from the VIP straight to the client. The firewalls see the outer header only.
+//!
 //! The vip-failover pattern (the members serve the VIP themselves): the same
 //! VRRP adverts and takeovers, then every client class talks to the holder on
 //! every service and is answered from the VIP, and the holder opens its own
 //! connections to every backend from its fixed IP.
 
+use crate::scenario::Pattern;
 use crate::scenario::{BackendHost, Client, Director, RealServer, Scenario, Service, VipFailover};
 use lvs::keepalived::{HealthCheck, L4Proto, VirtualServer};
 use packet::{proto, tcp_flags as f, MacAddr, Packet};
@@ -56,6 +64,14 @@ pub enum StepRole {
     DrForward,
     /// An ARP request or reply that resolves the next hop of the conversation.
     Resolution,
+    /// LVS-NAT: the director's DNATed copy of a client packet (client's source
+    /// IP, the real server's address, director's MAC).
+    NatForward,
+    /// LVS-NAT: the real server's reply to the client, sent to its gateway.
+    NatReturn,
+    /// LVS-TUN: the director's IPIP packet to the real server (its own
+    /// address outside, the client's packet inside).
+    TunEncap,
 }
 
 /// One packet from one port to another.
@@ -638,6 +654,421 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// Where a NAT real server's reply to a client goes: the port that receives
+/// it, the next hop's address and MAC, and the host problem when that is not
+/// the director holding the connection.
+struct NatRoute {
+    owner: Option<String>,
+    hop_ip: IpAddr,
+    hop_mac: String,
+    refusal: Option<String>,
+}
+
+/// LVS-NAT and LVS-TUN conversations.
+impl Builder<'_> {
+    /// The route of a NAT real server's answer to `peer` while `holder` holds
+    /// the VIP and the connection (the real server's routing table: a connected
+    /// subnet first, else its default gateway).
+    fn nat_route(&self, peer: &Client, holder: &Director, rs: &RealServer) -> NatRoute {
+        let rs_label = self.sc.port_label(&rs.port_id);
+        let holder_label = self.sc.port_label(&holder.port_id);
+        let ask = |why: String| {
+            format!(
+                "{why}; nothing translates it back to the VIP, so the client, which talks to the \
+                 VIP, drops it (TCP: answers RST). LVS-NAT needs the real servers' replies to \
+                 pass the director: their default route via an address the directors hold by \
+                 VRRP (`gateway: <virtual_ipaddress>` in real_server_defaults)"
+            )
+        };
+        if !peer.external && self.in_port_subnet(&rs.port_id, peer.ip) {
+            return NatRoute {
+                owner: Some(peer.port_id.clone()),
+                hop_ip: peer.ip,
+                hop_mac: self.mac(&peer.port_id),
+                refusal: Some(format!(
+                    "{} is on {rs_label}'s own subnet: {rs_label} answers it directly \
+                     (connected route) from its own address {}, not through the director; \
+                     nothing translates it back to the VIP, so the client drops it (TCP: \
+                     answers RST). LVS-NAT serves only clients that reach the real servers \
+                     through the director: put them on another network, or use DR or TUN \
+                     (a host problem, no Neutron change fixes it)",
+                    self.sc.port_label(&peer.port_id),
+                    rs.ip
+                )),
+            };
+        }
+        let subnet_gw = self
+            .sc
+            .port(&rs.port_id)
+            .fixed_ips
+            .iter()
+            .filter(|f| f.ip_address.is_ipv4())
+            .find_map(|f| self.sc.cloud.subnet(&f.subnet_id)?.gateway_ip);
+        let gateway = rs.settings.gateway.or(subnet_gw);
+        let Some(gw) = gateway else {
+            return NatRoute {
+                owner: None,
+                hop_ip: rs.ip,
+                hop_mac: String::new(),
+                refusal: Some(format!(
+                    "{rs_label} has no route to {} (no `gateway:` in the scenario and its subnet \
+                     has no gateway_ip): it cannot answer; give it a default route via an address \
+                     the directors hold by VRRP (`gateway:` in real_server_defaults)",
+                    peer.ip
+                )),
+            };
+        };
+        let from_dhcp = rs.settings.gateway.is_none();
+        if self.sc.vips_of(holder).contains(&gw) || gw == self.own_ip(&holder.port_id) {
+            return NatRoute {
+                owner: Some(holder.port_id.clone()),
+                hop_ip: gw,
+                hop_mac: self.answer_mac(&holder.port_id, gw),
+                refusal: None,
+            };
+        }
+        let owner = self
+            .sc
+            .cloud
+            .ports
+            .iter()
+            .find(|p| p.fixed_ips.iter().any(|f| f.ip_address == gw))
+            .map(|p| p.id.clone());
+        let via = if from_dhcp {
+            format!("{rs_label}'s default route (DHCP: the subnet's gateway_ip {gw})")
+        } else {
+            format!("{rs_label}'s default route ({gw})")
+        };
+        let refusal = match &owner {
+            Some(o) if self.sc.directors.iter().any(|d| &d.port_id == o) => format!(
+                "{via} points at {}, but {holder_label} holds the VIP and the connection: {} \
+                 has no IPVS entry for it and forwards the reply unchanged from {}; the client, \
+                 which talks to the VIP, drops it (TCP: answers RST). Point the gateway at an \
+                 address the directors hold by VRRP (a virtual_ipaddress) so it follows the \
+                 master",
+                self.sc.port_label(o),
+                self.sc.port_label(o),
+                rs.ip
+            ),
+            Some(o) => ask(format!(
+                "{via} is {}: the reply leaves through it from {rs_label}'s own address {}, \
+                 not through the director",
+                self.sc.port_label(o),
+                rs.ip
+            )),
+            None => ask(format!(
+                "{via} is no port of the cloud: the reply leaves from {rs_label}'s own address \
+                 {}, not through the director",
+                rs.ip
+            )),
+        };
+        NatRoute {
+            hop_mac: owner.as_deref().map(|o| self.mac(o)).unwrap_or_default(),
+            owner,
+            hop_ip: gw,
+            refusal: Some(refusal),
+        }
+    }
+
+    /// A client's conversation with the VIP through `holder` in LVS-NAT to
+    /// `rs`: DNAT to the real server, its reply through its gateway, SNAT back
+    /// to the VIP.
+    fn nat_conversation(
+        &mut self,
+        peer: &Client,
+        holder: &Director,
+        vs: &VirtualServer,
+        rs: &RealServer,
+        category: Category,
+    ) -> Flow {
+        let client = peer.port_id.clone();
+        let (vip, vport) = (vs.addr, vs.port);
+        let rport = self.sc.rs_port(vs, rs);
+        let cmac = self.mac(&client);
+        let vmac = self.answer_mac(&holder.port_id, vip);
+        // Routed by the director: its forwarded packets leave with its own MAC.
+        let dmac = self.mac(&holder.port_id);
+        let rmac = self.mac(&rs.port_id);
+        let cip = peer.ip;
+        let sport = self.fresh_port();
+        let (ip_proto, script) = match vs.protocol {
+            L4Proto::Tcp => (proto::TCP, tcp_script(78, 512)),
+            L4Proto::Udp => (proto::UDP, udp_script(40, 120)),
+        };
+        let pname = l4_name(vs.protocol).to_uppercase();
+        let mut steps: Vec<Step> = self.client_resolves_vip(peer, holder, vip).to_vec();
+        // The holder is itself this real server: IPVS hands the connection to
+        // its own stack, which answers from the VIP; nothing is forwarded.
+        let local = rs.port_id == holder.port_id;
+        let route = self.nat_route(peer, holder, rs);
+        let mut director_resolved = false;
+        let mut rs_resolved = false;
+        for l in script {
+            if l.from_initiator {
+                let mut p = self.ip_packet(&cmac, &vmac, cip, vip, ip_proto, sport, vport);
+                set_l4(&mut p, &l);
+                steps.push(self.step(
+                    format!("{pname} {} {cip}:{sport} -> {vip}:{vport}", l.label),
+                    &client,
+                    Some(&holder.port_id),
+                    Payload::Ip(Box::new(p.clone())),
+                ));
+                if local {
+                    continue;
+                }
+                if !director_resolved {
+                    let dip = self.own_ip(&holder.port_id);
+                    steps.extend(self.resolve(&holder.port_id, dip, rs.ip, &rs.port_id));
+                    director_resolved = true;
+                }
+                // NAT: the director rewrites the destination (address and
+                // port) and routes the packet out with its own MAC.
+                let mut fwd = p;
+                fwd.dst = rs.ip;
+                fwd.dport = rport;
+                fwd.src_mac = Some(parse_mac(&dmac));
+                fwd.dst_mac = Some(parse_mac(&rmac));
+                self.time += 0.0001;
+                fwd.time = self.time;
+                let mut s = self.step(
+                    format!(
+                        "DNAT {pname} {} {cip}:{sport} -> {}:{rport} (for {vip}:{vport})",
+                        l.label, rs.ip
+                    ),
+                    &holder.port_id,
+                    Some(&rs.port_id),
+                    Payload::Ip(Box::new(fwd)),
+                );
+                s.role = StepRole::NatForward;
+                if route.owner.is_none() {
+                    s.host_refusal = route.refusal.clone();
+                }
+                steps.push(s);
+            } else if local {
+                let mut p = self.ip_packet(&vmac, &cmac, vip, cip, ip_proto, vport, sport);
+                set_l4(&mut p, &l);
+                steps.push(self.step(
+                    format!(
+                        "{pname} {} {vip}:{vport} -> {cip}:{sport} from {} (local real server)",
+                        l.label, rs.ip
+                    ),
+                    &rs.port_id,
+                    Some(&client),
+                    Payload::Ip(Box::new(p)),
+                ));
+            } else {
+                let Some(owner) = route.owner.clone() else {
+                    break;
+                };
+                if !rs_resolved {
+                    steps.extend(self.resolve(&rs.port_id, rs.ip, route.hop_ip, &owner));
+                    rs_resolved = true;
+                }
+                let mut back =
+                    self.ip_packet(&rmac, &route.hop_mac, rs.ip, cip, ip_proto, rport, sport);
+                set_l4(&mut back, &l);
+                let mut s = self.step(
+                    format!(
+                        "{pname} {} {}:{rport} -> {cip}:{sport} via {} ({})",
+                        l.label,
+                        rs.ip,
+                        self.sc.port_label(&owner),
+                        route.hop_ip
+                    ),
+                    &rs.port_id,
+                    Some(&owner),
+                    Payload::Ip(Box::new(back.clone())),
+                );
+                s.role = StepRole::NatReturn;
+                s.host_refusal = route.refusal.clone();
+                steps.push(s);
+                if route.refusal.is_some() {
+                    continue;
+                }
+                // SNAT: the director puts the VIP back as the source and
+                // routes the answer to the client with its own MAC.
+                let mut out = back;
+                out.src = vip;
+                out.sport = vport;
+                out.src_mac = Some(parse_mac(&dmac));
+                out.dst_mac = Some(parse_mac(&cmac));
+                // The reply is routed (ip_forward), which takes one off the TTL.
+                out.ttl = out.ttl.saturating_sub(1);
+                self.time += 0.0001;
+                out.time = self.time;
+                steps.push(self.step(
+                    format!(
+                        "SNAT {pname} {} {vip}:{vport} -> {cip}:{sport} from {}",
+                        l.label,
+                        self.sc.port_label(&holder.port_id)
+                    ),
+                    &holder.port_id,
+                    Some(&client),
+                    Payload::Ip(Box::new(out)),
+                ));
+            }
+        }
+        Flow {
+            name: format!(
+                "{pname} {} -> {vip}:{vport} via {} NAT to {}:{rport}",
+                self.client_label(peer),
+                self.sc.port_label(&holder.port_id),
+                self.sc.port_label(&rs.port_id)
+            ),
+            category,
+            holder: Some(holder.port_id.clone()),
+            steps,
+        }
+    }
+
+    /// Why a TUN real server's kernel does not deliver the decapsulated packet
+    /// (a host setting, not Neutron).
+    fn tun_refusal(&self, rs: &RealServer, vip: IpAddr) -> Option<String> {
+        let label = self.sc.port_label(&rs.port_id);
+        if !rs.settings.tunl0 {
+            return Some(format!(
+                "{label} has no tunl0 (the ipip module is not loaded): its kernel answers IP \
+                 protocol 4 with ICMP protocol unreachable and never sees the client's packet \
+                 (modprobe ipip; ip link set tunl0 up)"
+            ));
+        }
+        if !rs.settings.vip_on_lo {
+            return Some(format!(
+                "{label} does not have the VIP {vip} on tunl0 or lo: the decapsulated packet \
+                 is for an address that is not its own and is dropped"
+            ));
+        }
+        if rs.settings.rp_filter == 1 {
+            return Some(format!(
+                "rp_filter=1 (strict) on {label}'s tunl0: the decapsulated packet from the \
+                 client arrives on tunl0, but the route back to the client leaves by eth0, so \
+                 reverse-path filtering drops it (set net.ipv4.conf.tunl0.rp_filter=0 and \
+                 net.ipv4.conf.all.rp_filter=0: the kernel uses the larger of the two)"
+            ));
+        }
+        None
+    }
+
+    /// A client's conversation with the VIP through `holder` in LVS-TUN to
+    /// `rs`: IPIP from the director's own address, the answer from the VIP
+    /// straight to the client.
+    fn tun_conversation(
+        &mut self,
+        peer: &Client,
+        holder: &Director,
+        vs: &VirtualServer,
+        rs: &RealServer,
+        category: Category,
+    ) -> Flow {
+        let client = peer.port_id.clone();
+        let (vip, vport) = (vs.addr, vs.port);
+        let cmac = self.mac(&client);
+        let vmac = self.answer_mac(&holder.port_id, vip);
+        let dmac = self.mac(&holder.port_id);
+        let dip = self.own_ip(&holder.port_id);
+        let local = rs.port_id == holder.port_id;
+        let rmac = if local {
+            vmac.clone()
+        } else {
+            self.mac(&rs.port_id)
+        };
+        let cip = peer.ip;
+        let sport = self.fresh_port();
+        let (ip_proto, script) = match vs.protocol {
+            L4Proto::Tcp => (proto::TCP, tcp_script(78, 512)),
+            L4Proto::Udp => (proto::UDP, udp_script(40, 120)),
+        };
+        let pname = l4_name(vs.protocol).to_uppercase();
+        let mut steps: Vec<Step> = self.client_resolves_vip(peer, holder, vip).to_vec();
+        let mut director_resolved = false;
+        let mut rs_resolved = false;
+        for l in script {
+            if l.from_initiator {
+                let mut p = self.ip_packet(&cmac, &vmac, cip, vip, ip_proto, sport, vport);
+                set_l4(&mut p, &l);
+                steps.push(self.step(
+                    format!("{pname} {} {cip}:{sport} -> {vip}:{vport}", l.label),
+                    &client,
+                    Some(&holder.port_id),
+                    Payload::Ip(Box::new(p)),
+                ));
+                if local {
+                    continue;
+                }
+                if !director_resolved {
+                    steps.extend(self.resolve(&holder.port_id, dip, rs.ip, &rs.port_id));
+                    director_resolved = true;
+                }
+                // The outer header is all a firewall on the way sees: IP
+                // protocol 4 from the director's own address, no ports.
+                let mut outer = self.ip_packet(&dmac, &rmac, dip, rs.ip, proto::IPIP, 0, 0);
+                outer.payload_len = 20 + l.len + if ip_proto == proto::TCP { 20 } else { 8 };
+                let mut s = self.step(
+                    format!(
+                        "IPIP {dip} -> {} [{pname} {} {cip}:{sport} -> {vip}:{vport}]",
+                        rs.ip, l.label
+                    ),
+                    &holder.port_id,
+                    Some(&rs.port_id),
+                    Payload::Ip(Box::new(outer)),
+                );
+                s.role = StepRole::TunEncap;
+                s.host_refusal = self.tun_refusal(rs, vip);
+                steps.push(s);
+            } else {
+                if !rs_resolved && !local {
+                    let (owner, hop_ip) = self.next_hop_owner(peer);
+                    let spa = self.rs_arp_source(rs, vip);
+                    steps.extend(self.resolve(&rs.port_id, spa, hop_ip, &owner));
+                    rs_resolved = true;
+                }
+                let mut p = self.ip_packet(&rmac, &cmac, vip, cip, ip_proto, vport, sport);
+                set_l4(&mut p, &l);
+                steps.push(self.step(
+                    format!(
+                        "{pname} {} {vip}:{vport} -> {cip}:{sport} from {}{}",
+                        l.label,
+                        rs.ip,
+                        if local { " (local real server)" } else { "" }
+                    ),
+                    &rs.port_id,
+                    Some(&client),
+                    Payload::Ip(Box::new(p)),
+                ));
+            }
+        }
+        Flow {
+            name: format!(
+                "{pname} {} -> {vip}:{vport} via {} IPIP to {}",
+                self.client_label(peer),
+                self.sc.port_label(&holder.port_id),
+                self.sc.port_label(&rs.port_id)
+            ),
+            category,
+            holder: Some(holder.port_id.clone()),
+            steps,
+        }
+    }
+
+    /// The conversation of the scenario's LVS forwarding method.
+    fn lvs_conversation(
+        &mut self,
+        peer: &Client,
+        holder: &Director,
+        vs: &VirtualServer,
+        rs: &RealServer,
+        category: Category,
+    ) -> Flow {
+        match self.sc.pattern {
+            Pattern::LvsNat => self.nat_conversation(peer, holder, vs, rs, category),
+            Pattern::LvsTun => self.tun_conversation(peer, holder, vs, rs, category),
+            Pattern::LvsDr | Pattern::VipFailover(_) => {
+                self.dr_conversation(peer, holder, vs, rs, category)
+            }
+        }
+    }
+}
+
 /// The vip-failover pattern: the member holding the VIP serves it itself.
 impl Builder<'_> {
     /// A client's conversation with the VIP on `svc`, answered by `holder`
@@ -874,10 +1305,10 @@ pub fn flows(sc: &Scenario) -> Vec<Flow> {
                     continue;
                 }
                 for rs in sc.paths_of(vs) {
-                    out.push(b.dr_conversation(client, holder, vs, rs, svc_cat));
+                    out.push(b.lvs_conversation(client, holder, vs, rs, svc_cat));
                 }
                 if let Some(sorry) = sc.sorry_path_of(vs) {
-                    let mut flow = b.dr_conversation(client, holder, vs, sorry, svc_cat);
+                    let mut flow = b.lvs_conversation(client, holder, vs, sorry, svc_cat);
                     flow.name += " (sorry server, when no real server is up)";
                     out.push(flow);
                 }
@@ -903,12 +1334,42 @@ pub fn flows(sc: &Scenario) -> Vec<Flow> {
     out
 }
 
-/// Host settings that break DR without any Neutron drop.
+/// Host settings that break DR or TUN without any Neutron drop (a NAT real
+/// server holds no VIP: its route is judged in its flows).
 pub fn host_warnings(sc: &Scenario) -> Vec<Warning> {
     let mut w = Vec::new();
     let vips = sc.vips();
+    let tun = matches!(sc.pattern, Pattern::LvsTun);
+    if matches!(sc.pattern, Pattern::LvsNat) {
+        return w;
+    }
     for rs in &sc.real_servers {
         let label = sc.port_label(&rs.port_id);
+        if tun && !rs.settings.tunl0 {
+            w.push(Warning {
+                port: label.clone(),
+                message: "no tunl0 (ipip module not loaded): the director's IPIP packets are \
+                          answered with ICMP protocol unreachable"
+                    .into(),
+            });
+        }
+        if tun && rs.settings.rp_filter == 1 {
+            w.push(Warning {
+                port: label.clone(),
+                message: "rp_filter=1 on tunl0: decapsulated packets from clients fail the \
+                          reverse-path check (their route leaves by eth0); set it to 0"
+                    .into(),
+            });
+        }
+        if tun && !rs.settings.vip_on_lo {
+            w.push(Warning {
+                port: label.clone(),
+                message: "VIP is not on tunl0 or lo: the real server drops the decapsulated \
+                          packets"
+                    .into(),
+            });
+            continue;
+        }
         if !rs.settings.vip_on_lo {
             w.push(Warning {
                 port: label.clone(),

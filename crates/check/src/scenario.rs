@@ -1,8 +1,10 @@
 //! Scenario: the YAML file that ties a cloud (Neutron JSON) to the load balancer
 //! (keepalived.conf per director), plus what vipwire infers from them: roles,
 //! VIPs, virtual services and which director is master. The scenario names its
-//! VIP pattern: `lvs-dr` (the default) or `vip-failover` (members that hold the
-//! VIP by VRRP and serve it themselves, with or without keepalived.conf files).
+//! VIP pattern: `lvs-dr` (the default), `lvs-nat` or `lvs-tun` (the LVS
+//! forwarding method, read from keepalived's `lb_kind`), or `vip-failover`
+//! (members that hold the VIP by VRRP and serve it themselves, with or without
+//! keepalived.conf files).
 
 use crate::error::CheckError;
 use ipnet::IpNet;
@@ -42,7 +44,7 @@ struct ScenarioFile {
     neutron: OneOrMany,
     #[serde(default = "default_driver")]
     firewall_driver: String,
-    /// `lvs-dr` (the default) or `vip-failover`.
+    /// `lvs-dr`, `lvs-nat`, `lvs-tun` (default: from `lb_kind`) or `vip-failover`.
     #[serde(default)]
     pattern: Option<String>,
     #[serde(default)]
@@ -145,11 +147,15 @@ struct ClientEntry {
     router_port: Option<String>,
 }
 
-/// Kernel settings of a real server that decide whether DR works on it.
+/// Kernel settings of a real server that decide whether its forwarding method
+/// works on it (DR and TUN: the VIP held locally, ARP suppressed; TUN: tunl0 and
+/// its reverse-path filter; NAT: the default route).
 #[derive(Clone, Copy, Debug, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct HostSettings {
-    /// The VIP is configured on `lo` (so the host accepts packets for it).
+    /// The VIP is configured on `lo` (TUN: on `lo` or `tunl0`), so the host
+    /// accepts packets for it. Not used by NAT (the real server gets packets
+    /// for its own address).
     #[serde(default = "yes")]
     pub vip_on_lo: bool,
     /// `net.ipv4.conf.all.arp_ignore`.
@@ -158,6 +164,20 @@ pub struct HostSettings {
     /// `net.ipv4.conf.all.arp_announce`.
     #[serde(default = "two")]
     pub arp_announce: u8,
+    /// NAT: the real server's default gateway. The LVS-NAT recipe is an address
+    /// the directors hold by VRRP (a `virtual_ipaddress`), so replies follow the
+    /// master. None: what DHCP gives a Neutron VM, its subnet's `gateway_ip`.
+    #[serde(default)]
+    pub gateway: Option<IpAddr>,
+    /// TUN: the `rp_filter` in force on `tunl0`, the larger of
+    /// `net.ipv4.conf.all.rp_filter` and `net.ipv4.conf.tunl0.rp_filter`
+    /// (0 off, 1 strict, 2 loose).
+    #[serde(default)]
+    pub rp_filter: u8,
+    /// TUN: the `ipip` module is loaded and `tunl0` is up (it decapsulates IP
+    /// protocol 4).
+    #[serde(default = "yes")]
+    pub tunl0: bool,
 }
 
 impl Default for HostSettings {
@@ -166,6 +186,9 @@ impl Default for HostSettings {
             vip_on_lo: true,
             arp_ignore: 1,
             arp_announce: 2,
+            gateway: None,
+            rp_filter: 0,
+            tunl0: true,
         }
     }
 }
@@ -176,6 +199,9 @@ struct HostSettingsOverride {
     vip_on_lo: Option<bool>,
     arp_ignore: Option<u8>,
     arp_announce: Option<u8>,
+    gateway: Option<IpAddr>,
+    rp_filter: Option<u8>,
+    tunl0: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -278,6 +304,12 @@ pub struct BackendHost {
 pub enum Pattern {
     /// LVS direct routing: directors forward to real servers (the field report).
     LvsDr,
+    /// LVS NAT: the directors DNAT the clients' packets to the real servers and
+    /// SNAT the replies, which come back through them (their default gateway).
+    LvsNat,
+    /// LVS TUN: the directors encapsulate the clients' packets in IPIP to the
+    /// real servers, which answer from the VIP straight to the client.
+    LvsTun,
     /// The members hold the VIP by VRRP/GARP and serve it themselves
     /// (keepalived + HAProxy/nginx, kube-vip, MetalLB L2, Pacemaker IPaddr2).
     VipFailover(VipFailover),
@@ -296,6 +328,8 @@ impl Pattern {
     pub fn name(&self) -> &'static str {
         match self {
             Pattern::LvsDr => "lvs-dr",
+            Pattern::LvsNat => "lvs-nat",
+            Pattern::LvsTun => "lvs-tun",
             Pattern::VipFailover(_) => "vip-failover",
         }
     }
@@ -303,7 +337,7 @@ impl Pattern {
     pub fn vip_failover(&self) -> Option<&VipFailover> {
         match self {
             Pattern::VipFailover(v) => Some(v),
-            Pattern::LvsDr => None,
+            Pattern::LvsDr | Pattern::LvsNat | Pattern::LvsTun => None,
         }
     }
 }
@@ -429,13 +463,17 @@ impl Scenario {
         let mut cloud =
             neutron::load::load_files(&inputs).map_err(|e| CheckError::Neutron(e.to_string()))?;
 
-        let failover = match file.pattern.as_deref() {
-            None | Some("lvs-dr") => false,
-            Some("vip-failover") => true,
+        // The LVS forwarding method the scenario names, if it names one.
+        let (failover, declared_kind) = match file.pattern.as_deref() {
+            None => (false, None),
+            Some("lvs-dr") => (false, Some(LbKind::Dr)),
+            Some("lvs-nat") => (false, Some(LbKind::Nat)),
+            Some("lvs-tun") => (false, Some(LbKind::Tun)),
+            Some("vip-failover") => (true, None),
             Some(other) => {
                 return Err(CheckError::Unsupported(format!(
                     "{display}: pattern \"{other}\" is not supported yet (supported: lvs-dr, \
-                     vip-failover)"
+                     lvs-nat, lvs-tun, vip-failover)"
                 )))
             }
         };
@@ -631,7 +669,7 @@ impl Scenario {
                 synthesised,
             })
         } else {
-            Pattern::LvsDr
+            lvs_pattern(&directors, declared_kind, display)?
         };
         for d in &directors {
             for inst in &d.config.vrrp_instances {
@@ -648,13 +686,6 @@ impl Scenario {
                     return Err(CheckError::Unsupported(format!(
                         "{}:{}: virtual_server {}: vipwire check models IPv4 services only so far",
                         vs.source, vs.line, vs.addr
-                    )));
-                }
-                if vs.lb_kind != LbKind::Dr {
-                    return Err(CheckError::Unsupported(format!(
-                        "{}:{}: virtual_server {} {} uses lb_kind {:?}; vipwire check models DR \
-                         only so far (NAT and TUN are planned)",
-                        vs.source, vs.line, vs.addr, vs.port, vs.lb_kind
                     )));
                 }
             }
@@ -709,6 +740,9 @@ impl Scenario {
                         settings.arp_ignore = o.settings.arp_ignore.unwrap_or(settings.arp_ignore);
                         settings.arp_announce =
                             o.settings.arp_announce.unwrap_or(settings.arp_announce);
+                        settings.gateway = o.settings.gateway.or(settings.gateway);
+                        settings.rp_filter = o.settings.rp_filter.unwrap_or(settings.rp_filter);
+                        settings.tunl0 = o.settings.tunl0.unwrap_or(settings.tunl0);
                     }
                     real_servers.push(RealServer {
                         port_id: port.id.clone(),
@@ -932,11 +966,11 @@ impl Scenario {
     }
 
     /// The sorry server IPVS sends to when no real server is up, when it is a
-    /// port and forwarded in DR like the real servers.
+    /// port and forwarded like the real servers (the virtual server's method).
     pub fn sorry_path_of(&self, vs: &VirtualServer) -> Option<&RealServer> {
         vs.sorry_server
             .as_ref()
-            .filter(|s| s.lb_kind == LbKind::Dr)
+            .filter(|s| s.lb_kind == vs.lb_kind)
             .and_then(|s| self.real_server_by_ip(s.addr))
     }
 
@@ -961,6 +995,23 @@ impl Scenario {
                 None => true,
             })
             .collect()
+    }
+
+    /// The port a real server listens on for `vs` (NAT may map the service
+    /// port to another; DR and TUN keep it).
+    pub fn rs_port(&self, vs: &VirtualServer, rs: &RealServer) -> u16 {
+        vs.real_servers
+            .iter()
+            .find(|r| r.addr == rs.ip)
+            .map(|r| r.port)
+            .or_else(|| {
+                vs.sorry_server
+                    .as_ref()
+                    .filter(|s| s.addr == rs.ip)
+                    .map(|s| s.port)
+            })
+            .filter(|p| *p != 0)
+            .unwrap_or(vs.port)
     }
 
     pub fn real_server_by_ip(&self, ip: IpAddr) -> Option<&RealServer> {
@@ -1105,6 +1156,58 @@ fn member_vrrp(
         text += "    }\n";
     }
     text + "}\n"
+}
+
+/// The LVS pattern of the directors' virtual servers: one forwarding method
+/// for the whole scenario (from `lb_kind`, or `pattern:` when no service says).
+fn lvs_pattern(
+    directors: &[Director],
+    declared: Option<LbKind>,
+    display: &str,
+) -> Result<Pattern, CheckError> {
+    let name = |k: LbKind| match k {
+        LbKind::Dr => "DR",
+        LbKind::Nat => "NAT",
+        LbKind::Tun => "TUN",
+    };
+    let mut found: Option<(LbKind, String)> = None;
+    for vs in directors.iter().flat_map(|d| &d.config.virtual_servers) {
+        let at = format!("{}:{}", vs.source, vs.line);
+        if let Some(want) = declared {
+            if vs.lb_kind != want {
+                return Err(CheckError::Invalid(format!(
+                    "{at}: virtual_server {} {} uses lb_kind {}, but {display} says `pattern: \
+                     lvs-{}`: make them agree (or drop `pattern:`; it is read from lb_kind)",
+                    vs.addr,
+                    vs.port,
+                    name(vs.lb_kind),
+                    name(want).to_lowercase()
+                )));
+            }
+        }
+        match &found {
+            Some((k, first)) if *k != vs.lb_kind => {
+                return Err(CheckError::Unsupported(format!(
+                    "{at}: virtual_server {} {} uses lb_kind {}, {first} uses {}: vipwire check \
+                     models one LVS forwarding method per scenario; split it into one scenario \
+                     per lb_kind",
+                    vs.addr,
+                    vs.port,
+                    name(vs.lb_kind),
+                    name(*k)
+                )));
+            }
+            Some(_) => {}
+            None => found = Some((vs.lb_kind, at)),
+        }
+    }
+    Ok(
+        match found.map(|(k, _)| k).or(declared).unwrap_or(LbKind::Dr) {
+            LbKind::Dr => Pattern::LvsDr,
+            LbKind::Nat => Pattern::LvsNat,
+            LbKind::Tun => Pattern::LvsTun,
+        },
+    )
 }
 
 fn first_ipv4(p: &Port) -> Option<IpAddr> {

@@ -279,6 +279,17 @@ fn run_flow(sc: &Scenario, fabric: &mut dyn Backend, flow: &Flow) -> FlowResult 
                         drop = Some(Drop::host(sc, step, reason));
                     }
                 }
+                // A NAT real server's answer routed the wrong way is lost
+                // whatever Neutron does on that way: the route is the problem
+                // to name (the rule on the way stays in the drop's place).
+                if let (Some(d), Some(reason), StepRole::NatReturn) =
+                    (drop.as_mut(), &step.host_refusal, step.role)
+                {
+                    if d.kind != crate::diagnose::DropKind::Host {
+                        d.reason = format!("{reason} (on that way it also meets: {})", d.reason);
+                        d.kind = crate::diagnose::DropKind::Host;
+                    }
+                }
             }
         }
         let outcome = if drop.is_some() {
@@ -327,13 +338,20 @@ fn apart(sc: &Scenario, step: &crate::lifecycle::Step) -> Option<Drop> {
         step,
         &format!(
             "{} is on network {}, {} on network {}: ARP does not cross networks, so {} never \
-             resolves it (DR forwards only within the director's own network; no Neutron \
-             change fixes this, move the real server or use TUN/NAT)",
+             resolves it ({})",
             sc.port_label(&step.sender),
             net(&step.sender),
             sc.port_label(asker),
             net(asker),
             sc.port_label(asker),
+            match sc.pattern {
+                crate::scenario::Pattern::LvsDr | crate::scenario::Pattern::VipFailover(_) =>
+                    "DR forwards only within the director's own network; no Neutron change fixes \
+                     this, move the real server or use TUN/NAT",
+                _ =>
+                    "a real server routed through a router is not modelled yet; no Neutron change \
+                      fixes this, put it on the director's network",
+            }
         ),
     ))
 }

@@ -349,8 +349,13 @@ fn scenario_errors_name_the_pattern() {
     ))
     .contains("belongs to `pattern: vip-failover`"));
     assert!(
+        try_load(&format!("{base}pattern: lvs-fullnat\nmembers: [lb-1]\n"))
+            .contains("supported: lvs-dr, lvs-nat, lvs-tun, vip-failover")
+    );
+    // lvs-tun is an LVS pattern now: members belong to vip-failover.
+    assert!(
         try_load(&format!("{base}pattern: lvs-tun\nmembers: [lb-1]\n"))
-            .contains("supported: lvs-dr, vip-failover")
+            .contains("belongs to `pattern: vip-failover`")
     );
     std::fs::remove_dir_all(&dir).ok();
 }

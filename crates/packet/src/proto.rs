@@ -2,6 +2,9 @@
 //! names are in [`crate::protocols`].
 
 pub const ICMP: u8 = 1;
+/// IPv4 in IPv4 (RFC 2003), LVS-TUN's encapsulation (`/etc/protocols`: ipencap;
+/// the Neutron API calls it `ipip`).
+pub const IPIP: u8 = 4;
 pub const TCP: u8 = 6;
 pub const UDP: u8 = 17;
 pub const DCCP: u8 = 33;
