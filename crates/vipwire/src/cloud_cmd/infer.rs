@@ -10,6 +10,7 @@
 //! `app` ...), services from the single-port TCP/UDP ingress rules of the real
 //! servers' security groups, else tcp/80.
 
+use super::{label, s};
 use openstack::discover::{Discovery, Hold};
 use serde_json::Value;
 use std::fmt;
@@ -108,25 +109,8 @@ pub struct InferredLb {
     pub services_how: String,
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
-}
-
-fn label(port: &Value) -> String {
-    let name = s(port, "name");
-    if name.is_empty() {
-        s(port, "id").chars().take(8).collect()
-    } else {
-        name.to_string()
-    }
-}
-
 fn first_ipv4(port: &Value) -> Option<IpAddr> {
-    port.get("fixed_ips")?
-        .as_array()?
-        .iter()
-        .filter_map(|f| s(f, "ip_address").parse::<IpAddr>().ok())
-        .find(IpAddr::is_ipv4)
+    super::port_ipv4s(port).into_iter().next()
 }
 
 /// The lower-case words of a port name, trailing digits dropped ("rs1" -> "rs").
