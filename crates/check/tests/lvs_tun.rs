@@ -243,6 +243,28 @@ fn hybrid_ipip_stays_new_and_passes_by_its_rule() {
         assert_eq!(hop.trace.ctstate, "NEW", "{}", p.what);
         assert_eq!(p.outcome, Outcome::Pass);
     }
+    // Each zone sees one side of the handshake: the real server's SYN-ACK
+    // and the client's ACK at the director are INVALID, and pass only because
+    // hybrid's group rules carry no state match (OVN drops both at ct.inv).
+    let state = |what: &str, side: Side| {
+        let p = flow
+            .packets
+            .iter()
+            .find(|p| p.what.starts_with(what))
+            .unwrap();
+        p.hops
+            .iter()
+            .find(|h| h.side == side)
+            .unwrap()
+            .trace
+            .ctstate
+            .clone()
+    };
+    assert_eq!(
+        state("TCP SYN-ACK 203.0.113.241:80", Side::Egress),
+        "INVALID"
+    );
+    assert_eq!(state("TCP ACK 203.0.113.50:", Side::Ingress), "INVALID");
 }
 
 #[test]
