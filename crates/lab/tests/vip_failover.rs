@@ -46,7 +46,6 @@ use lab::udp::{self, UdpNameServer};
 use lvs::keepalived::{AuthType, L4Proto, VrrpInstance, VrrpStateCfg};
 use neutron::firewall::FirewallDriver;
 
-const PREFIX: &str = "vf-";
 /// Where gratuitous ARPs are captured.
 const OBSERVER: &str = "client-1";
 /// A request that must fail waits this long.
@@ -71,7 +70,38 @@ fn vip_failover_predicted_and_fixed_on_the_real_kernel() -> Result<()> {
         return Ok(());
     }
     topo::in_scratch_dir("vf-", topo::log_files, |dir| {
-        run(dir, "examples/vip-failover/scenario.yaml")
+        run(dir, "examples/vip-failover/scenario.yaml", "vf-")
+    })
+}
+
+/// The same from the members' own keepalived.conf files (unicast adverts).
+/// Ignored: it fails today on the two VRRP flows before the fix. check
+/// predicts both unicast directions dropped (split brain); on the kernel the
+/// backup becomes MASTER once, its own advert leaves a generic conntrack entry
+/// in its zone, so the master's next advert is a reply (ESTABLISHED, RETURN in
+/// the `i` chain before any group rule), it falls back to BACKUP within one
+/// advert and every later advert passes both ways. Run with `--ignored`.
+#[test]
+#[ignore = "check predicts unicast VRRP split brain; the kernel heals it after one advert (conntrack)"]
+fn vip_failover_unicast_keepalived_files_on_the_real_kernel() -> Result<()> {
+    if skip_unless(
+        "vip_failover_unicast_keepalived_files_on_the_real_kernel",
+        &[
+            "ip",
+            "curl",
+            "iptables-restore",
+            "ip6tables-restore",
+            "iptables-save",
+            "ipset",
+            "ebtables",
+            "keepalived",
+            "tcpdump",
+        ],
+    ) {
+        return Ok(());
+    }
+    topo::in_scratch_dir("vk-", topo::log_files, |dir| {
+        run(dir, "examples/vip-failover/scenario-keepalived.yaml", "vk-")
     })
 }
 
@@ -436,7 +466,7 @@ impl Keepalived {
     }
 }
 
-fn run(dir: &Path, example: &str) -> Result<()> {
+fn run(dir: &Path, example: &str, prefix: &str) -> Result<()> {
     let t0 = Instant::now();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let sc = Scenario::load(&root.join(example))?;
@@ -515,7 +545,7 @@ fn run(dir: &Path, example: &str) -> Result<()> {
 
     // The cloud as given.
     let names: Vec<&str> = ports.iter().map(String::as_str).collect();
-    let cloud = HybridCloud::new(PREFIX, &sc.cloud, &names)?;
+    let cloud = HybridCloud::new(prefix, &sc.cloud, &names)?;
     cloud.load(&sc.cloud)?;
     let mut ext = Vec::new();
     for (i, e) in externals.iter().enumerate() {
@@ -526,7 +556,7 @@ fn run(dir: &Path, example: &str) -> Result<()> {
             "external client {} not in 198.51.100.0/24",
             e.ip
         );
-        let ns = Netns::new(&format!("{PREFIX}ext{i}"))?;
+        let ns = Netns::new(&format!("{prefix}ext{i}"))?;
         veth(router, &format!("ext{i}"), &ns, "eth0")?;
         router.addr(&format!("ext{i}"), &format!("{gw}/24"))?;
         router.sysctl("net.ipv4.ip_forward", "1")?;
