@@ -285,17 +285,18 @@ fn rules_family_6_and_ipsets() {
 }
 
 #[test]
-fn nat_and_bad_keepalived_are_refused_with_file_and_line() {
+fn mixed_lb_kinds_and_bad_keepalived_are_refused_with_file_and_line() {
     let dir = std::env::temp_dir().join(format!("vipwire-ka-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/lvs-dr");
     std::fs::copy(examples.join("neutron.json"), dir.join("neutron.json")).unwrap();
     let conf = std::fs::read_to_string(examples.join("keepalived-director-1.conf")).unwrap();
-    std::fs::write(
-        dir.join("nat.conf"),
-        conf.replace("lb_kind DR", "lb_kind NAT"),
-    )
-    .unwrap();
+    // A DR and a NAT virtual server in one file: one method per scenario.
+    let start = conf.find("virtual_server").unwrap();
+    let nat_vs = conf[start..]
+        .replace("203.0.113.241 80", "203.0.113.241 443")
+        .replace("lb_kind DR", "lb_kind NAT");
+    std::fs::write(dir.join("nat.conf"), format!("{conf}\n{nat_vs}")).unwrap();
     std::fs::write(
         dir.join("typo.conf"),
         conf.replace("lb_algo rr", "lb_algoo rr"),
@@ -316,7 +317,11 @@ fn nat_and_bad_keepalived_are_refused_with_file_and_line() {
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(nat.status.code(), Some(2));
     assert!(stderr(&nat).contains("nat.conf:"), "{}", stderr(&nat));
-    assert!(stderr(&nat).contains("DR only"), "{}", stderr(&nat));
+    assert!(
+        stderr(&nat).contains("one LVS forwarding method per scenario"),
+        "{}",
+        stderr(&nat)
+    );
     assert_eq!(typo.status.code(), Some(2));
     assert!(stderr(&typo).contains("typo.conf:"), "{}", stderr(&typo));
     assert!(stderr(&typo).contains("lb_algoo"), "{}", stderr(&typo));
