@@ -120,6 +120,13 @@ pub fn run(sc: &Scenario) -> Result<CheckReport, CheckError> {
         }
         results.push(run_flow(sc, fabric.as_mut(), flow));
     }
+    for i in 0..flows.len() {
+        if let Some(note) = unicast_vrrp_heals(sc, &ports, &flows, &results, i)? {
+            if let Some(d) = results[i].packets.iter_mut().find_map(|p| p.drop.as_mut()) {
+                d.reason += &note;
+            }
+        }
+    }
     Ok(CheckReport {
         scenario: sc.source.clone(),
         coverage: coverage(sc),
@@ -130,6 +137,62 @@ pub fn run(sc: &Scenario) -> Result<CheckReport, CheckError> {
         flows: results,
         warnings: host_warnings(sc),
     })
+}
+
+/// A dropped unicast VRRP advert from X to Y, on a fresh fabric: X's advert
+/// (dropped at Y), then Y's own advert once it has become MASTER, then X's
+/// again. When the last two pass, conntrack heals the split brain: X's egress
+/// committed X -> Y in X's zone, so Y's advert enters X as its reply, and
+/// that committed Y -> X in Y's zone, so X's next advert enters Y as a reply,
+/// before any security-group rule. Measured with real keepalived on the real
+/// kernel (crates/lab/tests/vip_failover.rs, unicast). Multicast adverts
+/// (224.0.0.18, ff02::12) are never replies, so they never heal this way.
+fn unicast_vrrp_heals(
+    sc: &Scenario,
+    ports: &[&str],
+    flows: &[Flow],
+    results: &[FlowResult],
+    i: usize,
+) -> Result<Option<String>, CheckError> {
+    let flow = &flows[i];
+    if flow.category != Category::Vrrp || results[i].outcome != Outcome::Drop {
+        return Ok(None);
+    }
+    let Some(first) = flow.steps.first() else {
+        return Ok(None);
+    };
+    let Payload::Ip(pkt) = &first.payload else {
+        return Ok(None);
+    };
+    if pkt.dst.is_multicast() {
+        return Ok(None);
+    }
+    let Some(back) = flows.iter().find(|f| {
+        f.category == Category::Vrrp
+            && f.steps.first().is_some_and(|s| {
+                Some(&s.sender) == first.receiver.as_ref()
+                    && s.receiver.as_ref() == Some(&first.sender)
+            })
+    }) else {
+        return Ok(None);
+    };
+    let mut fresh = fabric::build_for(&sc.cloud, sc.driver, Some(ports))
+        .map_err(|e| CheckError::Rules(e.to_string()))?;
+    let _ = run_flow(sc, fresh.as_mut(), flow);
+    let reply = run_flow(sc, fresh.as_mut(), back);
+    let again = run_flow(sc, fresh.as_mut(), flow);
+    if reply.outcome != Outcome::Pass || again.outcome != Outcome::Pass {
+        return Ok(None);
+    }
+    Ok(Some(
+        "; with unicast adverts this heals through conntrack: the other member's own first \
+         advert as MASTER enters this one as a reply to its adverts, and from then on both \
+         directions pass before any security-group rule; the split brain lasts until then (up \
+         to Master_Down_Interval, at every start) and comes back when the conntrack entries \
+         go (a flush, a migration, 600 s without adverts); a rule for VRRP makes it not \
+         depend on that"
+            .to_string(),
+    ))
 }
 
 /// The model the backend runs, and on ML2/OVN how each VIP is represented:
