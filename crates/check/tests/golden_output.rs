@@ -12,7 +12,7 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-const CASES: [(&str, &str); 7] = [
+const CASES: [(&str, &str); 14] = [
     // The field report on ML2/OVN (`firewall_driver: ovn`).
     ("lvs-dr-ovn", "examples/lvs-dr-ovn/scenario.yaml"),
     ("lvs-dr", "examples/lvs-dr/scenario.yaml"),
@@ -33,6 +33,20 @@ const CASES: [(&str, &str); 7] = [
         "vrrp-vrid-mismatch",
         "examples/broken/vrrp-vrid-mismatch/scenario.yaml",
     ),
+    // The other load-balancer patterns, on both backends.
+    ("vip-failover", "examples/vip-failover/scenario.yaml"),
+    (
+        "vip-failover-keepalived",
+        "examples/vip-failover/scenario-keepalived.yaml",
+    ),
+    (
+        "vip-failover-ovn",
+        "examples/vip-failover-ovn/scenario.yaml",
+    ),
+    ("lvs-nat", "examples/lvs-nat/scenario.yaml"),
+    ("lvs-nat-ovn", "examples/lvs-nat-ovn/scenario.yaml"),
+    ("lvs-tun", "examples/lvs-tun/scenario.yaml"),
+    ("lvs-tun-ovn", "examples/lvs-tun-ovn/scenario.yaml"),
 ];
 
 #[test]
