@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Coverage {
-    /// The VIP pattern checked: `lvs-dr`, `lvs-nat`, `lvs-tun` or `vip-failover`.
+    /// The pattern checked: `lvs-dr`, `lvs-nat`, `lvs-tun`, `vip-failover` or
+    /// `routed-prefixes`.
     pub pattern: String,
     /// vip-failover: the VIPs the members serve themselves.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -16,6 +17,9 @@ pub struct Coverage {
     /// vip-failover: backends, each reached from every member as `port (proto/port)`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub backends: Vec<String>,
+    /// routed-prefixes: each router port with its prefixes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routers: Vec<String>,
     /// Real servers on some path (each through every holder, from every client class).
     pub real_servers: Vec<String>,
     /// Directors that took a turn as the VIP holder.
@@ -43,6 +47,10 @@ pub fn coverage(sc: &Scenario) -> Coverage {
         pattern: sc.pattern.name().to_string(),
         ..Coverage::default()
     };
+    if let Some(rp) = sc.pattern.routed() {
+        routed_coverage(sc, rp, &mut c);
+        return c;
+    }
     let holders = sc.holders();
     if let Some(vf) = sc.pattern.vip_failover() {
         c.vips = sc.vips().iter().map(|v| v.to_string()).collect();
@@ -249,6 +257,65 @@ pub fn coverage(sc: &Scenario) -> Coverage {
     c
 }
 
+/// What `pattern: routed-prefixes` exercised and did not.
+fn routed_coverage(sc: &Scenario, rp: &crate::scenario::RoutedPrefixes, c: &mut Coverage) {
+    for r in &rp.routers {
+        let label = sc.port_label(&r.port_id);
+        c.routers.push(format!(
+            "{label} ({})",
+            r.prefixes
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        for peer in &sc.clients {
+            if !sc.same_network(&peer.port_id, &r.port_id) {
+                push_unique(
+                    &mut c.not_exercised,
+                    format!(
+                        "peer {} with {label}: on another network (routed through a Neutron \
+                         router, which is not modelled)",
+                        sc.port_label(&peer.port_id)
+                    ),
+                );
+            }
+        }
+    }
+    for peer in &sc.clients {
+        push_unique(&mut c.client_classes, sc.port_label(&peer.port_id));
+    }
+    for s in &rp.services {
+        push_unique(&mut c.services, s.to_string());
+    }
+    if sc.clients_inferred {
+        c.not_exercised.push(
+            "peers were not declared: every other VM port on the routers' networks stands for a \
+             peer; declare `peers:` to check who really talks to the prefixes"
+                .into(),
+        );
+    }
+    if rp.services_default {
+        c.not_exercised.push(
+            "services were not declared: one TCP connection to port 443 stands for them; list \
+             `services:` to check each protocol and port the peers' groups must admit"
+                .into(),
+        );
+    }
+    c.not_exercised.push(
+        "one address per prefix (its first host) stands for the prefix: Neutron's rules and \
+         pairs are CIDRs, so every address of it meets the same ones unless a narrower pair or \
+         rule splits it"
+            .into(),
+    );
+    c.not_exercised.push(
+        "the routing itself: the peers' routes to the prefixes via the router ports' fixed IPs \
+         (BGP, static routes, Calico/kube-router), IP forwarding and rp_filter inside the \
+         routers; the check assumes them"
+            .into(),
+    );
+}
+
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -258,6 +325,26 @@ impl Coverage {
     pub fn summary(&self) -> String {
         if self.pattern == "vip-failover" {
             return self.failover_summary();
+        }
+        if self.pattern == "routed-prefixes" {
+            let services = if self.services.is_empty() {
+                "no service".to_string()
+            } else {
+                self.services.join(", ")
+            };
+            let mut parts = vec![format!(
+                "pattern routed-prefixes (ports send from and receive for the prefixes behind \
+                 them): {} × {} × {services}, both directions (from the prefix to the peer, \
+                 from the peer to the prefix via the router port)",
+                self.routers.join(", "),
+                count(self.client_classes.len(), "peer", "peers"),
+            )];
+            if self.routers.len() > 1 {
+                parts.push(format!(
+                    "router to router, prefix to prefix, both ways × {services}"
+                ));
+            }
+            return parts.join("; ");
         }
         let method = match self.pattern.as_str() {
             "lvs-nat" => {

@@ -239,6 +239,13 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
     let failover = sc.pattern.vip_failover().is_some();
     let nat = matches!(sc.pattern, Pattern::LvsNat);
     let tun = matches!(sc.pattern, Pattern::LvsTun);
+    let routed = sc.pattern.routed();
+    // routed-prefixes: the prefix (and its router) behind an address.
+    let behind = |ip: IpAddr| {
+        routed
+            .and_then(|r| r.behind(ip))
+            .map(|(r, n)| (sc.port_label(&r.port_id), n))
+    };
     let reason = match kind {
         DropKind::AntiSpoof => {
             let why = if dr_forward {
@@ -262,6 +269,11 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
                     .to_string()
             } else if vips.contains(&pkt.src) {
                 "; a DR real server answers from the VIP".to_string()
+            } else if let Some((router, prefix)) = behind(pkt.src) {
+                format!(
+                    "; {router} routes {prefix}: it forwards packets from the addresses behind \
+                     it unchanged, so its port needs {prefix} as an allowed address pair"
+                )
             } else {
                 String::new()
             };
@@ -284,7 +296,7 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
         }
         DropKind::IngressPolicy | DropKind::EgressPolicy => format!(
             "no {} rule of the security groups of port {label} ({}) allows {} \
-             (conntrack {ct} in zone {zone}); {}{}",
+             (conntrack {ct} in zone {zone}); {}{}{}",
             if kind == DropKind::IngressPolicy {
                 "ingress"
             } else {
@@ -306,6 +318,21 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
                  the clients themselves on the real server's port"
             } else {
                 ""
+            },
+            match behind(pkt.src) {
+                Some((router, prefix)) if kind == DropKind::IngressPolicy => format!(
+                    "; {} is behind {router} ({prefix}), no port's fixed IP: a remote-group \
+                     rule matches it {}",
+                    pkt.src,
+                    if ovn {
+                        "never (OVN's address sets hold fixed IPs only), so the group needs a \
+                         rule for the prefix itself"
+                    } else {
+                        "only when the prefix is an allowed address pair of a port in that \
+                         group (the pair joins the group's ipset)"
+                    }
+                ),
+                _ => String::new(),
             }
         ),
         DropKind::Destination => format!(
@@ -316,18 +343,27 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
             if vips.contains(&pkt.dst) && failover {
                 ": the member holding the VIP needs it as an allowed address pair to receive \
                  clients' packets for it"
+                    .to_string()
             } else if step.role == StepRole::NatReturn {
                 ": in LVS-NAT the real server's answer is addressed to the client and routed \
                  through the director (its gateway), so the director's port must receive for \
                  every client address: an allowed address pair covering the client sources"
+                    .to_string()
             } else if vips.contains(&pkt.dst) && nat {
                 ": the director holding the VIP needs it as an allowed address pair to receive \
                  clients' packets for it"
+                    .to_string()
             } else if vips.contains(&pkt.dst) {
                 ": a DR/TUN real server needs the VIP as an allowed address pair to receive \
                  the director's copy"
+                    .to_string()
+            } else if let Some((router, prefix)) = behind(pkt.dst) {
+                format!(
+                    ": {router} routes {prefix} and receives packets for the addresses behind \
+                     it, so its port needs {prefix} as an allowed address pair"
+                )
             } else {
-                ""
+                String::new()
             }
         ),
         DropKind::Invalid if ovn_inv => format!(

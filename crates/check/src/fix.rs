@@ -419,7 +419,17 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
         .unwrap_or(true);
     // A client's address stands for every source the service must serve.
     let client_ips: Vec<std::net::IpAddr> = sc.clients.iter().map(|c| c.ip).collect();
-    let sources: Vec<IpNet> = if client_ips.contains(&src) {
+    // routed-prefixes: an address behind a router stands for its whole prefix.
+    let widen = |ip: std::net::IpAddr| {
+        sc.pattern
+            .routed()
+            .and_then(|r| r.behind(ip))
+            .map(|(_, n)| n)
+            .unwrap_or_else(|| host_net(ip))
+    };
+    let sources: Vec<IpNet> = if sc.pattern.routed().is_some() {
+        vec![widen(src)]
+    } else if client_ips.contains(&src) {
         let mut v: Vec<IpNet> = sc
             .client_sources
             .iter()
@@ -448,7 +458,7 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
             Some(dst) => vec![Change::AddAllowedAddressPair {
                 port_id: port.id.clone(),
                 port: drop.port.clone(),
-                ip_address: host_net(dst),
+                ip_address: widen(dst),
                 mac_address: None,
             }],
             None => vec![],
@@ -476,7 +486,7 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
                     ethertype: if src.is_ipv4() { "IPv4" } else { "IPv6" }.into(),
                     protocol: drop.protocol.and_then(proto_name),
                     port: None,
-                    remote_ip_prefix: peer.map(host_net),
+                    remote_ip_prefix: peer.map(widen),
                 }];
             }
             let copies = port

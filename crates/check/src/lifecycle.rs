@@ -22,9 +22,18 @@
 //! VRRP adverts and takeovers, then every client class talks to the holder on
 //! every service and is answered from the VIP, and the holder opens its own
 //! connections to every backend from its fixed IP.
+//!
+//! The routed-prefixes pattern (no VIP, no VRRP): for every router port, every
+//! peer and every service, a connection from the first address of each prefix
+//! to the peer, and from the peer to that address via the router port's MAC;
+//! and between every two routers, prefix to prefix, both ways. Each starts
+//! with the ARP for the next hop's fixed IP (routed addresses are never
+//! ARPed on the segment).
 
 use crate::scenario::Pattern;
-use crate::scenario::{BackendHost, Client, Director, RealServer, Scenario, Service, VipFailover};
+use crate::scenario::{
+    BackendHost, Client, Director, RealServer, RoutedPrefixes, Scenario, Service, VipFailover,
+};
 use lvs::keepalived::{HealthCheck, L4Proto, VirtualServer};
 use packet::{proto, tcp_flags as f, MacAddr, Packet};
 use serde::Serialize;
@@ -42,6 +51,8 @@ pub enum Category {
     Failover,
     /// A vip-failover member's own connection to one of its backends.
     Backend,
+    /// routed-prefixes: a connection from or to an address behind a router port.
+    Routed,
 }
 
 pub use fabric::ArpFrame;
@@ -1062,7 +1073,7 @@ impl Builder<'_> {
         match self.sc.pattern {
             Pattern::LvsNat => self.nat_conversation(peer, holder, vs, rs, category),
             Pattern::LvsTun => self.tun_conversation(peer, holder, vs, rs, category),
-            Pattern::LvsDr | Pattern::VipFailover(_) => {
+            Pattern::LvsDr | Pattern::VipFailover(_) | Pattern::RoutedPrefixes(_) => {
                 self.dr_conversation(peer, holder, vs, rs, category)
             }
         }
@@ -1191,6 +1202,141 @@ impl Builder<'_> {
     }
 }
 
+/// The routed-prefixes pattern: ports send from and receive for addresses
+/// behind them.
+impl Builder<'_> {
+    /// A connection from `src` behind (or of) port `from` to `dst` behind (or
+    /// of) port `to`, after `from` resolves the next hop (`to`'s fixed IP).
+    fn routed_conversation(
+        &mut self,
+        from: &str,
+        src: IpAddr,
+        to: &str,
+        dst: IpAddr,
+        svc: Service,
+        name: String,
+    ) -> Flow {
+        let amac = self.mac(from);
+        let bmac = self.mac(to);
+        let sport = self.fresh_port();
+        let (ip_proto, script) = match svc.protocol {
+            L4Proto::Tcp => (proto::TCP, tcp_script(200, 900)),
+            L4Proto::Udp => (proto::UDP, udp_script(40, 120)),
+        };
+        let pname = l4_name(svc.protocol).to_uppercase();
+        let dport = svc.port;
+        let (from_ip, to_ip) = (self.own_ip(from), self.own_ip(to));
+        let mut steps: Vec<Step> = self.resolve(from, from_ip, to_ip, to).to_vec();
+        for l in script {
+            let step = if l.from_initiator {
+                let mut p = self.ip_packet(&amac, &bmac, src, dst, ip_proto, sport, dport);
+                set_l4(&mut p, &l);
+                self.step(
+                    format!("{pname} {} {src}:{sport} -> {dst}:{dport}", l.label),
+                    from,
+                    Some(to),
+                    Payload::Ip(Box::new(p)),
+                )
+            } else {
+                let mut p = self.ip_packet(&bmac, &amac, dst, src, ip_proto, dport, sport);
+                set_l4(&mut p, &l);
+                self.step(
+                    format!("{pname} {} {dst}:{dport} -> {src}:{sport}", l.label),
+                    to,
+                    Some(from),
+                    Payload::Ip(Box::new(p)),
+                )
+            };
+            steps.push(step);
+        }
+        Flow {
+            name: format!("{pname} {name}"),
+            category: Category::Routed,
+            holder: None,
+            steps,
+        }
+    }
+}
+
+/// The flows of `pattern: routed-prefixes`.
+fn routed_flows(sc: &Scenario, rp: &RoutedPrefixes) -> Vec<Flow> {
+    let mut b = Builder {
+        sc,
+        time: 0.0,
+        next_port: 40000,
+    };
+    let label = |p: &str| sc.port_label(p);
+    let mut out = Vec::new();
+    for r in &rp.routers {
+        for prefix in &r.prefixes {
+            let a = RoutedPrefixes::inside(prefix);
+            for peer in sc
+                .clients
+                .iter()
+                .filter(|c| sc.same_network(&c.port_id, &r.port_id))
+            {
+                for &svc in &rp.services {
+                    out.push(b.routed_conversation(
+                        &r.port_id,
+                        a,
+                        &peer.port_id,
+                        peer.ip,
+                        svc,
+                        format!(
+                            "{a} behind {} ({prefix}) -> {} {}:{}",
+                            label(&r.port_id),
+                            label(&peer.port_id),
+                            peer.ip,
+                            svc.port
+                        ),
+                    ));
+                    out.push(b.routed_conversation(
+                        &peer.port_id,
+                        peer.ip,
+                        &r.port_id,
+                        a,
+                        svc,
+                        format!(
+                            "{} -> {a}:{} behind {} ({prefix})",
+                            label(&peer.port_id),
+                            svc.port,
+                            label(&r.port_id)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    for r in &rp.routers {
+        for other in &rp.routers {
+            if r.port_id == other.port_id || !sc.same_network(&r.port_id, &other.port_id) {
+                continue;
+            }
+            for prefix in &r.prefixes {
+                for far in &other.prefixes {
+                    let (a, z) = (RoutedPrefixes::inside(prefix), RoutedPrefixes::inside(far));
+                    for &svc in &rp.services {
+                        out.push(b.routed_conversation(
+                            &r.port_id,
+                            a,
+                            &other.port_id,
+                            z,
+                            svc,
+                            format!(
+                                "{a} behind {} ({prefix}) -> {z}:{} behind {} ({far})",
+                                label(&r.port_id),
+                                svc.port,
+                                label(&other.port_id)
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The backends a member reaches itself: on its own network (a routed
 /// backend crosses a router, which is not modelled; coverage lists it).
 pub fn reachable_backends<'a>(
@@ -1229,6 +1375,9 @@ fn set_l4(p: &mut Packet, l: &Leg) {
 
 /// Every flow of the scenario, in the order a real deployment lives them.
 pub fn flows(sc: &Scenario) -> Vec<Flow> {
+    if let Some(rp) = sc.pattern.routed() {
+        return routed_flows(sc, rp);
+    }
     let mut b = Builder {
         sc,
         time: 0.0,

@@ -65,6 +65,12 @@ struct ScenarioFile {
     backend_services: Vec<String>,
     /// vip-failover without keepalived files: `multicast` (default) or `unicast`.
     vrrp: Option<String>,
+    /// routed-prefixes: the ports that route prefixes and the prefixes behind each.
+    #[serde(default)]
+    routers: Vec<RouterEntry>,
+    /// routed-prefixes: the ports that talk to the prefixes (default: every other port).
+    #[serde(default)]
+    peers: Vec<String>,
     #[serde(default)]
     real_server_defaults: HostSettings,
     #[serde(default)]
@@ -76,6 +82,14 @@ struct ScenarioFile {
     /// For ports without `binding:host_id` (a tenant's view): which share a host.
     #[serde(default)]
     hosts: BTreeMap<String, Vec<String>>,
+}
+
+/// routed-prefixes: a port and the prefixes it sends from and receives for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouterEntry {
+    port: String,
+    prefixes: Vec<IpNet>,
 }
 
 /// `neutron: file.json` or `neutron: [ports.json, groups.json, ...]` (merged by id).
@@ -313,6 +327,42 @@ pub enum Pattern {
     /// The members hold the VIP by VRRP/GARP and serve it themselves
     /// (keepalived + HAProxy/nginx, kube-vip, MetalLB L2, Pacemaker IPaddr2).
     VipFailover(VipFailover),
+    /// Ports that route prefixes behind them (Calico/kube-router direct
+    /// routing, MetalLB BGP next hops, a router VM): each sends from and
+    /// receives for addresses that are none of its fixed IPs.
+    RoutedPrefixes(RoutedPrefixes),
+}
+
+/// A port that routes prefixes.
+#[derive(Clone, Debug)]
+pub struct PrefixRouter {
+    pub port_id: String,
+    pub prefixes: Vec<IpNet>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RoutedPrefixes {
+    pub routers: Vec<PrefixRouter>,
+    pub services: Vec<Service>,
+    /// The services were not declared (one TCP flow stands for them).
+    pub services_default: bool,
+}
+
+impl RoutedPrefixes {
+    /// The router port and prefix an address is behind, if any.
+    pub fn behind(&self, ip: IpAddr) -> Option<(&PrefixRouter, IpNet)> {
+        self.routers.iter().find_map(|r| {
+            r.prefixes
+                .iter()
+                .find(|n| n.contains(&ip))
+                .map(|n| (r, n.trunc()))
+        })
+    }
+
+    /// The address a flow uses inside a prefix: its first host.
+    pub fn inside(prefix: &IpNet) -> IpAddr {
+        prefix.hosts().next().unwrap_or(prefix.addr())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -331,13 +381,21 @@ impl Pattern {
             Pattern::LvsNat => "lvs-nat",
             Pattern::LvsTun => "lvs-tun",
             Pattern::VipFailover(_) => "vip-failover",
+            Pattern::RoutedPrefixes(_) => "routed-prefixes",
+        }
+    }
+
+    pub fn routed(&self) -> Option<&RoutedPrefixes> {
+        match self {
+            Pattern::RoutedPrefixes(r) => Some(r),
+            _ => None,
         }
     }
 
     pub fn vip_failover(&self) -> Option<&VipFailover> {
         match self {
             Pattern::VipFailover(v) => Some(v),
-            Pattern::LvsDr | Pattern::LvsNat | Pattern::LvsTun => None,
+            _ => None,
         }
     }
 }
@@ -463,6 +521,21 @@ impl Scenario {
         let mut cloud =
             neutron::load::load_files(&inputs).map_err(|e| CheckError::Neutron(e.to_string()))?;
 
+        if file.pattern.as_deref() == Some("routed-prefixes") {
+            return routed_scenario(file, cloud, driver, display);
+        }
+        if let Some(key) = [
+            ("routers", !file.routers.is_empty()),
+            ("peers", !file.peers.is_empty()),
+        ]
+        .iter()
+        .find_map(|(k, set)| set.then_some(k))
+        {
+            return Err(CheckError::Invalid(format!(
+                "{display}: `{key}:` belongs to `pattern: routed-prefixes` (ports that route \
+                 prefixes behind them); add that line"
+            )));
+        }
         // The LVS forwarding method the scenario names, if it names one.
         let (failover, declared_kind) = match file.pattern.as_deref() {
             None => (false, None),
@@ -473,7 +546,7 @@ impl Scenario {
             Some(other) => {
                 return Err(CheckError::Unsupported(format!(
                     "{display}: pattern \"{other}\" is not supported yet (supported: lvs-dr, \
-                     lvs-nat, lvs-tun, vip-failover)"
+                     lvs-nat, lvs-tun, vip-failover, routed-prefixes)"
                 )))
             }
         };
@@ -1127,6 +1200,173 @@ fn assign_unbound_hosts(
         ));
     }
     Ok(())
+}
+
+/// A `pattern: routed-prefixes` scenario: no VRRP, no VIP; the routers,
+/// their prefixes, the services and the peers.
+fn routed_scenario(
+    file: ScenarioFile,
+    mut cloud: Cloud,
+    driver: FirewallDriver,
+    display: &str,
+) -> Result<Scenario, CheckError> {
+    let misplaced = [
+        ("directors", !file.directors.is_empty()),
+        ("members", !file.members.is_empty()),
+        ("vip", file.vip.is_some()),
+        ("backends", !file.backends.is_empty()),
+        ("backend_services", !file.backend_services.is_empty()),
+        ("vrrp", file.vrrp.is_some()),
+        ("real_servers", !file.real_servers.is_empty()),
+        ("clients", !file.clients.is_empty()),
+        ("client_sources", !file.client_sources.is_empty()),
+    ];
+    if let Some((key, _)) = misplaced.iter().find(|(_, set)| *set) {
+        return Err(CheckError::Invalid(format!(
+            "{display}: `{key}:` has no place in `pattern: routed-prefixes`: list the ports \
+             that route prefixes under `routers:` and the ports that talk to them under `peers:`"
+        )));
+    }
+    if file.routers.is_empty() {
+        return Err(CheckError::Invalid(format!(
+            "{display}: pattern routed-prefixes: list the ports that route prefixes, e.g. \
+             `routers: [{{port: node-1, prefixes: [192.0.2.0/26]}}]`"
+        )));
+    }
+    let mut routers: Vec<PrefixRouter> = Vec::new();
+    for r in &file.routers {
+        let p = find_port(&cloud, &r.port, display, "routers")?;
+        if first_ipv4(p).is_none() {
+            return Err(CheckError::Invalid(format!(
+                "{display}: routers: port \"{}\" has no IPv4 fixed IP (the next hop of its \
+                 prefixes)",
+                r.port
+            )));
+        }
+        if r.prefixes.is_empty() {
+            return Err(CheckError::Invalid(format!(
+                "{display}: routers: \"{}\": list the prefixes behind it (`prefixes: [CIDR]`)",
+                r.port
+            )));
+        }
+        if let Some(v6) = r.prefixes.iter().find(|n| n.addr().is_ipv6()) {
+            return Err(CheckError::Unsupported(format!(
+                "{display}: routers: \"{}\": IPv6 prefix {v6}: vipwire check models IPv4 \
+                 routed prefixes only so far",
+                r.port
+            )));
+        }
+        if routers.iter().any(|o| o.port_id == p.id) {
+            return Err(CheckError::Invalid(format!(
+                "{display}: routers: port \"{}\" is listed twice",
+                r.port
+            )));
+        }
+        for n in &r.prefixes {
+            if let Some(o) = routers
+                .iter()
+                .find(|o| o.prefixes.iter().any(|m| m.contains(n) || n.contains(m)))
+            {
+                return Err(CheckError::Invalid(format!(
+                    "{display}: routers: prefix {n} of \"{}\" overlaps a prefix of \"{}\": \
+                     each address is behind one port",
+                    r.port,
+                    cloud
+                        .port(&o.port_id)
+                        .map(|p| p.name.clone())
+                        .unwrap_or_default()
+                )));
+            }
+        }
+        routers.push(PrefixRouter {
+            port_id: p.id.clone(),
+            prefixes: r.prefixes.iter().map(IpNet::trunc).collect(),
+        });
+    }
+    let mut services = Vec::new();
+    for t in &file.services {
+        services.push(Service::parse(t).ok_or_else(|| {
+            CheckError::Invalid(format!(
+                "{display}: services: \"{t}\": write a service as tcp/PORT or udp/PORT"
+            ))
+        })?);
+    }
+    let services_default = services.is_empty();
+    if services_default {
+        services.push(Service {
+            protocol: L4Proto::Tcp,
+            port: 443,
+        });
+    }
+    let mut clients = Vec::new();
+    for name in &file.peers {
+        let p = find_port(&cloud, name, display, "peers")?;
+        if routers.iter().any(|r| r.port_id == p.id) {
+            return Err(CheckError::Invalid(format!(
+                "{display}: peers: \"{name}\" is a router: router-to-router flows are \
+                 checked anyway"
+            )));
+        }
+        clients.push(Client {
+            port_id: p.id.clone(),
+            ip: first_ipv4(p).ok_or_else(|| {
+                CheckError::Invalid(format!(
+                    "{display}: peers: port \"{name}\" has no IPv4 fixed IP"
+                ))
+            })?,
+            external: false,
+        });
+    }
+    let clients_inferred = file.peers.is_empty();
+    if clients_inferred {
+        let nets: Vec<String> = routers
+            .iter()
+            .filter_map(|r| cloud.port(&r.port_id).map(|p| p.network_id.clone()))
+            .collect();
+        clients = cloud
+            .ports
+            .iter()
+            .filter(|p| !p.device_owner.starts_with("network:"))
+            .filter(|p| !p.device_owner.is_empty())
+            .filter(|p| nets.contains(&p.network_id))
+            .filter(|p| routers.iter().all(|r| r.port_id != p.id))
+            .filter_map(|p| {
+                first_ipv4(p).map(|ip| Client {
+                    port_id: p.id.clone(),
+                    ip,
+                    external: false,
+                })
+            })
+            .collect();
+    }
+    let mut findings = Vec::new();
+    let mut assumptions = Vec::new();
+    report_unknowns(&cloud, &mut findings, &mut assumptions);
+    assign_unbound_hosts(&mut cloud, &file.hosts, &[], display, &mut assumptions)?;
+    if services_default {
+        assumptions.push(
+            "no `services:` given: one TCP connection to port 443 stands for the traffic \
+             between the prefixes and their peers"
+                .into(),
+        );
+    }
+    Ok(Scenario {
+        source: display.to_string(),
+        cloud,
+        driver,
+        pattern: Pattern::RoutedPrefixes(RoutedPrefixes {
+            routers,
+            services,
+            services_default,
+        }),
+        directors: Vec::new(),
+        real_servers: Vec::new(),
+        clients,
+        clients_inferred,
+        client_sources: Vec::new(),
+        findings,
+        assumptions,
+    })
 }
 
 /// The keepalived.conf a vip-failover member runs when the scenario gives

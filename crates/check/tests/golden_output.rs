@@ -12,7 +12,7 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-const CASES: [(&str, &str); 14] = [
+const CASES: [(&str, &str); 16] = [
     // The field report on ML2/OVN (`firewall_driver: ovn`).
     ("lvs-dr-ovn", "examples/lvs-dr-ovn/scenario.yaml"),
     ("lvs-dr", "examples/lvs-dr/scenario.yaml"),
@@ -47,6 +47,11 @@ const CASES: [(&str, &str); 14] = [
     ("lvs-nat-ovn", "examples/lvs-nat-ovn/scenario.yaml"),
     ("lvs-tun", "examples/lvs-tun/scenario.yaml"),
     ("lvs-tun-ovn", "examples/lvs-tun-ovn/scenario.yaml"),
+    ("routed-prefixes", "examples/routed-prefixes/scenario.yaml"),
+    (
+        "routed-prefixes-ovn",
+        "examples/routed-prefixes-ovn/scenario.yaml",
+    ),
 ];
 
 #[test]
