@@ -216,7 +216,7 @@ fn the_scenario_refuses_keys_of_other_patterns() {
         .unwrap();
         Scenario::load(&p)
     };
-    let e = write("routers: [{port: node-1, prefixes: [192.0.2.0/26]}]\nvip: 10.20.0.99\n")
+    let e = write("routers: [{port: node-1, prefixes: [192.0.2.0/26]}]\nvip: 198.51.100.99\n")
         .unwrap_err()
         .to_string();
     assert!(e.contains("`vip:` has no place"), "{e}");
