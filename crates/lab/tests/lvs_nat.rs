@@ -38,6 +38,7 @@ use check::diagnose::{Drop as CheckDrop, DropKind};
 use check::fix::{find_fix, with_changes, Change};
 use check::scenario::{Pattern, Scenario};
 use check::simulate::{CheckReport, FlowResult, Outcome};
+use lab::capture::Capture;
 use lab::cloud::HybridCloud;
 use lab::netns::{skip_unless, veth, Netns, Proc};
 use lab::topo::{self, HttpServer};
@@ -318,39 +319,6 @@ fn first_drop(f: &FlowResult) -> Option<CheckDrop> {
     (f.outcome != Outcome::Pass)
         .then(|| f.packets.iter().find_map(|p| p.drop.clone()))
         .flatten()
-}
-
-/// A tcpdump in a namespace, lines to a file.
-struct Capture {
-    proc: Proc,
-    out: PathBuf,
-}
-
-impl Capture {
-    fn start(ns: &Netns, dir: &Path, name: &str, filter: &str) -> Result<Capture> {
-        let out = dir.join(format!("{name}.txt"));
-        let err = dir.join(format!("{name}.log"));
-        let mut c = ns.command("tcpdump");
-        c.args(["-i", "eth0", "-nn", "-e", "-l", "--immediate-mode", filter])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::fs::File::create(&out)?)
-            .stderr(std::fs::File::create(&err)?);
-        let proc = Proc::spawn(c)?;
-        topo::wait_for(Duration::from_secs(5), || {
-            std::fs::read_to_string(&err)
-                .ok()
-                .filter(|s| s.contains("listening on"))
-        })
-        .with_context(|| format!("tcpdump {name} did not start"))?;
-        Ok(Capture { proc, out })
-    }
-
-    /// Stop it (by its PID) and return what it printed.
-    fn finish(mut self) -> Result<String> {
-        std::thread::sleep(Duration::from_millis(300));
-        self.proc.kill();
-        Ok(std::fs::read_to_string(&self.out)?)
-    }
 }
 
 /// A running `vipwire director` and its control socket.

@@ -39,6 +39,7 @@ use check::diagnose::{Drop as CheckDrop, DropKind};
 use check::fix::{find_fix, with_changes, Change};
 use check::scenario::Scenario;
 use check::simulate::{CheckReport, FlowResult, Outcome};
+use lab::capture::Capture;
 use lab::cloud::HybridCloud;
 use lab::netns::{skip_unless, veth, Netns, Proc};
 use lab::topo::{self, HttpServer};
@@ -399,39 +400,6 @@ fn keepalived_conf(name: &str, version: u8, insts: &[VrrpInstance]) -> Result<St
         o += "    }\n}\n";
     }
     Ok(o)
-}
-
-/// A tcpdump in a namespace, lines to a file.
-struct Capture {
-    proc: Proc,
-    out: PathBuf,
-}
-
-impl Capture {
-    fn start(ns: &Netns, dir: &Path, name: &str, filter: &str) -> Result<Capture> {
-        let out = dir.join(format!("{name}.txt"));
-        let err = dir.join(format!("{name}.log"));
-        let mut c = ns.command("tcpdump");
-        c.args(["-i", "eth0", "-nn", "-e", "-l", "--immediate-mode", filter])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::fs::File::create(&out)?)
-            .stderr(std::fs::File::create(&err)?);
-        let proc = Proc::spawn(c)?;
-        topo::wait_for(Duration::from_secs(5), || {
-            std::fs::read_to_string(&err)
-                .ok()
-                .filter(|s| s.contains("listening on"))
-        })
-        .with_context(|| format!("tcpdump {name} did not start"))?;
-        Ok(Capture { proc, out })
-    }
-
-    /// Stop it (by its PID) and return what it printed.
-    fn finish(mut self) -> Result<String> {
-        std::thread::sleep(Duration::from_millis(300));
-        self.proc.kill();
-        Ok(std::fs::read_to_string(&self.out)?)
-    }
 }
 
 /// keepalived with its VRRP child; killed like a dying host.
