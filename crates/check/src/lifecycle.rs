@@ -463,15 +463,18 @@ impl<'a> Builder<'a> {
         (port, ip)
     }
 
-    /// A client's conversation with the VIP through `holder`, forwarded in DR
-    /// to `rs`, in the service's protocol.
-    fn dr_conversation(
+    /// A client's conversation with the VIP through `holder`, forwarded to
+    /// `rs` in DR (the director changes only the destination MAC) or, with
+    /// `tun`, in LVS-TUN (IPIP from the director's own address), in the
+    /// service's protocol; the answer goes from the VIP straight to the client.
+    fn dr_or_tun_conversation(
         &mut self,
         peer: &Client,
         holder: &Director,
         vs: &VirtualServer,
         rs: &RealServer,
         category: Category,
+        tun: bool,
     ) -> Flow {
         let client = peer.port_id.clone();
         let (vip, vport) = (vs.addr, vs.port);
@@ -511,10 +514,29 @@ impl<'a> Builder<'a> {
                 if local {
                     continue;
                 }
+                let dip = self.own_ip(&holder.port_id);
                 if !director_resolved {
-                    let dip = self.own_ip(&holder.port_id);
                     steps.extend(self.resolve(&holder.port_id, dip, rs.ip, &rs.port_id));
                     director_resolved = true;
+                }
+                if tun {
+                    // The outer header is all a firewall on the way sees: IP
+                    // protocol 4 from the director's own address, no ports.
+                    let mut outer = self.ip_packet(&dmac, &rmac, dip, rs.ip, proto::IPIP, 0, 0);
+                    outer.payload_len = 20 + l.len + if ip_proto == proto::TCP { 20 } else { 8 };
+                    let mut s = self.step(
+                        format!(
+                            "IPIP {dip} -> {} [{pname} {} {cip}:{sport} -> {vip}:{vport}]",
+                            rs.ip, l.label
+                        ),
+                        &holder.port_id,
+                        Some(&rs.port_id),
+                        Payload::Ip(Box::new(outer)),
+                    );
+                    s.role = StepRole::TunEncap;
+                    s.host_refusal = self.tun_refusal(rs, vip);
+                    steps.push(s);
+                    continue;
                 }
                 // DR: the director changes only the destination MAC.
                 let mut fwd = p;
@@ -565,9 +587,10 @@ impl<'a> Builder<'a> {
         }
         Flow {
             name: format!(
-                "{pname} {} -> {vip}:{vport} via {} to {}",
+                "{pname} {} -> {vip}:{vport} via {}{} to {}",
                 self.client_label(peer),
                 self.sc.port_label(&holder.port_id),
+                if tun { " IPIP" } else { "" },
                 self.sc.port_label(&rs.port_id)
             ),
             category,
@@ -960,107 +983,6 @@ impl Builder<'_> {
         None
     }
 
-    /// A client's conversation with the VIP through `holder` in LVS-TUN to
-    /// `rs`: IPIP from the director's own address, the answer from the VIP
-    /// straight to the client.
-    fn tun_conversation(
-        &mut self,
-        peer: &Client,
-        holder: &Director,
-        vs: &VirtualServer,
-        rs: &RealServer,
-        category: Category,
-    ) -> Flow {
-        let client = peer.port_id.clone();
-        let (vip, vport) = (vs.addr, vs.port);
-        let cmac = self.mac(&client);
-        let vmac = self.answer_mac(&holder.port_id, vip);
-        let dmac = self.mac(&holder.port_id);
-        let dip = self.own_ip(&holder.port_id);
-        let local = rs.port_id == holder.port_id;
-        let rmac = if local {
-            vmac.clone()
-        } else {
-            self.mac(&rs.port_id)
-        };
-        let cip = peer.ip;
-        let sport = self.fresh_port();
-        let (ip_proto, script) = match vs.protocol {
-            L4Proto::Tcp => (proto::TCP, tcp_script(78, 512)),
-            L4Proto::Udp => (proto::UDP, udp_script(40, 120)),
-        };
-        let pname = l4_name(vs.protocol).to_uppercase();
-        let mut steps: Vec<Step> = self.client_resolves_vip(peer, holder, vip).to_vec();
-        let mut director_resolved = false;
-        let mut rs_resolved = false;
-        for l in script {
-            if l.from_initiator {
-                let mut p = self.ip_packet(&cmac, &vmac, cip, vip, ip_proto, sport, vport);
-                set_l4(&mut p, &l);
-                steps.push(self.step(
-                    format!("{pname} {} {cip}:{sport} -> {vip}:{vport}", l.label),
-                    &client,
-                    Some(&holder.port_id),
-                    Payload::Ip(Box::new(p)),
-                ));
-                if local {
-                    continue;
-                }
-                if !director_resolved {
-                    steps.extend(self.resolve(&holder.port_id, dip, rs.ip, &rs.port_id));
-                    director_resolved = true;
-                }
-                // The outer header is all a firewall on the way sees: IP
-                // protocol 4 from the director's own address, no ports.
-                let mut outer = self.ip_packet(&dmac, &rmac, dip, rs.ip, proto::IPIP, 0, 0);
-                outer.payload_len = 20 + l.len + if ip_proto == proto::TCP { 20 } else { 8 };
-                let mut s = self.step(
-                    format!(
-                        "IPIP {dip} -> {} [{pname} {} {cip}:{sport} -> {vip}:{vport}]",
-                        rs.ip, l.label
-                    ),
-                    &holder.port_id,
-                    Some(&rs.port_id),
-                    Payload::Ip(Box::new(outer)),
-                );
-                s.role = StepRole::TunEncap;
-                s.host_refusal = self.tun_refusal(rs, vip);
-                steps.push(s);
-            } else {
-                if !rs_resolved && !local {
-                    let (owner, hop_ip) = self.next_hop_owner(peer);
-                    let spa = self.rs_arp_source(rs, vip);
-                    steps.extend(self.resolve(&rs.port_id, spa, hop_ip, &owner));
-                    rs_resolved = true;
-                }
-                let mut p = self.ip_packet(&rmac, &cmac, vip, cip, ip_proto, vport, sport);
-                set_l4(&mut p, &l);
-                steps.push(self.step(
-                    format!(
-                        "{pname} {} {vip}:{vport} -> {cip}:{sport} from {}{}",
-                        l.label,
-                        rs.ip,
-                        if local { " (local real server)" } else { "" }
-                    ),
-                    &rs.port_id,
-                    Some(&client),
-                    Payload::Ip(Box::new(p)),
-                ));
-            }
-        }
-        Flow {
-            name: format!(
-                "{pname} {} -> {vip}:{vport} via {} IPIP to {}",
-                self.client_label(peer),
-                self.sc.port_label(&holder.port_id),
-                self.sc.port_label(&rs.port_id)
-            ),
-            category,
-            holder: Some(holder.port_id.clone()),
-            steps,
-        }
-    }
-
     /// The conversation of the scenario's LVS forwarding method.
     fn lvs_conversation(
         &mut self,
@@ -1072,9 +994,9 @@ impl Builder<'_> {
     ) -> Flow {
         match self.sc.pattern {
             Pattern::LvsNat => self.nat_conversation(peer, holder, vs, rs, category),
-            Pattern::LvsTun => self.tun_conversation(peer, holder, vs, rs, category),
+            Pattern::LvsTun => self.dr_or_tun_conversation(peer, holder, vs, rs, category, true),
             Pattern::LvsDr | Pattern::VipFailover(_) | Pattern::RoutedPrefixes(_) => {
-                self.dr_conversation(peer, holder, vs, rs, category)
+                self.dr_or_tun_conversation(peer, holder, vs, rs, category, false)
             }
         }
     }
