@@ -5,5 +5,6 @@ pub mod capture;
 pub mod cloud;
 pub mod field;
 pub mod netns;
+pub mod replay;
 pub mod topo;
 pub mod udp;

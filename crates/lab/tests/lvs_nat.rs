@@ -37,10 +37,11 @@ use anyhow::{bail, ensure, Context, Result};
 use check::diagnose::{Drop as CheckDrop, DropKind};
 use check::fix::{find_fix, with_changes, Change};
 use check::scenario::{Pattern, Scenario};
-use check::simulate::{CheckReport, FlowResult, Outcome};
+use check::simulate::{CheckReport, FlowResult};
 use lab::capture::Capture;
 use lab::cloud::HybridCloud;
 use lab::netns::{skip_unless, veth, Netns, Proc};
+use lab::replay::{first_drop, Row};
 use lab::topo::{self, HttpServer};
 use neutron::firewall::FirewallDriver;
 
@@ -262,63 +263,6 @@ fn probe_of(name: &str) -> Result<Probe> {
         });
     }
     bail!(bad())
-}
-
-/// One flow's row: check's verdict against what the kernel did.
-struct Row {
-    phase: &'static str,
-    flow: String,
-    predicted: Option<CheckDrop>,
-    real_pass: bool,
-    evidence: String,
-    /// For a predicted drop: the named rule's counter went up.
-    counter_rose: Option<bool>,
-}
-
-impl Row {
-    fn agrees(&self) -> bool {
-        match &self.predicted {
-            None => self.real_pass,
-            Some(_) => !self.real_pass && self.counter_rose == Some(true),
-        }
-    }
-
-    fn show(&self) -> String {
-        let pred = match &self.predicted {
-            None => "PASS".to_string(),
-            Some(d) if d.kind == DropKind::ArpSpoof => {
-                format!("DROP at {} port {}: {}", d.host, d.port, d.place)
-            }
-            Some(d) => format!(
-                "DROP at {} {} {} rule {}",
-                d.host, d.table, d.chain, d.rule_num
-            ),
-        };
-        let counter = match self.counter_rose {
-            Some(true) => "; that rule's counter rose",
-            Some(false) => "; that rule's counter did NOT rise",
-            None => "",
-        };
-        format!(
-            "[{}] {} {}\n      predicted: {pred}\n      real:      {} ({}{counter})",
-            self.phase,
-            if self.agrees() {
-                "agree   "
-            } else {
-                "DISAGREE"
-            },
-            self.flow,
-            if self.real_pass { "PASS" } else { "FAIL" },
-            self.evidence
-        )
-    }
-}
-
-/// The first drop of a flow, as check reports it.
-fn first_drop(f: &FlowResult) -> Option<CheckDrop> {
-    (f.outcome != Outcome::Pass)
-        .then(|| f.packets.iter().find_map(|p| p.drop.clone()))
-        .flatten()
 }
 
 /// A running `vipwire director` and its control socket.
@@ -682,7 +626,7 @@ fn phase(lab: &Lab, dir: &Path, label: &'static str, report: &CheckReport) -> Re
             .map(|(_, h)| h.clone())
             .with_context(|| format!("{}: not run", f.name))?;
         rows.push(Row {
-            phase: label,
+            phase: label.to_string(),
             flow: f.name.clone(),
             predicted,
             real_pass,
@@ -735,7 +679,7 @@ fn phase(lab: &Lab, dir: &Path, label: &'static str, report: &CheckReport) -> Re
             _ => unreachable!("passive flows are VRRP and ARP"),
         };
         rows.push(Row {
-            phase: label,
+            phase: label.to_string(),
             flow: f.name.clone(),
             predicted,
             real_pass,
@@ -799,7 +743,7 @@ fn active_probe(lab: &Lab, label: &'static str, f: &FlowResult, p: &Probe) -> Re
     };
     let c1 = predicted.as_ref().map(|d| lab.counter(d)).transpose()?;
     Ok(Row {
-        phase: label,
+        phase: label.to_string(),
         flow: f.name.clone(),
         predicted,
         real_pass,

@@ -54,10 +54,11 @@ use anyhow::{bail, ensure, Context, Result};
 use check::diagnose::{Drop as CheckDrop, DropKind};
 use check::fix::{find_fix, with_changes, Change};
 use check::scenario::{Pattern, Scenario};
-use check::simulate::{CheckReport, FlowResult, Outcome};
+use check::simulate::{CheckReport, FlowResult};
 use lab::capture::Capture;
 use lab::cloud::HybridCloud;
 use lab::netns::{skip_unless, Proc};
+use lab::replay::{first_drop, Row};
 use lab::topo::{self, HttpServer};
 use neutron::firewall::FirewallDriver;
 
@@ -235,58 +236,6 @@ fn probe_of(name: &str) -> Result<Probe> {
         });
     }
     bail!(bad())
-}
-
-/// One flow replay.
-struct Row {
-    phase: String,
-    flow: String,
-    predicted: Option<CheckDrop>,
-    real_pass: bool,
-    evidence: String,
-    counter_rose: Option<bool>,
-}
-
-impl Row {
-    fn agrees(&self) -> bool {
-        match &self.predicted {
-            None => self.real_pass,
-            Some(_) => !self.real_pass && self.counter_rose == Some(true),
-        }
-    }
-
-    fn show(&self) -> String {
-        let pred = match &self.predicted {
-            None => "PASS".to_string(),
-            Some(d) => format!(
-                "DROP at {} {} {} rule {} (port {})",
-                d.host, d.table, d.chain, d.rule_num, d.port
-            ),
-        };
-        let counter = match self.counter_rose {
-            Some(true) => "; that rule's counter rose",
-            Some(false) => "; that rule's counter did NOT rise",
-            None => "",
-        };
-        format!(
-            "[{}] {} {}\n      predicted: {pred}\n      real:      {} ({}{counter})",
-            self.phase,
-            if self.agrees() {
-                "agree   "
-            } else {
-                "DISAGREE"
-            },
-            self.flow,
-            if self.real_pass { "PASS" } else { "FAIL" },
-            self.evidence
-        )
-    }
-}
-
-fn first_drop(f: &FlowResult) -> Option<CheckDrop> {
-    (f.outcome != Outcome::Pass)
-        .then(|| f.packets.iter().find_map(|p| p.drop.clone()))
-        .flatten()
 }
 
 fn drop_key(d: &CheckDrop) -> String {

@@ -38,10 +38,11 @@ use anyhow::{bail, ensure, Context, Result};
 use check::diagnose::{Drop as CheckDrop, DropKind};
 use check::fix::{find_fix, with_changes, Change};
 use check::scenario::Scenario;
-use check::simulate::{CheckReport, FlowResult, Outcome};
+use check::simulate::{CheckReport, FlowResult};
 use lab::capture::Capture;
 use lab::cloud::HybridCloud;
 use lab::netns::{skip_unless, veth, Netns, Proc};
+use lab::replay::{first_drop, Row};
 use lab::topo::{self, HttpServer};
 use lab::udp::{self, UdpNameServer};
 use lvs::keepalived::{AuthType, L4Proto, VrrpInstance, VrrpStateCfg};
@@ -284,74 +285,6 @@ fn probe_of(name: &str) -> Result<Probe> {
         port: to.port(),
         member: member.into(),
     })
-}
-
-/// One flow's row: check's verdict against what the kernel did.
-struct Row {
-    phase: &'static str,
-    flow: String,
-    predicted: Option<CheckDrop>,
-    real_pass: bool,
-    evidence: String,
-    /// For a predicted drop: the named rule's counter went up.
-    counter_rose: Option<bool>,
-}
-
-impl Row {
-    /// check predicts a drop that conntrack then heals (unicast VRRP).
-    fn heals(&self) -> bool {
-        self.predicted
-            .as_ref()
-            .is_some_and(|d| d.reason.contains("heals through conntrack"))
-    }
-
-    fn agrees(&self) -> bool {
-        match &self.predicted {
-            None => self.real_pass,
-            // The first adverts' drops are checked across both directions
-            // (only the first sender's are dropped): see `run`.
-            Some(_) if self.heals() => self.real_pass,
-            Some(_) => !self.real_pass && self.counter_rose == Some(true),
-        }
-    }
-
-    fn show(&self) -> String {
-        let pred = match &self.predicted {
-            None => "PASS".to_string(),
-            Some(d) if self.heals() => format!(
-                "DROP at {} {} {} rule {} of the first adverts, then healed by conntrack",
-                d.host, d.table, d.chain, d.rule_num
-            ),
-            Some(d) => format!(
-                "DROP at {} {} {} rule {}",
-                d.host, d.table, d.chain, d.rule_num
-            ),
-        };
-        let counter = match self.counter_rose {
-            Some(true) => "; that rule's counter rose",
-            Some(false) => "; that rule's counter did NOT rise",
-            None => "",
-        };
-        format!(
-            "[{}] {} {}\n      predicted: {pred}\n      real:      {} ({}{counter})",
-            self.phase,
-            if self.agrees() {
-                "agree   "
-            } else {
-                "DISAGREE"
-            },
-            self.flow,
-            if self.real_pass { "PASS" } else { "FAIL" },
-            self.evidence
-        )
-    }
-}
-
-/// The first drop of a flow, as check reports it.
-fn first_drop(f: &FlowResult) -> Option<CheckDrop> {
-    (f.outcome != Outcome::Pass)
-        .then(|| f.packets.iter().find_map(|p| p.drop.clone()))
-        .flatten()
 }
 
 /// keepalived.conf text for one vrrp_instance as check modelled it.
@@ -798,7 +731,7 @@ fn phase(lab: &Lab, dir: &Path, label: &'static str, report: &CheckReport) -> Re
             _ => unreachable!("passive flows are VRRP and GARP"),
         };
         rows.push(Row {
-            phase: label,
+            phase: label.to_string(),
             flow: f.name.clone(),
             predicted,
             real_pass,
@@ -883,7 +816,7 @@ fn active_probe(lab: &Lab, label: &'static str, f: &FlowResult, p: &Probe) -> Re
         None => format!("no answer from {target}"),
     };
     Ok(Row {
-        phase: label,
+        phase: label.to_string(),
         flow: f.name.clone(),
         predicted,
         real_pass,
