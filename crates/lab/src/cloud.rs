@@ -89,6 +89,34 @@ impl HybridCloud {
             .with_context(|| format!("no compute host {host}"))
     }
 
+    /// The kernel's packet counter of the rule a `check` drop names: the
+    /// ARP-protection stand-in for an ARP spoof drop, else the filter rule,
+    /// whose text must equal check's.
+    pub fn rule_counter(&self, d: &check::diagnose::Drop) -> Result<u64> {
+        if d.kind == check::diagnose::DropKind::ArpSpoof {
+            return self.arp_drops(&d.port_id);
+        }
+        if d.table != "filter" {
+            bail!(
+                "a drop in table {} ({:?}) is not replayed in this lab",
+                d.table,
+                d.kind
+            );
+        }
+        let rules = self.host(&d.host)?.filter_chain(&d.chain)?;
+        let (n, text) = rules
+            .get(d.rule_num - 1)
+            .cloned()
+            .with_context(|| format!("{} has no rule {}", d.chain, d.rule_num))?;
+        if text != d.rule_text {
+            bail!(
+                "the kernel's rule differs from check's:\n  kernel {text}\n  check  {}",
+                d.rule_text
+            );
+        }
+        Ok(n)
+    }
+
     /// Packets the ARP protection of port `port_id` has dropped so far.
     pub fn arp_drops(&self, port_id: &str) -> Result<u64> {
         for h in self.hosts.values() {

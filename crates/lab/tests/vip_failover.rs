@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use check::diagnose::{Drop as CheckDrop, DropKind};
+use check::diagnose::Drop as CheckDrop;
 use check::fix::{find_fix, with_changes, Change};
 use check::scenario::Scenario;
 use check::simulate::{CheckReport, FlowResult};
@@ -193,25 +193,7 @@ impl Lab {
 
     /// The packet counter of the rule `d` names, read from the kernel.
     fn counter(&self, d: &CheckDrop) -> Result<u64> {
-        if d.kind == DropKind::ArpSpoof {
-            return self.cloud.arp_drops(&d.port_id);
-        }
-        ensure!(
-            d.table == "filter",
-            "a drop in table {} is not replayed",
-            d.table
-        );
-        let rules = self.cloud.host(&d.host)?.filter_chain(&d.chain)?;
-        let (n, text) = rules
-            .get(d.rule_num - 1)
-            .cloned()
-            .with_context(|| format!("{} has no rule {}", d.chain, d.rule_num))?;
-        ensure!(
-            text == d.rule_text,
-            "the kernel's rule differs from check's:\n  kernel {text}\n  check  {}",
-            d.rule_text
-        );
-        Ok(n)
+        self.cloud.rule_counter(d)
     }
 }
 
