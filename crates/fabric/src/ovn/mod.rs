@@ -418,10 +418,13 @@ fn port_sec_allows(
         return true;
     }
     let mac = mac.map(MacAddr::to_string).unwrap_or_default();
+    // ovn-controller adds the flows of every entry (lflow.c
+    // consider_port_sec_flows loops over all of them), so entries that share a
+    // MAC allow the union of their addresses.
     lsp.security
         .iter()
-        .find(|e| e.mac == mac)
-        .is_some_and(|e| allowed(e, pkt))
+        .filter(|e| e.mac == mac)
+        .any(|e| allowed(e, pkt))
 }
 
 /// `check_in_port_sec()` for IP: the source must be one of the entry's
@@ -476,27 +479,29 @@ fn destination_allowed(entry: &PortSecurityEntry, pkt: &Packet) -> bool {
     }
 }
 
-/// The port-security entry of a frame's source MAC, as check_in_port_sec()
-/// looks it up for ARP and ND (OpenFlow table 74): Ok(None) when the port has
-/// no port security, Err with the refusal when no entry has that MAC.
-fn nd_entry<'a>(
+/// The port-security entries of a frame's source MAC (several when pairs share
+/// a MAC, each adding its own flows), as check_in_port_sec() matches ARP and ND
+/// (OpenFlow table 74): Ok(None) when the port has no port security, Err with
+/// the refusal when no entry has that MAC.
+fn nd_entries<'a>(
     lsp: &'a LogicalSwitchPort,
     port_id: &str,
     mac: &str,
-) -> Result<Option<&'a PortSecurityEntry>, ArpDecision> {
+) -> Result<Option<Vec<&'a PortSecurityEntry>>, ArpDecision> {
     if lsp.security.is_empty() {
         return Ok(None);
     }
-    match lsp.security.iter().find(|e| e.mac == mac) {
-        Some(e) => Ok(Some(e)),
-        None => Err(nd_refusal(
+    let entries: Vec<&PortSecurityEntry> = lsp.security.iter().filter(|e| e.mac == mac).collect();
+    if entries.is_empty() {
+        return Err(nd_refusal(
             lsp,
             ArpRefusal::SenderMac {
                 allowed: lsp.macs().iter().map(|m| m.to_string()).collect(),
             },
             format!("inport == \"{port_id}\": eth.src {mac} not in port_security -> drop"),
-        )),
+        ));
     }
+    Ok(Some(entries))
 }
 
 fn nd_refusal(lsp: &LogicalSwitchPort, why: ArpRefusal, rule_text: String) -> ArpDecision {
@@ -713,37 +718,42 @@ impl crate::Backend for OvnFabric {
             return ArpDecision::pass();
         };
         let mac = frame.sender_mac.to_lowercase();
-        let entry = match nd_entry(lsp, port_id, &mac) {
+        let entries = match nd_entries(lsp, port_id, &mac) {
             Ok(Some(e)) => e,
             Ok(None) => return ArpDecision::pass(),
             Err(refusal) => return refusal,
         };
-        let v4: Vec<IpNet> = entry
-            .addrs
+        // An entry with addresses but none IPv4 allows no ARP at all (seen on
+        // real delivery: an IPv6-only port's ARP is dropped).
+        let allows = |e: &&PortSecurityEntry| {
+            e.addrs.is_empty()
+                || e.addrs
+                    .iter()
+                    .any(|n| n.addr().is_ipv4() && n.contains(&frame.sender_ip))
+        };
+        if entries.iter().any(allows) {
+            return ArpDecision::pass();
+        }
+        let v4: Vec<IpNet> = entries
             .iter()
+            .flat_map(|e| e.addrs.iter())
             .filter(|n| n.addr().is_ipv4())
             .copied()
             .collect();
-        // An entry with addresses but none IPv4 allows no ARP at all (seen on
-        // real delivery: an IPv6-only port's ARP is dropped).
-        let restricted = !entry.addrs.is_empty();
-        if restricted && !v4.iter().any(|n| n.contains(&frame.sender_ip)) {
-            return nd_refusal(
-                lsp,
-                ArpRefusal::SenderIp {
-                    allowed: v4.clone(),
-                },
-                format!(
-                    "inport == \"{port_id}\" && arp.sha == {mac}: arp.spa {} not in {{{}}} -> drop",
-                    frame.sender_ip,
-                    v4.iter()
-                        .map(|n| n.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-        }
-        ArpDecision::pass()
+        nd_refusal(
+            lsp,
+            ArpRefusal::SenderIp {
+                allowed: v4.clone(),
+            },
+            format!(
+                "inport == \"{port_id}\" && arp.sha == {mac}: arp.spa {} not in {{{}}} -> drop",
+                frame.sender_ip,
+                v4.iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
     }
 
     fn nd_from(&self, port_id: &str, sender_mac: &str, na: bool, target: IpAddr) -> ArpDecision {
@@ -751,29 +761,46 @@ impl crate::Backend for OvnFabric {
             return ArpDecision::pass();
         };
         let mac = sender_mac.to_lowercase();
-        let entry = match nd_entry(lsp, port_id, &mac) {
+        let entries = match nd_entries(lsp, port_id, &mac) {
             Ok(Some(e)) => e,
             Ok(None) => return ArpDecision::pass(),
             Err(refusal) => return refusal,
         };
-        let mut v6: Vec<IpNet> = entry
-            .addrs
-            .iter()
-            .filter(|n| n.addr().is_ipv6())
-            .copied()
-            .collect();
-        if na && !v6.is_empty() {
-            if let Some(lla) = eui64(&entry.mac) {
-                v6.push(IpNet::from(lla));
+        if !na {
+            return ArpDecision::pass();
+        }
+        // Per entry: without IPv6 addresses any target; else its addresses and
+        // the link-local address of its MAC.
+        let targets = |e: &PortSecurityEntry| -> Vec<IpNet> {
+            let mut v6: Vec<IpNet> = e
+                .addrs
+                .iter()
+                .filter(|n| n.addr().is_ipv6())
+                .copied()
+                .collect();
+            if !v6.is_empty() {
+                v6.extend(eui64(&e.mac).map(IpNet::from));
             }
-            if !v6.iter().any(|n| n.contains(&target)) {
-                return nd_refusal(
-                    lsp,
-                    ArpRefusal::NdTarget { allowed: v6.clone() },
-                    format!("inport == \"{port_id}\" && nd_na: nd.target {target} not in port_security -> drop"),
-                );
+            v6
+        };
+        if entries.iter().any(|e| {
+            let v6 = targets(e);
+            v6.is_empty() || v6.iter().any(|n| n.contains(&target))
+        }) {
+            return ArpDecision::pass();
+        }
+        let mut allowed: Vec<IpNet> = Vec::new();
+        for n in entries.iter().flat_map(|e| targets(e)) {
+            if !allowed.contains(&n) {
+                allowed.push(n);
             }
         }
-        ArpDecision::pass()
+        nd_refusal(
+            lsp,
+            ArpRefusal::NdTarget { allowed },
+            format!(
+                "inport == \"{port_id}\" && nd_na: nd.target {target} not in port_security -> drop"
+            ),
+        )
     }
 }
