@@ -33,6 +33,64 @@ pub struct Coverage {
     pub vrrp_instances: Vec<String>,
     /// What was not exercised, and why.
     pub not_exercised: Vec<String>,
+    /// The IPv6 flows exercised (empty when no VIP is IPv6).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ipv6: Vec<String>,
+}
+
+/// What an IPv6 VIP adds: the packets that replace ARP and VRRPv2, and
+/// what is left out of them.
+fn ipv6_coverage(sc: &Scenario, c: &mut Coverage) {
+    let v6: Vec<std::net::IpAddr> = sc.vips().into_iter().filter(|v| v.is_ipv6()).collect();
+    if v6.is_empty() {
+        return;
+    }
+    let list = v6
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    c.ipv6.push(format!(
+        "VRRPv3 adverts of the IPv6 instances to ff02::12 (hop limit 255) from each member's \
+         link-local address, through ip6tables or the IPv6 ACLs; unsolicited neighbour \
+         advertisements for {list} from the VIP to ff02::1 at every takeover; each client \
+         class's neighbour solicitation for the VIP and the holder's solicited advertisement"
+    ));
+    let mut classes = Vec::new();
+    let mut missing = Vec::new();
+    for client in &sc.clients {
+        let label = sc.port_label(&client.port_id);
+        let label = if client.external {
+            format!("{} via {label}", client.ip)
+        } else {
+            label
+        };
+        match sc.client_in_family(client, v6[0]) {
+            Some(x) if !client.external => classes.push(format!("{label} ({})", x.ip)),
+            Some(_) => classes.push(label),
+            None => missing.push(label),
+        }
+    }
+    if !classes.is_empty() {
+        c.ipv6.push(format!(
+            "clients over IPv6: {} (every service, both directions)",
+            classes.join(", ")
+        ));
+    }
+    if !missing.is_empty() {
+        c.not_exercised.push(format!(
+            "{} against the IPv6 VIP: no IPv6 address (declare an IPv6 `cidr:` behind the \
+             router to check outside IPv6 clients)",
+            missing.join(", ")
+        ));
+    }
+    c.not_exercised.push(
+        "IPv6 housekeeping around the VIP: duplicate address detection (keepalived adds IPv6 \
+         VIPs with IFA_F_NODAD, vrrp_ipaddress.c), MLD reports for the solicited-node and VRRP \
+         groups, router advertisements and DHCPv6: the agent's rules pass them before any \
+         group rule (ICMPv6 130/135/136 in, DAD from :: out), OVN skips its ACLs for them"
+            .into(),
+    );
 }
 
 fn push_unique(v: &mut Vec<String>, s: String) {
@@ -97,12 +155,23 @@ pub fn coverage(sc: &Scenario) -> Coverage {
                 .into(),
         );
         if vf.synthesised {
-            c.not_exercised.push(
-                "VRRP as the scenario implies it (no keepalived.conf): one instance, VRID 51, \
-                 no authentication, the first member MASTER; authentication, use_vmac and several \
+            let vips = sc.vips();
+            let instances = match (
+                vips.iter().any(|v| v.is_ipv4()),
+                vips.iter().any(|v| v.is_ipv6()),
+            ) {
+                (true, true) => {
+                    "one instance per family (VI_1, VRID 51, for the IPv4 VIP; VI_6, VRID 52, \
+                     VRRPv3, for the IPv6 VIP)"
+                }
+                (false, true) => "one instance (VI_6, VRID 52, VRRPv3)",
+                _ => "one instance, VRID 51",
+            };
+            c.not_exercised.push(format!(
+                "VRRP as the scenario implies it (no keepalived.conf): {instances}, no \
+                 authentication, the first member MASTER; authentication, use_vmac and several \
                  instances need the members' keepalived.conf"
-                    .into(),
-            );
+            ));
         }
     }
     match sc.pattern {
@@ -165,11 +234,16 @@ pub fn coverage(sc: &Scenario) -> Coverage {
         let covered: Vec<String> = sc
             .clients
             .iter()
+            .filter_map(|c| sc.client_in_family(c, range.addr()))
             .filter(|c| range.contains(&c.ip))
             .map(|c| c.ip.to_string())
             .collect();
         let only_hosts = range.prefix_len() < range.max_prefix_len() && covered.len() <= 1;
-        if covered.is_empty() || (only_hosts && !sc.clients.iter().any(|c| c.external)) {
+        let external = sc
+            .clients
+            .iter()
+            .any(|c| c.external && c.ip.is_ipv6() == range.addr().is_ipv6());
+        if covered.is_empty() || (only_hosts && !external) {
             c.not_exercised.push(format!(
                 "client_sources {range}: exercised only from {}; sources elsewhere in it may \
                  meet other rules (outside clients are in no remote group): declare them as \
@@ -182,6 +256,7 @@ pub fn coverage(sc: &Scenario) -> Coverage {
             ));
         }
     }
+    ipv6_coverage(sc, &mut c);
     for d in &sc.directors {
         let label = sc.port_label(&d.port_id);
         for u in &d.config.unmodelled {
@@ -412,9 +487,18 @@ impl Coverage {
             format!("backends {} from every member", self.backends.join(", "))
         });
         if !self.vrrp_instances.is_empty() {
+            let v4 = self.vips.iter().any(|v| !v.contains(':'));
+            let v6 = self.vips.iter().any(|v| v.contains(':'));
             parts.push(format!(
-                "VRRP {} from every member; GARP and clients' ARP for the VIP at every takeover",
-                self.vrrp_instances.join(", ")
+                "VRRP {} from every member; {} for the VIP at every takeover",
+                self.vrrp_instances.join(", "),
+                match (v4, v6) {
+                    (_, false) => "GARP and clients' ARP",
+                    (false, true) => "unsolicited NA and clients' neighbour solicitations",
+                    (true, true) => {
+                        "GARP, unsolicited NA, clients' ARP and neighbour solicitations"
+                    }
+                }
             ));
         }
         parts.join("; ")

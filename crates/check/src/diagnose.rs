@@ -150,14 +150,13 @@ fn proto_name(p: u8) -> String {
 }
 
 fn describe(pkt: &Packet) -> String {
+    use crate::lifecycle::host_port;
     match pkt.proto {
         proto::TCP | proto::UDP => format!(
-            "{} {}:{} -> {}:{}",
+            "{} {} -> {}",
             proto_name(pkt.proto),
-            pkt.src,
-            pkt.sport,
-            pkt.dst,
-            pkt.dport
+            host_port(pkt.src, pkt.sport),
+            host_port(pkt.dst, pkt.dport)
         ),
         p => format!("{} {} -> {}", proto_name(p), pkt.src, pkt.dst),
     }
@@ -429,31 +428,80 @@ pub fn explain_arp_drop(
     frame: &ArpFrame,
 ) -> Option<Drop> {
     let decision = fabric.arp_from(sender, frame);
-    let refused = decision.refused?;
+    let refused = decision.refused.clone()?;
+    Some(protection_drop(
+        sc,
+        fabric,
+        sender,
+        frame,
+        decision,
+        refused,
+        frame.sender_ip,
+    ))
+}
+
+/// A port's IPv6 neighbour advertisement or solicitation (an [`ArpFrame`]
+/// with IPv6 addresses) refused by the ND protection: on iptables_hybrid the
+/// OVS agent's (ovs_neutron_agent.py install_icmpv6_na_spoofing_protection:
+/// an NA only for the port's IPv6 fixed IPs, pairs and its MACs' link-local
+/// addresses), on ML2/OVN port security's ND check. The address the port
+/// needs is the advertised target.
+pub fn explain_nd_drop(
+    sc: &Scenario,
+    fabric: &dyn Backend,
+    sender: &str,
+    frame: &ArpFrame,
+    decision: fabric::ArpDecision,
+    refused: ArpRefusal,
+) -> Drop {
+    let target = if frame.reply {
+        frame.sender_ip
+    } else {
+        frame.target_ip
+    };
+    protection_drop(sc, fabric, sender, frame, decision, refused, target)
+}
+
+fn protection_drop(
+    sc: &Scenario,
+    fabric: &dyn Backend,
+    sender: &str,
+    frame: &ArpFrame,
+    decision: fabric::ArpDecision,
+    refused: ArpRefusal,
+    needed: std::net::IpAddr,
+) -> Drop {
     let port = sc.port(sender);
     let label = sc.port_label(sender);
+    let vip_note = if sc.pattern.vip_failover().is_some() && sc.vips().contains(&needed) {
+        if needed.is_ipv6() {
+            ": the VIP must be an allowed address pair of every member that can hold it, or \
+             its unsolicited neighbour advertisements and its answers to clients' \
+             solicitations never leave the port"
+        } else {
+            ": the VIP must be an allowed address pair of every member that can hold it, or \
+             its gratuitous ARP and its answers to clients' ARP never leave the port"
+        }
+    } else {
+        ""
+    };
     let reason = match refused {
         ArpRefusal::SenderIp { .. } => format!(
             "port {label} may send ARP only for its fixed IPs and allowed address pairs; {} \
-             is neither{}",
+             is neither{vip_note}",
             frame.sender_ip,
-            if sc.pattern.vip_failover().is_some() && sc.vips().contains(&frame.sender_ip) {
-                ": the VIP must be an allowed address pair of every member that can hold it, \
-                 or its gratuitous ARP and its answers to clients' ARP never leave the port"
-            } else {
-                ""
-            }
         ),
         ArpRefusal::SenderMac { .. } => format!(
             "port {label} may send only from its MAC and pair MACs; {} is neither",
             frame.sender_mac
         ),
         ArpRefusal::NdTarget { .. } => format!(
-            "port {label} may advertise only its own IPv6 addresses; {} is not one",
-            frame.target_ip
+            "port {label} may advertise (ICMPv6 neighbour advertisement) only its own IPv6 \
+             addresses: its fixed IPs, its allowed address pairs and the link-local address of \
+             its MACs; {needed} is none of them{vip_note}"
         ),
     };
-    Some(Drop {
+    Drop {
         kind: DropKind::ArpSpoof,
         port_id: port.id.clone(),
         port: label,
@@ -466,14 +514,14 @@ pub fn explain_arp_drop(
         rule_num: 0,
         rule_text: decision.rule_text,
         reason,
-        src: Some(frame.sender_ip),
+        src: Some(needed),
         dst: Some(frame.target_ip),
         src_mac: Some(frame.sender_mac.clone()),
         protocol: None,
         dport: None,
         dr_forward: false,
         decided_by: Vec::new(),
-    })
+    }
 }
 
 #[cfg(test)]

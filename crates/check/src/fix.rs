@@ -277,6 +277,11 @@ impl Change {
                 } else {
                     "IPv6"
                 };
+                let answer = if ip_address.addr().is_ipv4() {
+                    "answer ARP"
+                } else {
+                    "answer neighbour solicitations"
+                };
                 match (driver, ip_address.prefix_len() == 0) {
                     (FirewallDriver::IptablesHybrid, true) => format!(
                         "{port} may send from ANY {family} source address with its own MAC (IP \
@@ -285,7 +290,7 @@ impl Change {
                          is one of them now admits all sources"
                     ),
                     (FirewallDriver::IptablesHybrid, false) => format!(
-                        "{port} may send from and answer ARP for {ip_address} (it can take that \
+                        "{port} may send from and {answer} for {ip_address} (it can take that \
                          address over); {ip_address} joins the remote-group ipsets of {groups}"
                     ),
                     // OVN: port security checks destinations too; address sets
@@ -297,7 +302,7 @@ impl Change {
                          {groups} hold fixed IPs only)"
                     ),
                     (FirewallDriver::Ovn, false) => format!(
-                        "{port} may send from, receive for and answer ARP for {ip_address} (it \
+                        "{port} may send from, receive for and {answer} for {ip_address} (it \
                          can take that address over); remote-group rules are unchanged (OVN's \
                          address sets of {groups} hold fixed IPs only){}",
                         virtual_port_note(cloud, port, ip_address)
@@ -325,8 +330,18 @@ impl Change {
                         }
                     })
                     .collect();
+                // keepalived sends IPv6 adverts from the link-local address
+                // (lifecycle.rs, vrrp_advert): say why the rule names it.
+                let link_local = match remote_ip_prefix {
+                    Some(IpNet::V6(n)) if n.addr().segments()[0] & 0xffc0 == 0xfe80 => {
+                        "; IPv6 VRRP adverts come from each member's link-local address, which \
+                         is no fixed IP and in no remote-group set, so the rule names it (it \
+                         follows the port's MAC)"
+                    }
+                    _ => "",
+                };
                 format!(
-                    "every port in group {group} ({}) now {} {}{} {} {}",
+                    "every port in group {group} ({}) now {} {}{} {} {}{link_local}",
                     members.join(", "),
                     if *ingress { "admits" } else { "may send" },
                     protocol.clone().unwrap_or_else(|| "any protocol".into()),

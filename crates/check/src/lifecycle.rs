@@ -37,7 +37,7 @@ use crate::scenario::{
 use lvs::keepalived::{HealthCheck, L4Proto, VirtualServer};
 use packet::{proto, tcp_flags as f, MacAddr, Packet};
 use serde::Serialize;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// What part of the load balancer's life a flow belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -122,11 +122,43 @@ pub fn parse_mac(s: &str) -> MacAddr {
 
 const VRRP_MCAST: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 const VRRP_MAC: &str = "01:00:5e:00:00:12";
+/// VRRPv3 for IPv6 (RFC 5798 5.1.2.2): ff02::12, MAC 33:33:00:00:00:12.
+const VRRP6_MCAST: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+const VRRP6_MAC: &str = "33:33:00:00:00:12";
 
-/// The VRRP virtual MAC of an instance: 00:00:5e:00:01:VRID (RFC 5798 7.3),
-/// which keepalived uses with `use_vmac`.
+/// An instance runs over IPv6 when its VIPs are IPv6 (keepalived takes the
+/// instance's family from its first address and refuses the other family).
+fn inst_v6(inst: &lvs::keepalived::VrrpInstance) -> bool {
+    inst.virtual_ipaddresses
+        .first()
+        .is_some_and(|v| v.addr().is_ipv6())
+}
+
+/// The VRRP virtual MAC of an instance: 00:00:5e:00:01:VRID for IPv4,
+/// 00:00:5e:00:02:VRID for IPv6 (RFC 5798 7.3), which keepalived uses with
+/// `use_vmac`.
 fn vrrp_vmac(inst: &lvs::keepalived::VrrpInstance) -> String {
-    format!("00:00:5e:00:01:{:02x}", inst.virtual_router_id)
+    format!(
+        "00:00:5e:00:{:02x}:{:02x}",
+        if inst_v6(inst) { 2 } else { 1 },
+        inst.virtual_router_id
+    )
+}
+
+/// `ip:port`, with brackets for IPv6.
+pub fn host_port(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+/// The EUI-64 link-local address of a MAC (what the kernel gives an
+/// interface, and what keepalived sends IPv6 adverts from).
+pub fn link_local(mac: &str) -> IpAddr {
+    neutron::firewall::iptables_hybrid::link_local(mac)
+        .map(IpAddr::V6)
+        .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED))
 }
 
 /// The protocol name used in labels and the coverage line.
@@ -237,6 +269,13 @@ impl<'a> Builder<'a> {
             .unwrap_or_else(|| self.mac(port))
     }
 
+    /// The port's own fixed IP of `like`'s family (its first IPv4 one when
+    /// it has none of that family).
+    fn own_ip_like(&self, port: &str, like: IpAddr) -> IpAddr {
+        crate::scenario::first_of_family(self.sc.port(port), like.is_ipv6())
+            .unwrap_or_else(|| self.own_ip(port))
+    }
+
     /// The port's own first IPv4 fixed IP.
     fn own_ip(&self, port: &str) -> IpAddr {
         self.sc
@@ -302,44 +341,82 @@ impl<'a> Builder<'a> {
             sender_ip: target,
             target_ip: asker_ip,
         };
-        let mut a = self.step(
-            format!("ARP who-has {target} tell {asker_ip}"),
-            asker,
-            None,
-            Payload::Arp(ask),
-        );
-        let mut b = self.step(
-            format!("ARP {target} is-at {owner_mac}"),
-            owner,
-            Some(asker),
-            Payload::Arp(answer),
-        );
+        // IPv6: the same exchange is neighbour discovery (RFC 4861): a
+        // solicitation from the asker's address to the target's
+        // solicited-node group, and the owner's solicited advertisement from
+        // the target address itself (net/ipv6/ndisc.c ndisc_send_na: the
+        // source is the solicited address when it is local).
+        let (ask_text, answer_text) = if target.is_ipv6() {
+            (
+                format!("ND neighbour solicitation for {target} from {asker_ip}"),
+                format!("ND neighbour advertisement {target} is-at {owner_mac}"),
+            )
+        } else {
+            (
+                format!("ARP who-has {target} tell {asker_ip}"),
+                format!("ARP {target} is-at {owner_mac}"),
+            )
+        };
+        let mut a = self.step(ask_text, asker, None, Payload::Arp(ask));
+        let mut b = self.step(answer_text, owner, Some(asker), Payload::Arp(answer));
         a.role = StepRole::Resolution;
         b.role = StepRole::Resolution;
         [a, b]
     }
 
+    /// The new holder's announcement of a VIP: a gratuitous ARP, or for an
+    /// IPv6 VIP an unsolicited neighbour advertisement (as an advert frame
+    /// with the VIP as sender and target): keepalived sends it from the VIP
+    /// itself to ff02::1, hop limit 255, Override set (vrrp_ndisc.c,
+    /// ndisc_send_unsolicited_na_immediate, keepalived 9cbce3e2).
     fn garp(&self, sender: &str, vip: IpAddr) -> Step {
         let frame = ArpFrame {
-            reply: false,
+            reply: vip.is_ipv6(),
             sender_mac: self.answer_mac(sender, vip),
             sender_ip: vip,
             target_ip: vip,
         };
-        let what = format!("gratuitous ARP {vip} is-at {}", frame.sender_mac);
+        let what = if vip.is_ipv6() {
+            format!(
+                "unsolicited neighbour advertisement {vip} is-at {} to ff02::1",
+                frame.sender_mac
+            )
+        } else {
+            format!("gratuitous ARP {vip} is-at {}", frame.sender_mac)
+        };
         self.step(what, sender, None, Payload::Arp(frame))
     }
 
     /// Adverts of every VRRP instance of `master` that `backup` must hear.
     fn vrrp_advert(&mut self, master: &Director, backup: &Director) -> Vec<Step> {
         let mut steps = Vec::new();
-        let backup_ip = self.own_ip(&backup.port_id);
         for inst in &master.config.vrrp_instances {
-            let src = inst
-                .unicast_src_ip
-                .unwrap_or_else(|| self.own_ip(&master.port_id));
+            let v6 = inst_v6(inst);
+            let like = if v6 {
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            };
+            let backup_ip = self.own_ip_like(&backup.port_id, like);
+            // keepalived sends IPv6 adverts from the interface's link-local
+            // address: it keeps only link-local IPv6 addresses as the
+            // interface's own (core/keepalived_netlink.c,
+            // ignore_address_if_ours_or_link_local) and takes the instance's
+            // source from it (vrrp/vrrp.c, `vrrp->saddr` from
+            // VRRP_CONFIGURED_IFP(vrrp)->sin6_addr); keepalived 9cbce3e2.
+            let src = inst.unicast_src_ip.unwrap_or_else(|| {
+                if v6 {
+                    link_local(&self.mac(&master.port_id))
+                } else {
+                    self.own_ip(&master.port_id)
+                }
+            });
             let (dst, dmac) = if inst.unicast_peers.is_empty() {
-                (IpAddr::V4(VRRP_MCAST), VRRP_MAC.to_string())
+                if v6 {
+                    (IpAddr::V6(VRRP6_MCAST), VRRP6_MAC.to_string())
+                } else {
+                    (IpAddr::V4(VRRP_MCAST), VRRP_MAC.to_string())
+                }
             } else if inst.unicast_peers.contains(&backup_ip) {
                 (backup_ip, self.mac(&backup.port_id))
             } else {
@@ -378,7 +455,12 @@ impl<'a> Builder<'a> {
     /// The client's who-has for the VIP, answered by the holder.
     fn client_resolves_vip(&self, peer: &Client, holder: &Director, vip: IpAddr) -> [Step; 2] {
         let asker = &peer.port_id;
-        self.resolve(asker, self.own_ip(asker), vip, &holder.port_id)
+        let asker_ip = if peer.external {
+            self.own_ip_like(asker, vip)
+        } else {
+            peer.ip
+        };
+        self.resolve(asker, asker_ip, vip, &holder.port_id)
     }
 
     /// The client label as the flow table names it.
@@ -397,11 +479,17 @@ impl<'a> Builder<'a> {
         let dmac = self.answer_mac(&holder.port_id, vip);
         let cip = peer.ip;
         let id = self.fresh_port();
-        let mut req = self.ip_packet(&cmac, &dmac, cip, vip, proto::ICMP, 0, 0);
-        req.icmp_type = 8;
+        // ICMPv6 echo is type 128, its reply 129 (RFC 4443).
+        let (icmp, echo, reply) = if vip.is_ipv6() {
+            (proto::ICMPV6, 128, 129)
+        } else {
+            (proto::ICMP, 8, 0)
+        };
+        let mut req = self.ip_packet(&cmac, &dmac, cip, vip, icmp, 0, 0);
+        req.icmp_type = echo;
         req.icmp_id = id;
-        let mut rep = self.ip_packet(&dmac, &cmac, vip, cip, proto::ICMP, 0, 0);
-        rep.icmp_type = 0;
+        let mut rep = self.ip_packet(&dmac, &cmac, vip, cip, icmp, 0, 0);
+        rep.icmp_type = reply;
         rep.icmp_id = id;
         let mut steps = self.client_resolves_vip(peer, holder, vip).to_vec();
         steps.push(self.step(
@@ -433,7 +521,14 @@ impl<'a> Builder<'a> {
     /// packet's source (the VIP, a local address on lo); with 1 the VIP too when
     /// the VIP lies in the interface's subnet (net/ipv4/arp.c arp_solicit,
     /// Documentation/networking/ip-sysctl.rst arp_announce).
+    /// IPv6 has no arp_announce: the solicitation for the next hop comes
+    /// from the triggering packet's source only when that address is on the
+    /// outgoing device (the VIP is on lo), else from the device's own address
+    /// (net/ipv6/ndisc.c ndisc_solicit, ipv6_chk_addr strict).
     fn rs_arp_source(&self, rs: &RealServer, vip: IpAddr) -> IpAddr {
+        if vip.is_ipv6() {
+            return self.own_ip_like(&rs.port_id, vip);
+        }
         let own = self.own_ip(&rs.port_id);
         match rs.settings.arp_announce {
             0 => vip,
@@ -456,7 +551,7 @@ impl<'a> Builder<'a> {
     fn next_hop_owner(&self, peer: &Client) -> (String, IpAddr) {
         let port = peer.port_id.clone();
         let ip = if peer.external {
-            self.own_ip(&port)
+            self.own_ip_like(&port, peer.ip)
         } else {
             peer.ip
         };
@@ -490,6 +585,7 @@ impl<'a> Builder<'a> {
         };
         let cip = peer.ip;
         let sport = self.fresh_port();
+        let (cs, vp) = (host_port(cip, sport), host_port(vip, vport));
         let (ip_proto, script) = match vs.protocol {
             L4Proto::Tcp => (proto::TCP, tcp_script(78, 512)),
             L4Proto::Udp => (proto::UDP, udp_script(40, 120)),
@@ -506,7 +602,7 @@ impl<'a> Builder<'a> {
                 let mut p = self.ip_packet(&cmac, &vmac, cip, vip, ip_proto, sport, vport);
                 set_l4(&mut p, &l);
                 steps.push(self.step(
-                    format!("{pname} {} {cip}:{sport} -> {vip}:{vport}", l.label),
+                    format!("{pname} {} {cs} -> {vp}", l.label),
                     &client,
                     Some(&holder.port_id),
                     Payload::Ip(Box::new(p.clone())),
@@ -514,7 +610,7 @@ impl<'a> Builder<'a> {
                 if local {
                     continue;
                 }
-                let dip = self.own_ip(&holder.port_id);
+                let dip = self.own_ip_like(&holder.port_id, rs.ip);
                 if !director_resolved {
                     steps.extend(self.resolve(&holder.port_id, dip, rs.ip, &rs.port_id));
                     director_resolved = true;
@@ -525,10 +621,7 @@ impl<'a> Builder<'a> {
                     let mut outer = self.ip_packet(&dmac, &rmac, dip, rs.ip, proto::IPIP, 0, 0);
                     outer.payload_len = 20 + l.len + if ip_proto == proto::TCP { 20 } else { 8 };
                     let mut s = self.step(
-                        format!(
-                            "IPIP {dip} -> {} [{pname} {} {cip}:{sport} -> {vip}:{vport}]",
-                            rs.ip, l.label
-                        ),
+                        format!("IPIP {dip} -> {} [{pname} {} {cs} -> {vp}]", rs.ip, l.label),
                         &holder.port_id,
                         Some(&rs.port_id),
                         Payload::Ip(Box::new(outer)),
@@ -545,10 +638,7 @@ impl<'a> Builder<'a> {
                 self.time += 0.0001;
                 fwd.time = self.time;
                 let mut s = self.step(
-                    format!(
-                        "DR {pname} {} {cip}:{sport} -> {vip}:{vport} to {}",
-                        l.label, rs.ip
-                    ),
+                    format!("DR {pname} {} {cs} -> {vp} to {}", l.label, rs.ip),
                     &holder.port_id,
                     Some(&rs.port_id),
                     Payload::Ip(Box::new(fwd)),
@@ -574,7 +664,7 @@ impl<'a> Builder<'a> {
                 set_l4(&mut p, &l);
                 steps.push(self.step(
                     format!(
-                        "{pname} {} {vip}:{vport} -> {cip}:{sport} from {}{}",
+                        "{pname} {} {vp} -> {cs} from {}{}",
                         l.label,
                         rs.ip,
                         if local { " (local real server)" } else { "" }
@@ -587,7 +677,7 @@ impl<'a> Builder<'a> {
         }
         Flow {
             name: format!(
-                "{pname} {} -> {vip}:{vport} via {}{} to {}",
+                "{pname} {} -> {vp} via {}{} to {}",
                 self.client_label(peer),
                 self.sc.port_label(&holder.port_id),
                 if tun { " IPIP" } else { "" },
@@ -614,7 +704,7 @@ impl<'a> Builder<'a> {
             check_target(self.sc, director, &view, rs, rs_port_num).ok()?;
         let dmac = self.mac(&director.port_id);
         let rmac = self.mac(&owner);
-        let dip = self.own_ip(&director.port_id);
+        let dip = self.own_ip_like(&director.port_id, target);
         let mut steps: Vec<Step> = self
             .resolve(&director.port_id, dip, target, &owner)
             .to_vec();
@@ -626,12 +716,18 @@ impl<'a> Builder<'a> {
             CheckWire::TcpConnect => (proto::TCP, connect_close_script()),
         };
         let sport = self.fresh_port();
+        let (ds, tp) = (host_port(dip, sport), host_port(target, dport));
         if ip_proto == proto::ICMP {
-            let mut req = self.ip_packet(&dmac, &rmac, dip, target, proto::ICMP, 0, 0);
-            req.icmp_type = 8;
+            let (icmp, echo, reply) = if target.is_ipv6() {
+                (proto::ICMPV6, 128, 129)
+            } else {
+                (proto::ICMP, 8, 0)
+            };
+            let mut req = self.ip_packet(&dmac, &rmac, dip, target, icmp, 0, 0);
+            req.icmp_type = echo;
             req.icmp_id = sport;
-            let mut rep = self.ip_packet(&rmac, &dmac, target, dip, proto::ICMP, 0, 0);
-            rep.icmp_type = 0;
+            let mut rep = self.ip_packet(&rmac, &dmac, target, dip, icmp, 0, 0);
+            rep.icmp_type = reply;
             rep.icmp_id = sport;
             steps.push(self.step(
                 format!("ICMP echo-request {dip} -> {target}"),
@@ -652,7 +748,7 @@ impl<'a> Builder<'a> {
                 let mut p = self.ip_packet(&dmac, &rmac, dip, target, ip_proto, sport, dport);
                 set_l4(&mut p, &l);
                 self.step(
-                    format!("{pname} {} {dip}:{sport} -> {target}:{dport}", l.label),
+                    format!("{pname} {} {ds} -> {tp}", l.label),
                     &director.port_id,
                     Some(&owner),
                     Payload::Ip(Box::new(p)),
@@ -661,7 +757,7 @@ impl<'a> Builder<'a> {
                 let mut p = self.ip_packet(&rmac, &dmac, target, dip, ip_proto, dport, sport);
                 set_l4(&mut p, &l);
                 self.step(
-                    format!("{pname} {} {target}:{dport} -> {dip}:{sport}", l.label),
+                    format!("{pname} {} {tp} -> {ds}", l.label),
                     &owner,
                     Some(&director.port_id),
                     Payload::Ip(Box::new(p)),
@@ -672,7 +768,7 @@ impl<'a> Builder<'a> {
         let target_text = if ip_proto == proto::ICMP {
             format!("icmp {target}")
         } else {
-            format!("{}/{target}:{dport}", pname.to_lowercase())
+            format!("{}/{tp}", pname.to_lowercase())
         };
         Some(Flow {
             name: format!(
@@ -1027,6 +1123,7 @@ impl Builder<'_> {
         };
         let pname = l4_name(svc.protocol).to_uppercase();
         let vport = svc.port;
+        let (cs, vp) = (host_port(cip, sport), host_port(vip, vport));
         // The holder learns the client's (or the router's) MAC from its who-has.
         let mut steps: Vec<Step> = self.client_resolves_vip(peer, holder, vip).to_vec();
         for l in script {
@@ -1034,7 +1131,7 @@ impl Builder<'_> {
                 let mut p = self.ip_packet(&cmac, &vmac, cip, vip, ip_proto, sport, vport);
                 set_l4(&mut p, &l);
                 self.step(
-                    format!("{pname} {} {cip}:{sport} -> {vip}:{vport}", l.label),
+                    format!("{pname} {} {cs} -> {vp}", l.label),
                     &client,
                     Some(&holder.port_id),
                     Payload::Ip(Box::new(p)),
@@ -1044,7 +1141,7 @@ impl Builder<'_> {
                 set_l4(&mut p, &l);
                 self.step(
                     format!(
-                        "{pname} {} {vip}:{vport} -> {cip}:{sport} from {}",
+                        "{pname} {} {vp} -> {cs} from {}",
                         l.label,
                         self.sc.port_label(&holder.port_id)
                     ),
@@ -1057,7 +1154,7 @@ impl Builder<'_> {
         }
         Flow {
             name: format!(
-                "{pname} {} -> {vip}:{vport} served by {}",
+                "{pname} {} -> {vp} served by {}",
                 self.client_label(peer),
                 self.sc.port_label(&holder.port_id)
             ),
@@ -1074,13 +1171,13 @@ impl Builder<'_> {
         &mut self,
         member: &Director,
         backend: &BackendHost,
+        bip: IpAddr,
         svc: Service,
     ) -> Flow {
         let mport = member.port_id.clone();
-        let mip = self.own_ip(&mport);
+        let mip = self.own_ip_like(&mport, bip);
         let mmac = self.mac(&mport);
         let bmac = self.mac(&backend.port_id);
-        let bip = backend.ip;
         let sport = self.fresh_port();
         let (ip_proto, script) = match svc.protocol {
             L4Proto::Tcp => (proto::TCP, tcp_script(300, 1200)),
@@ -1088,13 +1185,14 @@ impl Builder<'_> {
         };
         let pname = l4_name(svc.protocol).to_uppercase();
         let bport = svc.port;
+        let (ms, bp) = (host_port(mip, sport), host_port(bip, bport));
         let mut steps: Vec<Step> = self.resolve(&mport, mip, bip, &backend.port_id).to_vec();
         for l in script {
             let step = if l.from_initiator {
                 let mut p = self.ip_packet(&mmac, &bmac, mip, bip, ip_proto, sport, bport);
                 set_l4(&mut p, &l);
                 self.step(
-                    format!("{pname} {} {mip}:{sport} -> {bip}:{bport}", l.label),
+                    format!("{pname} {} {ms} -> {bp}", l.label),
                     &mport,
                     Some(&backend.port_id),
                     Payload::Ip(Box::new(p)),
@@ -1103,7 +1201,7 @@ impl Builder<'_> {
                 let mut p = self.ip_packet(&bmac, &mmac, bip, mip, ip_proto, bport, sport);
                 set_l4(&mut p, &l);
                 self.step(
-                    format!("{pname} {} {bip}:{bport} -> {mip}:{sport}", l.label),
+                    format!("{pname} {} {bp} -> {ms}", l.label),
                     &backend.port_id,
                     Some(&mport),
                     Payload::Ip(Box::new(p)),
@@ -1113,7 +1211,7 @@ impl Builder<'_> {
         }
         Flow {
             name: format!(
-                "{pname} {} -> backend {} {bip}:{bport} (the member's own connection)",
+                "{pname} {} -> backend {} {bp} (the member's own connection)",
                 self.sc.port_label(&mport),
                 self.sc.port_label(&backend.port_id)
             ),
@@ -1355,26 +1453,38 @@ pub fn flows(sc: &Scenario) -> Vec<Flow> {
         if let Some(vf) = sc.pattern.vip_failover() {
             for client in &sc.clients {
                 for &vip in &vips {
+                    // A client talks to each VIP in that VIP's family.
+                    let Some(client) = sc.client_in_family(client, vip) else {
+                        continue;
+                    };
                     for &svc in &vf.services {
-                        out.push(b.served_conversation(client, holder, vip, svc, svc_cat));
+                        out.push(b.served_conversation(&client, holder, vip, svc, svc_cat));
                     }
                 }
             }
             for backend in reachable_backends(sc, vf, &holder.port_id) {
-                for &svc in &vf.backend_services {
-                    out.push(b.backend_conversation(holder, backend, svc));
+                for bip in backend_addrs(sc, holder, backend) {
+                    for &svc in &vf.backend_services {
+                        out.push(b.backend_conversation(holder, backend, bip, svc));
+                    }
                 }
             }
             continue;
         }
         for client in &sc.clients {
             for &vip in &vips {
-                out.push(b.ping(client, holder, vip, ping_cat));
+                if let Some(client) = sc.client_in_family(client, vip) {
+                    out.push(b.ping(&client, holder, vip, ping_cat));
+                }
             }
             for vs in sc.services(holder) {
                 if !vips.contains(&vs.addr) {
                     continue;
                 }
+                let Some(client) = sc.client_in_family(client, vs.addr) else {
+                    continue;
+                };
+                let client = &client;
                 for rs in sc.paths_of(vs) {
                     out.push(b.lvs_conversation(client, holder, vs, rs, svc_cat));
                 }
@@ -1403,6 +1513,27 @@ pub fn flows(sc: &Scenario) -> Vec<Flow> {
         }
     }
     out
+}
+
+/// The addresses a member connects to a backend on: one per family the
+/// member's VIPs are served in (the first VIP's family alone when the member
+/// holds none), where both the member and the backend have a fixed IP of that
+/// family. HAProxy in a dual-stack setup reaches its backends over the
+/// family each is configured with; the check tries each family it serves.
+pub fn backend_addrs(sc: &Scenario, member: &Director, backend: &BackendHost) -> Vec<IpAddr> {
+    let mut families: Vec<bool> = sc.vips_of(member).iter().map(IpAddr::is_ipv6).collect();
+    families.sort();
+    families.dedup();
+    if families.is_empty() {
+        families.push(backend.ip.is_ipv6());
+    }
+    let mport = sc.port(&member.port_id);
+    let bport = sc.port(&backend.port_id);
+    families
+        .into_iter()
+        .filter(|v6| crate::scenario::first_of_family(mport, *v6).is_some())
+        .filter_map(|v6| crate::scenario::first_of_family(bport, v6))
+        .collect()
 }
 
 /// Host settings that break DR or TUN without any Neutron drop (a NAT real

@@ -123,6 +123,12 @@ pub fn render_check(r: &CheckReport, verbose: bool) -> String {
             let _ = writeln!(out, "- {n}");
         }
     }
+    if !r.coverage.ipv6.is_empty() {
+        let _ = writeln!(out, "\nIPv6 exercised:");
+        for n in &r.coverage.ipv6 {
+            let _ = writeln!(out, "- {n}");
+        }
+    }
     let _ = writeln!(out, "\nExercised: {}", r.coverage.summary());
     let (passed, total) = r.tally();
     let findings = if r.findings.is_empty() {

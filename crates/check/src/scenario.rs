@@ -52,8 +52,9 @@ struct ScenarioFile {
     /// vip-failover: the VRRP members (port names, or `{port, keepalived}`).
     #[serde(default)]
     members: Vec<MemberEntry>,
-    /// vip-failover without keepalived files: the VIP the members share.
-    vip: Option<IpAddr>,
+    /// vip-failover without keepalived files: the VIP the members share, or
+    /// one per family (`[203.0.113.241, 2001:db8::241]`, dual stack).
+    vip: Option<VipList>,
     /// vip-failover: what the members serve on the VIP (`tcp/443`, `udp/53`).
     #[serde(default)]
     services: Vec<String>,
@@ -111,6 +112,24 @@ impl OneOrMany {
 
 fn default_driver() -> String {
     "iptables_hybrid".into()
+}
+
+/// `vip: ADDR` or `vip: [ADDR, ...]` (at most one per address family: each
+/// family gets its own VRRP instance, as keepalived requires).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum VipList {
+    One(IpAddr),
+    Many(Vec<IpAddr>),
+}
+
+impl VipList {
+    fn addrs(&self) -> Vec<IpAddr> {
+        match self {
+            VipList::One(a) => vec![*a],
+            VipList::Many(v) => v.clone(),
+        }
+    }
 }
 
 /// A member: a port name alone, or a port with its keepalived.conf.
@@ -583,27 +602,39 @@ impl Scenario {
                 )))
             }
         };
-        let member_ips: Vec<IpAddr> = entries
+        let file_vips: Vec<IpAddr> = file.vip.as_ref().map(VipList::addrs).unwrap_or_default();
+        if file_vips.is_empty() && file.vip.is_some() {
+            return Err(CheckError::Invalid(format!(
+                "{display}: vip: give the VIP (or one IPv4 and one IPv6 VIP)"
+            )));
+        }
+        if file_vips.iter().filter(|v| v.is_ipv4()).count() > 1
+            || file_vips.iter().filter(|v| v.is_ipv6()).count() > 1
+        {
+            return Err(CheckError::Invalid(format!(
+                "{display}: vip: at most one VIP per address family (one IPv4, one IPv6); \
+                 for more, give the members' keepalived.conf files"
+            )));
+        }
+        let member_ports: Vec<&Port> = entries
             .iter()
-            .map(|(e, field)| find_port(&cloud, &e.port, display, field).map(first_ipv4))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect();
+            .map(|(e, field)| find_port(&cloud, &e.port, display, field))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut synthesised = false;
         let mut directors = Vec::new();
         let mut findings = Vec::new();
         for (index, (entry, field)) in entries.iter().enumerate() {
             let port = find_port(&cloud, &entry.port, display, field)?;
-            let synthetic = match (&entry.keepalived, failover, file.vip) {
-                (None, true, Some(vip)) => Some(member_vrrp(
-                    vip,
+            let synthetic = match (&entry.keepalived, failover, file_vips.is_empty()) {
+                (None, true, false) => Some(member_vrrp(
+                    &file_vips,
                     index,
-                    first_ipv4(port),
-                    &member_ips,
+                    port,
+                    &member_ports,
                     unicast,
-                )),
-                (None, true, None) => {
+                    display,
+                )?),
+                (None, true, true) => {
                     return Err(CheckError::Invalid(format!(
                         "{display}: members: \"{}\" has no keepalived.conf: give the shared \
                          `vip:` (the check then runs VRRP for it as keepalived would), or \
@@ -702,9 +733,9 @@ impl Scenario {
             let mut backends = Vec::new();
             for name in &file.backends {
                 let p = find_port(&cloud, name, display, "backends")?;
-                let ip = first_ipv4(p).ok_or_else(|| {
+                let ip = first_ip(p).ok_or_else(|| {
                     CheckError::Invalid(format!(
-                        "{display}: backends: port \"{name}\" has no IPv4 fixed IP"
+                        "{display}: backends: port \"{name}\" has no fixed IP"
                     ))
                 })?;
                 backends.push(BackendHost {
@@ -712,7 +743,7 @@ impl Scenario {
                     ip,
                 });
             }
-            if let Some(vip) = file.vip {
+            for &vip in &file_vips {
                 for d in &directors {
                     let holds = d
                         .config
@@ -744,21 +775,25 @@ impl Scenario {
         } else {
             lvs_pattern(&directors, declared_kind, display)?
         };
+        // IPv6 services: DR forwards an IPv6 packet as it is (only the
+        // destination MAC changes), so it is modelled; IPVS tunnels IPv6 in
+        // ip6ip6 (ip_vs_xmit.c ip_vs_tunnel_xmit_v6) and NATs it with its own
+        // v6 paths, neither of which the check models yet.
         for d in &directors {
-            for inst in &d.config.vrrp_instances {
-                if let Some(v6) = inst.virtual_ipaddresses.iter().find(|v| v.addr().is_ipv6()) {
-                    return Err(CheckError::Unsupported(format!(
-                        "{}:{}: vrrp_instance {}: IPv6 VIP {v6}: vipwire check models IPv4 load \
-                         balancers only so far",
-                        inst.source, inst.line, inst.name
-                    )));
-                }
-            }
             for vs in &d.config.virtual_servers {
-                if vs.addr.is_ipv6() {
+                if vs.addr.is_ipv6() && vs.lb_kind != LbKind::Dr {
+                    let (kind, how) = match vs.lb_kind {
+                        LbKind::Tun => (
+                            "TUN",
+                            "IPVS tunnels IPv6 as ip6ip6 (IP protocol 41), which neither the \
+                             check nor vipwire's director models",
+                        ),
+                        _ => ("NAT", "IPv6 NAT through the director is not modelled yet"),
+                    };
                     return Err(CheckError::Unsupported(format!(
-                        "{}:{}: virtual_server {}: vipwire check models IPv4 services only so far",
-                        vs.source, vs.line, vs.addr
+                        "{}:{}: virtual_server {} {} lb_kind {kind} over IPv6: {how}; IPv6 \
+                         services are checked with lb_kind DR (or pattern vip-failover)",
+                        vs.source, vs.line, vs.addr, vs.port
                     )));
                 }
             }
@@ -869,9 +904,9 @@ impl Scenario {
                     let p = find_port(&cloud, port, display, "clients")?;
                     Client {
                         port_id: p.id.clone(),
-                        ip: first_ipv4(p).ok_or_else(|| {
+                        ip: first_ip(p).ok_or_else(|| {
                             CheckError::Invalid(format!(
-                                "{display}: clients: port \"{port}\" has no IPv4 fixed IP"
+                                "{display}: clients: port \"{port}\" has no fixed IP"
                             ))
                         })?,
                         external: false,
@@ -916,7 +951,7 @@ impl Scenario {
                         .is_none_or(|v| v.backends.iter().all(|b| b.port_id != p.id))
                 })
                 .filter_map(|p| {
-                    first_ipv4(p).map(|ip| Client {
+                    first_ip(p).map(|ip| Client {
                         port_id: p.id.clone(),
                         ip,
                         external: false,
@@ -930,7 +965,12 @@ impl Scenario {
             )));
         }
         let client_sources = if file.client_sources.is_empty() {
-            vec!["0.0.0.0/0".parse().expect("literal CIDR")]
+            // Every source of each family a VIP is served in.
+            let mut all: Vec<IpNet> = vec!["0.0.0.0/0".parse().expect("literal CIDR")];
+            if all_vips.iter().any(IpAddr::is_ipv6) {
+                all.push("::/0".parse().expect("literal CIDR"));
+            }
+            all
         } else {
             file.client_sources
         };
@@ -1085,6 +1125,23 @@ impl Scenario {
             })
             .filter(|p| *p != 0)
             .unwrap_or(vs.port)
+    }
+
+    /// The client as it talks to an address of `like`'s family: a client
+    /// port uses its fixed IP of that family; an outside client has only its
+    /// own (None: it cannot reach that family).
+    pub fn client_in_family(&self, c: &Client, like: IpAddr) -> Option<Client> {
+        if c.ip.is_ipv6() == like.is_ipv6() {
+            return Some(c.clone());
+        }
+        if c.external {
+            return None;
+        }
+        first_of_family(self.port(&c.port_id), like.is_ipv6()).map(|ip| Client {
+            port_id: c.port_id.clone(),
+            ip,
+            external: false,
+        })
     }
 
     pub fn real_server_by_ip(&self, ip: IpAddr) -> Option<&RealServer> {
@@ -1370,32 +1427,71 @@ fn routed_scenario(
 }
 
 /// The keepalived.conf a vip-failover member runs when the scenario gives
-/// none: one instance for the VIP, the first member MASTER with the highest
-/// priority, VRID 51, advert 1 s, multicast or unicast to the other members.
+/// none: one instance per VIP, the first member MASTER with the highest
+/// priority, advert 1 s, multicast or unicast to the other members. The IPv4
+/// VIP's instance is VI_1 with VRID 51; an IPv6 VIP gets its own instance
+/// (keepalived refuses VIPs of the other family in `virtual_ipaddress`,
+/// vrrp_data.c "address family must match VRRP instance"), VI_6 with VRID 52,
+/// which keepalived runs as VRRPv3 to ff02::12.
 fn member_vrrp(
-    vip: IpAddr,
+    vips: &[IpAddr],
     index: usize,
-    own: Option<IpAddr>,
-    members: &[IpAddr],
+    own: &Port,
+    members: &[&Port],
     unicast: bool,
-) -> String {
-    let mut text = format!(
-        "vrrp_instance VI_1 {{\n    state {}\n    interface eth0\n    virtual_router_id 51\n    \
-         priority {}\n    advert_int 1\n    virtual_ipaddress {{\n        {vip}\n    }}\n",
-        if index == 0 { "MASTER" } else { "BACKUP" },
-        200usize.saturating_sub(10 * index).max(1)
-    );
-    if unicast {
-        if let Some(own) = own {
-            text += &format!("    unicast_src_ip {own}\n");
+    display: &str,
+) -> Result<String, CheckError> {
+    let mut text = String::new();
+    for vip in vips {
+        let v6 = vip.is_ipv6();
+        let (name, vrid) = if v6 { ("VI_6", 52) } else { ("VI_1", 51) };
+        let own_ip = first_of_family(own, v6);
+        if own_ip.is_none() {
+            return Err(CheckError::Invalid(format!(
+                "{display}: members: port \"{}\" has no {} fixed IP, so it cannot run VRRP for \
+                 the VIP {vip}",
+                label_of(own),
+                if v6 { "IPv6" } else { "IPv4" }
+            )));
         }
-        text += "    unicast_peer {\n";
-        for ip in members.iter().filter(|ip| Some(**ip) != own) {
-            text += &format!("        {ip}\n");
+        text += &format!(
+            "vrrp_instance {name} {{\n    state {}\n    interface eth0\n    virtual_router_id \
+             {vrid}\n    priority {}\n    advert_int 1\n    virtual_ipaddress {{\n        \
+             {vip}\n    }}\n",
+            if index == 0 { "MASTER" } else { "BACKUP" },
+            200usize.saturating_sub(10 * index).max(1)
+        );
+        if unicast {
+            if let Some(own_ip) = own_ip {
+                text += &format!("    unicast_src_ip {own_ip}\n");
+            }
+            text += "    unicast_peer {\n";
+            for m in members.iter().filter(|m| m.id != own.id) {
+                if let Some(ip) = first_of_family(m, v6) {
+                    text += &format!("        {ip}\n");
+                }
+            }
+            text += "    }\n";
         }
-        text += "    }\n";
+        text += "}\n";
     }
-    text + "}\n"
+    Ok(text)
+}
+
+fn label_of(p: &Port) -> String {
+    if p.name.is_empty() {
+        p.id.clone()
+    } else {
+        p.name.clone()
+    }
+}
+
+/// A port's first fixed IP of one family.
+pub fn first_of_family(p: &Port, v6: bool) -> Option<IpAddr> {
+    p.fixed_ips
+        .iter()
+        .map(|f| f.ip_address)
+        .find(|ip| ip.is_ipv6() == v6)
 }
 
 /// The LVS pattern of the directors' virtual servers: one forwarding method
@@ -1448,6 +1544,11 @@ fn lvs_pattern(
             LbKind::Tun => Pattern::LvsTun,
         },
     )
+}
+
+/// A port's first IPv4 fixed IP, else its first IPv6 one.
+fn first_ip(p: &Port) -> Option<IpAddr> {
+    first_ipv4(p).or_else(|| first_of_family(p, true))
 }
 
 fn first_ipv4(p: &Port) -> Option<IpAddr> {

@@ -4,13 +4,16 @@
 
 use crate::consistency::findings;
 use crate::coverage::{coverage, Coverage};
-use crate::diagnose::{explain_arp_drop, explain_drop, Drop};
+use crate::diagnose::{explain_arp_drop, explain_drop, explain_nd_drop, Drop};
 use crate::error::CheckError;
-use crate::lifecycle::{flows, host_warnings, Category, Flow, Payload, StepRole, Warning};
+use crate::lifecycle::{
+    flows, host_warnings, parse_mac, ArpFrame, Category, Flow, Payload, StepRole, Warning,
+};
 use crate::scenario::{Finding, Scenario};
 use fabric::{Backend, Hop, Side};
-use packet::Verdict;
+use packet::{proto, MacAddr, Packet, Verdict};
 use serde::Serialize;
+use std::net::{IpAddr, Ipv6Addr};
 
 /// The outcome of one packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -212,6 +215,13 @@ fn backend_notes(sc: &Scenario) -> Vec<String> {
     ];
     let nb = Northbound::of(&sc.cloud);
     for vip in sc.vips() {
+        // OVN binds a virtual port on the parent's ARP, or for an IPv6 VIP
+        // its neighbour advertisement (lflows.rs, ls_in_arp_rsp bind_vport).
+        let announce = if vip.is_ipv6() {
+            "neighbour advertisement"
+        } else {
+            "gratuitous ARP"
+        };
         let port = nb
             .ports
             .iter()
@@ -243,7 +253,7 @@ fn backend_notes(sc: &Scenario) -> Vec<String> {
                 };
                 format!(
                     "VIP {vip} is logical port {} (type virtual, parents {parents}): OVN binds \
-                     it to the parent that last sent a gratuitous ARP for {vip}, so it follows \
+                     it to the parent that last sent a {announce} for {vip}, so it follows \
                      the VRRP master (from OVN 25.09 claims are limited to one per second, with \
                      a backoff of up to 10 s){trap}",
                     sc.port_label(&p.name)
@@ -252,9 +262,10 @@ fn backend_notes(sc: &Scenario) -> Vec<String> {
             None if nb_reserved(sc, vip).is_some() => format!(
                 "VIP {vip} has the unbound port {} but no port holds {vip} as an allowed address \
                  pair, so it is not virtual: OVN delivers nothing for {vip} to the members; a \
-                 /32 pair (written as the bare address) on each member makes it virtual with \
+                 /{} pair (written as the bare address) on each member makes it virtual with \
                  them as parents",
-                nb_reserved(sc, vip).unwrap_or_default()
+                nb_reserved(sc, vip).unwrap_or_default(),
+                if vip.is_ipv6() { 128 } else { 32 }
             ),
             None => format!(
                 "VIP {vip} has no Neutron port, so OVN has no virtual port for it: a floating IP \
@@ -304,6 +315,19 @@ fn run_flow(sc: &Scenario, fabric: &mut dyn Backend, flow: &Flow) -> FlowResult 
         let mut hops = Vec::new();
         let mut drop = None;
         match &step.payload {
+            Payload::Arp(frame) if frame.sender_ip.is_ipv6() => {
+                drop = apart(sc, step).or_else(|| nd_exchange(sc, fabric, step, frame, &mut hops));
+                if let (Some(d), StepRole::Resolution) = (drop.as_mut(), step.role) {
+                    d.reason += &format!(
+                        "; {} is never resolved, so no IP packet of this conversation is sent",
+                        if frame.reply {
+                            frame.sender_ip
+                        } else {
+                            frame.target_ip
+                        }
+                    );
+                }
+            }
             Payload::Arp(frame) => {
                 drop =
                     apart(sc, step).or_else(|| explain_arp_drop(sc, fabric, &step.sender, frame));
@@ -333,8 +357,13 @@ fn run_flow(sc: &Scenario, fabric: &mut dyn Backend, flow: &Flow) -> FlowResult 
                 if let (Some(d), Category::Vrrp) = (drop.as_mut(), flow.category) {
                     d.reason += &format!(
                         "; {} never hears this master's adverts, so it becomes MASTER too and \
-                         both answer ARP for the VIP (split brain)",
-                        to
+                         both answer {} for the VIP (split brain)",
+                        to,
+                        if pkt.dst.is_ipv6() {
+                            "neighbour solicitations"
+                        } else {
+                            "ARP"
+                        }
                     );
                 }
                 if drop.is_none() {
@@ -384,6 +413,114 @@ fn run_flow(sc: &Scenario, fabric: &mut dyn Backend, flow: &Flow) -> FlowResult 
         },
         packets,
     }
+}
+
+/// The ICMPv6 packet of a neighbour-discovery frame (an [`ArpFrame`] with
+/// IPv6 addresses): a solicitation (`reply` false) from the asker's address
+/// to the target's solicited-node group (ff02::1:ffXX:XXXX, RFC 4291 2.7.1);
+/// an advertisement from the advertised address, to the asker, or to all
+/// nodes (ff02::1) when unsolicited (sender and target the same address).
+/// Hop limit 255 (RFC 4861 7.1).
+pub fn nd_packet(sc: &Scenario, step: &crate::lifecycle::Step, frame: &ArpFrame) -> Packet {
+    let (IpAddr::V6(sender), IpAddr::V6(target)) = (frame.sender_ip, frame.target_ip) else {
+        return Packet::new(frame.sender_ip, frame.target_ip, proto::ICMPV6);
+    };
+    let multicast = |group: Ipv6Addr| {
+        let o = group.octets();
+        MacAddr([0x33, 0x33, o[12], o[13], o[14], o[15]])
+    };
+    let (dst, dmac, icmp_type) = if !frame.reply {
+        let o = target.octets();
+        let group = Ipv6Addr::new(
+            0xff02,
+            0,
+            0,
+            0,
+            0,
+            1,
+            0xff00 | u16::from(o[13]),
+            u16::from_be_bytes([o[14], o[15]]),
+        );
+        (group, multicast(group), 135)
+    } else if sender == target || step.receiver.is_none() {
+        let all_nodes = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+        (all_nodes, multicast(all_nodes), 136)
+    } else {
+        let to = step
+            .receiver
+            .as_deref()
+            .map(|r| parse_mac(&sc.port(r).mac_address))
+            .unwrap_or(MacAddr([0xff; 6]));
+        (target, to, 136)
+    };
+    let mut p = Packet::new(IpAddr::V6(sender), IpAddr::V6(dst), proto::ICMPV6);
+    p.icmp_type = icmp_type;
+    p.ttl = 255;
+    p.src_mac = Some(parse_mac(&frame.sender_mac));
+    p.dst_mac = Some(dmac);
+    p
+}
+
+/// A neighbour-discovery frame through the backend: the packet crosses the
+/// sender's firewall like any IPv6 packet and the agent's ND protection
+/// checks the advertised target. On iptables_hybrid the packet meets the
+/// qbr bridge's ip6tables first and br-int's ND protection (table 24) after
+/// it; on ML2/OVN port security (`ls_in_check_port_sec`) comes before the
+/// ACLs. An advertisement to a port then crosses that port's ingress.
+fn nd_exchange(
+    sc: &Scenario,
+    fabric: &mut dyn Backend,
+    step: &crate::lifecycle::Step,
+    frame: &ArpFrame,
+    hops: &mut Vec<Hop>,
+) -> Option<Drop> {
+    let pkt = nd_packet(sc, step, frame);
+    let nd_target = if frame.reply {
+        frame.sender_ip
+    } else {
+        frame.target_ip
+    };
+    let protection = |fabric: &dyn Backend| -> Option<Drop> {
+        let decision = fabric.nd_from(&step.sender, &frame.sender_mac, frame.reply, nd_target);
+        decision
+            .refused
+            .clone()
+            .map(|why| explain_nd_drop(sc, fabric, &step.sender, frame, decision, why))
+    };
+    let firewall_first = fabric.site() == "host";
+    if !firewall_first {
+        if let Some(d) = protection(&*fabric) {
+            return Some(d);
+        }
+    }
+    let legs = [
+        Some((step.sender.as_str(), Side::Egress)),
+        step.receiver.as_deref().map(|r| (r, Side::Ingress)),
+    ];
+    for (i, (port, side)) in legs.into_iter().flatten().enumerate() {
+        if i == 1 && firewall_first {
+            if let Some(d) = protection(&*fabric) {
+                return Some(d);
+            }
+        }
+        let Some(hop) = fabric.cross(port, side, &pkt) else {
+            continue;
+        };
+        let verdict = hop.trace.verdict;
+        hops.push(hop);
+        if verdict == Verdict::Drop {
+            return Some(explain_drop(
+                sc,
+                hops.last().expect("just pushed"),
+                &pkt,
+                step,
+            ));
+        }
+    }
+    if firewall_first && step.receiver.is_none() {
+        return protection(&*fabric);
+    }
+    None
 }
 
 /// An ARP answer between ports of different Neutron networks never happens:

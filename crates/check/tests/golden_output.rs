@@ -12,7 +12,7 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-const CASES: [(&str, &str); 16] = [
+const CASES: [(&str, &str); 20] = [
     // The field report on ML2/OVN (`firewall_driver: ovn`).
     ("lvs-dr-ovn", "examples/lvs-dr-ovn/scenario.yaml"),
     ("lvs-dr", "examples/lvs-dr/scenario.yaml"),
@@ -48,6 +48,20 @@ const CASES: [(&str, &str); 16] = [
     ("lvs-tun", "examples/lvs-tun/scenario.yaml"),
     ("lvs-tun-ovn", "examples/lvs-tun-ovn/scenario.yaml"),
     ("routed-prefixes", "examples/routed-prefixes/scenario.yaml"),
+    // IPv6 VIPs and dual stack.
+    ("vip-failover-v6", "examples/vip-failover-v6/scenario.yaml"),
+    (
+        "vip-failover-v6-ovn",
+        "examples/vip-failover-v6-ovn/scenario.yaml",
+    ),
+    (
+        "vip-failover-dual",
+        "examples/vip-failover-v6/scenario-dual.yaml",
+    ),
+    (
+        "vip-failover-dual-ovn",
+        "examples/vip-failover-v6-ovn/scenario-dual.yaml",
+    ),
     (
         "routed-prefixes-ovn",
         "examples/routed-prefixes-ovn/scenario.yaml",

@@ -1,0 +1,314 @@
+//! IPv6 VIPs: the vip-failover pattern with an IPv6 VIP and dual stack
+//! (examples/vip-failover-v6, -ovn) on iptables_hybrid and ML2/OVN. The packets
+//! are the ones real hosts send (VRRPv3 to ff02::12 from the link-local
+//! address, unsolicited neighbour advertisements from the VIP, neighbour
+//! solicitation and the holder's answer), the drops are named by the rule that
+//! decides them, and `--fix` proposes IPv6 pairs and rules that the re-check
+//! confirms.
+
+use check::diagnose::DropKind;
+use check::fix::{find_fix, Change, FixReport};
+use check::lifecycle::{flows, Category, Payload};
+use check::simulate::{nd_packet, CheckReport};
+use check::{run, Scenario};
+use packet::proto;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn load(path: &str) -> Scenario {
+    Scenario::load(&root().join(path)).unwrap()
+}
+
+const VIP6: &str = "2001:db8:10::241";
+const HYBRID: &str = "examples/vip-failover-v6/scenario.yaml";
+const OVN: &str = "examples/vip-failover-v6-ovn/scenario.yaml";
+const DUAL: &str = "examples/vip-failover-v6/scenario-dual.yaml";
+const DUAL_OVN: &str = "examples/vip-failover-v6-ovn/scenario-dual.yaml";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// (flow name, drop kind, chain) of the first drop of every dropped flow.
+fn first_drops(r: &CheckReport) -> Vec<(String, DropKind, String)> {
+    r.flows
+        .iter()
+        .filter_map(|f| {
+            f.packets
+                .iter()
+                .find_map(|p| p.drop.as_ref())
+                .map(|d| (f.name.clone(), d.kind, d.chain.clone()))
+        })
+        .collect()
+}
+
+fn pairs(fix: &FixReport) -> Vec<String> {
+    let mut v: Vec<String> = fix
+        .changes
+        .iter()
+        .filter_map(|c| match &c.change {
+            Change::AddAllowedAddressPair {
+                port, ip_address, ..
+            } => Some(format!("{port} {ip_address}")),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn rules(fix: &FixReport) -> Vec<String> {
+    let mut v: Vec<String> = fix
+        .changes
+        .iter()
+        .filter_map(|c| match &c.change {
+            Change::AddSecurityGroupRule {
+                group,
+                ethertype,
+                protocol,
+                port,
+                remote_ip_prefix,
+                ..
+            } => Some(format!(
+                "{group} {ethertype} {} {} {}",
+                protocol.clone().unwrap_or_default(),
+                port.map(|p| p.to_string()).unwrap_or_default(),
+                remote_ip_prefix.map(|r| r.to_string()).unwrap_or_default()
+            )),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn ipv6_vrrp_adverts_are_vrrpv3_to_ff02_12_from_the_link_local_address() {
+    let sc = load(HYBRID);
+    let fl = flows(&sc);
+    let vrrp: Vec<_> = fl.iter().filter(|f| f.category == Category::Vrrp).collect();
+    assert_eq!(vrrp.len(), 2, "one advert flow per direction");
+    for f in vrrp {
+        let Payload::Ip(p) = &f.steps[0].payload else {
+            panic!("advert is an IP packet");
+        };
+        let member = sc.port(&f.steps[0].sender);
+        // EUI-64 of the member's MAC: fe80::f816:3eff:fe4c:XXYY.
+        let mac: Vec<u8> = member
+            .mac_address
+            .split(':')
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect();
+        let lla = ip(&format!(
+            "fe80::{:x}:{:x}:{:x}:{:x}",
+            u16::from_be_bytes([mac[0] ^ 2, mac[1]]),
+            u16::from_be_bytes([mac[2], 0xff]),
+            u16::from_be_bytes([0xfe, mac[3]]),
+            u16::from_be_bytes([mac[4], mac[5]])
+        ));
+        assert_eq!(p.src, lla, "{}", f.name);
+        assert_eq!(p.dst, ip("ff02::12"));
+        assert_eq!((p.proto, p.ttl), (proto::VRRP, 255));
+        assert_eq!(p.dst_mac.unwrap().to_string(), "33:33:00:00:00:12");
+    }
+}
+
+#[test]
+fn ipv6_vip_is_announced_and_resolved_by_neighbour_discovery() {
+    let sc = load(HYBRID);
+    let fl = flows(&sc);
+    let take = fl
+        .iter()
+        .find(|f| f.category == Category::Arp)
+        .expect("the master's announcement");
+    let Payload::Arp(na) = &take.steps[0].payload else {
+        panic!("announcement is a neighbour advertisement frame");
+    };
+    assert_eq!((na.sender_ip, na.target_ip), (ip(VIP6), ip(VIP6)));
+    // keepalived: from the VIP to all nodes, hop limit 255, ICMPv6 136.
+    let p = nd_packet(&sc, &take.steps[0], na);
+    assert_eq!((p.src, p.dst), (ip(VIP6), ip("ff02::1")));
+    assert_eq!((p.proto, p.icmp_type, p.ttl), (proto::ICMPV6, 136, 255));
+    assert_eq!(p.dst_mac.unwrap().to_string(), "33:33:00:00:00:01");
+
+    let served = fl
+        .iter()
+        .find(|f| f.category == Category::Service && f.name.contains("client-1"))
+        .unwrap();
+    let (Payload::Arp(ns), Payload::Arp(answer)) =
+        (&served.steps[0].payload, &served.steps[1].payload)
+    else {
+        panic!("the conversation starts with neighbour discovery");
+    };
+    let ns_pkt = nd_packet(&sc, &served.steps[0], ns);
+    // From the client's own IPv6 address to the VIP's solicited-node group.
+    assert_eq!(ns_pkt.src, ip("2001:db8:10::50"));
+    assert_eq!(ns_pkt.dst, ip("ff02::1:ff00:241"));
+    assert_eq!((ns_pkt.icmp_type, ns_pkt.ttl), (135, 255));
+    let na_pkt = nd_packet(&sc, &served.steps[1], answer);
+    assert_eq!((na_pkt.src, na_pkt.dst), (ip(VIP6), ip("2001:db8:10::50")));
+    assert_eq!(na_pkt.icmp_type, 136);
+    // Then the connection itself, over IPv6 both ways.
+    let Payload::Ip(syn) = &served.steps[2].payload else {
+        panic!("SYN");
+    };
+    assert_eq!(
+        (syn.src, syn.dst, syn.dport),
+        (ip("2001:db8:10::50"), ip(VIP6), 443)
+    );
+}
+
+#[test]
+fn hybrid_names_the_ipv6_traps_and_the_fix_clears_them() {
+    let sc = load(HYBRID);
+    let r = run(&sc).unwrap();
+    assert!(!r.passed());
+    let drops = first_drops(&r);
+    let kind_of = |name: &str| {
+        drops
+            .iter()
+            .find(|(n, _, _)| n.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} dropped: {drops:?}"))
+            .clone()
+    };
+    // No VRRP rule for IPv6: the adverts fall through to sg-fallback.
+    let (_, k, chain) = kind_of("VRRP lb-1 (as master) -> lb-2");
+    assert_eq!(
+        (k, chain.as_str()),
+        (DropKind::IngressPolicy, "neutron-openvswi-sg-fallback")
+    );
+    // No VIP pair: the NA from the VIP dies in ip6tables' anti-spoof chain
+    // (qbr comes before br-int's ND protection).
+    let (_, k, chain) = kind_of("lb-1 takes VIP 2001:db8:10::241");
+    assert_eq!(k, DropKind::AntiSpoof);
+    assert!(chain.starts_with("neutron-openvswi-s"), "{chain}");
+    // The backends admit the VIP only: the member's own IPv6 address dies.
+    let (_, k, _) = kind_of("TCP lb-1 -> backend app-1 [2001:db8:10::31]:8080");
+    assert_eq!(k, DropKind::IngressPolicy);
+
+    let fix = find_fix(&sc, &r).unwrap();
+    assert!(fix.recheck.passed(), "{:?}", first_drops(&fix.recheck));
+    assert_eq!(
+        pairs(&fix),
+        vec!["lb-1 2001:db8:10::241/128", "lb-2 2001:db8:10::241/128"]
+    );
+    assert_eq!(
+        rules(&fix),
+        vec![
+            "app IPv6 tcp 8080 2001:db8:10::21/128",
+            "app IPv6 tcp 8080 2001:db8:10::22/128",
+            "lb IPv6 tcp 443 ::/0",
+            "lb IPv6 vrrp  fe80::f816:3eff:fe4c:2101/128",
+            "lb IPv6 vrrp  fe80::f816:3eff:fe4c:2202/128",
+        ]
+    );
+    let vrrp_cost = fix
+        .changes
+        .iter()
+        .find(|c| c.command.contains("--protocol vrrp"))
+        .unwrap();
+    assert!(vrrp_cost.cost.contains("link-local"), "{}", vrrp_cost.cost);
+}
+
+#[test]
+fn ovn_names_the_nd_port_security_and_the_fix_clears_it() {
+    let sc = load(OVN);
+    let r = run(&sc).unwrap();
+    let drops = first_drops(&r);
+    let take = drops
+        .iter()
+        .find(|(n, _, _)| n.starts_with("lb-1 takes VIP"))
+        .unwrap();
+    // OVN checks the NA's target in ls_in_check_port_sec before any ACL.
+    assert_eq!(take.1, DropKind::ArpSpoof);
+    assert!(take.2.contains("ls_in_check_port_sec"), "{}", take.2);
+    let vrrp = drops
+        .iter()
+        .find(|(n, _, _)| n.starts_with("VRRP"))
+        .unwrap();
+    assert!(
+        vrrp.2.contains("ls_out_acl") || vrrp.1 == DropKind::IngressPolicy,
+        "{vrrp:?}"
+    );
+
+    let fix = find_fix(&sc, &r).unwrap();
+    assert!(fix.recheck.passed(), "{:?}", first_drops(&fix.recheck));
+    assert_eq!(
+        pairs(&fix),
+        vec!["lb-1 2001:db8:10::241/128", "lb-2 2001:db8:10::241/128"]
+    );
+    assert!(rules(&fix).contains(&"lb IPv6 tcp 443 ::/0".to_string()));
+    // With the pairs, the unbound VIP port becomes virtual (bound on the
+    // parent's neighbour advertisement).
+    let pair_cost = &fix
+        .changes
+        .iter()
+        .find(|c| matches!(c.change, Change::AddAllowedAddressPair { .. }))
+        .unwrap()
+        .cost;
+    assert!(pair_cost.contains("type virtual"), "{pair_cost}");
+    assert!(pair_cost.contains("neighbour solicitations"), "{pair_cost}");
+}
+
+#[test]
+fn dual_stack_checks_both_families_through_two_instances_on_both_backends() {
+    for path in [DUAL, DUAL_OVN] {
+        let sc = load(path);
+        let r = run(&sc).unwrap();
+        assert_eq!(r.coverage.vrrp_instances, vec!["VI_1", "VI_6"], "{path}");
+        let names: Vec<&str> = r.flows.iter().map(|f| f.name.as_str()).collect();
+        for want in [
+            "TCP client-1 -> 203.0.113.241:443 served by lb-1",
+            "TCP client-1 -> [2001:db8:10::241]:443 served by lb-1",
+            "TCP 198.51.100.1 via router-1 -> 203.0.113.241:443 served by lb-2",
+            "TCP 2001:db8:ff:: via router-1 -> [2001:db8:10::241]:443 served by lb-2",
+            "TCP lb-2 -> backend app-1 [2001:db8:10::31]:8080 (the member's own connection)",
+            "TCP lb-2 -> backend app-1 203.0.113.31:8080 (the member's own connection)",
+        ] {
+            assert!(names.contains(&want), "{path}: {want} in {names:#?}");
+        }
+        // The IPv4 outside range is not an IPv6 client: said, not guessed.
+        assert!(
+            r.coverage
+                .not_exercised
+                .iter()
+                .any(|n| n.starts_with("198.51.100.1 via router-1 against the IPv6 VIP")),
+            "{:?}",
+            r.coverage.not_exercised
+        );
+        assert!(!r.coverage.ipv6.is_empty());
+        let fix = find_fix(&sc, &r).unwrap();
+        assert!(
+            fix.recheck.passed(),
+            "{path}: {:?}",
+            first_drops(&fix.recheck)
+        );
+        let p = pairs(&fix);
+        for want in [
+            "lb-1 203.0.113.241/32",
+            "lb-1 2001:db8:10::241/128",
+            "lb-2 203.0.113.241/32",
+            "lb-2 2001:db8:10::241/128",
+        ] {
+            assert!(p.contains(&want.to_string()), "{path}: {p:?}");
+        }
+    }
+}
+
+#[test]
+fn a_client_port_talks_to_the_ipv6_vip_from_its_ipv6_address() {
+    // A client class listed by port picks its address per VIP family.
+    let sc = load(HYBRID);
+    let r = run(&sc).unwrap();
+    let classes = &r.coverage.client_classes;
+    assert!(classes.contains(&"client-1".to_string()), "{classes:?}");
+    assert!(r
+        .coverage
+        .ipv6
+        .iter()
+        .any(|l| l.contains("client-1 (2001:db8:10::50)")));
+}
