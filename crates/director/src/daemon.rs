@@ -60,6 +60,10 @@ pub enum IoMode {
     Auto,
     /// AF_XDP (copy mode) with the classifier program; fail if unavailable.
     Xdp,
+    /// As `Xdp`, with the DR fast path in the XDP program: established DR
+    /// connections are forwarded by XDP_TX from a connection map that the
+    /// slow path fills ([`crate::fastpath`]); fail if unavailable.
+    XdpFast,
     /// AF_PACKET TPACKET_V3 rings only.
     Packet,
 }
@@ -383,8 +387,9 @@ pub fn run(cfg: KeepalivedConfig, opts: RunOptions) -> Result<(), DirectorError>
                 threads.extend(health::spawn_checkers(&shared, &stop));
                 let xdp = match opts.io {
                     IoMode::Packet => Ok(None),
-                    IoMode::Xdp => open_xdp(&ifname, &shared.config).map(Some),
-                    IoMode::Auto => Ok(open_xdp(&ifname, &shared.config)
+                    IoMode::Xdp => open_xdp(&ifname, &shared.config, false).map(Some),
+                    IoMode::XdpFast => open_xdp(&ifname, &shared.config, true).map(Some),
+                    IoMode::Auto => Ok(open_xdp(&ifname, &shared.config, false)
                         .map_err(|e| {
                             eprintln!(
                                 "vipwire director: AF_XDP unavailable ({e}); using TPACKET_V3"
@@ -396,6 +401,10 @@ pub fn run(cfg: KeepalivedConfig, opts: RunOptions) -> Result<(), DirectorError>
                     Err(e) => Err(DirectorError::Io(e)),
                     Ok(xdp) => {
                         let dp = match &xdp {
+                            Some(x) if x.fast.is_some() => format!(
+                                "XDP DR fast path (XDP_TX, {} XDP) + AF_XDP copy mode + TPACKET_V3 slow path on {ifname}",
+                                x.mode
+                            ),
                             Some(x) => format!(
                                 "AF_XDP ({} XDP, copy mode) + TPACKET_V3 slow path on {ifname}",
                                 x.mode
@@ -516,11 +525,13 @@ pub fn xdp_keys(cfg: &KeepalivedConfig) -> Vec<[u8; 8]> {
     keys
 }
 
-/// The AF_XDP fast path: classifier program + XSK on queue 0.
+/// The AF_XDP path: classifier program + XSK on queue 0, and with
+/// `--io xdp-fast` the DR fast path's maps in front of the classifier.
 struct XdpPath {
     _prog: crate::afxdp::XdpClassifier,
     xsk: crate::afxdp::Xsk,
     mode: &'static str,
+    fast: Option<crate::fastpath::FastPath>,
 }
 
 fn rx_queues(ifname: &str) -> usize {
@@ -533,7 +544,7 @@ fn rx_queues(ifname: &str) -> usize {
         .unwrap_or(1)
 }
 
-fn open_xdp(ifname: &str, cfg: &KeepalivedConfig) -> Result<XdpPath, String> {
+fn open_xdp(ifname: &str, cfg: &KeepalivedConfig, fast: bool) -> Result<XdpPath, String> {
     use crate::afxdp::{XdpClassifier, Xsk, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
     if rx_queues(ifname) > 1 {
         return Err(format!(
@@ -549,9 +560,18 @@ fn open_xdp(ifname: &str, cfg: &KeepalivedConfig) -> Result<XdpPath, String> {
             keys.push(crate::afxdp::local_key(a));
         }
     }
-    let (prog, mode) = match XdpClassifier::attach(idx, XDP_FLAGS_DRV_MODE, &keys) {
+    let fast = if fast {
+        let mac = netif::mac_ioctl(ifname).map_err(|e| e.to_string())?;
+        let f = crate::fastpath::FastPath::new(crate::fastpath::DEFAULT_MAX_ENTRIES, mac)
+            .map_err(|e| format!("fast path maps: {e}"))?;
+        Some(f)
+    } else {
+        None
+    };
+    let fds = fast.as_ref().map(|f| f.fds());
+    let (prog, mode) = match XdpClassifier::attach_with(idx, XDP_FLAGS_DRV_MODE, &keys, fds) {
         Ok(p) => (p, "native"),
-        Err(e1) => match XdpClassifier::attach(idx, XDP_FLAGS_SKB_MODE, &keys) {
+        Err(e1) => match XdpClassifier::attach_with(idx, XDP_FLAGS_SKB_MODE, &keys, fds) {
             Ok(p) => (p, "generic"),
             Err(e2) => return Err(format!("XDP attach: native: {e1}; generic: {e2}")),
         },
@@ -563,6 +583,7 @@ fn open_xdp(ifname: &str, cfg: &KeepalivedConfig) -> Result<XdpPath, String> {
         _prog: prog,
         xsk,
         mode,
+        fast,
     })
 }
 
@@ -642,6 +663,14 @@ fn data_plane_loop(
             let now = epoch.elapsed();
             fwd.neigh.refresh_kernel();
             let mut svcs = lock(&sh.services);
+            if let Some(f) = xdp.as_mut().and_then(|x| x.fast.as_mut()) {
+                // Before expiry: the program's packets re-arm their connections.
+                let r = f.refresh(now, &mut svcs, |ip| fwd.neigh.lookup(ip));
+                let c = &sh.counters;
+                c.xdp_fast_packets.fetch_add(r.packets, Ordering::Relaxed);
+                c.xdp_fast_removed.fetch_add(r.removed, Ordering::Relaxed);
+                c.xdp_fast_entries.store(f.len() as u64, Ordering::Relaxed);
+            }
             for s in svcs.iter_mut() {
                 s.expire(now);
                 for d in &s.dests {
@@ -684,13 +713,29 @@ fn data_plane_loop(
             crate::sync::SyncDaemon::set_role(sync_master, &mut svcs);
         }
         if let Some(x) = xdp.as_mut() {
+            if let Some(f) = x.fast.as_mut() {
+                f.set_forwarding(master)
+                    .map_err(|e| DirectorError::Io(format!("fast path gate: {e}")))?;
+            }
+            let fast = &mut x.fast;
             x.xsk.forward_batch(|data, buf| {
                 sh.counters.rx.fetch_add(1, Ordering::Relaxed);
                 let partial = xdp_csum_partial(data);
                 let action = fwd.process(now, data, partial, master, &mut svcs, buf);
                 account(sh, &svcs, data, action, &mut arp_wanted);
                 match action {
-                    Action::Send(n) => Some(n),
+                    Action::Send(n) => {
+                        // An established DR connection: from now on the
+                        // program forwards it (XDP_TX on this interface).
+                        if let Some(f) = fast.as_mut() {
+                            if f.learn(data, &buf[..n], &svcs, 0) {
+                                let c = &sh.counters;
+                                c.xdp_fast_learned.fetch_add(1, Ordering::Relaxed);
+                                c.xdp_fast_entries.store(f.len() as u64, Ordering::Relaxed);
+                            }
+                        }
+                        Some(n)
+                    }
                     _ => None,
                 }
             });

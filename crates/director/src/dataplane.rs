@@ -59,6 +59,13 @@ pub struct Counters {
     pub sync_received: AtomicU64,
     pub sync_applied: AtomicU64,
     pub sync_rejected: AtomicU64,
+    /// `--io xdp-fast`: packets the XDP program forwarded by itself (read
+    /// from its connection map once a second), connections put into and
+    /// taken out of the map, and how many are in it now.
+    pub xdp_fast_packets: AtomicU64,
+    pub xdp_fast_learned: AtomicU64,
+    pub xdp_fast_removed: AtomicU64,
+    pub xdp_fast_entries: AtomicU64,
 }
 
 impl Counters {
@@ -79,6 +86,10 @@ impl Counters {
             ("sync_received", g(&self.sync_received)),
             ("sync_applied", g(&self.sync_applied)),
             ("sync_rejected", g(&self.sync_rejected)),
+            ("xdp_fast_packets", g(&self.xdp_fast_packets)),
+            ("xdp_fast_learned", g(&self.xdp_fast_learned)),
+            ("xdp_fast_removed", g(&self.xdp_fast_removed)),
+            ("xdp_fast_entries", g(&self.xdp_fast_entries)),
         ]
     }
 

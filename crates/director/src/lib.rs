@@ -3,7 +3,9 @@
 //! this crate wires them to raw sockets, AF_PACKET and netlink.
 //!
 //! - [`afpacket`]: TPACKET_V3 RX ring + TX ring (qdisc bypass).
-//! - [`afxdp`]: AF_XDP socket + XDP redirect program, for the speed comparison.
+//! - [`afxdp`]: AF_XDP socket and the XDP programs (classifier, DR fast path).
+//! - [`ebpf`]: the small assembler those programs are written with.
+//! - [`fastpath`]: the DR fast path's connection map, kept by user space.
 //! - [`dataplane`]: per-frame forwarding decision and rewrite (DR, NAT, TUN).
 //! - [`netif`]: interface MAC/addresses, routes, neighbour cache and ARP.
 //! - [`health`]: TCP_CHECK / HTTP_GET / MISC_CHECK threads.
@@ -23,6 +25,8 @@ pub mod config_test;
 pub mod control;
 pub mod daemon;
 pub mod dataplane;
+pub mod ebpf;
+pub mod fastpath;
 pub mod guard;
 pub mod health;
 pub mod netif;

@@ -30,7 +30,9 @@ pub struct DirectorArgs {
     /// Control socket for `vipwire director status`.
     #[arg(long, default_value = director::control::DEFAULT_SOCKET)]
     pub socket: PathBuf,
-    /// Packet I/O: auto = AF_XDP where the interface allows, else TPACKET_V3.
+    /// Packet I/O: auto = AF_XDP where the interface allows, else TPACKET_V3;
+    /// xdp-fast = AF_XDP plus the XDP DR fast path (established DR
+    /// connections forwarded by XDP_TX from a connection map).
     #[arg(long, value_enum, default_value = "auto")]
     pub io: IoArg,
     /// Interface for the data plane (default: the first vrrp_instance's).
@@ -66,6 +68,7 @@ pub enum DirectorCommand {
 pub enum IoArg {
     Auto,
     Xdp,
+    XdpFast,
     Packet,
 }
 
@@ -160,6 +163,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<ExitCode> {
         io: match args.io {
             IoArg::Auto => director::IoMode::Auto,
             IoArg::Xdp => director::IoMode::Xdp,
+            IoArg::XdpFast => director::IoMode::XdpFast,
             IoArg::Packet => director::IoMode::Packet,
         },
     };

@@ -18,8 +18,12 @@ const NFRAMES: usize = 4096;
 const RING: u32 = 2048;
 
 const BPF_MAP_CREATE: i64 = 0;
+const BPF_MAP_LOOKUP_ELEM: i64 = 1;
 const BPF_MAP_UPDATE_ELEM: i64 = 2;
+const BPF_MAP_DELETE_ELEM: i64 = 3;
+const BPF_MAP_GET_NEXT_KEY: i64 = 4;
 const BPF_PROG_LOAD: i64 = 5;
+const BPF_PROG_TEST_RUN: i64 = 10;
 const BPF_LINK_CREATE: i64 = 28;
 const BPF_PROG_TYPE_XDP: u32 = 6;
 const BPF_XDP: u32 = 37;
@@ -94,9 +98,94 @@ impl BpfMap {
         bpf_raw(BPF_MAP_UPDATE_ELEM, &mut a).map(drop)
     }
 
+    /// BPF_MAP_LOOKUP_ELEM into `value`; false when the key is absent.
+    pub fn lookup(&self, key: &[u8], value: &mut [u8]) -> io::Result<bool> {
+        assert_eq!(key.len(), self.key_size, "BPF map key size");
+        assert_eq!(value.len(), self.value_size, "BPF map value size");
+        let mut a = [0u8; 128];
+        put32(&mut a, 0, self.fd.as_raw_fd() as u32);
+        put64(&mut a, 8, key.as_ptr() as u64);
+        put64(&mut a, 16, value.as_mut_ptr() as u64);
+        match bpf_raw(BPF_MAP_LOOKUP_ELEM, &mut a) {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// BPF_MAP_DELETE_ELEM; false when the key was absent.
+    pub fn delete(&self, key: &[u8]) -> io::Result<bool> {
+        assert_eq!(key.len(), self.key_size, "BPF map key size");
+        let mut a = [0u8; 128];
+        put32(&mut a, 0, self.fd.as_raw_fd() as u32);
+        put64(&mut a, 8, key.as_ptr() as u64);
+        match bpf_raw(BPF_MAP_DELETE_ELEM, &mut a) {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every key of the map (BPF_MAP_GET_NEXT_KEY from no key on).
+    pub fn keys(&self) -> io::Result<Vec<Vec<u8>>> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        loop {
+            let mut next = vec![0u8; self.key_size];
+            let mut a = [0u8; 128];
+            put32(&mut a, 0, self.fd.as_raw_fd() as u32);
+            // A null key asks for the first one.
+            let key_ptr = out.last().map_or(0, |k| k.as_ptr() as u64);
+            put64(&mut a, 8, key_ptr);
+            put64(&mut a, 16, next.as_mut_ptr() as u64);
+            match bpf_raw(BPF_MAP_GET_NEXT_KEY, &mut a) {
+                Ok(_) => out.push(next),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(out),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
+}
+
+/// BPF_F_TEST_XDP_LIVE_FRAMES: run the program on live frames whose
+/// XDP_TX / XDP_REDIRECT verdicts really transmit (kernel 5.18+).
+pub const BPF_F_TEST_XDP_LIVE_FRAMES: u32 = 1 << 1;
+
+/// BPF_PROG_TEST_RUN of an XDP program on `data`, `repeat` times, with the
+/// `struct xdp_md` context `ctx` (24 bytes: data, data_end, data_meta,
+/// ingress_ifindex, rx_queue_index, egress_ifindex). Returns (the program's
+/// return value, the frame as the program left it, ns per run).
+pub fn prog_test_run_xdp(
+    prog: RawFd,
+    data: &[u8],
+    ctx: Option<&[u8; 24]>,
+    repeat: u32,
+    flags: u32,
+) -> io::Result<(u32, Vec<u8>, u32)> {
+    let mut out = vec![0u8; data.len() + 256];
+    let mut a = [0u8; 128];
+    put32(&mut a, 0, prog as u32);
+    put32(&mut a, 8, data.len() as u32);
+    put64(&mut a, 16, data.as_ptr() as u64);
+    if flags & BPF_F_TEST_XDP_LIVE_FRAMES == 0 {
+        put32(&mut a, 12, out.len() as u32);
+        put64(&mut a, 24, out.as_mut_ptr() as u64);
+    }
+    put32(&mut a, 32, repeat);
+    if let Some(ctx) = ctx {
+        put32(&mut a, 40, ctx.len() as u32);
+        put64(&mut a, 48, ctx.as_ptr() as u64);
+    }
+    put32(&mut a, 64, flags);
+    bpf_raw(BPF_PROG_TEST_RUN, &mut a)?;
+    let retval = u32::from_ne_bytes([a[4], a[5], a[6], a[7]]);
+    let out_len = u32::from_ne_bytes([a[12], a[13], a[14], a[15]]) as usize;
+    let duration = u32::from_ne_bytes([a[36], a[37], a[38], a[39]]);
+    out.truncate(out_len.min(out.len()));
+    Ok((retval, out, duration))
 }
 
 /// BPF_PROG_LOAD of an XDP program (`insns`: 8-byte instructions), with the
