@@ -41,6 +41,23 @@ pub fn findings(sc: &Scenario) -> Vec<Finding> {
                 location: Some(d.config_source.clone()),
             });
         }
+        // Refused, not skipped: a PASS must not hide real servers never tried.
+        for fw in &d.config.fwmark_services {
+            out.push(Finding {
+                subject: label.clone(),
+                message: format!(
+                    "virtual_server fwmark {} on {label} is not modelled: which packets carry \
+                     mark {} is set by firewall rules inside the director (iptables -t mangle \
+                     ... -j MARK), so the check cannot try its {} real server(s); check the \
+                     addresses and ports the mark selects as plain `virtual_server IP PORT` \
+                     blocks in a copy of the keepalived.conf",
+                    fw.fwmark,
+                    fw.fwmark,
+                    fw.real_servers.len()
+                ),
+                location: Some(format!("{}:{}", fw.source, fw.line)),
+            });
+        }
         for vs in &d.config.virtual_servers {
             if sc.paths_of(vs).is_empty() {
                 out.push(Finding {

@@ -195,9 +195,15 @@ pub fn coverage(sc: &Scenario) -> Coverage {
         }
         let vips = sc.vips_of(h);
         for vs in sc.services(h).iter().filter(|vs| vips.contains(&vs.addr)) {
+            // Persistence only pins a client to one real server; every real
+            // server is tried, so whichever one it sticks to is covered.
+            let persistence = vs
+                .persistence_timeout
+                .map(|t| format!(" (persistence {t} s: any real server)"))
+                .unwrap_or_default();
             push_unique(
                 &mut c.services,
-                format!("{}/{}", l4_name(vs.protocol), vs.port),
+                format!("{}/{}{persistence}", l4_name(vs.protocol), vs.port),
             );
             for rs in sc.paths_of(vs) {
                 push_unique(&mut c.real_servers, sc.port_label(&rs.port_id));
