@@ -96,6 +96,7 @@ class Port:
         self.ip6 = [f['ip_address'] for f in p['fixed_ips']
                     if ':' in f['ip_address']]
         self.pairs4, self.pairs6 = [], []
+        self.mac_pairs4 = []
         for a in p.get('allowed_address_pairs', []):
             net = ipaddress.ip_network(a['ip_address'], strict=False)
             host = str(net.network_address) if net.prefixlen == net.max_prefixlen \
@@ -103,6 +104,10 @@ class Port:
             if a['ip_address'].endswith('/0'):
                 host = {4: '192.0.2.77', 6: '2001:db8:ff::77'}[net.version]
             (self.pairs4 if net.version == 4 else self.pairs6).append(host)
+            pmac = (a.get('mac_address') or self.mac).lower()
+            if net.version == 4 and pmac != self.mac:
+                # keepalived's use_vmac: frames leave from the pair's MAC.
+                self.mac_pairs4.append((host, pmac))
 
 
 def draw_frames(rng, ports, k):
@@ -121,6 +126,8 @@ def draw_frames(rng, ports, k):
                  'spoof', 'arp_fixed', 'arp_pair', 'vrrp']
         if a.ip6 and b.ip6:
             kinds.append('tcp6')
+        if a.mac_pairs4:
+            kinds += ['from_pair_mac', 'arp_pair_mac']
         kind = rng.choice(kinds)
         v6 = kind == 'tcp6'
         src_list = a.ip6 if v6 else a.ip4
@@ -160,6 +167,18 @@ def draw_frames(rng, ports, k):
             f = {'from': a.id, 'smac': a.mac, 'proto': 'arp', 'arp_op': 1,
                  'sha': a.mac, 'spa': spa, 'tha': '00:00:00:00:00:00',
                  'tpa': tpa}
+        elif kind == 'from_pair_mac':
+            f['src'], f['smac'] = rng.choice(a.mac_pairs4)
+            f.update(tcp)
+        elif kind == 'arp_pair_mac':
+            # Sender IP from any pair or fixed IP: port_security entries that
+            # share a MAC allow the union of their addresses.
+            spa_all = a.pairs4 + a.ip4
+            _, pmac = rng.choice(a.mac_pairs4)
+            f = {'from': a.id, 'smac': pmac, 'proto': 'arp', 'arp_op': 1,
+                 'sha': pmac, 'spa': rng.choice(spa_all),
+                 'tha': '00:00:00:00:00:00',
+                 'tpa': rng.choice(b.ip4) if b.ip4 else '203.0.113.198'}
         elif kind == 'vrrp':
             f.update(dmac=VRRP_MAC, dst=VRRP_GROUP, proto='vrrp', ttl=255)
         out.append(f)
