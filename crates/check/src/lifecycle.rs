@@ -1578,6 +1578,13 @@ pub fn host_warnings(sc: &Scenario) -> Vec<Warning> {
                 message: "VIP is not on lo: the real server drops the director's DR packets".into(),
             });
         }
+        // arp_ignore and arp_announce are IPv4 (net.ipv4.conf.*): an IPv6 VIP
+        // on lo is never answered on eth0 (net/ipv6/ndisc.c ndisc_recv_ns
+        // looks the target up on the receiving device only), and the real
+        // server solicits from its own address (rs_arp_source).
+        if vips.iter().all(IpAddr::is_ipv6) {
+            continue;
+        }
         if rs.settings.vip_on_lo && rs.settings.arp_ignore == 0 {
             w.push(Warning {
                 port: label.clone(),

@@ -312,3 +312,155 @@ fn a_client_port_talks_to_the_ipv6_vip_from_its_ipv6_address() {
         .iter()
         .any(|l| l.contains("client-1 (2001:db8:10::50)")));
 }
+
+const DR6: &str = "examples/lvs-dr-v6/scenario.yaml";
+const DR6_OVN: &str = "examples/lvs-dr-v6-ovn/scenario.yaml";
+
+#[test]
+fn lvs_dr_over_ipv6_forwards_the_clients_packet_and_needs_a_global_unicast_pair() {
+    for path in [DR6, DR6_OVN] {
+        let sc = load(path);
+        let fl = flows(&sc);
+        let conv = fl
+            .iter()
+            .find(|f| f.name == "TCP client-1 -> [2001:db8:20::241]:80 via director-1 to rs-1")
+            .unwrap_or_else(|| panic!("{path}: DR flow"));
+        // The director solicits the real server from its own IPv6 address.
+        let ns = conv
+            .steps
+            .iter()
+            .find(|s| {
+                s.sender == sc.directors[0].port_id
+                    && matches!(&s.payload, Payload::Arp(a) if !a.reply)
+            })
+            .expect("the director's solicitation");
+        let Payload::Arp(f) = &ns.payload else {
+            unreachable!()
+        };
+        assert_eq!(
+            (f.sender_ip, f.target_ip),
+            (ip("2001:db8:20::5"), ip("2001:db8:20::8"))
+        );
+        // The DR copy: the client's source, the VIP, the real server's MAC.
+        let fwd = conv
+            .steps
+            .iter()
+            .find(|s| s.role == check::lifecycle::StepRole::DrForward)
+            .unwrap();
+        let Payload::Ip(p) = &fwd.payload else {
+            panic!("DR copy")
+        };
+        assert_eq!(
+            (p.src, p.dst),
+            (ip("2001:db8:20::50"), ip("2001:db8:20::241"))
+        );
+        assert_eq!(
+            p.dst_mac.unwrap().to_string(),
+            sc.port(&fwd.receiver.clone().unwrap())
+                .mac_address
+                .to_lowercase()
+        );
+
+        let r = run(&sc).unwrap();
+        let d = r
+            .flows
+            .iter()
+            .find(|f| f.name == conv.name)
+            .and_then(|f| f.packets.iter().find_map(|p| p.drop.as_ref()))
+            .unwrap_or_else(|| panic!("{path}: the DR copy is dropped"));
+        assert_eq!(d.kind, DropKind::AntiSpoof, "{path}: {}", d.reason);
+        assert_eq!(d.src, Some(ip("2001:db8:20::50")));
+
+        let fix = find_fix(&sc, &r).unwrap();
+        assert!(
+            fix.recheck.passed(),
+            "{path}: {:?}",
+            first_drops(&fix.recheck)
+        );
+        let p = pairs(&fix);
+        assert_eq!(
+            p,
+            vec!["director-1 2000::/3", "director-2 2000::/3"],
+            "{path}: the API refuses ::/0, so every global unicast source"
+        );
+        assert!(
+            !fix.unfixable.iter().any(|u| u.contains("::/0")),
+            "{:?}",
+            fix.unfixable
+        );
+    }
+}
+
+#[test]
+fn a_pair_overlapping_multicast_is_refused_like_the_api_does() {
+    let sc = load(DR6);
+    let pair = |net: &str| Change::AddAllowedAddressPair {
+        port_id: sc.directors[0].port_id.clone(),
+        port: "director-1".into(),
+        ip_address: net.parse().unwrap(),
+        mac_address: None,
+    };
+    for refused in [
+        "::/0",
+        "8000::/1",
+        "ff02::12/128",
+        "224.0.0.0/8",
+        "128.0.0.0/1",
+    ] {
+        let why = check::fix::refused(&sc, &pair(refused));
+        assert!(
+            why.as_deref().is_some_and(|w| w.contains("multicast")),
+            "{refused}: {why:?}"
+        );
+    }
+    for accepted in [
+        "0.0.0.0/0",
+        "2000::/3",
+        "2001:db8:20::241/128",
+        "203.0.113.0/24",
+    ] {
+        assert_eq!(
+            check::fix::refused(&sc, &pair(accepted)),
+            None,
+            "{accepted}"
+        );
+    }
+}
+
+#[test]
+fn ipv6_tun_and_nat_are_refused_with_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("vipwire-ipv6-refusal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        root().join("examples/lvs-dr-v6/neutron.json"),
+        dir.join("neutron.json"),
+    )
+    .unwrap();
+    let conf =
+        std::fs::read_to_string(root().join("examples/lvs-dr-v6/keepalived-director-1.conf"))
+            .unwrap();
+    let line = conf
+        .lines()
+        .position(|l| l.starts_with("virtual_server"))
+        .unwrap()
+        + 1;
+    for (kind, says) in [("TUN", "ip6ip6"), ("NAT", "NAT")] {
+        std::fs::write(
+            dir.join("k.conf"),
+            conf.replace("lb_kind DR", &format!("lb_kind {kind}")),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("scenario.yaml"),
+            "neutron: neutron.json\ndirectors:\n  - port: director-1\n    keepalived: k.conf\n\
+             clients:\n  - port: client-1\n",
+        )
+        .unwrap();
+        let err = Scenario::load(&dir.join("scenario.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("k.conf:{line}")), "{kind}: {err}");
+        assert!(err.contains(says) && err.contains("IPv6"), "{kind}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
