@@ -464,3 +464,103 @@ fn ipv6_tun_and_nat_are_refused_with_file_and_line() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn hybrid_nd_protection_refuses_an_na_for_the_vip_until_it_is_a_pair() {
+    // On iptables_hybrid the NA from the VIP meets ip6tables on qbr first
+    // (the check names that drop); br-int's ICMPv6 NA spoofing protection
+    // behind it refuses the same NA, and the same pair clears both.
+    let sc = load(HYBRID);
+    let lb1 = sc
+        .cloud
+        .ports
+        .iter()
+        .find(|p| p.name == "lb-1")
+        .unwrap()
+        .clone();
+    let fabric = fabric::build(&sc.cloud, sc.driver).unwrap();
+    let d = fabric.nd_from(&lb1.id, &lb1.mac_address, true, ip(VIP6));
+    assert!(
+        matches!(d.refused, Some(fabric::ArpRefusal::NdTarget { .. })),
+        "{d:?}"
+    );
+    assert!(d.table.contains("table 24"), "{}", d.table);
+    // Its own address and its link-local pass; a solicitation is not checked.
+    assert!(fabric
+        .nd_from(&lb1.id, &lb1.mac_address, true, ip("2001:db8:10::21"))
+        .refused
+        .is_none());
+    assert!(fabric
+        .nd_from(
+            &lb1.id,
+            &lb1.mac_address,
+            true,
+            ip("fe80::f816:3eff:fe4c:2101")
+        )
+        .refused
+        .is_none());
+    assert!(fabric
+        .nd_from(&lb1.id, &lb1.mac_address, false, ip(VIP6))
+        .refused
+        .is_none());
+    let fixed = check::fix::with_changes(
+        &sc,
+        &[Change::AddAllowedAddressPair {
+            port_id: lb1.id.clone(),
+            port: "lb-1".into(),
+            ip_address: "2001:db8:10::241/128".parse().unwrap(),
+            mac_address: None,
+        }],
+    );
+    let fabric = fabric::build(&fixed.cloud, fixed.driver).unwrap();
+    assert!(fabric
+        .nd_from(&lb1.id, &lb1.mac_address, true, ip(VIP6))
+        .refused
+        .is_none());
+}
+
+#[test]
+fn unicast_ipv6_vrrp_goes_between_the_members_global_addresses() {
+    let dir = std::env::temp_dir().join(format!("vipwire-ipv6-unicast-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = std::fs::read_to_string(root().join(HYBRID))
+        .unwrap()
+        .replace("neutron: neutron.json", "neutron: NEUTRON")
+        .replace(
+            "members: [lb-1, lb-2]",
+            "members: [lb-1, lb-2]\nvrrp: unicast",
+        );
+    let neutron = root().join("examples/vip-failover-v6/neutron.json");
+    std::fs::write(
+        dir.join("scenario.yaml"),
+        scenario.replace("NEUTRON", &neutron.display().to_string()),
+    )
+    .unwrap();
+    let sc = Scenario::load(&dir.join("scenario.yaml")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let fl = flows(&sc);
+    let adverts: Vec<(IpAddr, IpAddr)> = fl
+        .iter()
+        .filter(|f| f.category == Category::Vrrp)
+        .map(|f| match &f.steps[0].payload {
+            Payload::Ip(p) => (p.src, p.dst),
+            _ => panic!("advert"),
+        })
+        .collect();
+    assert_eq!(
+        adverts,
+        vec![
+            (ip("2001:db8:10::21"), ip("2001:db8:10::22")),
+            (ip("2001:db8:10::22"), ip("2001:db8:10::21")),
+        ]
+    );
+    // The first adverts meet no rule; the drop says when conntrack heals it.
+    let r = run(&sc).unwrap();
+    let d = r
+        .flows
+        .iter()
+        .find(|f| f.category == Category::Vrrp)
+        .and_then(|f| f.packets[0].drop.as_ref())
+        .expect("dropped without a VRRP rule");
+    assert!(d.reason.contains("heals through conntrack"), "{}", d.reason);
+}
