@@ -452,7 +452,13 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
         .map(|m| m.eq_ignore_ascii_case(&port.mac_address))
         .unwrap_or(true);
     // A client's address stands for every source the service must serve.
-    let client_ips: Vec<std::net::IpAddr> = sc.clients.iter().map(|c| c.ip).collect();
+    // (A client port's address of the source's family: dual stack.)
+    let client_ips: Vec<std::net::IpAddr> = sc
+        .clients
+        .iter()
+        .filter_map(|c| sc.client_in_family(c, src))
+        .map(|c| c.ip)
+        .collect();
     // routed-prefixes: an address behind a router stands for its whole prefix.
     let widen = |ip: std::net::IpAddr| {
         sc.pattern

@@ -428,6 +428,10 @@ impl<'a> Builder<'a> {
             } else {
                 proto::VRRP
             };
+            // With use_vmac the IPv6 source stays the base interface's
+            // link-local address, which keepalived copies onto the VMAC
+            // interface (vrrp_vmac.c set_link_local_address), while the
+            // frames leave from the virtual MAC.
             let smac = if inst.use_vmac {
                 vrrp_vmac(inst)
             } else {

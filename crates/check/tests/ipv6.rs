@@ -564,3 +564,80 @@ fn unicast_ipv6_vrrp_goes_between_the_members_global_addresses() {
         .expect("dropped without a VRRP rule");
     assert!(d.reason.contains("heals through conntrack"), "{}", d.reason);
 }
+
+#[test]
+fn use_vmac_over_ipv6_needs_the_vrrp_mac_pairs_and_default_sources_cover_ipv6() {
+    // keepalived's IPv6 VMAC: frames from 00:00:5e:00:02:VRID, the advert
+    // still from the base interface's link-local address (vrrp_vmac.c
+    // set_link_local_address). No client_sources: IPv4 and IPv6 any.
+    let dir = std::env::temp_dir().join(format!("vipwire-ipv6-vmac-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (n, state, prio) in [(1, "MASTER", 200), (2, "BACKUP", 100)] {
+        std::fs::write(
+            dir.join(format!("lb-{n}.conf")),
+            format!(
+                "vrrp_instance VI_6 {{\n state {state}\n interface eth0\n use_vmac\n \
+                 virtual_router_id 52\n priority {prio}\n advert_int 1\n \
+                 virtual_ipaddress {{\n  2001:db8:10::241\n }}\n}}\n"
+            ),
+        )
+        .unwrap();
+    }
+    let neutron = root().join("examples/vip-failover-v6/neutron.json");
+    for driver in ["iptables_hybrid", "ovn"] {
+        std::fs::write(
+            dir.join("scenario.yaml"),
+            format!(
+                "neutron: {}\nfirewall_driver: {driver}\npattern: vip-failover\nmembers:\n  \
+                 - {{port: lb-1, keepalived: lb-1.conf}}\n  - {{port: lb-2, keepalived: \
+                 lb-2.conf}}\nservices: [tcp/443]\nclients:\n  - port: client-1\n",
+                neutron.display()
+            ),
+        )
+        .unwrap();
+        let sc = Scenario::load(&dir.join("scenario.yaml")).unwrap();
+        assert_eq!(
+            sc.client_sources
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>(),
+            vec!["0.0.0.0/0", "::/0"]
+        );
+        let fl = flows(&sc);
+        let adv = fl.iter().find(|f| f.category == Category::Vrrp).unwrap();
+        let Payload::Ip(p) = &adv.steps[0].payload else {
+            panic!("advert")
+        };
+        assert_eq!(p.src_mac.unwrap().to_string(), "00:00:5e:00:02:34");
+        assert_eq!(p.src, ip("fe80::f816:3eff:fe4c:2101"));
+        let r = run(&sc).unwrap();
+        let fix = find_fix(&sc, &r).unwrap();
+        assert!(
+            fix.recheck.passed(),
+            "{driver}: {:?}",
+            first_drops(&fix.recheck)
+        );
+        let macs: Vec<String> = fix
+            .changes
+            .iter()
+            .filter_map(|c| match &c.change {
+                Change::AddAllowedAddressPair {
+                    ip_address,
+                    mac_address: Some(m),
+                    ..
+                } => Some(format!("{ip_address} {m}")),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            macs.contains(&"2001:db8:10::241/128 00:00:5e:00:02:34".to_string()),
+            "{driver}: {macs:?}"
+        );
+        assert!(
+            rules(&fix).contains(&"lb IPv6 tcp 443 ::/0".to_string()),
+            "{driver}: the client's IPv6 address stands for ::/0: {:?}",
+            rules(&fix)
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
