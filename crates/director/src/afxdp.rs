@@ -286,6 +286,17 @@ impl XdpClassifier {
     }
 }
 
+/// `return bpf_redirect_map(xskmap, ctx->rx_queue_index, XDP_PASS on a miss)`.
+fn redirect_program(xskmap_fd: i32) -> io::Result<Vec<u8>> {
+    let mut a = Asm::new();
+    a.ldx(Size::W, R2, R1, MD_RX_QUEUE_INDEX)
+        .ld_map_fd(R1, xskmap_fd)
+        .mov64_imm(R3, XDP_PASS)
+        .call(Helper::RedirectMap)
+        .exit();
+    a.finish().map_err(io::Error::other)
+}
+
 /// An XDP program redirecting every frame to the XSK of its RX queue, attached.
 pub struct XdpRedirect {
     map: BpfMap,
@@ -297,14 +308,7 @@ impl XdpRedirect {
     /// Load and attach to `ifindex` (`flags`: XDP_FLAGS_DRV_MODE or _SKB_MODE).
     pub fn attach(ifindex: i32, flags: u32) -> io::Result<XdpRedirect> {
         let map = BpfMap::create(BPF_MAP_TYPE_XSKMAP, 4, 4, 64)?;
-        // return bpf_redirect_map(xskmap, ctx->rx_queue_index, XDP_PASS on a miss).
-        let mut a = Asm::new();
-        a.ldx(Size::W, R2, R1, MD_RX_QUEUE_INDEX)
-            .ld_map_fd(R1, map.fd())
-            .mov64_imm(R3, XDP_PASS)
-            .call(Helper::RedirectMap)
-            .exit();
-        let prog = a.finish().map_err(io::Error::other)?;
+        let prog = redirect_program(map.fd())?;
         XdpRedirect::load(ifindex, flags, map, &prog)
     }
 
@@ -416,6 +420,21 @@ mod tests {
         b[2..4].copy_from_slice(&off.to_ne_bytes());
         b[4..8].copy_from_slice(&imm.to_ne_bytes());
         b
+    }
+
+    /// The plain redirect program is the six instructions it was by hand.
+    #[test]
+    fn assembled_redirect_equals_the_hand_encoded_one() {
+        let old: Vec<u8> = [
+            insn(0x61, 2, 1, 16, 0),
+            insn(0x18, 1, 1, 0, 9),
+            insn(0, 0, 0, 0, 0),
+            insn(0xb7, 3, 0, 0, 2),
+            insn(0x85, 0, 0, 0, 51),
+            insn(0x95, 0, 0, 0, 0),
+        ]
+        .concat();
+        assert_eq!(redirect_program(9).unwrap(), old);
     }
 
     /// The classifier written with the assembler is, instruction for
