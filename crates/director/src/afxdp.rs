@@ -352,6 +352,15 @@ impl XdpProgram {
         Ok(XdpProgram { prog, _link: link })
     }
 
+    /// Load `code` as a CPUMAP program: run on the CPU of a [`CpuMap`] entry
+    /// for each frame redirected there (it may XDP_REDIRECT on).
+    pub fn load_cpumap(code: &[u8]) -> io::Result<XdpProgram> {
+        Ok(XdpProgram {
+            prog: load_xdp_as(code, crate::sys::xdp::BPF_XDP_CPUMAP)?,
+            _link: None,
+        })
+    }
+
     /// BPF_PROG_TEST_RUN on `frame`: (return value, the frame as the program
     /// left it, ns per run). `ingress_ifindex` (needed by live frames) goes
     /// in the context; `live`: BPF_F_TEST_XDP_LIVE_FRAMES, whose XDP_TX and
@@ -385,17 +394,53 @@ impl XdpProgram {
     }
 }
 
+/// A CPUMAP (`bpf_redirect_map` target that moves frames to another CPU,
+/// where a kernel thread runs the entry's program on them). The benchmark
+/// uses it to take the forwarding off the generator's CPU.
+pub struct CpuMap {
+    map: BpfMap,
+}
+
+const BPF_MAP_TYPE_CPUMAP: u32 = 16;
+
+impl CpuMap {
+    pub fn new(max_cpus: u32) -> io::Result<CpuMap> {
+        Ok(CpuMap {
+            map: BpfMap::create(BPF_MAP_TYPE_CPUMAP, 4, 8, max_cpus)?,
+        })
+    }
+
+    /// Entry `cpu`: a queue of `qsize` frames and `prog` (a
+    /// [`XdpProgram::load_cpumap`] program) to run there (`struct
+    /// bpf_cpumap_val`).
+    pub fn set(&self, cpu: u32, qsize: u32, prog: &XdpProgram) -> io::Result<()> {
+        let mut v = [0u8; 8];
+        v[0..4].copy_from_slice(&qsize.to_ne_bytes());
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&prog.prog);
+        v[4..8].copy_from_slice(&fd.to_ne_bytes());
+        self.map.update(&cpu.to_ne_bytes(), &v)
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.map.fd()
+    }
+}
+
 /// BPF_PROG_LOAD of an XDP program; on failure, the tail of the verifier's log
 /// in the error.
 pub fn load_xdp(prog: &[u8]) -> io::Result<OwnedFd> {
+    load_xdp_as(prog, crate::sys::xdp::BPF_XDP)
+}
+
+fn load_xdp_as(prog: &[u8], attach: u32) -> io::Result<OwnedFd> {
     let license = c"GPL";
     // Load quietly; only on failure load again with the verifier's log
     // (a log that overflows its buffer makes the load fail with ENOSPC).
-    let prog_fd = match prog_load_xdp(prog, license, None) {
+    let prog_fd = match prog_load_xdp(prog, license, None, attach) {
         Ok(p) => p,
         Err(e) => {
             let mut log = vec![0u8; 1 << 20];
-            let _ = prog_load_xdp(prog, license, Some(&mut log));
+            let _ = prog_load_xdp(prog, license, Some(&mut log), attach);
             let msg = String::from_utf8_lossy(&log);
             let msg = msg.trim_end_matches('\0');
             let tail = &msg[msg.len().saturating_sub(2000)..];

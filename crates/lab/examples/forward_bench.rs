@@ -14,32 +14,37 @@
 //!   path) sending by bpf_redirect to b0 / by XDP_TX back out of a0.
 //!
 //! ```text
-//!   gen:eth0 <-veth-> fw:a0 [method] fw:b0 <-veth-> sink:eth0
-//!   gen:d0   <-veth-> sink:d0                     (direct)
+//!   gen:fbeth <-veth-> fw:fba0 [method] fw:fbb0 <-veth-> sink:fbsink
+//!   gen:fbd0g <-veth-> sink:fbd0s                                  (direct)
+//!   gen:fbg0  <-veth-> gen:fbg1 (XDP: CPUMAP to CPU 1, then on to fbeth or fbd0g)
 //! ```
 //!
-//! Generator: TPACKET TX rings (qdisc bypass), one per `--gen-threads`
-//! thread, 256 prebuilt flows. The kernel has no pktgen module here, and its
-//! in-kernel XDP generator (BPF_PROG_TEST_RUN with
-//! BPF_F_TEST_XDP_LIVE_FRAMES, xdp-trafficgen's mechanism) is refused with
-//! EPERM by this kernel. With two CPUs and one reserved for the forwarding,
-//! all generator threads share CPU 0; `direct` shows what they reach, and a
-//! method that delivers as much is marked generator-bound. Frames are
-//! 60-byte UDP (64 on a wire). The sinks (sink:eth0, sink:d0, and gen:eth0
-//! for the XDP_TX methods) drop every frame in an XDP program, so a frame is
-//! counted (rx_packets) as soon as it arrives and costs the same in every
-//! method.
+//! Generator: one thread with a TPACKET TX ring (qdisc bypass) on CPU 0,
+//! 256 prebuilt flows of 60-byte UDP frames (64 on a wire). The kernel has no
+//! pktgen module here, and its in-kernel XDP generator (BPF_PROG_TEST_RUN
+//! with BPF_F_TEST_XDP_LIVE_FRAMES, xdp-trafficgen's mechanism) is refused
+//! with EPERM by this kernel.
 //!
-//! CPUs (two here): the generator thread(s) and the sinks' NAPI on CPU 0; the
-//! forwarding on CPU 1: fw:a0's NAPI runs as a thread (threaded NAPI) pinned
-//! there, and so are the user-space forwarding threads. CPU per packet is
-//! read from /proc/stat (all non-idle time of a CPU) over the measured
-//! interval: CPU 1's time per delivered packet is the forwarding cost; the
-//! forwarder thread's own time (CLOCK_THREAD_CPUTIME_ID) is shown for the
-//! user-space methods.
+//! Placement (two CPUs): on veth the receive side of a transmit runs in the
+//! sender's softirq on the sender's CPU, so by default (CPUMAP hop) the
+//! generator sends on gen:fbg0, whose peer gen:fbg1 has an XDP program that
+//! moves every frame to CPU 1 through a CPUMAP; the CPUMAP entry's own
+//! program redirects it to the path's veth there. The forwarding (kernel or
+//! user space) and the sinks then run on CPU 1, the generator alone on CPU
+//! 0, and CPU 1's time per delivered packet beyond the direct run's is the
+//! forwarding cost. `--no-cpumap` sends on the path's veth directly: kernel
+//! paths then run in the generator's softirq on CPU 0 (a one-core
+//! measurement), user-space forwarders still on CPU 1.
+//!
+//! Sinks (sink:fbsink, sink:fbd0s, and gen:fbeth for the XDP_TX methods)
+//! drop every frame in an XDP program: a frame is counted (rx_packets) as
+//! soon as it arrives and costs the same in every method. CPU per packet is
+//! read from /proc/stat (non-idle time per CPU) over the measured interval;
+//! the forwarder thread's own time (CLOCK_THREAD_CPUTIME_ID) is shown for
+//! the user-space methods.
 //!
 //! Run as root: `cargo run --release -p lab --example forward_bench -- [--quick]
-//! [--secs S] [--rounds N] [--gen-threads N] [--only m1,m2]`.
+//! [--secs S] [--rounds N] [--no-cpumap] [--only m1,m2]`.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -48,9 +53,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use director::afpacket::{PacketRing, RingConfig};
-use director::afxdp::{classifier_key, XdpClassifier, XdpProgram, Xsk, XDP_FLAGS_DRV_MODE};
+use director::afxdp::{classifier_key, CpuMap, XdpClassifier, XdpProgram, Xsk, XDP_FLAGS_DRV_MODE};
 use director::dataplane::{Action, Forwarder};
-use director::ebpf::{Asm, Helper, R1, R2, XDP_DROP, XDP_TX};
+use director::ebpf::{Asm, Helper, R1, R2, R3, XDP_DROP, XDP_TX};
 use director::fastpath::FastPath;
 use director::netif::{mac_ioctl, Neighbours};
 use lab::netns::{skip_unless, veth, Netns};
@@ -135,10 +140,6 @@ fn pin_pid(pid: i32, cpu: usize) {
     }
 }
 
-fn ncpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 /// CPU time of the calling thread (user + system), seconds.
 fn thread_cpu() -> f64 {
     let mut t = libc::timespec {
@@ -219,24 +220,23 @@ fn gro_napi(ns: &Netns, ifname: &str) -> Result<()> {
     Ok(())
 }
 
-/// Generator threads: each its own TPACKET TX ring (qdisc bypass) on
-/// `ifname` in `ns`, sending the 256 flows' frames round-robin until
-/// stopped; `offered` counts the frames the kernel took.
+/// The generator thread: a TPACKET TX ring (qdisc bypass) on `ifname` in
+/// `ns`, sending the 256 flows' frames round-robin until stopped; `offered`
+/// counts the frames the kernel took.
 fn generators(
     ns: &Netns,
     ifname: &str,
     frames: Vec<Vec<u8>>,
-    threads: usize,
     stop: &Arc<AtomicBool>,
     offered: &Arc<AtomicU64>,
 ) -> Result<Vec<std::thread::JoinHandle<Result<()>>>> {
-    (0..threads)
+    (0..1)
         .map(|t| {
             let (path, frames, ifname) = (ns.path(), frames.clone(), ifname.to_string());
             let (stop, offered) = (Arc::clone(stop), Arc::clone(offered));
             Ok(std::thread::spawn(move || -> Result<()> {
                 enter(&path)?;
-                pin_pid(0, (GEN_CPU + t) % ncpus());
+                pin_pid(0, GEN_CPU);
                 let cfg = RingConfig {
                     tx_frame_nr: 4096,
                     rx_block_nr: 2,
@@ -495,6 +495,11 @@ struct Bed {
     a0_mac: MacAddr,
     sink_mac: MacAddr,
     b0_index: u32,
+    /// The generator's hop to the forwarding CPU: a CPUMAP whose entry for
+    /// FWD_CPU redirects to the path's first veth, fed by an XDP program on
+    /// gen:fbg1 (the peer of the generator's gen:fbg0). None: the generator
+    /// sends on the path's veth itself (`--no-cpumap`).
+    hop: Option<(CpuMap, XdpProgram)>,
 }
 
 /// One measured phase.
@@ -502,9 +507,10 @@ struct Bed {
 struct Sample {
     offered: f64,
     delivered: f64,
-    /// ns of CPU per delivered packet: all CPUs' non-idle time, and their
-    /// softirq time alone.
+    /// ns of CPU per delivered packet: all CPUs' non-idle time, the
+    /// forwarding CPU's, and the softirq time of all.
     cpu_ns: f64,
+    fwd_cpu_ns: f64,
     softirq_ns: f64,
     /// The user-space forwarder thread's own CPU ns per delivered packet.
     thread_ns: Option<f64>,
@@ -517,15 +523,26 @@ fn measure(
     bed: &Bed,
     m: Method,
     secs: f64,
-    gen_threads: usize,
     fwd: Option<(FwdThread, Arc<AtomicBool>)>,
     slow: &Arc<FwdStats>,
 ) -> Result<Sample> {
-    let (gen_if, gen_dst) = match m {
+    let (path_if, gen_dst) = match m {
         Method::Direct => ("fbd0g", bed.d0_mac),
         Method::Bridge => ("fbeth", bed.sink_mac),
         _ => ("fbeth", bed.a0_mac),
     };
+    // Through the CPUMAP hop: the generator sends on fbg0, the entry's
+    // program on FWD_CPU redirects to the path's veth.
+    let _hop_prog = match &bed.hop {
+        Some((cpumap, _)) => {
+            let idx = ifindex_in(&bed.gen, path_if)?;
+            let p = XdpProgram::load_cpumap(&redirect_program(idx)?)?;
+            cpumap.set(FWD_CPU as u32, 2048, &p)?;
+            Some(p)
+        }
+        None => None,
+    };
+    let gen_if = if bed.hop.is_some() { "fbg0" } else { path_if };
     let (rx_ns, rx_if) = match m {
         Method::Direct => (&bed.sink, "fbd0s"),
         Method::XdpTx | Method::FastTx => (&bed.gen, "fbeth"),
@@ -537,7 +554,6 @@ fn measure(
         &bed.gen,
         gen_if,
         frames(gen_dst, bed.gen_mac),
-        gen_threads,
         &stop,
         &offered,
     )?;
@@ -571,6 +587,7 @@ fn measure(
     let delivered = (rx1 - rx0) as f64;
     let per_pkt = |ticks: u64| ticks as f64 / clk_tck() * 1e9 / delivered.max(1.0);
     let busy: u64 = c1.iter().zip(&c0).map(|(a, b)| a.0 - b.0).sum();
+    let fwd_busy = c1.get(FWD_CPU).map_or(0, |x| x.0) - c0.get(FWD_CPU).map_or(0, |x| x.0);
     let soft: u64 = c1.iter().zip(&c0).map(|(a, b)| a.1 - b.1).sum();
     let fast_share = match m {
         Method::FastRedirect | Method::FastTx => {
@@ -582,6 +599,7 @@ fn measure(
         offered: (o1 - o0) as f64 / dt,
         delivered: delivered / dt,
         cpu_ns: per_pkt(busy),
+        fwd_cpu_ns: per_pkt(fwd_busy),
         softirq_ns: per_pkt(soft),
         thread_ns,
         fast_share,
@@ -589,7 +607,7 @@ fn measure(
 }
 
 /// Set the method up, measure, tear it down.
-fn phase(bed: &Bed, m: Method, secs: f64, gen_threads: usize) -> Result<Sample> {
+fn phase(bed: &Bed, m: Method, secs: f64) -> Result<Sample> {
     let fw = &bed.fw;
     // Sinks: XDP_DROP.
     let drop_code = one_verdict(XDP_DROP)?;
@@ -631,7 +649,7 @@ fn phase(bed: &Bed, m: Method, secs: f64, gen_threads: usize) -> Result<Sample> 
         }
         Method::FastTx => fwd = Some(xdp_forwarder(fw, bed.sink_mac, &fstop, &slow, Some(0))?),
     }
-    let r = measure(bed, m, secs, gen_threads, fwd.map(|f| (f, fstop)), &slow);
+    let r = measure(bed, m, secs, fwd.map(|f| (f, fstop)), &slow);
     drop(progs);
     if bridged {
         fw.exec(&["ip", "link", "del", "fbbr"])?;
@@ -651,7 +669,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 struct Args {
     secs: f64,
     rounds: usize,
-    gen_threads: usize,
+    cpumap: bool,
     only: Option<Vec<String>>,
 }
 
@@ -659,7 +677,7 @@ fn args() -> Result<Args> {
     let mut a = Args {
         secs: 3.0,
         rounds: 5,
-        gen_threads: 1,
+        cpumap: true,
         only: None,
     };
     let mut it = std::env::args().skip(1);
@@ -672,7 +690,7 @@ fn args() -> Result<Args> {
             }
             "--secs" => a.secs = val()?.parse()?,
             "--rounds" => a.rounds = val()?.parse()?,
-            "--gen-threads" => a.gen_threads = val()?.parse()?,
+            "--no-cpumap" => a.cpumap = false,
             "--only" => a.only = Some(val()?.split(',').map(String::from).collect()),
             _ => bail!("unknown argument {x}"),
         }
@@ -697,7 +715,26 @@ fn main() -> Result<()> {
     veth(&gen, "fbeth", &fw, "fba0")?;
     veth(&fw, "fbb0", &sink, "fbsink")?;
     veth(&gen, "fbd0g", &sink, "fbd0s")?;
+    veth(&gen, "fbg0", &gen, "fbg1")?;
+    let hop = if a.cpumap {
+        let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if ncpu <= FWD_CPU {
+            bail!("the CPUMAP hop needs CPU {FWD_CPU}; run with --no-cpumap");
+        }
+        let cpumap = CpuMap::new(ncpu as u32)?;
+        let mut asm = Asm::new();
+        asm.ld_map_fd(R1, cpumap.fd())
+            .mov64_imm(R2, FWD_CPU as i32)
+            .mov64_imm(R3, 0)
+            .call(Helper::RedirectMap)
+            .exit();
+        let feed = xdp_in(&gen, "fbg1", asm.finish().map_err(anyhow::Error::msg)?)?;
+        Some((cpumap, feed))
+    } else {
+        None
+    };
     let bed = Bed {
+        hop,
         gen_mac: mac_in(&gen, "fbeth")?,
         d0_mac: mac_in(&sink, "fbd0s")?,
         a0_mac: mac_in(&fw, "fba0")?,
@@ -708,17 +745,27 @@ fn main() -> Result<()> {
         sink,
     };
     let load0 = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let placement = if a.cpumap {
+        format!(
+            "generator (TPACKET TX) on CPU {GEN_CPU}, its frames moved to CPU {FWD_CPU} by a CPUMAP; \
+             all forwarding and the sinks on CPU {FWD_CPU}"
+        )
+    } else {
+        format!(
+            "generator (TPACKET TX) on CPU {GEN_CPU}, kernel forwarding and sinks in its softirq there; \
+             user-space forwarders on CPU {FWD_CPU}"
+        )
+    };
     eprintln!(
-        "forward_bench: {} rounds x {} s per method, {} generator thread(s); load average before: {}",
+        "forward_bench: {} rounds x {} s per method; {placement}; load average before: {}",
         a.rounds,
         a.secs,
-        a.gen_threads,
         load0.trim()
     );
     let mut results: Vec<Vec<Sample>> = vec![Vec::new(); methods.len()];
     for round in 0..a.rounds {
         for (k, (m, name, _)) in methods.iter().enumerate() {
-            match phase(&bed, *m, a.secs, a.gen_threads) {
+            match phase(&bed, *m, a.secs) {
                 Ok(s) => {
                     eprintln!(
                         "  round {round} {name:<13} {:>6.3} Mpps delivered (offered {:.3}), CPU {:.0} ns/pkt",
@@ -738,15 +785,18 @@ fn main() -> Result<()> {
         let k = methods.iter().position(|(_, n, _)| *n == name)?;
         (!results[k].is_empty()).then(|| med(k, &|s| s.delivered))
     };
+    // Forwarding cost: the forwarding CPU's time per packet beyond the
+    // direct run's (with the CPUMAP hop: the hop and the sink are on that CPU
+    // in every method); without the hop, all CPUs' time beyond direct's.
+    let cost = |s: &Sample| if a.cpumap { s.fwd_cpu_ns } else { s.cpu_ns };
     let direct_cpu = methods
         .iter()
         .position(|(m, _, _)| *m == Method::Direct)
         .filter(|k| !results[*k].is_empty())
-        .map(|k| med(k, &|s| s.cpu_ns));
+        .map(|k| med(k, &cost));
     println!(
-        "DR forwarding over veth, 60-byte UDP frames (256 flows), {} round(s) x {} s per method, medians; \
-         generator: TPACKET TX, {} thread(s) from CPU {GEN_CPU}; user-space forwarders on CPU {FWD_CPU}",
-        a.rounds, a.secs, a.gen_threads
+        "DR forwarding over veth, 60-byte UDP frames (256 flows), {} round(s) x {} s per method, medians; {placement}",
+        a.rounds, a.secs
     );
     println!(
         "load average before {} / after {}",
@@ -754,9 +804,10 @@ fn main() -> Result<()> {
         load1.trim()
     );
     println!(
-        "| method | Mpps delivered | Mpps offered | CPU ns/pkt (all) | softirq ns/pkt | forwarding ns/pkt (all - direct) | forwarder thread ns/pkt | / direct | / bridge | / xdp-redirect | / xdp-tx |"
+        "| method | Mpps delivered | Mpps offered | CPU ns/pkt, all CPUs | CPU ns/pkt, CPU {FWD_CPU} | forwarding ns/pkt ({} - direct) | softirq ns/pkt | forwarder thread ns/pkt | / direct | / bridge | / xdp-redirect | / xdp-tx |",
+        if a.cpumap { format!("CPU {FWD_CPU}") } else { "all".to_string() }
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (k, (m, name, what)) in methods.iter().enumerate() {
         if results[k].is_empty() {
             continue;
@@ -784,7 +835,7 @@ fn main() -> Result<()> {
         let cpu = med(k, &|s| s.cpu_ns);
         let fwd_cost = match (m, direct_cpu) {
             (Method::Direct, _) | (_, None) => "-".to_string(),
-            (_, Some(dc)) => format!("{:.0}", cpu - dc),
+            (_, Some(dc)) => format!("{:.0}", med(k, &cost) - dc),
         };
         let bound = if d / med(k, &|s| s.offered).max(1.0) > 0.98 {
             " [all offered delivered]"
@@ -792,9 +843,10 @@ fn main() -> Result<()> {
             ""
         };
         println!(
-            "| {name} ({what}{share}){bound} | {:.3} | {:.3} | {cpu:.0} | {:.0} | {fwd_cost} | {thread} | {} | {} | {} | {} |",
+            "| {name} ({what}{share}){bound} | {:.3} | {:.3} | {cpu:.0} | {:.0} | {fwd_cost} | {:.0} | {thread} | {} | {} | {} | {} |",
             d / 1e6,
             med(k, &|s| s.offered) / 1e6,
+            med(k, &|s| s.fwd_cpu_ns),
             med(k, &|s| s.softirq_ns),
             ratio("direct"),
             ratio("bridge"),
