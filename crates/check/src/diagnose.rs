@@ -262,6 +262,14 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
                     .to_string()
             } else if vips.contains(&pkt.src) && tun {
                 "; a TUN real server answers from the VIP straight to the client".to_string()
+            } else if vips.contains(&pkt.src) && pkt.proto == proto::ICMPV6 && pkt.icmp_type == 136
+            {
+                // keepalived's unsolicited NA and the kernel's answer to a
+                // solicitation both leave from the VIP itself.
+                "; the holder of an IPv6 VIP advertises it from the VIP itself (the unsolicited \
+                 neighbour advertisement at takeover, the answer to a client's solicitation), so \
+                 its port needs the VIP as an allowed address pair"
+                    .to_string()
             } else if vips.contains(&pkt.src) && failover {
                 "; the member holding the VIP answers clients from it (the service is bound to \
                  the VIP), so its port needs the VIP as an allowed address pair"

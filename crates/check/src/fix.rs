@@ -282,6 +282,25 @@ impl Change {
                 } else {
                     "answer neighbour solicitations"
                 };
+                if ip_address.to_string() == IPV6_GLOBAL_UNICAST {
+                    let sets = match driver {
+                        FirewallDriver::IptablesHybrid => format!(
+                            "; the pair joins the remote-group ipsets of its groups ({groups}): \
+                             every rule whose remote group is one of them now admits every \
+                             global IPv6 source"
+                        ),
+                        FirewallDriver::Ovn => format!(
+                            " and receives packets for any such destination; remote-group \
+                             rules are unchanged (OVN's address sets of {groups} hold fixed IPs \
+                             only)"
+                        ),
+                    };
+                    return format!(
+                        "{port} may send from ANY global unicast IPv6 source (2000::/3) with its \
+                         own MAC (IP spoofing from that VM; ::/0 is what the service needs, but \
+                         the API refuses pairs that overlap ff00::/8){sets}"
+                    );
+                }
                 match (driver, ip_address.prefix_len() == 0) {
                     (FirewallDriver::IptablesHybrid, true) => format!(
                         "{port} may send from ANY {family} source address with its own MAC (IP \
@@ -433,7 +452,13 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
         .map(|m| m.eq_ignore_ascii_case(&port.mac_address))
         .unwrap_or(true);
     // A client's address stands for every source the service must serve.
-    let client_ips: Vec<std::net::IpAddr> = sc.clients.iter().map(|c| c.ip).collect();
+    // (A client port's address of the source's family: dual stack.)
+    let client_ips: Vec<std::net::IpAddr> = sc
+        .clients
+        .iter()
+        .filter_map(|c| sc.client_in_family(c, src))
+        .map(|c| c.ip)
+        .collect();
     // routed-prefixes: an address behind a router stands for its whole prefix.
     let widen = |ip: std::net::IpAddr| {
         sc.pattern
@@ -462,6 +487,7 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
     match drop.kind {
         DropKind::AntiSpoof | DropKind::ArpSpoof => sources
             .into_iter()
+            .map(pair_range)
             .map(|ip| Change::AddAllowedAddressPair {
                 port_id: port.id.clone(),
                 port: drop.port.clone(),
@@ -547,6 +573,32 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
     }
 }
 
+/// Every global unicast IPv6 address (RFC 4291 2.4, RFC 3587): what a pair
+/// for "any IPv6 client" can be, since the API refuses `::/0`.
+pub const IPV6_GLOBAL_UNICAST: &str = "2000::/3";
+
+/// The range a pair can take for `net`: the API refuses a pair that overlaps
+/// the multicast range (neutron-lib 5.0.1 validators
+/// `validate_subnet_not_multicast`: ff00::/8, and 224.0.0.0/4 except for
+/// 0.0.0.0/0), so any-IPv6-source becomes every global unicast address. A
+/// client's source is never multicast: nothing that must pass is lost.
+fn pair_range(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(n) if n.prefix_len() == 0 => IPV6_GLOBAL_UNICAST.parse().expect("literal"),
+        other => other,
+    }
+}
+
+/// The API's multicast check on a pair's address (see [`pair_range`]).
+fn overlaps_multicast(net: &IpNet) -> bool {
+    let mcast: IpNet = match net {
+        IpNet::V4(n) if n.prefix_len() == 0 => return false,
+        IpNet::V4(_) => "224.0.0.0/4".parse().expect("literal"),
+        IpNet::V6(_) => "ff00::/8".parse().expect("literal"),
+    };
+    net.contains(&mcast) || mcast.contains(net)
+}
+
 /// Why the cloud's API would refuse a change, if it would. ML2/OVN accepts a
 /// pair's MAC only when it is the port's own or the RFC 5798 VRRP virtual MAC
 /// of the pair's family (00:00:5e:00:01:XX for IPv4, 00:00:5e:00:02:XX for
@@ -562,6 +614,12 @@ pub fn refused(sc: &Scenario, change: &Change) -> Option<String> {
     else {
         return None;
     };
+    if overlaps_multicast(ip_address) {
+        return Some(format!(
+            "Neutron refuses the pair {ip_address} on {port}: 400, it overlaps the multicast \
+             range (neutron-lib validate_subnet_not_multicast; only 0.0.0.0/0 is exempt)"
+        ));
+    }
     let Some(mac) = mac_address else {
         return if sc.driver == neutron::firewall::FirewallDriver::Ovn {
             metadata_clash(sc, port_id, port, ip_address)
@@ -836,8 +894,14 @@ pub fn report_remedies(sc: &Scenario) -> Result<Vec<RemedyResult>, CheckError> {
         mac_address: mac,
     };
     let mut any_src = Vec::new();
+    let v6 = vips.iter().any(|v| v.is_ipv6());
     for d in &directors {
-        any_src.push(pair(d, "0.0.0.0/0".parse().expect("literal"), None));
+        if vips.iter().any(|v| v.is_ipv4()) {
+            any_src.push(pair(d, "0.0.0.0/0".parse().expect("literal"), None));
+        }
+        if v6 {
+            any_src.push(pair(d, IPV6_GLOBAL_UNICAST.parse().expect("literal"), None));
+        }
     }
     for rs in &sc.real_servers {
         for vip in &vips {
@@ -865,7 +929,12 @@ pub fn report_remedies(sc: &Scenario) -> Result<Vec<RemedyResult>, CheckError> {
         .collect();
     let candidates = [
         (
-            "report 5.3 (1): pair 0.0.0.0/0 on the directors, the VIP on the real servers",
+            if v6 {
+                "report 5.3 (1): pair 0.0.0.0/0 (for the IPv6 VIP 2000::/3: the API refuses \
+                 ::/0) on the directors, the VIP on the real servers"
+            } else {
+                "report 5.3 (1): pair 0.0.0.0/0 on the directors, the VIP on the real servers"
+            },
             any_src,
             None,
         ),

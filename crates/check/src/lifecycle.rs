@@ -428,6 +428,10 @@ impl<'a> Builder<'a> {
             } else {
                 proto::VRRP
             };
+            // With use_vmac the IPv6 source stays the base interface's
+            // link-local address, which keepalived copies onto the VMAC
+            // interface (vrrp_vmac.c set_link_local_address), while the
+            // frames leave from the virtual MAC.
             let smac = if inst.use_vmac {
                 vrrp_vmac(inst)
             } else {
@@ -1577,6 +1581,13 @@ pub fn host_warnings(sc: &Scenario) -> Vec<Warning> {
                 port: label.clone(),
                 message: "VIP is not on lo: the real server drops the director's DR packets".into(),
             });
+        }
+        // arp_ignore and arp_announce are IPv4 (net.ipv4.conf.*): an IPv6 VIP
+        // on lo is never answered on eth0 (net/ipv6/ndisc.c ndisc_recv_ns
+        // looks the target up on the receiving device only), and the real
+        // server solicits from its own address (rs_arp_source).
+        if vips.iter().all(IpAddr::is_ipv6) {
+            continue;
         }
         if rs.settings.vip_on_lo && rs.settings.arp_ignore == 0 {
             w.push(Warning {

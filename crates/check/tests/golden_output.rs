@@ -12,7 +12,7 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-const CASES: [(&str, &str); 20] = [
+const CASES: [(&str, &str); 22] = [
     // The field report on ML2/OVN (`firewall_driver: ovn`).
     ("lvs-dr-ovn", "examples/lvs-dr-ovn/scenario.yaml"),
     ("lvs-dr", "examples/lvs-dr/scenario.yaml"),
@@ -49,6 +49,8 @@ const CASES: [(&str, &str); 20] = [
     ("lvs-tun-ovn", "examples/lvs-tun-ovn/scenario.yaml"),
     ("routed-prefixes", "examples/routed-prefixes/scenario.yaml"),
     // IPv6 VIPs and dual stack.
+    ("lvs-dr-v6", "examples/lvs-dr-v6/scenario.yaml"),
+    ("lvs-dr-v6-ovn", "examples/lvs-dr-v6-ovn/scenario.yaml"),
     ("vip-failover-v6", "examples/vip-failover-v6/scenario.yaml"),
     (
         "vip-failover-v6-ovn",

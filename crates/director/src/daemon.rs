@@ -544,6 +544,17 @@ fn rx_queues(ifname: &str) -> usize {
         .unwrap_or(1)
 }
 
+/// A virtual interface linked to another one (iflink != ifindex, no device):
+/// a veth, most likely.
+fn looks_like_veth(ifname: &str) -> bool {
+    let read = |f: &str| std::fs::read_to_string(format!("/sys/class/net/{ifname}/{f}"));
+    let (Ok(idx), Ok(link)) = (read("ifindex"), read("iflink")) else {
+        return false;
+    };
+    idx.trim() != link.trim()
+        && !std::path::Path::new(&format!("/sys/class/net/{ifname}/device")).exists()
+}
+
 fn open_xdp(ifname: &str, cfg: &KeepalivedConfig, fast: bool) -> Result<XdpPath, String> {
     use crate::afxdp::{XdpClassifier, Xsk, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
     if rx_queues(ifname) > 1 {
@@ -561,6 +572,12 @@ fn open_xdp(ifname: &str, cfg: &KeepalivedConfig, fast: bool) -> Result<XdpPath,
         }
     }
     let fast = if fast {
+        if looks_like_veth(ifname) {
+            eprintln!(
+                "vipwire director: {ifname} looks like a veth: XDP_TX frames reach its peer \
+                 only while the peer has an XDP program (docs/director.md, the XDP DR fast path)"
+            );
+        }
         let mac = netif::mac_ioctl(ifname).map_err(|e| e.to_string())?;
         let f = crate::fastpath::FastPath::new(crate::fastpath::DEFAULT_MAX_ENTRIES, mac)
             .map_err(|e| format!("fast path maps: {e}"))?;

@@ -45,6 +45,7 @@ const SRC_X: u8 = 0x08;
 // ALU operations.
 const ALU_ADD: u8 = 0x00;
 const ALU_AND: u8 = 0x50;
+const ALU_XOR: u8 = 0xa0;
 const ALU_MOV: u8 = 0xb0;
 // Jump operations without a condition.
 const JMP_JA: u8 = 0x00;
@@ -186,6 +187,11 @@ impl Asm {
     /// `dst &= imm` (64-bit).
     pub fn and64_imm(&mut self, dst: Reg, imm: i32) -> &mut Asm {
         self.push(CLASS_ALU64 | ALU_AND | SRC_K, dst, R0, 0, imm)
+    }
+
+    /// `dst ^= imm` (64-bit).
+    pub fn xor64_imm(&mut self, dst: Reg, imm: i32) -> &mut Asm {
+        self.push(CLASS_ALU64 | ALU_XOR | SRC_K, dst, R0, 0, imm)
     }
 
     /// `dst = *(size *)(src + off)`, zero-extended.

@@ -64,6 +64,12 @@ pub fn frame(sc: &Scenario, p: &PacketResult) -> Vec<u8> {
                     let dst = target_mac.unwrap_or(MacAddr::BROADCAST);
                     arp.to_frame(dst).to_vec()
                 }
+                // check's solicited answer: sender = the advertised address,
+                // target = the asker's address (as an ARP reply).
+                (IpAddr::V6(s), IpAddr::V6(t)) if a.reply && s != t => {
+                    let dst = port_mac(sc, p.to_port.as_deref()).unwrap_or(MacAddr::BROADCAST);
+                    solicited_na_frame(src, dst, s, t)
+                }
                 (IpAddr::V6(_), IpAddr::V6(t)) if a.reply => {
                     let mut f = wire::icmpv6::unsolicited_na_frame(src, t, false).to_vec();
                     if let Some(dst) = port_mac(sc, p.to_port.as_deref()) {
@@ -77,6 +83,44 @@ pub fn frame(sc: &Scenario, p: &PacketResult) -> Vec<u8> {
         }
         Payload::Ip(pkt) => ip_frame(sc, p, pkt),
     }
+}
+
+/// A solicited neighbour advertisement for `target` (an address of the
+/// sender's) to the soliciting `to`: from the target itself, Solicited and
+/// Override set, with the target link-layer option, hop limit 255 (RFC 4861
+/// 4.4, 7.2.4; net/ipv6/ndisc.c ndisc_send_na).
+fn solicited_na_frame(
+    mac: MacAddr,
+    dst_mac: MacAddr,
+    target: std::net::Ipv6Addr,
+    to: std::net::Ipv6Addr,
+) -> Vec<u8> {
+    let na = wire::icmpv6::NeighbourAdvert {
+        router: false,
+        solicited: true,
+        override_flag: true,
+        target,
+        target_lladdr: Some(mac),
+    };
+    let mut msg = vec![0u8; na.buffer_len()];
+    let _ = na.emit(&mut msg, target, to);
+    let ip = wire::ipv6::Ipv6Repr {
+        traffic_class: 0,
+        flow_label: 0,
+        payload_len: msg.len(),
+        next_header: packet::proto::ICMPV6,
+        hop_limit: wire::icmpv6::ND_HOP_LIMIT,
+        src: target,
+        dst: to,
+    };
+    let eth = EthernetRepr::untagged(dst_mac, mac, wire::ipv6::ETHERTYPE_IPV6);
+    let mut f = vec![0u8; eth.header_len()];
+    let _ = eth.emit(&mut f);
+    let mut h = vec![0u8; wire::ipv6::HEADER_LEN];
+    let _ = ip.emit(&mut h);
+    f.extend_from_slice(&h);
+    f.extend_from_slice(&msg);
+    f
 }
 
 fn ip_frame(sc: &Scenario, p: &PacketResult, pkt: &Packet) -> Vec<u8> {
@@ -329,5 +373,32 @@ mod tests {
             }
         }
         assert!(n > 100);
+    }
+
+    /// IPv6 neighbour discovery from check (examples/lvs-dr-v6): the
+    /// solicitation and the holder's solicited answer, from the VIP to the
+    /// asker, for the VIP.
+    #[test]
+    fn ipv6_neighbour_discovery_frames_carry_the_right_addresses() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/lvs-dr-v6/scenario.yaml");
+        let sc = Scenario::load(&path).unwrap();
+        let r = check::run(&sc).unwrap();
+        let nd: Vec<&PacketResult> = r
+            .flows
+            .iter()
+            .flat_map(|f| &f.packets)
+            .filter(|p| matches!(&p.payload, Payload::Arp(a) if a.sender_ip.is_ipv6()))
+            .collect();
+        let vip: std::net::Ipv6Addr = "2001:db8:20::241".parse().unwrap();
+        let client: std::net::Ipv6Addr = "2001:db8:20::50".parse().unwrap();
+        let answer = nd
+            .iter()
+            .find(|p| matches!(&p.payload, Payload::Arp(a) if a.reply && a.target_ip == IpAddr::V6(client)))
+            .expect("the holder's answer to the client");
+        let (_, ip, na) = wire::icmpv6::parse_na_frame(&frame(&sc, answer)).unwrap();
+        assert_eq!((ip.src, ip.dst, ip.hop_limit), (vip, client, 255));
+        assert_eq!(na.target, vip);
+        assert!(na.solicited && na.override_flag);
     }
 }

@@ -26,7 +26,10 @@ const BPF_PROG_LOAD: i64 = 5;
 const BPF_PROG_TEST_RUN: i64 = 10;
 const BPF_LINK_CREATE: i64 = 28;
 const BPF_PROG_TYPE_XDP: u32 = 6;
-const BPF_XDP: u32 = 37;
+/// `enum bpf_attach_type`: an XDP program for a device, and one run by a
+/// CPUMAP entry on its CPU.
+pub const BPF_XDP: u32 = 37;
+pub const BPF_XDP_CPUMAP: u32 = 35;
 
 /// `union bpf_attr` as the kernel reads it: 128 zero-padded bytes.
 type Attr = [u8; 128];
@@ -188,9 +191,15 @@ pub fn prog_test_run_xdp(
     Ok((retval, out, duration))
 }
 
-/// BPF_PROG_LOAD of an XDP program (`insns`: 8-byte instructions), with the
-/// verifier's log in `log` when given.
-pub fn prog_load_xdp(insns: &[u8], license: &CStr, log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
+/// BPF_PROG_LOAD of an XDP program (`insns`: 8-byte instructions) for
+/// `expected_attach_type` (BPF_XDP, BPF_XDP_CPUMAP), with the verifier's log
+/// in `log` when given.
+pub fn prog_load_xdp(
+    insns: &[u8],
+    license: &CStr,
+    log: Option<&mut [u8]>,
+    expected_attach_type: u32,
+) -> io::Result<OwnedFd> {
     assert_eq!(insns.len() % 8, 0, "eBPF instructions are 8 bytes");
     let mut a = [0u8; 128];
     put32(&mut a, 0, BPF_PROG_TYPE_XDP);
@@ -202,7 +211,7 @@ pub fn prog_load_xdp(insns: &[u8], license: &CStr, log: Option<&mut [u8]>) -> io
         put32(&mut a, 28, log.len() as u32);
         put64(&mut a, 32, log.as_mut_ptr() as u64);
     }
-    put32(&mut a, 68, BPF_XDP); // expected_attach_type
+    put32(&mut a, 68, expected_attach_type);
     bpf(BPF_PROG_LOAD, &mut a)
 }
 
