@@ -93,7 +93,7 @@ impl LegState {
 #[derive(Clone, Debug)]
 pub struct Leg {
     pub from: String,
-    /// None: a broadcast (ARP) nobody in particular receives.
+    /// None: a broadcast or multicast (ARP, IPv6 ND) nobody in particular receives.
     pub to: Option<String>,
     pub state: LegState,
     pub packets: usize,
