@@ -355,15 +355,23 @@ fn run_flow(sc: &Scenario, fabric: &mut dyn Backend, flow: &Flow) -> FlowResult 
                     }
                 }
                 if let (Some(d), Category::Vrrp) = (drop.as_mut(), flow.category) {
+                    // Which member a client reaches: net/ipv4/arp.c arp_process
+                    // overrides an entry only after `locktime` (1 s) or for a
+                    // gratuitous ARP; net/ipv6/ndisc.c takes every NA that has
+                    // the override flag, which a host's own answers carry.
+                    let reaches = if pkt.dst.is_ipv6() {
+                        "neighbour solicitations for the VIP (split brain): a client's \
+                         solicitation reaches both, and the answer that arrives last wins, as \
+                         does each unsolicited NA"
+                    } else {
+                        "ARP for the VIP (split brain): a client's ARP request reaches both, a \
+                         Linux client keeps the first answer (another within `locktime`, 1 s, \
+                         is ignored) and each gratuitous ARP moves it"
+                    };
                     d.reason += &format!(
-                        "; {} never hears this master's adverts, so it becomes MASTER too and \
-                         both answer {} for the VIP (split brain)",
-                        to,
-                        if pkt.dst.is_ipv6() {
-                            "neighbour solicitations"
-                        } else {
-                            "ARP"
-                        }
+                        "; {to} never hears this master's adverts, so it becomes MASTER too and \
+                         both answer {reaches}; the client's connections go to whichever member \
+                         it resolved and break when it moves"
                     );
                 }
                 if drop.is_none() {
