@@ -6,22 +6,16 @@
 //! decides them, and `--fix` proposes IPv6 pairs and rules that the re-check
 //! confirms.
 
+mod common;
+
 use check::diagnose::DropKind;
-use check::fix::{find_fix, Change, FixReport};
+use check::fix::{find_fix, Change};
 use check::lifecycle::{flows, Category, Payload};
 use check::simulate::{nd_packet, CheckReport};
 use check::{run, Scenario};
+use common::{load, pairs, root, rules};
 use packet::proto;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn load(path: &str) -> Scenario {
-    Scenario::load(&root().join(path)).unwrap()
-}
 
 const VIP6: &str = "2001:db8:10::241";
 const HYBRID: &str = "examples/vip-failover-v6/scenario.yaml";
@@ -44,46 +38,6 @@ fn first_drops(r: &CheckReport) -> Vec<(String, DropKind, String)> {
                 .map(|d| (f.name.clone(), d.kind, d.chain.clone()))
         })
         .collect()
-}
-
-fn pairs(fix: &FixReport) -> Vec<String> {
-    let mut v: Vec<String> = fix
-        .changes
-        .iter()
-        .filter_map(|c| match &c.change {
-            Change::AddAllowedAddressPair {
-                port, ip_address, ..
-            } => Some(format!("{port} {ip_address}")),
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-fn rules(fix: &FixReport) -> Vec<String> {
-    let mut v: Vec<String> = fix
-        .changes
-        .iter()
-        .filter_map(|c| match &c.change {
-            Change::AddSecurityGroupRule {
-                group,
-                ethertype,
-                protocol,
-                port,
-                remote_ip_prefix,
-                ..
-            } => Some(format!(
-                "{group} {ethertype} {} {} {}",
-                protocol.clone().unwrap_or_default(),
-                port.map(|p| p.to_string()).unwrap_or_default(),
-                remote_ip_prefix.map(|r| r.to_string()).unwrap_or_default()
-            )),
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]
@@ -197,7 +151,7 @@ fn hybrid_names_the_ipv6_traps_and_the_fix_clears_them() {
         vec!["lb-1 2001:db8:10::241/128", "lb-2 2001:db8:10::241/128"]
     );
     assert_eq!(
-        rules(&fix),
+        rules(&fix, true),
         vec![
             "app IPv6 tcp 8080 2001:db8:10::21/128",
             "app IPv6 tcp 8080 2001:db8:10::22/128",
@@ -241,7 +195,7 @@ fn ovn_names_the_nd_port_security_and_the_fix_clears_it() {
         pairs(&fix),
         vec!["lb-1 2001:db8:10::241/128", "lb-2 2001:db8:10::241/128"]
     );
-    assert!(rules(&fix).contains(&"lb IPv6 tcp 443 ::/0".to_string()));
+    assert!(rules(&fix, true).contains(&"lb IPv6 tcp 443 ::/0".to_string()));
     // With the pairs, the unbound VIP port becomes virtual (bound on the
     // parent's neighbour advertisement).
     let pair_cost = &fix
@@ -634,9 +588,9 @@ fn use_vmac_over_ipv6_needs_the_vrrp_mac_pairs_and_default_sources_cover_ipv6() 
             "{driver}: {macs:?}"
         );
         assert!(
-            rules(&fix).contains(&"lb IPv6 tcp 443 ::/0".to_string()),
+            rules(&fix, true).contains(&"lb IPv6 tcp 443 ::/0".to_string()),
             "{driver}: the client's IPv6 address stands for ::/0: {:?}",
-            rules(&fix)
+            rules(&fix, true)
         );
     }
     std::fs::remove_dir_all(&dir).unwrap();

@@ -6,23 +6,17 @@
 //! real-server route is named as a host problem. Readable output pinned
 //! (pinned in golden_output.rs).
 
+mod common;
+
 use check::diagnose::DropKind;
 use check::fix::{find_fix, with_changes, Change, FixReport};
 use check::lifecycle::{Category, StepRole};
 use check::{run, Scenario};
+use common::{load, root};
 use fabric::Side;
 use neutron::firewall::provenance::Origin;
 use neutron::firewall::FirewallDriver;
 use packet::{proto, tcp_flags, Packet};
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn load(path: &str) -> Scenario {
-    Scenario::load(&root().join(path)).unwrap()
-}
 
 /// A variant of examples/lvs-nat with other real-server and client lines.
 fn variant(driver: &str, tail: &str) -> Scenario {

@@ -5,23 +5,17 @@
 //! VIP and rp_filter are host settings. Readable output pinned
 //! (pinned in golden_output.rs).
 
+mod common;
+
 use check::diagnose::DropKind;
 use check::fix::{find_fix, with_changes, Change, FixReport};
 use check::lifecycle::{Category, Payload, StepRole};
 use check::simulate::Outcome;
 use check::{run, Scenario};
+use common::{load, root};
 use fabric::Side;
 use neutron::firewall::FirewallDriver;
 use packet::proto;
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn load(path: &str) -> Scenario {
-    Scenario::load(&root().join(path)).unwrap()
-}
 
 /// examples/lvs-tun with other real-server settings.
 fn variant(driver: &str, settings: &str) -> Scenario {

@@ -4,75 +4,20 @@
 //! iptables_hybrid and ML2/OVN, and passes after `--fix`; its readable output
 //! is pinned in golden_output.rs.
 
+mod common;
+
 use check::diagnose::DropKind;
-use check::fix::{find_fix, Change, FixReport};
+use check::fix::{find_fix, Change};
 use check::lifecycle::Category;
 use check::{run, Scenario};
+use common::{load, own_mac_pairs as pairs, root, rules};
 use fabric::Side;
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn load(path: &str) -> Scenario {
-    Scenario::load(&root().join(path)).unwrap()
-}
 
 /// (flow, port, kind, side) of every drop.
 fn drops(r: &check::CheckReport) -> Vec<(String, String, DropKind, Option<Side>)> {
     r.drops()
         .map(|(f, _, d)| (f.name.clone(), d.port.clone(), d.kind, d.side))
         .collect()
-}
-
-fn pairs(fix: &FixReport) -> Vec<String> {
-    let mut v: Vec<String> = fix
-        .changes
-        .iter()
-        .filter_map(|c| match &c.change {
-            Change::AddAllowedAddressPair {
-                port,
-                ip_address,
-                mac_address,
-                ..
-            } => {
-                assert!(mac_address.is_none(), "the pair takes the port's own MAC");
-                Some(format!("{port} {ip_address}"))
-            }
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-fn rules(fix: &FixReport) -> Vec<String> {
-    let mut v: Vec<String> = fix
-        .changes
-        .iter()
-        .filter_map(|c| match &c.change {
-            Change::AddSecurityGroupRule {
-                group,
-                ingress,
-                protocol,
-                port,
-                remote_ip_prefix,
-                ..
-            } => {
-                assert!(ingress);
-                Some(format!(
-                    "{group} {} {} {}",
-                    protocol.clone().unwrap_or_default(),
-                    port.map(|p| p.to_string()).unwrap_or_default(),
-                    remote_ip_prefix.map(|r| r.to_string()).unwrap_or_default()
-                ))
-            }
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 const PAIRS: [&str; 2] = ["node-1 192.0.2.0/26", "node-2 192.0.2.64/26"];
@@ -132,7 +77,7 @@ fn hybrid_drops_at_anti_spoofing_and_the_prefix_pairs_fix_it() {
     let fix = find_fix(&sc, &report).unwrap();
     assert!(fix.recheck.passed(), "the fix passes its re-check");
     assert_eq!(pairs(&fix), PAIRS);
-    assert!(rules(&fix).is_empty(), "{:?}", rules(&fix));
+    assert!(rules(&fix, false).is_empty(), "{:?}", rules(&fix, false));
     assert!(fix
         .changes
         .iter()
@@ -169,7 +114,7 @@ fn ovn_drops_source_and_destination_and_needs_rules_for_the_prefixes() {
     assert!(fix.recheck.passed(), "the fix passes its re-check");
     assert_eq!(pairs(&fix), PAIRS);
     assert_eq!(
-        rules(&fix),
+        rules(&fix, false),
         vec![
             "clients tcp 443 192.0.2.0/26",
             "clients tcp 443 192.0.2.64/26",

@@ -3,62 +3,17 @@
 //! iptables_hybrid and ML2/OVN, and passes after `--fix`; its readable output
 //! is pinned in golden_output.rs.
 
+mod common;
+
 use check::diagnose::DropKind;
 use check::fix::{find_fix, Change};
 use check::lifecycle::Category;
 use check::report::render_check;
 use check::{run, Scenario};
+use common::{load, pairs, root, rules};
 use neutron::firewall::FirewallDriver;
-use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn load(path: &str) -> Scenario {
-    Scenario::load(&root().join(path)).unwrap()
-}
 
 const VIP: &str = "203.0.113.241";
-
-fn pairs_on_members(fix: &check::fix::FixReport) -> Vec<String> {
-    let mut v: Vec<String> = fix
-        .changes
-        .iter()
-        .filter_map(|c| match &c.change {
-            Change::AddAllowedAddressPair {
-                port, ip_address, ..
-            } => Some(format!("{port} {ip_address}")),
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-fn rules(fix: &check::fix::FixReport) -> Vec<String> {
-    let mut v: Vec<String> = fix
-        .changes
-        .iter()
-        .filter_map(|c| match &c.change {
-            Change::AddSecurityGroupRule {
-                group,
-                protocol,
-                port,
-                remote_ip_prefix,
-                ..
-            } => Some(format!(
-                "{group} {} {} {}",
-                protocol.clone().unwrap_or_default(),
-                port.map(|p| p.to_string()).unwrap_or_default(),
-                remote_ip_prefix.map(|r| r.to_string()).unwrap_or_default()
-            )),
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v
-}
 
 /// The same fix on both backends: the /32 VIP pair on each member, VRRP
 /// from each member, udp/53 from every client source, and tcp/8080 into
@@ -66,11 +21,11 @@ fn rules(fix: &check::fix::FixReport) -> Vec<String> {
 fn assert_expected_fix(fix: &check::fix::FixReport) {
     assert!(fix.recheck.passed(), "the fix passes its re-check");
     assert_eq!(
-        pairs_on_members(fix),
+        pairs(fix),
         vec![format!("lb-1 {VIP}/32"), format!("lb-2 {VIP}/32")]
     );
     assert_eq!(
-        rules(fix),
+        rules(fix, false),
         vec![
             "app tcp 8080 203.0.113.21/32",
             "app tcp 8080 203.0.113.22/32",
