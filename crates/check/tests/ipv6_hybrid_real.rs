@@ -12,9 +12,12 @@
 //! this path ip6tables decides first. Needs root, keepalived, tcpdump, curl,
 //! ip6tables and ipset; without them it prints SKIP.
 
+mod common;
+
 use check::fix::{find_fix, with_changes};
 use check::simulate::{CheckReport, Outcome};
 use check::{run, Scenario};
+use common::{root, root_with, sh, tcpdump_lines as read};
 use neutron::firewall::iptables_hybrid::render_host;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,47 +26,6 @@ use std::time::Duration;
 
 const HOST: &str = "compute-1";
 const VIP: &str = "2001:db8:10::241";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn can_run() -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    root && [
-        "keepalived",
-        "tcpdump",
-        "curl",
-        "ip",
-        "ip6tables-restore",
-        "ipset",
-        "conntrack",
-        "/usr/bin/python3",
-    ]
-    .iter()
-    .all(|t| have(t))
-}
-
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
 
 fn sh_in(cmd: &str, input: &str) {
     use std::io::Write;
@@ -301,19 +263,6 @@ impl Lab {
     }
 }
 
-fn read(file: &Path) -> Vec<String> {
-    let out = Command::new("tcpdump")
-        .args(["-nn", "-vv", "-r"])
-        .arg(file)
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 fn count(lines: &[String], parts: &[&str]) -> usize {
     lines
         .iter()
@@ -433,7 +382,16 @@ fn phase(lab: &mut Lab, sc: &Scenario, tag: &str) -> Vec<String> {
 
 #[test]
 fn ipv6_vip_failover_verdicts_agree_with_the_kernel_before_and_after_the_fix() {
-    if !can_run() {
+    if !root_with(&[
+        "keepalived",
+        "tcpdump",
+        "curl",
+        "ip",
+        "ip6tables-restore",
+        "ipset",
+        "conntrack",
+        "/usr/bin/python3",
+    ]) {
         println!("SKIP: needs root, keepalived, tcpdump, curl, ip6tables, ipset, conntrack");
         return;
     }

@@ -8,41 +8,17 @@
 //! on `lo` (a DR real server) must leave the client's solicitation unanswered.
 //! Needs root, keepalived, tcpdump and curl; without them it prints SKIP.
 
+mod common;
+
 use check::lifecycle::{flows, Category, Payload};
 use check::simulate::nd_packet;
 use check::Scenario;
+use common::{root, root_with, sh, tcpdump_lines as read};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::Duration;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn can_run() -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    root && ["keepalived", "tcpdump", "curl", "ip"]
-        .iter()
-        .all(|t| have(t))
-}
-
-fn sh(cmd: &str) {
-    let st = Command::new("sh").args(["-c", cmd]).status().unwrap();
-    assert!(st.success(), "{cmd}");
-}
 
 /// Our namespaces and processes; removed and stopped (by PID) on drop.
 struct Lab {
@@ -127,26 +103,13 @@ impl Lab {
     }
 }
 
-fn read(file: &Path) -> Vec<String> {
-    let out = Command::new("tcpdump")
-        .args(["-nn", "-vv", "-r"])
-        .arg(file)
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 fn seen(lines: &[String], parts: &[String]) -> bool {
     lines.iter().any(|l| parts.iter().all(|p| l.contains(p)))
 }
 
 #[test]
 fn keepalived_and_the_kernel_send_the_ipv6_packets_check_models() {
-    if !can_run() {
+    if !root_with(&["keepalived", "tcpdump", "curl", "ip"]) {
         println!("SKIP: needs root, keepalived, tcpdump, curl and ip");
         return;
     }

@@ -82,3 +82,49 @@ pub fn rules(fix: &FixReport, ethertype: bool) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Whether `tool` is on PATH.
+pub fn have(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Root and every one of `tools`: what the real-kernel tests need.
+pub fn root_with(tools: &[&str]) -> bool {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    root && tools.iter().all(|t| have(t))
+}
+
+/// Runs `cmd` by sh; panics with its stderr when it fails; its stdout.
+pub fn sh(cmd: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The lines `tcpdump -nn -vv -r FILE` prints for a capture.
+pub fn tcpdump_lines(file: &Path) -> Vec<String> {
+    let out = std::process::Command::new("tcpdump")
+        .args(["-nn", "-vv", "-r"])
+        .arg(file)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
