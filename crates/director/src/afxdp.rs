@@ -297,6 +297,29 @@ fn redirect_program(xskmap_fd: i32) -> io::Result<Vec<u8>> {
     a.finish().map_err(io::Error::other)
 }
 
+/// The classifier program (with the fast path when `fast` holds) and its
+/// maps, loaded but not attached: for BPF_PROG_TEST_RUN (its XSKMAP is
+/// empty, so a classified frame returns XDP_PASS).
+pub struct LoadedClassifier {
+    pub prog: XdpProgram,
+    _keys: BpfMap,
+    _xsk: BpfMap,
+}
+
+pub fn load_classifier(keys: &[[u8; 8]], fast: Option<(i32, i32)>) -> io::Result<LoadedClassifier> {
+    let kmap = BpfMap::create(BPF_MAP_TYPE_HASH, 8, 4, keys.len().max(1) as u32)?;
+    for k in keys {
+        kmap.update(k, &1u32.to_ne_bytes())?;
+    }
+    let xmap = BpfMap::create(BPF_MAP_TYPE_XSKMAP, 4, 4, 64)?;
+    let code = classifier_program(kmap.fd(), xmap.fd(), fast)?;
+    Ok(LoadedClassifier {
+        prog: XdpProgram::load(&code, None)?,
+        _keys: kmap,
+        _xsk: xmap,
+    })
+}
+
 /// An XDP program redirecting every frame to the XSK of its RX queue, attached.
 pub struct XdpRedirect {
     map: BpfMap,
