@@ -397,11 +397,14 @@ pub fn explain_drop(sc: &Scenario, hop: &Hop, pkt: &Packet, step: &Step) -> Drop
                 ""
             }
         ),
-        _ => format!(
-            "{} dropped by {table}:{chain} rule {rule_num} on {}",
-            describe(pkt),
-            hop.host
-        ),
+        _ => match hop.decided_by.first() {
+            Some(Origin::Infrastructure { what, .. }) => format!("{}: {what}", describe(pkt)),
+            _ => format!(
+                "{} dropped by {table}:{chain} rule {rule_num} on {}",
+                describe(pkt),
+                hop.host
+            ),
+        },
     };
     Drop {
         kind,

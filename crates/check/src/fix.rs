@@ -97,13 +97,14 @@ impl Change {
                 mac_address,
                 ..
             } => {
+                let text = pair_ip_written(cloud, ip_address);
                 if let Some(p) = cloud.port_mut(port_id) {
                     let pair = AddressPair {
                         ip_address: *ip_address,
                         mac_address: Some(
                             mac_address.clone().unwrap_or_else(|| p.mac_address.clone()),
                         ),
-                        ip_text: None,
+                        ip_text: Some(text),
                     };
                     if !p.allowed_address_pairs.contains(&pair) {
                         p.allowed_address_pairs.push(pair);
@@ -187,7 +188,7 @@ impl Change {
     }
 
     /// The `openstack` command that makes this change.
-    pub fn command(&self) -> String {
+    pub fn command(&self, cloud: &Cloud) -> String {
         match self {
             Change::AddAllowedAddressPair {
                 port_id,
@@ -199,9 +200,7 @@ impl Change {
                     .as_ref()
                     .map(|m| format!(",mac-address={m}"))
                     .unwrap_or_default();
-                // A host pair as a bare IP, as the API then stores it: on
-                // ML2/OVN only that form makes a VIP port virtual.
-                let ip = neutron::model::pair_ip_text(ip_address);
+                let ip = pair_ip_written(cloud, ip_address);
                 format!(
                     "openstack port set --allowed-address ip-address={ip}{mac} {port_id}  # {port}"
                 )
@@ -381,6 +380,24 @@ impl Change {
                  TCP state (an ACK scan or a stray segment passes where a stateful group drops it)"
             ),
         }
+    }
+}
+
+/// How a pair's address is written to the API. A host pair as a bare IP, as
+/// the API then stores it: on ML2/OVN only that form makes a VIP port
+/// virtual. But when the address is the fixed IP of a VM's own port, the bare
+/// form would make that port virtual too and cut the VM off (BRIEF §7,
+/// docs/conformance-ovn.md), so it is written as a /32 (/128) CIDR, which
+/// never does and allows the same address.
+pub fn pair_ip_written(cloud: &Cloud, ip: &IpNet) -> String {
+    let host = ip.prefix_len() == ip.max_prefix_len();
+    let vm_address = cloud.ports.iter().any(|p| {
+        !p.device_owner.is_empty() && p.fixed_ips.iter().any(|f| f.ip_address == ip.addr())
+    });
+    if host && vm_address {
+        ip.to_string()
+    } else {
+        neutron::model::pair_ip_text(ip)
     }
 }
 
@@ -712,7 +729,7 @@ fn price(sc: &Scenario, changes: &[Change]) -> Vec<PricedChange> {
         .iter()
         .map(|c| PricedChange {
             change: c.clone(),
-            command: c.command(),
+            command: c.command(&sc.cloud),
             cost: match c {
                 Change::AddSecurityGroupRule { group_id, .. }
                     if group_id.starts_with(STATELESS_ID) =>

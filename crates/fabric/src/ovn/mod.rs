@@ -27,7 +27,7 @@ use ipnet::IpNet;
 use lflows::{AclFlow, Hint};
 use netfilter::{PacketTrace, StepKind, TraceStep};
 use neutron::firewall::ovn::{
-    Acl, AclAction, AclDirection, LogicalSwitchPort, Northbound, PortSecurityEntry,
+    Acl, AclAction, AclDirection, LogicalSwitchPort, LspType, Northbound, PortSecurityEntry,
 };
 use neutron::firewall::provenance::Origin;
 use neutron::model::Cloud;
@@ -504,6 +504,34 @@ fn nd_entries<'a>(
     Ok(Some(entries))
 }
 
+/// A VM's own port that ML2/OVN wrote as `type: virtual` (its fixed IP is,
+/// as a bare IP, some port's pair, its own included): ovn-controller claims a
+/// virtual port only when a parent's ARP binds it, never by its interface, so
+/// nothing from or to the VM passes (seen on the real chassis, BRIEF §7 and
+/// docs/conformance-ovn.md). Unbound VIP ports have no VM and stay usable.
+fn cut_off_vm(lsp: &LogicalSwitchPort) -> Option<String> {
+    let LspType::Virtual { ip, parents } = &lsp.kind else {
+        return None;
+    };
+    let owner = lsp.external_ids.get("neutron:device_owner")?;
+    if owner.is_empty() {
+        return None;
+    }
+    let own = parents.iter().any(|p| p == &lsp.name);
+    Some(format!(
+        "ML2/OVN made this VM's port type virtual because its fixed IP {ip} is an allowed \
+         address pair (written as a bare IP) of {}: ovn-controller never claims a virtual \
+         port by its interface, so the VM is cut off; write that pair as {ip}/{} (a CIDR pair \
+         never makes a port virtual) or remove it",
+        if own {
+            "the port itself".to_string()
+        } else {
+            format!("{} other port(s)", parents.len())
+        },
+        if ip.is_ipv4() { 32 } else { 128 }
+    ))
+}
+
 fn nd_refusal(lsp: &LogicalSwitchPort, why: ArpRefusal, rule_text: String) -> ArpDecision {
     ArpDecision {
         refused: Some(why),
@@ -534,6 +562,32 @@ impl crate::Backend for OvnFabric {
             ct_reason: None,
             zone: 0,
         };
+        if let Some(what) = cut_off_vm(&lsp) {
+            walk.step(
+                "physical",
+                0,
+                0,
+                &format!(
+                    "{} == \"{port_id}\" (type virtual, not claimed)",
+                    if side == Side::Egress {
+                        "inport"
+                    } else {
+                        "outport"
+                    }
+                ),
+                "drop;",
+            );
+            return Some(Hop {
+                port_id: port_id.to_string(),
+                host: lsp.switch.clone(),
+                side,
+                trace: walk.finish(Verdict::Drop),
+                decided_by: vec![Origin::Infrastructure {
+                    port_id: port_id.to_string(),
+                    what,
+                }],
+            });
+        }
         let port = port_id.to_string();
         let (verdict, decided_by) = match side {
             Side::Egress => {

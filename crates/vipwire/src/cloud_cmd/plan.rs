@@ -234,10 +234,9 @@ pub fn plan(sc: &Scenario, changes: &[Change]) -> Plan {
                 ip_address,
                 mac_address,
             } => {
-                // A host pair as a bare IP, as `--fix` writes it (on ML2/OVN
-                // only that form makes a VIP port virtual).
+                // As `--fix` writes it (check::fix::pair_ip_written).
                 let pair = Pair {
-                    ip_address: neutron::model::pair_ip_text(ip_address),
+                    ip_address: check::fix::pair_ip_written(&sc.cloud, ip_address),
                     mac_address: mac_address.clone(),
                 };
                 match pairs
@@ -496,7 +495,7 @@ pub fn render_fix_as(
                     let _ = writeln!(o, "# not planned: {why}");
                     continue;
                 }
-                let _ = writeln!(o, "{}", c.command());
+                let _ = writeln!(o, "{}", c.command(&sc.cloud));
             }
             o
         }
