@@ -567,7 +567,18 @@ fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
             };
             let ingress = drop.side != Some(fabric::Side::Egress);
             let protocol = drop.protocol.and_then(proto_name);
-            let l4 = matches!(drop.protocol, Some(proto::TCP) | Some(proto::UDP));
+            // A stateless group cannot follow a connection: a reply to a
+            // client's ephemeral port (Linux ip_local_port_range starts at
+            // 32768) needs the protocol from the peer on any port, not the
+            // one port this simulation happened to pick.
+            let stateless = port
+                .security_groups
+                .iter()
+                .filter_map(|g| sc.cloud.group(g))
+                .any(|g| !g.stateful);
+            let ephemeral = drop.dport.is_some_and(|p| p >= 32768);
+            let l4 = matches!(drop.protocol, Some(proto::TCP) | Some(proto::UDP))
+                && !(stateless && ephemeral);
             let remotes: Vec<Option<IpNet>> = if ingress {
                 sources.into_iter().map(Some).collect()
             } else {

@@ -59,6 +59,9 @@ struct Expect {
     own_hosts: bool,
     #[serde(default)]
     output: Vec<String>,
+    /// Fragments the report must not contain (a claim that would be wrong).
+    #[serde(default)]
+    not_output: Vec<String>,
     fix: Option<FixExpect>,
 }
 
@@ -299,6 +302,11 @@ fn compare(c: &Checked, fix: Option<&FixReport>, e: &Expect) -> Vec<String> {
     for frag in &e.output {
         if !text.contains(frag.as_str()) {
             errs.push(format!("output lacks {frag:?}:\n{text}"));
+        }
+    }
+    for frag in &e.not_output {
+        if text.contains(frag.as_str()) {
+            errs.push(format!("output has {frag:?}, which must not be claimed:\n{text}"));
         }
     }
     match (&e.fix, fix) {
