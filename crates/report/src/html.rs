@@ -138,7 +138,7 @@ pub fn render(input: Input) -> String {
     picture(&mut o, &topo, "before");
     let _ = writeln!(
         o,
-        "<p class=\"key\"><span><i style=\"border-color:var(--green)\"></i>passes</span><span><i style=\"border-color:var(--red)\"></i>dropped (numbered: see Drops)</span><span><i style=\"border-color:var(--grey);border-top-style:dashed\"></i>never sent</span><span>↑ broadcast or multicast (ARP, IPv6 ND, VRRP)</span></p>\n\
+        "<p class=\"key\"><span><i style=\"border-color:var(--green)\"></i>passes</span><span><i style=\"border-color:var(--red)\"></i>dropped (numbered: see Drops)</span><span><i style=\"border-color:var(--grey);border-top-style:dashed\"></i>never sent</span><span>↑ broadcast/multicast</span></p>\n\
          <p class=\"hint\">Each arrow is the packets one port sent to another with one verdict; hover for counts. The picture scrolls sideways on a narrow screen.</p></section>"
     );
 
