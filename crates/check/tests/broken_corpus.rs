@@ -306,7 +306,9 @@ fn compare(c: &Checked, fix: Option<&FixReport>, e: &Expect) -> Vec<String> {
     }
     for frag in &e.not_output {
         if text.contains(frag.as_str()) {
-            errs.push(format!("output has {frag:?}, which must not be claimed:\n{text}"));
+            errs.push(format!(
+                "output has {frag:?}, which must not be claimed:\n{text}"
+            ));
         }
     }
     match (&e.fix, fix) {
