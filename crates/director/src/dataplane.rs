@@ -473,4 +473,4 @@ pub fn split_oversized(frame: &[u8], mtu: usize) -> Option<Vec<Vec<u8>>> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

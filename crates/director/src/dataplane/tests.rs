@@ -40,7 +40,9 @@ fn svc(kind: LbKind, port: u16) -> Service {
     )
 }
 
-fn frame(
+/// A TCP segment from the client with 3 bytes of payload (also used by the
+/// fast path tests).
+pub(crate) fn frame(
     src: Ipv4Addr,
     sport: u16,
     dst: Ipv4Addr,

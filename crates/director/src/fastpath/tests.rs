@@ -8,9 +8,8 @@ use super::*;
 use crate::afxdp::{classifier_key, classifier_program, XdpProgram};
 use crate::ebpf::{XDP_PASS, XDP_TX};
 use lvs::sched::{scheduler_for, Dest};
-use wire::ethernet::{EthernetRepr, ETHERTYPE_IPV4};
-use wire::ipv4::{Ipv4Repr, PROTO_TCP};
-use wire::tcp::{TcpRepr, ACK, FIN, SYN};
+use wire::ipv4::PROTO_TCP;
+use wire::tcp::{ACK, FIN, SYN};
 
 const DIR_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 5]);
 const CLIENT_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x64]);
@@ -34,44 +33,7 @@ fn root() -> bool {
 }
 
 fn frame(sport: u16, flags: u8, dst_mac: MacAddr) -> Vec<u8> {
-    let mut f = vec![0u8; 14 + 20 + 20 + 3];
-    EthernetRepr {
-        dst: dst_mac,
-        src: CLIENT_MAC,
-        outer_vlan: None,
-        vlan_tci: None,
-        ethertype: ETHERTYPE_IPV4,
-    }
-    .emit(&mut f)
-    .unwrap();
-    Ipv4Repr {
-        dscp_ecn: 0,
-        ident: 9,
-        dont_frag: true,
-        more_frags: false,
-        frag_offset: 0,
-        ttl: 64,
-        protocol: PROTO_TCP,
-        src: CLIENT,
-        dst: VIP,
-        options: vec![],
-        payload_len: 23,
-    }
-    .emit(&mut f[14..])
-    .unwrap();
-    TcpRepr {
-        src_port: sport,
-        dst_port: 80,
-        seq: 1,
-        ack: 0,
-        flags,
-        window: 100,
-        urgent: 0,
-        options: vec![],
-    }
-    .emit(CLIENT, VIP, b"abc", &mut f[34..])
-    .unwrap();
-    f
+    crate::dataplane::tests::frame(CLIENT, sport, VIP, 80, flags, dst_mac)
 }
 
 fn dr_service() -> Service {
