@@ -80,18 +80,25 @@ fn lookup_key8(a: &mut Asm, map_fd: i32) {
         .call(Helper::MapLookupElem);
 }
 
+/// The 8-byte key at fp-8: the address at `addr` and the port at `port` of
+/// the packet (R8), the protocol (R7) and `dir` (0 to a service, 1 from a
+/// NAT real server).
+fn flow_key(a: &mut Asm, addr: i16, port: i16, dir: i32) {
+    a.ldx(Size::W, R5, R8, addr)
+        .stx(Size::W, FP, -8, R5)
+        .ldx(Size::H, R5, R8, port)
+        .stx(Size::H, FP, -4, R5)
+        .stx(Size::B, FP, -2, R7)
+        .st_imm(Size::B, FP, -1, dir);
+}
+
 /// The classifier (label `classify`), then `pass` and `redirect`: (dst, dport,
 /// proto, 0) in the keys map -> the XSK of the RX queue; else a destination
 /// that is the director's own (dst, 0, 0, 0, 2) -> pass; else (src, sport,
 /// proto, 1) (a NAT real server's reply) -> the XSK; else pass.
 fn classifier(a: &mut Asm, keys_fd: i32, xskmap_fd: i32) {
-    a.label("classify")
-        .ldx(Size::W, R5, R8, IP_DST)
-        .stx(Size::W, FP, -8, R5)
-        .ldx(Size::H, R5, R8, L4_DPORT)
-        .stx(Size::H, FP, -4, R5)
-        .stx(Size::B, FP, -2, R7)
-        .st_imm(Size::B, FP, -1, 0);
+    a.label("classify");
+    flow_key(a, IP_DST, L4_DPORT, 0);
     lookup_key8(a, keys_fd);
     a.jmp_imm(Jmp::Ne, R0, 0, "redirect")
         .ldx(Size::W, R5, R8, IP_DST)
@@ -99,13 +106,8 @@ fn classifier(a: &mut Asm, keys_fd: i32, xskmap_fd: i32) {
         // key[4..8] = 0 0 0 2 as one little-endian word.
         .st_imm(Size::W, FP, -4, 0x0200_0000);
     lookup_key8(a, keys_fd);
-    a.jmp_imm(Jmp::Ne, R0, 0, "pass")
-        .ldx(Size::W, R5, R8, IP_SRC)
-        .stx(Size::W, FP, -8, R5)
-        .ldx(Size::H, R5, R8, L4_SPORT)
-        .stx(Size::H, FP, -4, R5)
-        .stx(Size::B, FP, -2, R7)
-        .st_imm(Size::B, FP, -1, 1);
+    a.jmp_imm(Jmp::Ne, R0, 0, "pass");
+    flow_key(a, IP_SRC, L4_SPORT, 1);
     lookup_key8(a, keys_fd);
     a.jmp_imm(Jmp::Ne, R0, 0, "redirect")
         .label("pass")
