@@ -17,7 +17,7 @@ mod common;
 use check::fix::{find_fix, with_changes};
 use check::simulate::{CheckReport, Outcome};
 use check::{run, Scenario};
-use common::{root, root_with, sh, tcpdump_lines as read};
+use common::{master_conf, root, root_with, sh, tcpdump_lines as read};
 use neutron::firewall::iptables_hybrid::render_host;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -239,15 +239,7 @@ impl Lab {
     fn keepalived(&mut self, sc: &Scenario, port: &str, tag: &str) {
         let inst = &sc.directors[0].config.vrrp_instances[0];
         let conf = self.dir.join(format!("ka-{tag}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "vrrp_instance {} {{\n state MASTER\n interface eth0\n virtual_router_id {}\n \
-                 priority {}\n advert_int 1\n virtual_ipaddress {{\n  {VIP}\n }}\n}}\n",
-                inst.name, inst.virtual_router_id, inst.priority
-            ),
-        )
-        .unwrap();
+        std::fs::write(&conf, master_conf(inst, VIP)).unwrap();
         let (p, r) = (
             self.dir.join(format!("k-{tag}.pid")),
             self.dir.join(format!("v-{tag}.pid")),

@@ -13,7 +13,7 @@ mod common;
 use check::lifecycle::{flows, Category, Payload};
 use check::simulate::nd_packet;
 use check::Scenario;
-use common::{root, root_with, sh, tcpdump_lines as read};
+use common::{master_conf, root, root_with, sh, tcpdump_lines as read};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -164,15 +164,7 @@ fn keepalived_and_the_kernel_send_the_ipv6_packets_check_models() {
         (&cns, &client.mac_address, &v6(client).to_string()),
     );
     let conf = lab.dir.join("keepalived.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "vrrp_instance {} {{\n state MASTER\n interface eth0\n virtual_router_id {}\n \
-             priority {}\n advert_int 1\n virtual_ipaddress {{\n  {vip}\n }}\n}}\n",
-            inst.name, inst.virtual_router_id, inst.priority
-        ),
-    )
-    .unwrap();
+    std::fs::write(&conf, master_conf(inst, &vip.to_string())).unwrap();
     let cap = lab.dir.join("member.pcap");
     lab.capture(&cns, &cap);
     let (pidf, vrrpf) = (lab.dir.join("k.pid"), lab.dir.join("v.pid"));

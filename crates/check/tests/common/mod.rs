@@ -128,3 +128,13 @@ pub fn tcpdump_lines(file: &Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// A keepalived.conf holding `inst` as MASTER on eth0 with `vip`: the
+/// instance check synthesises for the vip-failover pattern, for real keepalived.
+pub fn master_conf(inst: &lvs::keepalived::VrrpInstance, vip: &str) -> String {
+    format!(
+        "vrrp_instance {} {{\n state MASTER\n interface eth0\n virtual_router_id {}\n \
+         priority {}\n advert_int 1\n virtual_ipaddress {{\n  {vip}\n }}\n}}\n",
+        inst.name, inst.virtual_router_id, inst.priority
+    )
+}
