@@ -58,6 +58,10 @@ N7 Per-run values. Values that change from run to run and that the GET
      PLACEHOLDERS below lists the ones applied.
    Neutron ids (networks, subnets, ports, groups, rules) and
    `neutron:revision_number` are kept: the GET output carries them.
+N8 Comma-separated sets. `Logical_Switch_Port.options:virtual-parents` is
+   written by Neutron from a Python set (`SetLSwitchPortToVirtualTypeCommand`
+   joins `set(...)`), so its order follows the interpreter's string hash seed
+   and changes from run to run: its items are sorted.
 
 Logical flows (`normalise_lflows`), from `ovn-sbctl lflow-list`:
 
@@ -97,6 +101,9 @@ DROPPED_COLUMNS = {('Logical_Switch_Port', 'up'),
 
 # (table, column, map key or None) -> placeholder, for per-run values.
 PLACEHOLDERS = {}
+
+# N8: map values that are comma-separated sets whose order is per-run.
+COMMA_SETS = {('Logical_Switch_Port', 'options', 'virtual-parents')}
 
 STAGES = ['ls_in_check_port_sec', 'ls_in_apply_port_sec', 'ls_in_pre_acl',
           'ls_in_pre_lb', 'ls_in_pre_stateful', 'ls_in_acl_hint',
@@ -206,6 +213,8 @@ def normalise_row(table, row, coltypes, name_of, keep_refs=None):
                 ph = PLACEHOLDERS.get((table, col, key))
                 if ph:
                     m[key] = ph
+                elif (table, col, key) in COMMA_SETS:
+                    m[key] = ','.join(sorted(m[key].split(',')))
             if m:
                 out[col] = m
             continue

@@ -9,6 +9,7 @@ server MAC), the committed expected/ files (shape and format), the packet
 lines and ARP frames of packets.py, and realovn.vrrp_pair_macs.
 """
 
+import copy
 import glob
 import json
 import os
@@ -162,6 +163,17 @@ class NormaliseTests(unittest.TestCase):
         self.assertEqual(v['type'], 'virtual')
         self.assertEqual(v['tag'], 5)
         self.assertNotIn('options', v)
+
+    def test_virtual_parents_sorted(self):
+        # N8: Neutron joins a Python set, so the order is per-run.
+        raw = copy.deepcopy(RAW)
+        other = raw['tables']['Logical_Switch_Port'][1]
+        other['options'] = ['map', [['virtual-ip', '203.0.113.100'],
+                                    ['virtual-parents', f'{PORT},{NET}']]]
+        doc = normalise_nb.normalise(raw, NEUTRON)
+        v = {r['name']: r for r in doc['logical_switch_ports']}[OTHER_PORT]
+        self.assertEqual(v['options'], {'virtual-ip': '203.0.113.100',
+                                        'virtual-parents': f'{NET},{PORT}'})
 
     def test_references_and_keys(self):
         pgs = {r['name']: r for r in self.doc['port_groups']}

@@ -538,7 +538,7 @@ pub fn parse_entry(text: &str) -> PortSecurityEntry {
 fn virtual_type(cloud: &Cloud, port: &Port) -> Option<LspType> {
     for f in &port.fixed_ips {
         let text = f.ip_address.to_string();
-        let parents: Vec<String> = cloud
+        let mut parents: Vec<String> = cloud
             .ports
             .iter()
             .filter(|p| p.fixed_ips.iter().any(|pf| pf.subnet_id == f.subnet_id))
@@ -553,6 +553,9 @@ fn virtual_type(cloud: &Cloud, port: &Port) -> Option<LspType> {
             .map(|p| p.id.clone())
             .collect();
         if !parents.is_empty() {
+            // Neutron joins a Python set here, in hash-seed order: print sorted
+            // (normalisation N8 in docs/conformance-ovn.md).
+            parents.sort();
             return Some(LspType::Virtual {
                 ip: f.ip_address,
                 parents,
