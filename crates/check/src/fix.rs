@@ -8,6 +8,7 @@ use crate::error::CheckError;
 use crate::scenario::Scenario;
 use crate::simulate::{run, CheckReport};
 use ipnet::IpNet;
+use neutron::firewall::ovn::{virtual_type, LspType};
 use neutron::firewall::provenance::Origin;
 use neutron::firewall::FirewallDriver;
 use neutron::model::{AddressPair, Cloud, Ethertype, RuleDirection, SecurityGroupRule};
@@ -36,6 +37,16 @@ pub enum Change {
     DisablePortSecurity {
         port_id: String,
         port: String,
+    },
+    /// Write a pair the port holds as a bare IP as its /32 (/128) CIDR instead:
+    /// the same addresses, but on ML2/OVN a CIDR never makes a port virtual.
+    WritePairAsCidr {
+        port_id: String,
+        port: String,
+        /// The pair's address as the API holds it now (bare).
+        ip_address: std::net::IpAddr,
+        /// The pair's MAC as the API holds it (`None`: the port's own).
+        mac_address: Option<String>,
     },
     /// Put the port in a new stateless group holding copies of its groups'
     /// rules (Neutron refuses to change `stateful` on a group in use, and a port
@@ -158,6 +169,21 @@ impl Change {
                     p.allowed_address_pairs.clear();
                 }
             }
+            Change::WritePairAsCidr {
+                port_id,
+                ip_address,
+                mac_address,
+                ..
+            } => {
+                if let Some(p) = cloud.port_mut(port_id) {
+                    let bare = ip_address.to_string();
+                    for a in &mut p.allowed_address_pairs {
+                        if a.mac_address == *mac_address && a.written() == bare {
+                            a.ip_text = Some(IpNet::from(*ip_address).to_string());
+                        }
+                    }
+                }
+            }
             Change::UseStatelessGroup { port_id, group, .. } => {
                 let Some(p) = cloud.port(port_id) else {
                     return;
@@ -238,6 +264,27 @@ impl Change {
             Change::DisablePortSecurity { port_id, port } => format!(
                 "openstack port set --no-security-group --disable-port-security {port_id}  # {port}"
             ),
+            Change::WritePairAsCidr {
+                port_id,
+                port,
+                ip_address,
+                mac_address,
+            } => {
+                // `port unset` removes only an exact (ip, mac) entry, and the
+                // API holds every pair with its MAC (python-openstackclient
+                // 10.5.0 network/v2/port.py, UnsetPort).
+                let mac = mac_address
+                    .clone()
+                    .or_else(|| cloud.port(port_id).map(|p| p.mac_address.clone()))
+                    .map(|m| format!(",mac-address={m}"))
+                    .unwrap_or_default();
+                let cidr = IpNet::from(*ip_address);
+                format!(
+                    "openstack port unset --allowed-address ip-address={ip_address}{mac} \
+                     {port_id}  # {port}\nopenstack port set --allowed-address \
+                     ip-address={cidr}{mac} {port_id}  # {port}"
+                )
+            }
             Change::UseStatelessGroup {
                 port_id,
                 port,
@@ -374,6 +421,13 @@ impl Change {
                 "{port} loses every security group and all anti-spoofing: any source IP and MAC, \
                  any inbound traffic"
             ),
+            Change::WritePairAsCidr {
+                port, ip_address, ..
+            } => format!(
+                "none: {port} may use exactly the addresses it could before; ML2/OVN rewrites the \
+                 port on this update and, with no bare-IP pair naming {ip_address} left, writes \
+                 it back as a normal port that ovn-controller claims by its interface"
+            ),
             Change::UseStatelessGroup { port, .. } => format!(
                 "{port} loses connection tracking: every reply it sends or receives needs an \
                  explicit rule (the fix adds those it needs), and its rules admit packets in any \
@@ -458,7 +512,52 @@ fn proto_name(p: u8) -> Option<String> {
 }
 
 /// The narrowest change that would let the packet behind `drop` through.
+/// ML2/OVN cut a VM's port off: its fixed IP is a bare-IP pair of some ports
+/// (`fabric::ovn`'s cut-off drop). When the port itself is among those parents,
+/// every parent's bare pair for that IP is written as a CIDR, the port's own
+/// last: Neutron recomputes a port's type on the port's own update, while a
+/// parent's update unsets only unbound virtual ports (ovn_client.py
+/// `_get_port_options` and `_set_unset_virtual_port_type`, neutron 29.0.0).
+fn rewrite_cut_off(sc: &Scenario, port_id: &str) -> Vec<Change> {
+    let Some(port) = sc.cloud.port(port_id) else {
+        return vec![];
+    };
+    if sc.driver != FirewallDriver::Ovn || port.device_owner.is_empty() {
+        return vec![];
+    }
+    let Some(LspType::Virtual { ip, parents }) = virtual_type(&sc.cloud, port) else {
+        return vec![];
+    };
+    if !parents.contains(&port.id) {
+        return vec![];
+    }
+    let bare = ip.to_string();
+    let mut order: Vec<&String> = parents.iter().filter(|p| **p != port.id).collect();
+    order.push(&port.id);
+    order
+        .into_iter()
+        .filter_map(|id| sc.cloud.port(id))
+        .flat_map(|p| {
+            p.allowed_address_pairs
+                .iter()
+                .filter(|a| a.written() == bare)
+                .map(|a| Change::WritePairAsCidr {
+                    port_id: p.id.clone(),
+                    port: sc.port_label(&p.id),
+                    ip_address: ip,
+                    mac_address: a.mac_address.clone(),
+                })
+        })
+        .collect()
+}
+
 fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
+    if matches!(drop.decided_by.first(), Some(Origin::Infrastructure { .. })) {
+        let rewrites = rewrite_cut_off(sc, &drop.port_id);
+        if !rewrites.is_empty() {
+            return rewrites;
+        }
+    }
     let Some(src) = drop.src else {
         return vec![];
     };
@@ -866,7 +965,9 @@ pub fn covers(a: &Change, b: &Change) -> bool {
         (Change::DisablePortSecurity { port_id: pa, .. }, other) => match other {
             Change::AddAllowedAddressPair { port_id, .. } => port_id == pa,
             Change::DisablePortSecurity { port_id, .. } => port_id == pa,
-            Change::AddSecurityGroupRule { .. } | Change::UseStatelessGroup { .. } => false,
+            Change::AddSecurityGroupRule { .. }
+            | Change::UseStatelessGroup { .. }
+            | Change::WritePairAsCidr { .. } => false,
         },
         _ => false,
     }
@@ -1047,6 +1148,78 @@ mod tests {
         assert!(!covers(&host, &wide));
         assert!(!covers(&wide, &rule(Some("203.0.113.5/32"), Some(443))));
         assert!(covers(&rule(None, None), &host));
+    }
+
+    fn own_ip_bare_pair() -> Scenario {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/broken/vrrp-use-vmac-own-ip-bare-pair-ovn/scenario.yaml");
+        Scenario::load(&dir).unwrap()
+    }
+
+    fn rewrites(changes: &[Change]) -> Vec<(String, String)> {
+        changes
+            .iter()
+            .map(|c| match c {
+                Change::WritePairAsCidr {
+                    port, ip_address, ..
+                } => (port.clone(), ip_address.to_string()),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cut_off_port_gets_its_parents_bare_pairs_rewritten_its_own_last() {
+        let mut sc = own_ip_bare_pair();
+        let d1 = sc
+            .cloud
+            .ports
+            .iter()
+            .find(|p| p.name == "director-1")
+            .unwrap()
+            .id
+            .clone();
+        let d2 = sc
+            .cloud
+            .ports
+            .iter()
+            .find(|p| p.name == "director-2")
+            .unwrap()
+            .id
+            .clone();
+        let got = rewrite_cut_off(&sc, &d1);
+        assert_eq!(
+            rewrites(&got),
+            [("director-1".into(), "203.0.113.5".into())]
+        );
+        let fixed = with_changes(&sc, &got);
+        assert!(virtual_type(&fixed.cloud, fixed.cloud.port(&d1).unwrap()).is_none());
+        // director-2 holds director-1's address bare too: its pair goes first.
+        let own = sc.cloud.port(&d1).unwrap().allowed_address_pairs[2].clone();
+        assert_eq!(own.written(), "203.0.113.5");
+        sc.cloud
+            .port_mut(&d2)
+            .unwrap()
+            .allowed_address_pairs
+            .push(own);
+        assert_eq!(
+            rewrites(&rewrite_cut_off(&sc, &d1)),
+            [
+                ("director-2".into(), "203.0.113.5".into()),
+                ("director-1".into(), "203.0.113.5".into())
+            ]
+        );
+        // Only another port holds it: its update would not rewrite director-1.
+        sc.cloud
+            .port_mut(&d1)
+            .unwrap()
+            .allowed_address_pairs
+            .remove(2);
+        assert!(rewrite_cut_off(&sc, &d1).is_empty());
+        // Not on iptables_hybrid, where no port becomes virtual.
+        let mut hybrid = own_ip_bare_pair();
+        hybrid.driver = FirewallDriver::IptablesHybrid;
+        assert!(rewrite_cut_off(&hybrid, &d1).is_empty());
     }
 
     #[test]

@@ -159,15 +159,20 @@ pub struct AddressPair {
 }
 
 impl AddressPair {
+    /// `ip_address` as the API holds it: the raw text, else a host as a bare IP.
+    pub fn written(&self) -> String {
+        self.ip_text
+            .clone()
+            .unwrap_or_else(|| pair_ip_text(&self.ip_address))
+    }
+
     /// The key the API sorts a port's pairs by: the raw (mac, ip) strings.
     pub fn api_sort_key(&self, port_mac: &str) -> (String, String) {
         (
             self.mac_address
                 .clone()
                 .unwrap_or_else(|| port_mac.to_string()),
-            self.ip_text
-                .clone()
-                .unwrap_or_else(|| pair_ip_text(&self.ip_address)),
+            self.written(),
         )
     }
 }
@@ -439,10 +444,7 @@ impl Port {
                     .iter()
                     .map(|p| {
                         let mut o = Map::new();
-                        let ip = p
-                            .ip_text
-                            .clone()
-                            .unwrap_or_else(|| pair_ip_text(&p.ip_address));
+                        let ip = p.written();
                         o.insert("ip_address".into(), json!(ip));
                         if let Some(mac) = &p.mac_address {
                             o.insert("mac_address".into(), json!(mac));

@@ -223,14 +223,50 @@ pub fn without_pairs(port: &Value, remove: &[Pair]) -> Option<Vec<Value>> {
     (kept.len() != list.len()).then_some(kept)
 }
 
-/// Adds `add` to the port's pairs, revision-safe.
+/// The port's pairs with each entry written exactly as a `retext` pair (same
+/// address text, MAC case-blind) given its new address text; None when none
+/// is there. Unlike [`Pair::same`], `203.0.113.5` and `203.0.113.5/32` differ
+/// here: ML2/OVN tells them apart (only a bare IP makes a port virtual).
+pub fn retexted_pairs(port: &Value, retext: &[(Pair, String)]) -> Option<Vec<Value>> {
+    let mac = mac_of(port);
+    let low = |p: &Pair| {
+        p.mac_address
+            .clone()
+            .unwrap_or_else(|| mac.clone())
+            .to_ascii_lowercase()
+    };
+    let mut list = pairs_of(port);
+    let mut changed = false;
+    for v in &mut list {
+        let have = Pair::from_json(v);
+        if let Some((_, text)) = retext
+            .iter()
+            .find(|(p, _)| p.ip_address == have.ip_address && low(p) == low(&have))
+        {
+            v["ip_address"] = json!(text);
+            changed = true;
+        }
+    }
+    changed.then_some(list)
+}
+
+/// Rewrites the port's pairs as `retext` says, then adds `add`, in one
+/// revision-safe write.
 pub fn add_pairs<A: PortApi + ?Sized>(
     api: &mut A,
     port_id: &str,
+    retext: &[(Pair, String)],
     add: &[Pair],
 ) -> Result<PortUpdate, OpenStackError> {
     update_port(api, port_id, MAX_TRIES, |port| {
-        merged_pairs(port, add).map(|l| json!({"allowed_address_pairs": l}))
+        let rewritten = retexted_pairs(port, retext);
+        let mut view = port.clone();
+        if let Some(l) = &rewritten {
+            view["allowed_address_pairs"] = json!(l);
+        }
+        merged_pairs(&view, add)
+            .or(rewritten)
+            .map(|l| json!({"allowed_address_pairs": l}))
     })
 }
 
@@ -319,7 +355,7 @@ mod tests {
     #[test]
     fn a_pair_is_merged_into_the_current_list() {
         let mut f = fake();
-        let u = add_pairs(&mut f, "p", &[any()]).unwrap();
+        let u = add_pairs(&mut f, "p", &[], &[any()]).unwrap();
         assert_eq!(u.conflicts, 0);
         let after = pairs_of(&f.ports["p"]);
         assert_eq!(after.len(), 2);
@@ -330,7 +366,39 @@ mod tests {
             ip_address: "203.0.113.241/32".into(),
             mac_address: None,
         };
-        let u = add_pairs(&mut f, "p", &[vip]).unwrap();
+        let u = add_pairs(&mut f, "p", &[], &[vip]).unwrap();
+        assert!(u.after.is_none());
+        assert_eq!(f.puts, 1);
+    }
+
+    #[test]
+    fn a_bare_pair_is_rewritten_as_its_cidr_in_place() {
+        let mut f = fake();
+        let bare = Pair {
+            ip_address: "203.0.113.241".into(),
+            mac_address: None,
+        };
+        let u = add_pairs(
+            &mut f,
+            "p",
+            &[(bare.clone(), "203.0.113.241/32".into())],
+            &[],
+        )
+        .unwrap();
+        assert!(u.after.is_some());
+        assert_eq!(
+            pairs_of(&f.ports["p"]),
+            [json!({"ip_address": "203.0.113.241/32", "mac_address": "fa:16:3e:00:00:01"})]
+        );
+        // The /32 is not the bare text: a second rewrite finds nothing to do,
+        // and adding the bare IP back is the same pair (nothing written).
+        let u = add_pairs(
+            &mut f,
+            "p",
+            &[(bare.clone(), "203.0.113.241/32".into())],
+            &[bare],
+        )
+        .unwrap();
         assert!(u.after.is_none());
         assert_eq!(f.puts, 1);
     }
@@ -347,7 +415,7 @@ mod tests {
                     .push(json!({"ip_address": "198.51.100.7", "mac_address": "fa:16:3e:00:00:01"}))
             }),
         ));
-        let u = add_pairs(&mut f, "p", &[any()]).unwrap();
+        let u = add_pairs(&mut f, "p", &[], &[any()]).unwrap();
         assert_eq!(u.conflicts, 1);
         let ips: Vec<String> = pairs_of(&f.ports["p"])
             .iter()
@@ -385,7 +453,9 @@ mod tests {
             }
         }
         let mut a = Always(fake());
-        let e = add_pairs(&mut a, "p", &[any()]).unwrap_err().to_string();
+        let e = add_pairs(&mut a, "p", &[], &[any()])
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("5 times") && e.contains("nothing was written"),
             "{e}"

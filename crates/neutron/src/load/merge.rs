@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::list::{ip_range_text, is_icmp, port_range_text};
 use super::{describe, Conflict, Form, Item, Kind, LoadError, MissingGroup, Obj};
-use crate::model::{pair_ip_text, Cloud, Network, Port, SecurityGroup, SecurityGroupRule, Subnet};
+use crate::model::{Cloud, Network, Port, SecurityGroup, SecurityGroupRule, Subnet};
 use crate::unknown::Unknown;
 
 /// A model object whose fields can be compared and copied by API field name.
@@ -84,10 +84,7 @@ impl Record for Port {
                     .allowed_address_pairs
                     .iter()
                     .map(|p| {
-                        let ip = p
-                            .ip_text
-                            .clone()
-                            .unwrap_or_else(|| pair_ip_text(&p.ip_address));
+                        let ip = p.written();
                         match &p.mac_address {
                             Some(m) => format!("{ip} {m}"),
                             None => ip,

@@ -8,7 +8,7 @@
 //! applied. On an error the run stops and says which steps were applied and
 //! which were not.
 
-use super::plan::{GroupRef, Plan, Step};
+use super::plan::{self, GroupRef, Plan, Step};
 use anyhow::{anyhow, Result};
 use openstack::write::{self, pairs_of, Created, Pair, PortApi};
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,9 @@ pub struct PortUndo {
     /// Pairs vipwire added (undo removes only these, keeping others' later pairs).
     #[serde(default)]
     pub added_pairs: Vec<Value>,
+    /// Bare-IP pairs vipwire wrote as CIDRs (undo writes them back bare).
+    #[serde(default)]
+    pub pairs_as_cidr: Vec<Value>,
     /// The groups vipwire set (undo restores `before_security_groups`).
     #[serde(default)]
     pub set_security_groups: Option<Vec<String>>,
@@ -224,9 +227,13 @@ fn run_step<A: PortApi>(
                 .push(format!("port {port}: security groups set to {group}"));
         }
         Step::Pairs {
-            port_id, port, add, ..
+            port_id,
+            port,
+            as_cidr,
+            add,
+            ..
         } => {
-            let u = write::add_pairs(api, port_id, add)?;
+            let u = write::add_pairs(api, port_id, &plan::retext(as_cidr), add)?;
             note_conflicts(out, port, u.conflicts);
             // vipwire's: absent when the port was first read, present now.
             let mac = write::mac_of(&u.before);
@@ -242,11 +249,27 @@ fn run_step<A: PortApi>(
                 .map(Pair::to_json)
                 .collect();
             let n = added.len();
+            // Written as a CIDR by vipwire: bare when first read, a CIDR now.
+            let low = |m: &Option<String>| m.clone().unwrap_or_else(|| mac.clone()).to_lowercase();
+            let had = |l: &[Pair], ip: &str, m: &Option<String>| {
+                l.iter()
+                    .any(|b| b.ip_address == ip && low(&b.mac_address) == low(m))
+            };
+            let rewritten: Vec<Value> = as_cidr
+                .iter()
+                .filter(|p| {
+                    had(&first, &p.ip_address, &p.mac_address)
+                        && had(&now, &plan::cidr_text(&p.ip_address), &p.mac_address)
+                })
+                .map(Pair::to_json)
+                .collect();
+            let r = rewritten.len();
             let rec = undo.port(&u.before, port_id, port);
             rec.added_pairs.extend(added);
+            rec.pairs_as_cidr.extend(rewritten);
             out.log.push(match &u.after {
                 Some(after) => format!(
-                    "port {port}: {n} pair(s) added; it now holds {}",
+                    "port {port}: {n} pair(s) added, {r} written as a CIDR; it now holds {}",
                     pairs_of(after)
                         .iter()
                         .map(|p| Pair::from_json(p).ip_address)
@@ -312,10 +335,29 @@ pub fn undo<A: PortApi>(api: &mut A, rec: &UndoRecord) -> (Vec<String>, Vec<Stri
                     fields.insert("security_groups".into(), json!(groups));
                 }
             }
+            // Pairs written as CIDRs go back bare first, then vipwire's own go.
+            let mut view = cur.clone();
+            let back: Vec<(Pair, String)> = p
+                .pairs_as_cidr
+                .iter()
+                .map(Pair::from_json)
+                .map(|b| {
+                    let cidr = Pair {
+                        ip_address: plan::cidr_text(&b.ip_address),
+                        mac_address: b.mac_address.clone(),
+                    };
+                    (cidr, b.ip_address)
+                })
+                .collect();
+            let mut pairs = write::retexted_pairs(cur, &back);
+            if let Some(l) = &pairs {
+                view["allowed_address_pairs"] = json!(l);
+            }
             if !added.is_empty() {
-                if let Some(l) = write::without_pairs(cur, &added) {
-                    fields.insert("allowed_address_pairs".into(), json!(l));
-                }
+                pairs = write::without_pairs(&view, &added).or(pairs);
+            }
+            if let Some(l) = pairs {
+                fields.insert("allowed_address_pairs".into(), json!(l));
             }
             (!fields.is_empty()).then_some(Value::Object(fields))
         });
@@ -428,6 +470,7 @@ mod tests {
             port_id: port_id.into(),
             port: port_id.into(),
             before: vec![],
+            as_cidr: vec![],
             add: vec![Pair {
                 ip_address: "0.0.0.0/0".into(),
                 mac_address: None,
@@ -545,6 +588,45 @@ mod tests {
         assert_eq!(f.groups, ["sg-default"]);
         let _ = std::fs::remove_file(path);
     }
+
+    #[test]
+    fn a_bare_pair_written_as_a_cidr_is_undone_back_to_bare() {
+        let mut f = Fake::default();
+        f.ports.insert("a".into(), port("a"));
+        let plan = Plan {
+            steps: vec![Step::Pairs {
+                port_id: "a".into(),
+                port: "a".into(),
+                before: vec![],
+                as_cidr: vec![Pair {
+                    ip_address: "203.0.113.241".into(),
+                    mac_address: Some("fa:16:3e:00:00:01".into()),
+                }],
+                add: vec![Pair {
+                    ip_address: "0.0.0.0/0".into(),
+                    mac_address: None,
+                }],
+            }],
+            refused: vec![],
+        };
+        let path = tmp("ascidr");
+        let mut rec = UndoRecord::default();
+        let out = apply(&mut f, &plan, &mut rec, &path);
+        assert!(out.error.is_none(), "{out:?}");
+        assert_eq!(
+            f.ports["a"]["allowed_address_pairs"],
+            json!([{"ip_address": "203.0.113.241/32", "mac_address": "fa:16:3e:00:00:01"},
+                   {"ip_address": "0.0.0.0/0"}])
+        );
+        assert_eq!(rec.ports[0].pairs_as_cidr.len(), 1);
+        let (_, failed) = undo(&mut f, &rec);
+        assert!(failed.is_empty(), "{failed:?}");
+        assert_eq!(
+            f.ports["a"]["allowed_address_pairs"],
+            port("a")["allowed_address_pairs"]
+        );
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 #[cfg(test)]
@@ -599,6 +681,7 @@ mod lost_answer {
                 port_id: "a".into(),
                 port: "a".into(),
                 before: vec![],
+                as_cidr: vec![],
                 add: vec![Pair {
                     ip_address: "0.0.0.0/0".into(),
                     mac_address: None,

@@ -110,11 +110,14 @@ pub enum Step {
         before: Vec<String>,
         group: String,
     },
-    /// Merge pairs into a port's list (revision-safe).
+    /// Write bare pairs as CIDRs and merge pairs into a port's list, in one
+    /// revision-safe write.
     Pairs {
         port_id: String,
         port: String,
         before: Vec<Pair>,
+        /// Pairs held as a bare IP, to be written as their /32 (/128).
+        as_cidr: Vec<Pair>,
         add: Vec<Pair>,
     },
     /// Turn port security off (groups and pairs go too; revision-safe).
@@ -171,10 +174,7 @@ fn model_pairs(sc: &Scenario, port_id: &str) -> Vec<Pair> {
             p.allowed_address_pairs
                 .iter()
                 .map(|a| Pair {
-                    ip_address: a
-                        .ip_text
-                        .clone()
-                        .unwrap_or_else(|| neutron::model::pair_ip_text(&a.ip_address)),
+                    ip_address: a.written(),
                     mac_address: a.mac_address.clone(),
                 })
                 .collect()
@@ -239,17 +239,22 @@ pub fn plan(sc: &Scenario, changes: &[Change]) -> Plan {
                     ip_address: check::fix::pair_ip_written(&sc.cloud, ip_address),
                     mac_address: mac_address.clone(),
                 };
-                match pairs
-                    .iter_mut()
-                    .find(|s| matches!(s, Step::Pairs { port_id: p, .. } if p == port_id))
-                {
-                    Some(Step::Pairs { add, .. }) => add.push(pair),
-                    _ => pairs.push(Step::Pairs {
-                        port_id: port_id.clone(),
-                        port: port.clone(),
-                        before: model_pairs(sc, port_id),
-                        add: vec![pair],
-                    }),
+                if let Step::Pairs { add, .. } = pairs_step(sc, &mut pairs, port_id, port) {
+                    add.push(pair);
+                }
+            }
+            Change::WritePairAsCidr {
+                port_id,
+                port,
+                ip_address,
+                mac_address,
+            } => {
+                let bare = Pair {
+                    ip_address: ip_address.to_string(),
+                    mac_address: mac_address.clone(),
+                };
+                if let Step::Pairs { as_cidr, .. } = pairs_step(sc, &mut pairs, port_id, port) {
+                    as_cidr.push(bare);
                 }
             }
             Change::AddSecurityGroupRule {
@@ -331,6 +336,65 @@ pub fn plan(sc: &Scenario, changes: &[Change]) -> Plan {
     Plan { steps, refused }
 }
 
+/// The port's pairs step of the plan, made on first use.
+fn pairs_step<'a>(
+    sc: &Scenario,
+    steps: &'a mut Vec<Step>,
+    port_id: &str,
+    port: &str,
+) -> &'a mut Step {
+    let at = match steps
+        .iter()
+        .position(|s| matches!(s, Step::Pairs { port_id: p, .. } if p == port_id))
+    {
+        Some(i) => i,
+        None => {
+            steps.push(Step::Pairs {
+                port_id: port_id.to_string(),
+                port: port.to_string(),
+                before: model_pairs(sc, port_id),
+                as_cidr: Vec::new(),
+                add: Vec::new(),
+            });
+            steps.len() - 1
+        }
+    };
+    &mut steps[at]
+}
+
+/// A bare pair's address as a CIDR (`203.0.113.5` -> `203.0.113.5/32`).
+pub fn cidr_text(bare: &str) -> String {
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(a) => format!("{a}/{}", if a.is_ipv4() { 32 } else { 128 }),
+        Err(_) => bare.to_string(),
+    }
+}
+
+/// `as_cidr` with each pair's new address text, as [`openstack::write::add_pairs`] takes them.
+pub fn retext(as_cidr: &[Pair]) -> Vec<(Pair, String)> {
+    as_cidr
+        .iter()
+        .map(|p| (p.clone(), cidr_text(&p.ip_address)))
+        .collect()
+}
+
+/// What a port's pairs step leaves: `before` with the `as_cidr` entries
+/// written as CIDRs, then `add`.
+pub fn pairs_after(before: &[Pair], as_cidr: &[Pair], add: &[Pair]) -> Vec<Pair> {
+    let mut after: Vec<Pair> = before
+        .iter()
+        .map(|p| match as_cidr.contains(p) {
+            true => Pair {
+                ip_address: cidr_text(&p.ip_address),
+                mac_address: p.mac_address.clone(),
+            },
+            false => p.clone(),
+        })
+        .collect();
+    after.extend(add.iter().cloned());
+    after
+}
+
 fn pair_text(p: &Pair) -> String {
     match &p.mac_address {
         Some(m) => format!("{} ({m})", p.ip_address),
@@ -406,11 +470,10 @@ impl Step {
                 port_id,
                 port,
                 before,
+                as_cidr,
                 add,
-                ..
             } => {
-                let mut after = before.clone();
-                after.extend(add.iter().cloned());
+                let after = pairs_after(before, as_cidr, add);
                 format!(
                     "port {port} ({}): allowed address pairs: {} -> {}",
                     short(port_id),
@@ -439,7 +502,25 @@ impl Step {
             Step::NewGroup { name, port, .. } => format!("create group {name} (for {port})"),
             Step::Rule { group, rule } => format!("rule {} on {}", rule.describe(), group.name()),
             Step::SetGroups { port, group, .. } => format!("port {port}: groups -> {group}"),
-            Step::Pairs { port, add, .. } => format!("port {port}: + pairs {}", pairs_text(add)),
+            Step::Pairs {
+                port, as_cidr, add, ..
+            } => {
+                let mut t = format!("port {port}:");
+                if !as_cidr.is_empty() {
+                    t += &format!(
+                        " pairs {} written as CIDRs",
+                        as_cidr
+                            .iter()
+                            .map(|p| p.ip_address.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                if !add.is_empty() {
+                    t += &format!(" + pairs {}", pairs_text(add));
+                }
+                t
+            }
             Step::NoPortSecurity { port, .. } => format!("port {port}: port security off"),
         }
     }
@@ -554,11 +635,11 @@ pub fn api_calls(sc: &Scenario, p: &Plan) -> Value {
             Step::Pairs {
                 port_id,
                 before,
+                as_cidr,
                 add,
                 ..
             } => {
-                let mut all = before.clone();
-                all.extend(add.iter().cloned());
+                let all = pairs_after(before, as_cidr, add);
                 calls.push(
                     json!({"method": "PUT", "path": format!("/v2.0/ports/{port_id}"),
                     "headers": rev(port_id),
@@ -723,8 +804,8 @@ pub fn terraform(sc: &Scenario, p: &Plan) -> String {
                 port_id,
                 port,
                 before,
+                as_cidr,
                 add,
-                ..
             } => {
                 let _ = writeln!(
                     o,
@@ -736,7 +817,7 @@ pub fn terraform(sc: &Scenario, p: &Plan) -> String {
                     "resource \"openstack_networking_port_v2\" \"{}\" {{",
                     ident(port)
                 );
-                for pair in before.iter().chain(add) {
+                for pair in &pairs_after(before, as_cidr, add) {
                     let _ = writeln!(o, "  allowed_address_pairs {{");
                     match &pair.mac_address {
                         Some(m) => {
@@ -850,8 +931,8 @@ pub fn ansible(sc: &Scenario, p: &Plan, cloud: Option<&str>) -> String {
                 port_id,
                 port,
                 before,
+                as_cidr,
                 add,
-                ..
             } => {
                 let _ = writeln!(
                     o,
@@ -862,7 +943,7 @@ pub fn ansible(sc: &Scenario, p: &Plan, cloud: Option<&str>) -> String {
                 let _ = writeln!(o, "    cloud: {cloud}");
                 let _ = writeln!(o, "    name: {}", port_ref(port_id));
                 let _ = writeln!(o, "    allowed_address_pairs:");
-                for pair in before.iter().chain(add) {
+                for pair in &pairs_after(before, as_cidr, add) {
                     let _ = writeln!(o, "      - ip_address: {}", pair.ip_address);
                     if let Some(m) = &pair.mac_address {
                         let _ = writeln!(o, "        mac_address: \"{m}\"");
@@ -1050,6 +1131,34 @@ resource "openstack_networking_port_v2" "director_1" {
         assert_eq!(
             got[1]["body"]["port"]["allowed_address_pairs"],
             json!([{"ip_address": "203.0.113.241", "mac_address": "fa:16:3e:54:84:88"},
+                   {"ip_address": "0.0.0.0/0"}])
+        );
+    }
+
+    #[test]
+    fn a_bare_pair_written_as_a_cidr_in_the_same_write_as_new_pairs() {
+        let s = sc();
+        let as_cidr = Change::WritePairAsCidr {
+            port_id: DIRECTOR_1.into(),
+            port: "director-1".into(),
+            ip_address: "203.0.113.241".parse().unwrap(),
+            mac_address: Some("fa:16:3e:54:84:88".into()),
+        };
+        let p = plan(&s, &[any_pair(), as_cidr]);
+        assert_eq!(p.steps.len(), 1);
+        assert_eq!(
+            p.steps[0].describe(&s),
+            "port director-1 (236e03f1): allowed address pairs: 203.0.113.241 \
+             (fa:16:3e:54:84:88) -> 203.0.113.241/32 (fa:16:3e:54:84:88), 0.0.0.0/0"
+        );
+        assert_eq!(
+            p.steps[0].title(),
+            "port director-1: pairs 203.0.113.241 written as CIDRs + pairs 0.0.0.0/0"
+        );
+        let calls = api_calls(&s, &p);
+        assert_eq!(
+            calls[0]["body"]["port"]["allowed_address_pairs"],
+            json!([{"ip_address": "203.0.113.241/32", "mac_address": "fa:16:3e:54:84:88"},
                    {"ip_address": "0.0.0.0/0"}])
         );
     }

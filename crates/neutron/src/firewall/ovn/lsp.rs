@@ -154,10 +154,7 @@ impl LogicalSwitchPort {
         if port.port_security_enabled && !trusted(port) && vtep.is_none() {
             let mut own = address.clone();
             for pair in &port.allowed_address_pairs {
-                let ip = pair
-                    .ip_text
-                    .clone()
-                    .unwrap_or_else(|| crate::model::pair_ip_text(&pair.ip_address));
+                let ip = pair.written();
                 match &pair.mac_address {
                     Some(m) if *m != port.mac_address => {
                         push_unique(
@@ -535,21 +532,14 @@ pub fn parse_entry(text: &str) -> PortSecurityEntry {
 /// own parent). When a parent gains the pair later, only an unbound port is
 /// turned virtual (`_set_unset_virtual_port_type`): a snapshot cannot tell
 /// that history, so this models the create path.
-fn virtual_type(cloud: &Cloud, port: &Port) -> Option<LspType> {
+pub fn virtual_type(cloud: &Cloud, port: &Port) -> Option<LspType> {
     for f in &port.fixed_ips {
         let text = f.ip_address.to_string();
         let mut parents: Vec<String> = cloud
             .ports
             .iter()
             .filter(|p| p.fixed_ips.iter().any(|pf| pf.subnet_id == f.subnet_id))
-            .filter(|p| {
-                p.allowed_address_pairs.iter().any(|a| {
-                    a.ip_text
-                        .clone()
-                        .unwrap_or_else(|| crate::model::pair_ip_text(&a.ip_address))
-                        == text
-                })
-            })
+            .filter(|p| p.allowed_address_pairs.iter().any(|a| a.written() == text))
             .map(|p| p.id.clone())
             .collect();
         if !parents.is_empty() {

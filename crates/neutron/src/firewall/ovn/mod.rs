@@ -17,7 +17,7 @@ mod lsp;
 mod print;
 
 pub use acl::{Acl, AclAction, AclDirection, AclMatch, AclProto, AclRemote};
-pub use lsp::{LogicalSwitchPort, LspType, PortSecurityEntry};
+pub use lsp::{virtual_type, LogicalSwitchPort, LspType, PortSecurityEntry};
 pub use print::{northbound_json, northbound_text};
 
 use std::collections::BTreeMap;
