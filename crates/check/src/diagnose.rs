@@ -496,7 +496,9 @@ fn protection_drop(
     } else {
         ""
     };
+    let cut_off = matches!(refused, ArpRefusal::CutOff { .. });
     let reason = match refused {
+        ArpRefusal::CutOff { why } => why,
         ArpRefusal::SenderIp { .. } => format!(
             "port {label} may send ARP only for its fixed IPs and allowed address pairs; {} \
              is neither{vip_note}",
@@ -512,8 +514,21 @@ fn protection_drop(
              its MACs; {needed} is none of them{vip_note}"
         ),
     };
+    // A cut-off port is the cloud's doing, not a missing pair: --fix rewrites
+    // its bare pairs (fix::rewrite_cut_off) when it can.
+    let (kind, decided_by) = if cut_off {
+        (
+            DropKind::Other,
+            vec![Origin::Infrastructure {
+                port_id: port.id.clone(),
+                what: reason.clone(),
+            }],
+        )
+    } else {
+        (DropKind::ArpSpoof, Vec::new())
+    };
     Drop {
-        kind: DropKind::ArpSpoof,
+        kind,
         port_id: port.id.clone(),
         port: label,
         host: decision.host,
@@ -531,7 +546,7 @@ fn protection_drop(
         protocol: None,
         dport: None,
         dr_forward: false,
-        decided_by: Vec::new(),
+        decided_by,
     }
 }
 

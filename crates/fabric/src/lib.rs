@@ -68,6 +68,9 @@ pub enum ArpRefusal {
     /// An IPv6 neighbour advertisement for a target that is none of the
     /// port's IPv6 addresses (fixed, pairs, link-local of its MACs).
     NdTarget { allowed: Vec<IpNet> },
+    /// ML2/OVN: the VM's port is an unclaimed virtual port, so nothing it
+    /// sends enters the switch (`why` in plain words).
+    CutOff { why: String },
 }
 
 /// What the backend did with an ARP frame from a port.

@@ -532,6 +532,20 @@ fn cut_off_vm(lsp: &LogicalSwitchPort) -> Option<String> {
     ))
 }
 
+/// ARP and ND from a cut-off VM ([`cut_off_vm`]) never enter the switch either.
+fn cut_off_refusal(lsp: &LogicalSwitchPort) -> Option<ArpDecision> {
+    let why = cut_off_vm(lsp)?;
+    Some(ArpDecision {
+        refused: Some(ArpRefusal::CutOff { why }),
+        host: lsp.switch.clone(),
+        table: "physical (OpenFlow table 0)".into(),
+        rule_text: format!(
+            "inport == \"{}\" (type virtual, not claimed) -> drop",
+            lsp.name
+        ),
+    })
+}
+
 fn nd_refusal(lsp: &LogicalSwitchPort, why: ArpRefusal, rule_text: String) -> ArpDecision {
     ArpDecision {
         refused: Some(why),
@@ -771,6 +785,9 @@ impl crate::Backend for OvnFabric {
         let Some(lsp) = self.nb.port(port_id) else {
             return ArpDecision::pass();
         };
+        if let Some(refusal) = cut_off_refusal(lsp) {
+            return refusal;
+        }
         let mac = frame.sender_mac.to_lowercase();
         let entries = match nd_entries(lsp, port_id, &mac) {
             Ok(Some(e)) => e,
@@ -814,6 +831,9 @@ impl crate::Backend for OvnFabric {
         let Some(lsp) = self.nb.port(port_id) else {
             return ArpDecision::pass();
         };
+        if let Some(refusal) = cut_off_refusal(lsp) {
+            return refusal;
+        }
         let mac = sender_mac.to_lowercase();
         let entries = match nd_entries(lsp, port_id, &mac) {
             Ok(Some(e)) => e,
