@@ -15,7 +15,10 @@ external_ids:iface-id=<port id>.
 
 Then K seeded frames per cloud (TCP SYN, UDP, ICMP echo between ports by
 fixed IP; from and to pair IPs; spoofed sources; ARP requests for fixed
-and pair IPs; VRRP adverts to 224.0.0.18; after 40% of the SYNs the
+and pair IPs; VRRP adverts to 224.0.0.18; between ports with IPv6, TCP and
+the neighbour discovery Linux sends: a solicitation for a fixed or pair
+address to its solicited-node group, an unsolicited advertisement of an
+own, pair or foreign address to ff02::1; after 40% of the SYNs the
 receiver's SYN-ACK), each built by hand (struct,
 conformance/kernel/frames.py) and sent with AF_PACKET from the sender's
 namespace; every other namespace sniffs. Written to DIR/<cloud>/:
@@ -59,9 +62,43 @@ SETTLE = 0.15      # quiet time after a frame before reading the sniffers
 BCAST = 'ff:ff:ff:ff:ff:ff'
 VRRP_GROUP = '224.0.0.18'
 VRRP_MAC = '01:00:5e:00:00:12'
-KV_ORDER = ['from', 'smac', 'dmac', 'src', 'dst', 'proto', 'sport', 'dport',
-            'flags', 'seq', 'ack', 'win', 'len', 'icmp_type', 'icmp_code',
-            'icmp_id', 'ttl', 'arp_op', 'sha', 'spa', 'tha', 'tpa']
+KV_ORDER = ['from', 'smac', 'dmac', 'src', 'dst', 'proto', 'nd', 'target',
+            'sport', 'dport', 'flags', 'seq', 'ack', 'win', 'len',
+            'icmp_type', 'icmp_code', 'icmp_id', 'ttl', 'arp_op', 'sha', 'spa',
+            'tha', 'tpa']
+ALL_NODES = 'ff02::1'
+
+
+def solicited_node(addr):
+    """RFC 4291 2.7.1: ff02::1:ffXX:XXXX of an address, and its MAC (RFC 2464 7)."""
+    low = ipaddress.IPv6Address(addr).packed[13:]
+    group = ipaddress.IPv6Address(bytes.fromhex('ff02' + '00' * 9 + '01ff')
+                                  + low)
+    return str(group), '33:33:' + ':'.join('%02x' % b for b in group.packed[12:])
+
+
+def nd_frame(p, marker):
+    """An ICMPv6 neighbour solicitation (135) or advertisement (136), hop
+    limit 255, with the sender's link-layer address option (RFC 4861 4.3,
+    4.4): as Linux sends them. An unsolicited advertisement has the override
+    flag only. The marker goes into the flow label (frames.py)."""
+    src = ipaddress.IPv6Address(p['src'])
+    dst = ipaddress.IPv6Address(p['dst'])
+    target = ipaddress.IPv6Address(p['target']).packed
+    if p['nd'] == 'ns':
+        head = struct.pack('!BBHI', 135, 0, 0, 0)
+        opt = struct.pack('!BB', 1, 1) + frames.mac_bytes(p['smac'])
+    else:
+        head = struct.pack('!BBHI', 136, 0, 0, 0x20000000)
+        opt = struct.pack('!BB', 2, 1) + frames.mac_bytes(p['smac'])
+    msg = head + target + opt
+    c = frames.csum(struct.pack('!16s16sII', src.packed, dst.packed, len(msg),
+                                58) + msg)
+    msg = msg[:2] + struct.pack('!H', c) + msg[4:]
+    ip = struct.pack('!IHBB16s16s', (6 << 28) | (marker & 0xfffff), len(msg),
+                     58, 255, src.packed, dst.packed)
+    return (frames.mac_bytes(p['dmac']) + frames.mac_bytes(p['smac'])
+            + struct.pack('!H', 0x86DD) + ip + msg)
 
 
 def arp_frame(p):
@@ -125,11 +162,11 @@ def draw_frames(rng, ports, k):
         kinds = ['tcp', 'tcp', 'udp', 'icmp', 'from_pair', 'to_pair',
                  'spoof', 'arp_fixed', 'arp_pair', 'vrrp']
         if a.ip6 and b.ip6:
-            kinds.append('tcp6')
+            kinds += ['tcp6', 'nd_ns', 'nd_na']
         if a.mac_pairs4:
             kinds += ['from_pair_mac', 'arp_pair_mac']
         kind = rng.choice(kinds)
-        v6 = kind == 'tcp6'
+        v6 = kind in ('tcp6', 'nd_ns', 'nd_na')
         src_list = a.ip6 if v6 else a.ip4
         dst_list = b.ip6 if v6 else b.ip4
         src = rng.choice(src_list) if src_list else \
@@ -181,6 +218,18 @@ def draw_frames(rng, ports, k):
                  'tpa': rng.choice(b.ip4) if b.ip4 else '203.0.113.198'}
         elif kind == 'vrrp':
             f.update(dmac=VRRP_MAC, dst=VRRP_GROUP, proto='vrrp', ttl=255)
+        elif kind == 'nd_ns':
+            target = rng.choice(b.ip6 + b.pairs6)
+            group, gmac = solicited_node(target)
+            f = {'from': a.id, 'smac': a.mac, 'dmac': gmac, 'src': src,
+                 'dst': group, 'proto': 'nd', 'nd': 'ns', 'target': target}
+        elif kind == 'nd_na':
+            # Unsolicited, from the advertised address itself (Linux, and
+            # keepalived's for a VIP): own, a pair, or one it does not own.
+            target = rng.choice(a.ip6 + a.pairs6 + ['2001:db8:1::250'])
+            f = {'from': a.id, 'smac': a.mac, 'dmac': '33:33:00:00:00:01',
+                 'src': target, 'dst': ALL_NODES, 'proto': 'nd', 'nd': 'na',
+                 'target': target}
         out.append(f)
         if f.get('flags') == 'S' and rng.random() < 0.4:
             # The receiver's SYN-ACK right after (conntrack: the reply of
@@ -255,6 +304,8 @@ def send_frames(chassis, frames_list, log_fh, marker0=1):
             marker = (marker0 + i) & 0xffff or 1
             if f['proto'] == 'arp':
                 data = arp_frame(f)
+            elif f['proto'] == 'nd':
+                data = nd_frame(f, marker)
             else:
                 data = frames.build_frame(f, marker)
             sender = f['from']
@@ -268,6 +319,15 @@ def send_frames(chassis, frames_list, log_fh, marker0=1):
                                    for r in fl))
             rec = {'from': sender, 'frame': line_of(f),
                    'delivered_to': delivered}
+            if f.get('nd') == 'ns':
+                # OVN's ND responder answers with an advertisement to the
+                # sender: ICMPv6 136 whose target is the one solicited.
+                for r in got.get(sender, []):
+                    if (len(r) >= 78 and r[12:14] == b'\x86\xdd'
+                            and r[20] == 58 and r[54] == 136
+                            and r[62:78] == data[62:78]):
+                        rec['nd_reply_to_sender'] = ':'.join(
+                            '%02x' % x for x in r[6:12])
             if f['proto'] == 'arp':
                 for r in got.get(sender, []):
                     if (len(r) >= 42 and r[12:14] == b'\x08\x06'

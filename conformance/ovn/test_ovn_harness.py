@@ -262,7 +262,9 @@ class ExpectedFilesTests(unittest.TestCase):
 class PacketTests(unittest.TestCase):
     def setUp(self):
         sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'kernel'))
+        import frames
         import packets
+        self.frames = frames
         self.packets = packets
 
     def test_arp_line_and_frame(self):
@@ -287,6 +289,35 @@ class PacketTests(unittest.TestCase):
                          f'from={PORT} smac=a dmac=b src=203.0.113.5 '
                          'dst=203.0.113.6 proto=tcp sport=1 dport=2 flags=S '
                          'seq=3 win=4')
+
+    def test_nd_line_and_frame(self):
+        group, gmac = self.packets.solicited_node('2001:db8:1::a:bc')
+        self.assertEqual((group, gmac),
+                         ('ff02::1:ff0a:bc', '33:33:ff:0a:00:bc'))
+        p = {'from': PORT, 'smac': 'fa:16:3e:00:00:01', 'dmac': gmac,
+             'src': '2001:db8:1::5', 'dst': group, 'proto': 'nd', 'nd': 'ns',
+             'target': '2001:db8:1::a:bc'}
+        self.assertEqual(self.packets.line_of(p),
+                         f'from={PORT} smac=fa:16:3e:00:00:01 '
+                         f'dmac={gmac} src=2001:db8:1::5 dst={group} '
+                         'proto=nd nd=ns target=2001:db8:1::a:bc')
+        f = self.packets.nd_frame(p, 7)
+        self.assertEqual(struct.unpack('!H', f[12:14])[0], 0x86DD)
+        self.assertEqual((f[20], f[21]), (58, 255))     # ICMPv6, hop limit
+        self.assertEqual(f[54], 135)
+        self.assertEqual(f[62:78], bytes.fromhex(
+            '20010db80001000000000000000a00bc'))
+        self.assertEqual(f[78:86], bytes.fromhex('0101fa163e000001'))
+        # The checksum over the pseudo-header and message sums to 0xffff.
+        msg = f[54:]
+        pseudo = f[22:54] + struct.pack('!II', len(msg), 58)
+        self.assertEqual(self.frames.csum(pseudo + msg), 0)
+        na = dict(p, nd='na', src='2001:db8:1::5', dst='ff02::1',
+                  dmac='33:33:00:00:00:01', target='2001:db8:1::5')
+        f = self.packets.nd_frame(na, 7)
+        self.assertEqual((f[54], f[58]), (136, 0x20))   # override flag only
+        self.assertEqual(f[78:80], bytes([2, 1]))        # target LL address
+
 
 
 class VrrpMacTests(unittest.TestCase):
