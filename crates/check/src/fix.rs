@@ -69,6 +69,11 @@ fn stateless_group_id(port_id: &str) -> String {
     format!("{STATELESS_ID}{port_id}")
 }
 
+/// `,mac-address=M` of an `--allowed-address` option, when there is a MAC.
+fn mac_option(mac: Option<String>) -> String {
+    mac.map(|m| format!(",mac-address={m}")).unwrap_or_default()
+}
+
 /// A rule as `openstack security group rule create` options.
 fn rule_options(cloud: &Cloud, r: &SecurityGroupRule) -> String {
     let mut c = format!(
@@ -222,10 +227,7 @@ impl Change {
                 ip_address,
                 mac_address,
             } => {
-                let mac = mac_address
-                    .as_ref()
-                    .map(|m| format!(",mac-address={m}"))
-                    .unwrap_or_default();
+                let mac = mac_option(mac_address.clone());
                 let ip = pair_ip_written(cloud, ip_address);
                 format!(
                     "openstack port set --allowed-address ip-address={ip}{mac} {port_id}  # {port}"
@@ -273,11 +275,11 @@ impl Change {
                 // `port unset` removes only an exact (ip, mac) entry, and the
                 // API holds every pair with its MAC (python-openstackclient
                 // 10.5.0 network/v2/port.py, UnsetPort).
-                let mac = mac_address
-                    .clone()
-                    .or_else(|| cloud.port(port_id).map(|p| p.mac_address.clone()))
-                    .map(|m| format!(",mac-address={m}"))
-                    .unwrap_or_default();
+                let mac = mac_option(
+                    mac_address
+                        .clone()
+                        .or_else(|| cloud.port(port_id).map(|p| p.mac_address.clone())),
+                );
                 let cidr = IpNet::from(*ip_address);
                 format!(
                     "openstack port unset --allowed-address ip-address={ip_address}{mac} \
