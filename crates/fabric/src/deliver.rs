@@ -338,6 +338,8 @@ fn deliver(cloud: &Cloud, backend: &mut dyn Backend, send: &Send) -> Delivery {
                 ));
                 return d;
             }
+            // Learnt before the responder answers (see deliver_ip).
+            backend.learn(&sender.id, &frame.sender_mac);
             if *op == 1 {
                 if let Some(owner) = backend.responder(&sender.id, frame.target_ip) {
                     d.answered_for = cloud.port(&owner).map(label);
@@ -345,7 +347,6 @@ fn deliver(cloud: &Cloud, backend: &mut dyn Backend, send: &Send) -> Delivery {
                     return d;
                 }
             }
-            backend.learn(&sender.id, &frame.sender_mac);
             let dmac = if *op == 1 { "ff:ff:ff:ff:ff:ff" } else { tha };
             d.to = receivers(cloud, &*backend, sender, dmac)
                 .into_iter()
@@ -368,6 +369,7 @@ fn deliver(cloud: &Cloud, backend: &mut dyn Backend, send: &Send) -> Delivery {
                 ));
                 return d;
             }
+            backend.learn(&sender.id, &smac);
             if !*na {
                 if let Some(owner) = backend.responder(&sender.id, *target) {
                     d.answered_for = cloud.port(&owner).map(label);
@@ -403,6 +405,14 @@ fn deliver_ip(
     pkt: &Packet,
     d: &mut Delivery,
 ) {
+    // OVN learns a source MAC in ls_in_put_fdb (ingress table 3), before the
+    // ACL stages: a frame the ACLs then drop has still taught the switch (real
+    // delivery, large run cloud rand-9012-49: a SYN-ACK dropped as ct.inv, the
+    // next frame to that MAC reached only its port). Only ports with
+    // `unknown` addresses learn, and those have no port security to fail.
+    if let Some(smac) = pkt.src_mac {
+        backend.learn(&sender.id, &smac.to_string());
+    }
     if let Some(hop) = backend.cross(&sender.id, Side::Egress, pkt) {
         let verdict = hop.trace.verdict;
         d.path.push(hop);
@@ -410,9 +420,6 @@ fn deliver_ip(
             d.drop = Some(dropped_at(cloud, d.path.last().expect("just pushed")));
             return;
         }
-    }
-    if let Some(smac) = pkt.src_mac {
-        backend.learn(&sender.id, &smac.to_string());
     }
     let dmac = pkt.dst_mac.map(|m| m.to_string()).unwrap_or_default();
     for r in receivers(cloud, &*backend, sender, &dmac) {

@@ -124,8 +124,9 @@ pub trait Backend {
     fn receives(&self, _port_id: &str) -> bool {
         true
     }
-    /// A frame from `sender` with source MAC `smac` passed the sender's
-    /// checks: a learning switch records where that MAC lives.
+    /// A frame from `sender` with source MAC `smac` entered the switch: a
+    /// learning switch records where that MAC lives, whatever later stages
+    /// (ACLs, responders) then do with the frame.
     fn learn(&mut self, _sender: &str, _smac: &str) {}
     /// The ports a unicast frame to `dmac` reaches, when the backend's own L2
     /// lookup decides it (OVN: known addresses, learned MACs, else every port
