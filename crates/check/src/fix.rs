@@ -513,7 +513,6 @@ fn proto_name(p: u8) -> Option<String> {
     }
 }
 
-/// The narrowest change that would let the packet behind `drop` through.
 /// ML2/OVN cut a VM's port off: its fixed IP is a bare-IP pair of some ports
 /// (`fabric::ovn`'s cut-off drop). When the port itself is among those parents,
 /// every parent's bare pair for that IP is written as a CIDR, the port's own
@@ -553,6 +552,7 @@ fn rewrite_cut_off(sc: &Scenario, port_id: &str) -> Vec<Change> {
         .collect()
 }
 
+/// The narrowest change that would let the packet behind `drop` through.
 fn propose(sc: &Scenario, drop: &Drop) -> Vec<Change> {
     if matches!(drop.decided_by.first(), Some(Origin::Infrastructure { .. })) {
         let rewrites = rewrite_cut_off(sc, &drop.port_id);

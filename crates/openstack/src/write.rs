@@ -160,13 +160,21 @@ impl Pair {
     /// The same pair on a port with `port_mac`: a missing MAC is the port's, MACs
     /// compare case-blind and a bare IP is its /32 or /128.
     pub fn same(&self, other: &Pair, port_mac: &str) -> bool {
-        let mac = |p: &Pair| {
-            p.mac_address
-                .clone()
-                .unwrap_or_else(|| port_mac.to_string())
-                .to_ascii_lowercase()
-        };
-        norm_ip(&self.ip_address) == norm_ip(&other.ip_address) && mac(self) == mac(other)
+        norm_ip(&self.ip_address) == norm_ip(&other.ip_address)
+            && self.mac_key(port_mac) == other.mac_key(port_mac)
+    }
+
+    /// The same entry as the API holds it: the address text exactly (a bare
+    /// IP is not its /32: ML2/OVN tells them apart), the MAC as in [`Pair::same`].
+    pub fn same_text(&self, other: &Pair, port_mac: &str) -> bool {
+        self.ip_address == other.ip_address && self.mac_key(port_mac) == other.mac_key(port_mac)
+    }
+
+    fn mac_key(&self, port_mac: &str) -> String {
+        self.mac_address
+            .as_deref()
+            .unwrap_or(port_mac)
+            .to_ascii_lowercase()
     }
 }
 
@@ -229,20 +237,11 @@ pub fn without_pairs(port: &Value, remove: &[Pair]) -> Option<Vec<Value>> {
 /// here: ML2/OVN tells them apart (only a bare IP makes a port virtual).
 pub fn retexted_pairs(port: &Value, retext: &[(Pair, String)]) -> Option<Vec<Value>> {
     let mac = mac_of(port);
-    let low = |p: &Pair| {
-        p.mac_address
-            .clone()
-            .unwrap_or_else(|| mac.clone())
-            .to_ascii_lowercase()
-    };
     let mut list = pairs_of(port);
     let mut changed = false;
     for v in &mut list {
         let have = Pair::from_json(v);
-        if let Some((_, text)) = retext
-            .iter()
-            .find(|(p, _)| p.ip_address == have.ip_address && low(p) == low(&have))
-        {
+        if let Some((_, text)) = retext.iter().find(|(p, _)| p.same_text(&have, &mac)) {
             v["ip_address"] = json!(text);
             changed = true;
         }

@@ -250,17 +250,10 @@ fn run_step<A: PortApi>(
                 .collect();
             let n = added.len();
             // Written as a CIDR by vipwire: bare when first read, a CIDR now.
-            let low = |m: &Option<String>| m.clone().unwrap_or_else(|| mac.clone()).to_lowercase();
-            let had = |l: &[Pair], ip: &str, m: &Option<String>| {
-                l.iter()
-                    .any(|b| b.ip_address == ip && low(&b.mac_address) == low(m))
-            };
+            let had = |l: &[Pair], p: &Pair| l.iter().any(|b| b.same_text(p, &mac));
             let rewritten: Vec<Value> = as_cidr
                 .iter()
-                .filter(|p| {
-                    had(&first, &p.ip_address, &p.mac_address)
-                        && had(&now, &plan::cidr_text(&p.ip_address), &p.mac_address)
-                })
+                .filter(|p| had(&first, p) && had(&now, &plan::cidr_form(p)))
                 .map(Pair::to_json)
                 .collect();
             let r = rewritten.len();
@@ -341,13 +334,7 @@ pub fn undo<A: PortApi>(api: &mut A, rec: &UndoRecord) -> (Vec<String>, Vec<Stri
                 .pairs_as_cidr
                 .iter()
                 .map(Pair::from_json)
-                .map(|b| {
-                    let cidr = Pair {
-                        ip_address: plan::cidr_text(&b.ip_address),
-                        mac_address: b.mac_address.clone(),
-                    };
-                    (cidr, b.ip_address)
-                })
+                .map(|b| (plan::cidr_form(&b), b.ip_address))
                 .collect();
             let mut pairs = write::retexted_pairs(cur, &back);
             if let Some(l) = &pairs {

@@ -362,11 +362,15 @@ fn pairs_step<'a>(
     &mut steps[at]
 }
 
-/// A bare pair's address as a CIDR (`203.0.113.5` -> `203.0.113.5/32`).
-pub fn cidr_text(bare: &str) -> String {
-    match bare.parse::<std::net::IpAddr>() {
+/// A bare pair written as its CIDR (`203.0.113.5` -> `203.0.113.5/32`), same MAC.
+pub fn cidr_form(bare: &Pair) -> Pair {
+    let ip_address = match bare.ip_address.parse::<std::net::IpAddr>() {
         Ok(a) => format!("{a}/{}", if a.is_ipv4() { 32 } else { 128 }),
-        Err(_) => bare.to_string(),
+        Err(_) => bare.ip_address.clone(),
+    };
+    Pair {
+        ip_address,
+        mac_address: bare.mac_address.clone(),
     }
 }
 
@@ -374,7 +378,7 @@ pub fn cidr_text(bare: &str) -> String {
 pub fn retext(as_cidr: &[Pair]) -> Vec<(Pair, String)> {
     as_cidr
         .iter()
-        .map(|p| (p.clone(), cidr_text(&p.ip_address)))
+        .map(|p| (p.clone(), cidr_form(p).ip_address))
         .collect()
 }
 
@@ -384,10 +388,7 @@ pub fn pairs_after(before: &[Pair], as_cidr: &[Pair], add: &[Pair]) -> Vec<Pair>
     let mut after: Vec<Pair> = before
         .iter()
         .map(|p| match as_cidr.contains(p) {
-            true => Pair {
-                ip_address: cidr_text(&p.ip_address),
-                mac_address: p.mac_address.clone(),
-            },
+            true => cidr_form(p),
             false => p.clone(),
         })
         .collect();
