@@ -26,6 +26,7 @@ when every step passed, 2 when the set-up failed.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -122,7 +123,7 @@ def main():
               f'exit {r.returncode} {types}: {(r.stdout + r.stderr)[-800:]}')
     finally:
         sess.close()
-        subprocess.run(['rm', '-rf', work])
+        shutil.rmtree(work, ignore_errors=True)
     failed = results.count(False)
     print(f'{len(results) - failed} passed, {failed} failed')
     return 0 if failed == 0 else 1
